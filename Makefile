@@ -1,0 +1,45 @@
+# Two commands matter: `make run` (the demo on the embedded default) and `make test` (lint + all tests
+# against a real Kafka broker). Both create the virtualenv and install the pinned set first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench chaos kafka-up kafka-down clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/vtex-bridge dev
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -m 'not integration and not chaos'
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.all
+
+chaos: $(STAMP)
+	$(BIN)/pytest -m 'chaos' -o addopts='-ra --strict-markers' tests/chaos
+
+kafka-up: $(STAMP)
+	$(BIN)/vtex-bridge kafka up
+
+kafka-down: $(STAMP)
+	$(BIN)/vtex-bridge kafka down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

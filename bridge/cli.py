@@ -1,0 +1,71 @@
+"""The `vtex-bridge` command line: one entry point, one sub-command per job.
+
+Each sub-command lives in its own module exposing `add_parser(subparsers)`; that module stays light
+(argparse only) and imports the heavy machinery (aiohttp, Faust) inside its handler, so `vtex-bridge
+--help` is instant. A handler receives the parsed arguments and the settings and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from bridge import __version__
+from bridge.log import configure_logging
+from bridge.settings import Settings, load_settings
+
+#: Modules that contribute sub-commands, in the order `--help` lists them.
+COMMAND_MODULES: Final[tuple[str, ...]] = (
+    "bridge.commands.dev",
+    "bridge.commands.ingress",
+    "bridge.commands.worker",
+    "bridge.commands.sim",
+    "bridge.commands.replay",
+    "bridge.commands.kafka",
+    "bridge.commands.config",
+)
+
+EXIT_OK: Final = 0
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+
+
+class Handler(Protocol):
+    def __call__(self, args: argparse.Namespace, settings: Settings) -> int: ...
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vtex-bridge",
+        description="VTEX order notifications to ordered, de-duplicated, enriched Kafka topics.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, read the settings once, run the chosen handler and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        print(f"vtex-bridge: invalid configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings.log_level, settings.log_format)
+    handler: Handler = args.func
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

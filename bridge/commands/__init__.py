@@ -1,0 +1,1 @@
+"""Sub-commands of `vtex-bridge`, one module each (see `bridge.cli`)."""

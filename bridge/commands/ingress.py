@@ -1,0 +1,18 @@
+"""`vtex-bridge ingress`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bridge.settings import Settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("ingress", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    print("vtex-bridge ingress: not implemented yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,18 @@
+"""`vtex-bridge sim`: placeholder until its issue lands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bridge.settings import Settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("sim", help="(not implemented yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    print("vtex-bridge sim: not implemented yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,414 @@
+"""A real single-node Apache Kafka (KRaft) started from the official jars on Maven Central.
+
+Our machines and CI have Java and Maven but no Docker engine, so the project runs the broker itself:
+`ensure_distribution` resolves `org.apache.kafka:kafka_2.13` and its runtime dependencies with
+`mvn dependency:copy-dependencies` into the user's cache (only the first run downloads), and
+`LocalKafka` formats a storage directory, starts the JVM on loopback, waits until the broker really
+answers metadata requests and stops it cleanly (SIGTERM to its process group, then SIGKILL).
+
+A broker started for a test session is tied to its parent with PR_SET_PDEATHSIG, so even a killed test
+run leaves no orphan JVM behind; `vtex-bridge kafka up` starts a detached one and records it in a state
+file that `kafka down` and `kafka status` read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+SCALA_VERSION: Final = "2.13"
+SLF4J_BINDING: Final = ("org.slf4j", "slf4j-reload4j", "1.7.36")
+MAVEN_TIMEOUT_S: Final = 900.0
+READY_TIMEOUT_S: Final = 120.0
+STOP_TIMEOUT_S: Final = 30.0
+METADATA_PROBE_TIMEOUT_S: Final = 5.0
+_PR_SET_PDEATHSIG: Final = 1
+
+T = TypeVar("T")
+
+
+class LocalKafkaError(RuntimeError):
+    """The local broker could not be installed, started or stopped; the message says why."""
+
+
+def default_cache_dir() -> Path:
+    """Return where jars and the detached broker's state live (`~/.cache/vtex-kafka-bridge`)."""
+    return Path.home() / ".cache" / "vtex-kafka-bridge"
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- distribution -------------------------------------------------------------------------------
+
+
+def _pom(version: str) -> str:
+    group, artifact, slf4j_version = SLF4J_BINDING
+    return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.vtex-kafka-bridge</groupId><artifactId>kafka-runtime</artifactId>
+  <version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_{SCALA_VERSION}</artifactId>
+      <version>{version}</version></dependency>
+    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>
+      <version>{slf4j_version}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Serialize first downloads between parallel processes (tests, `make run`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_distribution(version: str, cache_dir: Path | None = None) -> Path:
+    """Return the directory holding Kafka `version`'s jars, downloading them with Maven once."""
+    root = (cache_dir or default_cache_dir()) / f"kafka-{version}"
+    libs = root / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise LocalKafkaError("Maven (mvn) is not on PATH: it is needed once to fetch Kafka's jars")
+    if shutil.which("java") is None:
+        raise LocalKafkaError("java is not on PATH: the local Kafka broker needs Java 17")
+    with _file_lock(root.parent / f"kafka-{version}.lock"):
+        if marker.exists():
+            return libs
+        with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
+            work = Path(tmp)
+            (work / "pom.xml").write_text(_pom(version))
+            staged = work / "libs"
+            command = [
+                "mvn", "-q", "-B", "-f", str(work / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staged}", "-DincludeScope=runtime",
+            ]  # fmt: skip
+            try:
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=MAVEN_TIMEOUT_S, check=False
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise LocalKafkaError(f"Maven did not finish within {MAVEN_TIMEOUT_S:.0f}s") from exc
+            if done.returncode != 0 or not any(staged.glob(f"kafka_{SCALA_VERSION}-*.jar")):
+                tail = (done.stdout + done.stderr)[-2000:]
+                raise LocalKafkaError(f"Maven could not fetch Kafka {version}:\n{tail}")
+            if libs.exists():
+                shutil.rmtree(libs)
+            root.mkdir(parents=True, exist_ok=True)
+            staged.rename(libs)
+            marker.write_text(version)
+    return libs
+
+
+# --- broker -----------------------------------------------------------------------------------------
+
+
+def _run_in_fresh_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on a private event loop in a thread, so sync callers inside a running loop work."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="kafka-probe", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]  # type: ignore[no-any-return]
+
+
+async def _metadata_answers(bootstrap: str) -> bool:
+    """Tell whether a broker at `bootstrap` answers a metadata request listing itself."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(METADATA_PROBE_TIMEOUT_S * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), METADATA_PROBE_TIMEOUT_S)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), METADATA_PROBE_TIMEOUT_S)
+        return bool(cluster.get("brokers"))
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(admin.close(), METADATA_PROBE_TIMEOUT_S)
+
+
+def broker_answers(bootstrap: str) -> bool:
+    """Tell (synchronously) whether a Kafka broker answers at `bootstrap`."""
+    return _run_in_fresh_loop(_metadata_answers(bootstrap))
+
+
+def _die_with_parent() -> None:
+    """Child-side hook: ask the kernel to SIGTERM the JVM when the process that started it dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class LocalKafka:
+    """One single-node KRaft broker listening on 127.0.0.1."""
+
+    libs: Path
+    work_dir: Path
+    port: int = 0
+    controller_port: int = 0
+    heap: str = "512m"
+    tie_to_parent: bool = True
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+        self.controller_port = self.controller_port or free_port()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.work_dir / "server.log"
+
+    def _write_config(self) -> Path:
+        data = self.work_dir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        properties = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(data),
+            # Single node: every internal topic has one replica and one in-sync replica suffices.
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "10",
+            "min.insync.replicas": "1",
+            "default.replication.factor": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "num.partitions": "1",
+            "auto.create.topics.enable": "true",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+            "log.retention.hours": "168",
+            "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
+        }
+        config = self.work_dir / "server.properties"
+        config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
+        log4j = self.work_dir / "log4j.properties"
+        log4j.write_text(
+            "log4j.rootLogger=INFO, file\n"
+            "log4j.appender.file=org.apache.log4j.FileAppender\n"
+            f"log4j.appender.file.File={self.log_file}\n"
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka.request.logger=WARN\n"
+            "log4j.logger.state.change.logger=WARN\n"
+        )
+        return config
+
+    def _java(self, main_class: str, *args: str) -> list[str]:
+        return [
+            "java", f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.work_dir / 'log4j.properties'}",
+            "-cp", f"{self.libs}/*", main_class, *args,
+        ]  # fmt: skip
+
+    def _format_storage(self, config: Path) -> None:
+        if (self.work_dir / "data" / "meta.properties").exists():
+            return
+        cluster_id = _kafka_cluster_id()
+        done = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise LocalKafkaError(f"formatting Kafka storage failed:\n{done.stderr[-2000:]}")
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Format storage if new, start the JVM and return once the broker answers metadata."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        config = self._write_config()
+        self._format_storage(config)
+        stdout = (self.work_dir / "stdout.log").open("ab")
+        self.process = subprocess.Popen(
+            self._java("kafka.Kafka", str(config)),
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if self.tie_to_parent else None,
+        )
+        stdout.close()
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Block until the broker answers metadata; on failure stop it and raise with the log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise LocalKafkaError(
+                    f"Kafka exited with code {self.process.returncode} while starting:\n{self.log_tail()}"
+                )
+            if broker_answers(self.bootstrap):
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise LocalKafkaError(
+            f"Kafka did not answer on {self.bootstrap} within {timeout:.0f}s:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        texts = []
+        for path in (self.work_dir / "stdout.log", self.log_file):
+            if path.exists():
+                texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(texts[-lines:])
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM the broker's process group, wait for a clean shutdown, then SIGKILL."""
+        if self.process is None:
+            return
+        stop_process_group(self.process.pid, timeout)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=1)
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the broker at once (fault injection)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+            self.process = None
+
+
+def _kafka_cluster_id() -> str:
+    """Return a Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) counts as gone.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def stop_process_group(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM the group led by `pid`, then SIGKILL it if it is still there after `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+# --- the detached broker of `vtex-bridge kafka up|down|status` --------------------------------------
+
+
+@dataclass(frozen=True)
+class DetachedState:
+    pid: int
+    bootstrap: str
+    work_dir: str
+
+    @classmethod
+    def path(cls, cache_dir: Path) -> Path:
+        return cache_dir / "run" / "kafka.json"
+
+    @classmethod
+    def read(cls, cache_dir: Path) -> DetachedState | None:
+        path = cls.path(cache_dir)
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(pid=int(data["pid"]), bootstrap=str(data["bootstrap"]), work_dir=data["work_dir"])
+
+    def write(self, cache_dir: Path) -> None:
+        path = self.path(cache_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.__dict__))
+
+    def alive(self) -> bool:
+        return _alive(self.pid)
+
+
+def detached_up(version: str, port: int, cache_dir: Path | None = None) -> DetachedState:
+    """Start (or find running) the detached local broker and return its state."""
+    cache = cache_dir or default_cache_dir()
+    state = DetachedState.read(cache)
+    if state is not None and state.alive():
+        return state
+    libs = ensure_distribution(version, cache)
+    broker = LocalKafka(libs=libs, work_dir=cache / "run" / f"kafka-{port}", port=port, tie_to_parent=False)
+    broker.start()
+    assert broker.process is not None
+    state = DetachedState(pid=broker.process.pid, bootstrap=broker.bootstrap, work_dir=str(broker.work_dir))
+    state.write(cache)
+    return state
+
+
+def detached_down(cache_dir: Path | None = None) -> DetachedState | None:
+    """Stop the detached local broker if one runs; return what was stopped."""
+    cache = cache_dir or default_cache_dir()
+    state = DetachedState.read(cache)
+    if state is None:
+        return None
+    if state.alive():
+        stop_process_group(state.pid)
+    DetachedState.path(cache).unlink(missing_ok=True)
+    return state

@@ -1,0 +1,58 @@
+"""Structured logging, configured in one place for every process of the bridge.
+
+Each record is one JSON object per line with the fields operators search for (`order_id`, `state`,
+`event_id`, `account`) lifted from `extra=`. Secrets never reach a record: settings hold them as
+`SecretStr`, and `redact` is there for the few places that must mention a header by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+
+#: Attributes of a stdlib LogRecord; everything else came in through `extra=` and is emitted.
+_RESERVED: Final = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as a single JSON line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Route all logging to stderr in the chosen format (idempotent)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Client libraries are chatty at INFO about every (re)connection; their warnings still show.
+    for noisy in ("aiokafka", "kafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def redact(value: str | None) -> str:
+    """Return a fixed mask for a secret, or "" when there is none."""
+    return "**********" if value else ""

@@ -1,0 +1,138 @@
+"""Typed, frozen configuration read once per process from the environment.
+
+Every component (ingress, worker, simulator, CLI, feed poller) receives a `Settings` object built by
+`load_settings()`; nothing else in the code base reads `os.environ`. All variables share the prefix
+`VTEX_BRIDGE_`; the few names that the wider ecosystem already uses (`KAFKA_BOOTSTRAP_SERVERS`,
+`VTEX_ACCOUNT`, `VTEX_APP_KEY`, `VTEX_APP_TOKEN`) are accepted without it. Defaults are safe for local
+use: loopback addresses, the embedded simulator's credentials, small limits. Secrets are `SecretStr`, so
+they never show in `repr`, logs or `vtex-bridge config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "VTEX_BRIDGE_"
+
+#: Credentials of the embedded simulator; only ever used against loopback.
+SIMULATOR_ACCOUNT = "simaccount"
+SIMULATOR_APP_KEY = "vtexappkey-simaccount-BRIDGE"
+SIMULATOR_APP_TOKEN = "sim-app-token-not-a-secret"
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept `NAME` with our prefix and, for ecosystem-wide names, without it."""
+    return AliasChoices(f"{ENV_PREFIX}{name}", name)
+
+
+class Settings(BaseSettings):
+    """All configuration of the bridge, grouped by component (field-name prefixes)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias=_env("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    #: True when the caller did not name a cluster: `dev` then starts the local broker.
+    kafka_embedded: bool = True
+    kafka_local_version: str = "3.9.1"
+    kafka_local_port: int = 9092
+    kafka_local_dir: Path | None = None  # default: the user's cache directory
+    input_topic: str = "vtex.orders.hooks"
+    status_topic_prefix: str = "vtex.orders.status."
+    dead_letter_topic: str = "vtex.orders.deadletter"
+    input_topic_partitions: int = 12
+
+    # --- VTEX account the bridge serves ------------------------------------------------------
+    vtex_account: str = Field(default=SIMULATOR_ACCOUNT, validation_alias=_env("VTEX_ACCOUNT"))
+    vtex_app_key: str = Field(default=SIMULATOR_APP_KEY, validation_alias=_env("VTEX_APP_KEY"))
+    vtex_app_token: SecretStr = Field(
+        default=SecretStr(SIMULATOR_APP_TOKEN), validation_alias=_env("VTEX_APP_TOKEN")
+    )
+    #: Empty means the real VTEX URL for the account (`https://{account}.vtexcommercestable.com.br`).
+    vtex_base_url: str = Field(default="", validation_alias=_env("VTEX_BASE_URL"))
+    vtex_environment: str = "vtexcommercestable"
+
+    # --- Ingress (VTEX Hook receiver) ------------------------------------------------------------
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8080
+    ingress_path: str = "/hooks/vtex"
+    #: Name of the custom header VTEX sends with every notification (configured in `hook.headers`).
+    hook_secret_header: str = "X-Bridge-Secret"
+    hook_secret: SecretStr = SecretStr("local-dev-hook-secret")
+    #: Second valid secret while rotating; empty when not rotating.
+    hook_secret_previous: SecretStr = SecretStr("")
+    #: JSON file listing extra accounts: [{"account","app_key","header","secrets":[...]}].
+    hook_accounts_file: Path | None = None
+    ingress_max_body_bytes: int = 16 * 1024
+    ingress_produce_timeout_s: float = 3.5
+    ingress_max_in_flight: int = 2000
+    ingress_linger_ms: int = 5
+
+    # --- Processor (Faust worker) --------------------------------------------------------------
+    worker_app_id: str = "vtex-bridge-processor"
+    worker_store: str = "memory://"
+    worker_web_port: int = 6066
+    worker_dedup_ttl_s: float = 6 * 24 * 3600.0
+    worker_max_in_flight_orders: int = 256
+    oms_rate_limit_per_s: float = 90.0
+    oms_timeout_s: float = 5.0
+
+    # --- Simulator -------------------------------------------------------------------------------
+    sim_host: str = "127.0.0.1"
+    sim_port: int = 8090
+    sim_seed: int = 42
+
+    # --- Observability ---------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    def vtex_url(self) -> str:
+        """Return the VTEX base URL: the configured one, else the account's real one."""
+        if self.vtex_base_url:
+            return self.vtex_base_url.rstrip("/")
+        return f"https://{self.vtex_account}.{self.vtex_environment}.com.br"
+
+    def status_topic(self, suffix: str) -> str:
+        """Return the downstream topic name for a routing suffix (a status or `unknown`)."""
+        return f"{self.status_topic_prefix}{suffix}"
+
+    def public_view(self) -> dict[str, object]:
+        """Return the settings as plain data with every secret masked, for `vtex-bridge config`."""
+        view: dict[str, object] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                view[name] = "**********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                view[name] = str(value)
+            else:
+                view[name] = value
+        return view
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; `overrides` (by field name) win, which is what tests use."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if "kafka_embedded" not in overrides:
+        embedded = not _bootstrap_given()
+        settings = settings.model_copy(update={"kafka_embedded": embedded})
+    return settings
+
+
+def _bootstrap_given() -> bool:
+    """Tell whether the caller named a Kafka cluster (the one place besides pydantic to read env)."""
+    import os
+
+    return bool(
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS")
+    )

@@ -1,0 +1,55 @@
+"""Canonical form of VTEX timestamps, so the same instant always hashes to the same event id.
+
+Hooks and Feed v3 write `LastChange` as UTC with 7 fractional digits (`2019-08-14T17:11:39.2550122Z`),
+order documents as `+00:00` offsets with 6 digits. Python's datetime keeps only microseconds, so the
+fraction is carried as text and the rest converted to UTC: no digit is lost and equal instants written
+differently compare equal.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+_PATTERN: Final = re.compile(
+    r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})"
+    r"(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+class InvalidTimestamp(ValueError):
+    """Raised for a string that is not an ISO-8601 date-time."""
+
+
+def canonical_timestamp(text: str) -> str:
+    """Return `text` as `YYYY-MM-DDTHH:MM:SS.fffffffZ` in UTC (a missing zone means UTC)."""
+    match = _PATTERN.match(text.strip())
+    if match is None:
+        raise InvalidTimestamp(f"not an ISO-8601 date-time: {text!r}")
+    base = datetime.strptime(match["base"].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+    offset = _offset(match["zone"])
+    utc = base - offset
+    fraction = (match["fraction"] or "").ljust(7, "0")[:7]
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Return an aware UTC datetime for `text` (sub-microsecond digits are dropped)."""
+    canonical = canonical_timestamp(text)
+    return datetime.strptime(canonical[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+def format_vtex_timestamp(moment: datetime) -> str:
+    """Return `moment` the way VTEX writes hook timestamps (UTC, 7 fractional digits, `Z`)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}0Z"
+
+
+def _offset(zone: str | None) -> timedelta:
+    if zone is None or zone in ("Z", "z"):
+        return timedelta(0)
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))

@@ -1,0 +1,1 @@
+"""The processor: a faust-streaming app that de-duplicates, orders, enriches and routes events."""

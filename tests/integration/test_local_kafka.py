@@ -1,0 +1,65 @@
+"""The project's own broker starts, answers, stops cleanly and leaves no JVM behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bridge import local_kafka
+from tests.support.kafka import KAFKA_VERSION
+
+pytestmark = pytest.mark.integration
+
+
+class TestLocalKafka:
+    """`LocalKafka` manages one real broker's whole lifecycle."""
+
+    def test_start_answer_stop(self, tmp_path: Path) -> None:
+        libs = local_kafka.ensure_distribution(KAFKA_VERSION)
+        broker = local_kafka.LocalKafka(libs=libs, work_dir=tmp_path)
+        broker.start()
+        assert broker.process is not None
+        pid = broker.process.pid
+        assert local_kafka.broker_answers(broker.bootstrap)
+        broker.stop()
+        assert not local_kafka._alive(pid)
+        assert not local_kafka.broker_answers(broker.bootstrap)
+
+    def test_restart_keeps_data_directory(self, tmp_path: Path) -> None:
+        libs = local_kafka.ensure_distribution(KAFKA_VERSION)
+        broker = local_kafka.LocalKafka(libs=libs, work_dir=tmp_path)
+        broker.start()
+        meta = (tmp_path / "data" / "meta.properties").read_text()
+        broker.stop()
+        broker.start()
+        try:
+            assert meta == (tmp_path / "data" / "meta.properties").read_text()
+            assert local_kafka.broker_answers(broker.bootstrap)
+        finally:
+            broker.stop()
+
+    def test_failure_reports_log_tail(self, tmp_path: Path) -> None:
+        broker = local_kafka.LocalKafka(libs=tmp_path / "no-jars", work_dir=tmp_path / "w")
+        with pytest.raises(local_kafka.LocalKafkaError) as info:
+            broker.start(timeout=30)
+        assert "Kafka" in str(info.value) or "format" in str(info.value)
+
+    def test_detached_up_status_down(self, tmp_path: Path) -> None:
+        port = local_kafka.free_port()
+        # jars come from the shared cache; state and data go to a private one
+        libs = local_kafka.ensure_distribution(KAFKA_VERSION)
+        cache = tmp_path / "cache"
+        (cache / f"kafka-{KAFKA_VERSION}").mkdir(parents=True)
+        os.symlink(libs, cache / f"kafka-{KAFKA_VERSION}" / "libs")
+        state = local_kafka.detached_up(KAFKA_VERSION, port, cache)
+        try:
+            assert f"127.0.0.1:{port}" == state.bootstrap
+            assert local_kafka.detached_up(KAFKA_VERSION, port, cache).pid == state.pid
+            assert local_kafka.broker_answers(state.bootstrap)
+        finally:
+            stopped = local_kafka.detached_down(cache)
+        assert stopped is not None
+        assert not local_kafka._alive(state.pid)
+        assert local_kafka.DetachedState.read(cache) is None
