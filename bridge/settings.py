@@ -93,6 +93,15 @@ class Settings(BaseSettings):
     sim_port: int = 8090
     sim_seed: int = 42
 
+    # --- Dev / demo (`vtex-bridge dev`, i.e. `make run`) ------------------------------------------
+    #: Orders the demo's simulator drives through their lifecycles (0 = keep going until Ctrl-C).
+    dev_orders: int = 0
+    dev_rate_per_s: float = 20.0
+    dev_workers: int = 1
+    dev_refresh_s: float = 1.0
+    #: Public URL VTEX should call for the ingress when running against a real account.
+    dev_public_hook_url: str = ""
+
     # --- Observability ---------------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

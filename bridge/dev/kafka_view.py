@@ -1,0 +1,76 @@
+"""Read what the demo shows about Kafka: records per topic and the processor's consumer lag."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Final
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+KAFKA_CALL_TIMEOUT_S: Final = 5.0
+
+
+@dataclass(frozen=True)
+class KafkaSnapshot:
+    """Records per topic (end minus start offsets) and the group's lag on the input topic."""
+
+    records_per_topic: dict[str, int]
+    input_lag: int | None
+
+
+class KafkaView:
+    """A long-lived admin client and consumer used only to read offsets."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    async def start(self) -> None:
+        await asyncio.wait_for(self._admin.start(), KAFKA_CALL_TIMEOUT_S * 4)
+        await asyncio.wait_for(self._consumer.start(), KAFKA_CALL_TIMEOUT_S * 4)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._consumer.stop(), KAFKA_CALL_TIMEOUT_S)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._admin.close(), KAFKA_CALL_TIMEOUT_S)
+
+    async def snapshot(self, topics_prefix: tuple[str, ...], input_topic: str, group: str) -> KafkaSnapshot:
+        names = await asyncio.wait_for(self._admin.list_topics(), KAFKA_CALL_TIMEOUT_S)
+        wanted = sorted(n for n in names if n.startswith(topics_prefix))
+        records: dict[str, int] = {}
+        ends: dict[TopicPartition, int] = {}
+        for topic in wanted:
+            partitions = await self._partitions(topic)
+            if not partitions:
+                continue
+            tps = [TopicPartition(topic, p) for p in partitions]
+            end = await asyncio.wait_for(self._consumer.end_offsets(tps), KAFKA_CALL_TIMEOUT_S)
+            start = await asyncio.wait_for(self._consumer.beginning_offsets(tps), KAFKA_CALL_TIMEOUT_S)
+            records[topic] = sum(end[tp] - start[tp] for tp in tps)
+            ends.update(end)
+        return KafkaSnapshot(records, await self._lag(input_topic, group, ends))
+
+    async def _partitions(self, topic: str) -> set[int]:
+        partitions = self._consumer.partitions_for_topic(topic)
+        if not partitions:
+            await asyncio.wait_for(self._consumer._client.force_metadata_update(), KAFKA_CALL_TIMEOUT_S)
+            partitions = self._consumer.partitions_for_topic(topic)
+        return set(partitions or ())
+
+    async def _lag(self, topic: str, group: str, ends: dict[TopicPartition, int]) -> int | None:
+        try:
+            committed = await asyncio.wait_for(
+                self._admin.list_consumer_group_offsets(group), KAFKA_CALL_TIMEOUT_S
+            )
+        except Exception:  # noqa: BLE001 - the group may not exist yet
+            return None
+        lag = 0
+        for tp, end in ends.items():
+            if tp.topic == topic:
+                meta = committed.get(tp)
+                lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+        return lag
