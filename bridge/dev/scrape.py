@@ -47,9 +47,7 @@ def total(samples: Samples | None, name: str, **match: str) -> float:
     if not samples:
         return 0.0
     return sum(
-        value
-        for labels, value in samples.get(name, [])
-        if all(labels.get(k) == v for k, v in match.items())
+        value for labels, value in samples.get(name, []) if all(labels.get(k) == v for k, v in match.items())
     )
 
 
