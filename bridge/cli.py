@@ -26,6 +26,10 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "bridge.commands.replay",
     "bridge.commands.kafka",
     "bridge.commands.config",
+    "bridge.commands.hook",
+    "bridge.commands.feed",
+    "bridge.commands.expr",
+    "bridge.commands.backfill",
 )
 
 EXIT_OK: Final = 0

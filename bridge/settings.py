@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     ingress_produce_timeout_s: float = 3.5
     ingress_max_in_flight: int = 2000
     ingress_linger_ms: int = 5
+    #: Every hook gets its answer within this bound (VTEX gives up after 5,000 ms).
+    ingress_answer_deadline_s: float = 4.0
+    #: A client that has not sent its (small) body within this bound gets 408.
+    ingress_body_timeout_s: float = 1.0
+    #: Seconds VTEX is asked to wait (`Retry-After`) after a 503.
+    ingress_retry_after_s: int = 1
+    #: Require the secret header on the configuration ping too (see docs/ingress.md, "The ping").
+    ingress_ping_requires_secret: bool = False
+    #: A producer that only times out, with no acknowledgement, for this long is rebuilt.
+    ingress_producer_wedge_after_s: float = 10.0
+    #: On SIGTERM: how long in-flight requests and the producer's flush may take.
+    ingress_shutdown_timeout_s: float = 10.0
 
     # --- Processor (Faust worker) --------------------------------------------------------------
     worker_app_id: str = "vtex-bridge-processor"
@@ -87,11 +99,86 @@ class Settings(BaseSettings):
     worker_max_in_flight_orders: int = 256
     oms_rate_limit_per_s: float = 90.0
     oms_timeout_s: float = 5.0
+    #: Attempts per OMS read before the processor sees `OmsUnavailable` (it then backs off and retries).
+    oms_max_attempts: int = 4
+    oms_backoff_initial_s: float = 0.1
+    oms_backoff_max_s: float = 5.0
+    oms_max_connections: int = 64
+    #: Route groups as JSON `{"group-name": ["status", ...]}`: those statuses go to `<prefix><group-name>`;
+    #: every other known status keeps its own topic, unknown ones go to `<prefix>unknown`.
+    worker_route_groups: dict[str, list[str]] = Field(default_factory=dict)
+    #: How often de-dup entries older than `worker_dedup_ttl_s` are expired (tombstoned).
+    worker_dedup_sweep_interval_s: float = 60.0
+    #: How long a 404 from OMS is retried (a new order may not be readable yet) before dead-lettering.
+    worker_not_found_grace_s: float = 120.0
+    #: Cap of the backoff between retries of an event whose processing failed transiently.
+    worker_retry_backoff_max_s: float = 30.0
+    #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
+    worker_max_pending_events: int = 5000
+    worker_produce_timeout_s: float = 10.0
+    #: Create the input, dead-letter and status topics at startup when missing.
+    worker_create_topics: bool = True
+    #: Consumer-group session timeout: how long a crashed worker's partitions wait before moving.
+    worker_session_timeout_s: float = 30.0
+    #: Replication factor of the topics the worker creates (1 suits a single local broker only).
+    worker_topic_replication: int = 1
 
     # --- Simulator -------------------------------------------------------------------------------
     sim_host: str = "127.0.0.1"
     sim_port: int = 8090
     sim_seed: int = 42
+    #: Orders `vtex-bridge sim` drives through their lifecycles once a hook or feed is configured.
+    sim_orders: int = 100
+    #: Lifecycle transitions per second (0 = as fast as possible).
+    sim_rate_per_s: float = 10.0
+    sim_oms_latency_s: float = 0.0
+    sim_oms_429_rate: float = 0.0
+    sim_oms_5xx_rate: float = 0.0
+    sim_oms_timeout_rate: float = 0.0
+    #: VTEX's documented Get-order throttle; 0 = unlimited.
+    sim_rate_limit_per_minute: int = 6000
+    #: VTEX seconds per real second (hook retry back-off, feed visibility/retention).
+    sim_time_compression: float = 1.0
+    #: Accept plain-http hook URLs on loopback (VTEX accepts https only); the local demo needs it.
+    sim_allow_http_hooks: bool = False
+    sim_duplicate_rate: float = 0.0
+    sim_reorder_rate: float = 0.0
+
+    # --- Control plane (hook/feed CLI, feed poller, backfill) ---------------------------------------
+    #: Bound on one call to VTEX's hook/feed configuration or Feed v3 API.
+    control_timeout_s: float = 10.0
+    #: Hook URL `hook set|ensure` configure when `--url` is not given (else `dev_public_hook_url`).
+    control_hook_url: str = ""
+    #: FromWorkflow statuses `hook ensure` keeps configured (comma list; empty = every hook status).
+    control_hook_statuses: str = ""
+    #: FromOrders JSONata expression `hook ensure` keeps configured instead of statuses (when set).
+    control_hook_expression: str = ""
+    control_hook_disable_single_fire: bool = False
+    #: File holding the hook secret (first line), used instead of `hook_secret` when set.
+    control_hook_secret_file: Path | None = None
+    #: `hook ensure` warns when the ingress saw no hook for this long (VTEX drops a hook after 3 days).
+    control_hook_silence_warn_s: float = 24 * 3600.0
+    #: Prometheus endpoint of the ingress (empty = http://{ingress_host}:{ingress_port}/metrics).
+    control_ingress_metrics_url: str = ""
+    #: Feed v3 queue settings `feed set` uses by default (REFERENCE.md section 4; retention max 14 days).
+    feed_visibility_timeout_s: int = 240
+    feed_retention_s: int = 345600
+    #: Items per Feed v3 read (VTEX accepts at most 10).
+    feed_poll_maxlot: int = 10
+    #: Pause after an empty read; a full batch is followed at once by the next read.
+    feed_poll_idle_s: float = 2.0
+    #: Feed v3 reads+commits per second, at most.
+    feed_poll_rate_per_s: float = 5.0
+    feed_poll_backoff_initial_s: float = 1.0
+    #: The guide advises waiting about a minute after a 429 (REFERENCE.md section 1).
+    feed_poll_backoff_max_s: float = 60.0
+    feed_poll_produce_timeout_s: float = 10.0
+    feed_poll_http_host: str = "127.0.0.1"
+    feed_poll_http_port: int = 8092
+    #: /healthz fails when no read succeeded for this long.
+    feed_poll_stale_after_s: float = 300.0
+    #: Orders fetched from OMS at once by `backfill`.
+    backfill_concurrency: int = 4
 
     # --- Dev / demo (`vtex-bridge dev`, i.e. `make run`) ------------------------------------------
     #: Orders the demo's simulator drives through their lifecycles (0 = keep going until Ctrl-C).

@@ -16,6 +16,8 @@ import pytest
 
 from tests.support import kafka as kafka_support
 
+pytest_plugins = ["tests.support.sim"]
+
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -1,18 +1,42 @@
-"""`vtex-bridge ingress`: placeholder until its issue lands."""
+"""`vtex-bridge ingress`: serve the VTEX Hook receiver until SIGTERM or Ctrl-C, then shut down cleanly."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from bridge.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("ingress", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "ingress",
+        help="serve the VTEX Hook endpoint (POST settings.ingress_path) and produce to Kafka",
+        description="Receive VTEX order hooks, authenticate and validate them, and produce each to the input "
+        "topic; answer 200 only after Kafka acknowledged it. Configuration: VTEX_BRIDGE_INGRESS_* "
+        "and docs/ingress.md.",
+    )
+    parser.add_argument("--host", help="listen address (default: settings.ingress_host)")
+    parser.add_argument("--port", type=int, help="listen port (default: settings.ingress_port)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    print("vtex-bridge ingress: not implemented yet", file=sys.stderr)
-    return 2
+    """Serve until a stop signal; return 0 after a graceful shutdown, 1 when it cannot start."""
+    import asyncio
+    import logging
+
+    from bridge.ingress.accounts import AccountsConfigError
+    from bridge.ingress.server import serve
+
+    log = logging.getLogger("bridge.ingress")
+    host = args.host or settings.ingress_host
+    port = args.port or settings.ingress_port
+    try:
+        asyncio.run(serve(settings, host=host, port=port))
+    except AccountsConfigError as exc:
+        log.error("ingress cannot start: %s", exc)
+        return 1
+    except OSError as exc:
+        log.error("ingress cannot listen on %s:%s: %s", host, port, exc)
+        return 1
+    return 0

@@ -1,0 +1,255 @@
+"""Helpers shared by the benchmarks: a broker to run against, a cheap HTTP/1.1 load generator, statistics.
+
+The load generator speaks raw HTTP/1.1 over keep-alive loopback connections with pre-encoded requests,
+so a request costs the client a few microseconds: on a 2-core machine the figures then measure the
+server, not the client. Everything here targets 127.0.0.1 only and is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bridge import local_kafka
+
+CONNECT_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 10.0
+
+
+def progress(message: str) -> None:
+    """Print one human-readable progress line (the final line of a benchmark is its JSON)."""
+    print(f"# {message}", flush=True)
+
+
+def emit(result: dict[str, Any]) -> None:
+    print(orjson.dumps(result).decode(), flush=True)
+
+
+@contextlib.contextmanager
+def kafka_broker(version: str = "3.9.1") -> Iterator[str]:
+    """Yield a bootstrap address: KAFKA_BOOTSTRAP_SERVERS when set, else a fresh local broker."""
+    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        progress(f"using the Kafka cluster at {given}")
+        yield given
+        return
+    progress("starting a local Kafka broker (bridge.local_kafka)")
+    libs = local_kafka.ensure_distribution(version)
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as tmp:
+        broker = local_kafka.LocalKafka(libs=libs, work_dir=Path(tmp))
+        broker.start()
+        try:
+            progress(f"broker ready at {broker.bootstrap}")
+            yield broker.bootstrap
+        finally:
+            broker.stop()
+
+
+def machine_description() -> dict[str, Any]:
+    """Describe the machine the figures come from."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_gb = 0.0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        memory_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(memory_gb, 1),
+        "python": sys.version.split()[0],
+    }
+
+
+# --- load generation ------------------------------------------------------------------------------
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection carrying one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        length = 0
+        if at >= 0:
+            stop = head.find(b"\r\n", at)
+            length = int(head[at + 15 : stop if stop >= 0 else len(head)])
+        total = end + 4 + length
+        if len(self.buffer) < total:
+            return
+        status = int(head[9:12])
+        del self.buffer[:total]
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("connection lost"))
+
+    async def request(self, data: bytes) -> int:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await asyncio.wait_for(self.waiter, REQUEST_TIMEOUT_S)
+
+
+def encode_post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """Return one pre-encoded HTTP/1.1 POST."""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class LoadResult:
+    """What one load phase measured."""
+
+    completed: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+
+    @property
+    def per_s(self) -> float:
+        return self.completed / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "per_s": round(self.per_s, 1),
+            "completed": self.completed,
+            "p50_ms": round(percentile(self.latencies, 50) * 1000, 2),
+            "p99_ms": round(percentile(self.latencies, 99) * 1000, 2),
+            "max_ms": round(max(self.latencies, default=0.0) * 1000, 2),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "errors": self.errors,
+        }
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(pct * 10) - 1]
+
+
+async def open_connections(port: int, count: int) -> list[_Connection]:
+    loop = asyncio.get_running_loop()
+    connections = []
+    for _ in range(count):
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(_Connection, "127.0.0.1", port), CONNECT_TIMEOUT_S
+        )
+        connections.append(protocol)
+    return connections
+
+
+def close_connections(connections: Sequence[_Connection]) -> None:
+    for connection in connections:
+        if connection.transport is not None:
+            connection.transport.close()
+
+
+async def closed_loop(
+    connections: Sequence[_Connection], requests: Sequence[bytes], seconds: float
+) -> LoadResult:
+    """Send back-to-back on every connection for `seconds`: the saturation throughput."""
+    loop = asyncio.get_running_loop()
+    result = LoadResult()
+    started = loop.time()
+    end = started + seconds
+    width = len(connections)
+
+    async def worker(connection: _Connection, index: int) -> None:
+        while loop.time() < end:
+            sent = loop.time()
+            try:
+                status = await connection.request(requests[index % len(requests)])
+            except (ConnectionError, TimeoutError):
+                result.errors += 1
+                return
+            result.latencies.append(loop.time() - sent)
+            result.statuses[status] += 1
+            result.completed += 1
+            index += width
+
+    await asyncio.gather(*(worker(c, i) for i, c in enumerate(connections)))
+    result.seconds = loop.time() - started
+    return result
+
+
+async def open_loop(
+    connections: Sequence[_Connection], requests: Sequence[bytes], rate: float, seconds: float
+) -> LoadResult:
+    """Offer `rate` requests/s for `seconds` whatever the answers' pace.
+
+    Latency counts from each request's scheduled time, so waiting for a free connection is included
+    (no coordinated omission).
+    """
+    loop = asyncio.get_running_loop()
+    result = LoadResult()
+    free: asyncio.Queue[_Connection] = asyncio.Queue()
+    for connection in connections:
+        free.put_nowait(connection)
+    total = int(rate * seconds)
+    started = loop.time() + 0.01
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(index: int, scheduled: float) -> None:
+        connection = await free.get()
+        try:
+            status = await connection.request(requests[index % len(requests)])
+        except (ConnectionError, TimeoutError):
+            result.errors += 1
+            return
+        free.put_nowait(connection)
+        result.latencies.append(loop.time() - scheduled)
+        result.statuses[status] += 1
+        result.completed += 1
+
+    for index in range(total):
+        scheduled = started + index / rate
+        delay = scheduled - loop.time()
+        if delay > 0.0005:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(index, scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait_for(asyncio.gather(*tasks), REQUEST_TIMEOUT_S * 2)
+    result.seconds = loop.time() - started
+    return result
+
+
+def timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,354 @@
+"""Benchmark of the ingress: hooks/s and latency at a fixed offered load and at saturation.
+
+Run: `.venv/bin/python -m bench.ingress [--rate 2000] [--seconds 10] [--connections 64]`.
+It starts its own local broker unless KAFKA_BOOTSTRAP_SERVERS is set, runs the ingress in a separate
+process (as in production, with the real `serve()`), drives it from this process over loopback, and
+measures in the same run the two ceilings the ingress sits under:
+
+* `aiohttp_200_only_per_s`: the same server and code path with a producer that acknowledges at once;
+* `producer_only_per_s`: aiokafka alone (idempotent, acks=all, same linger) with the same concurrency,
+  each record awaited like a hook awaits its acknowledgement.
+
+Human-readable progress lines start with `#`; the last line is the JSON result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import multiprocessing.connection
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata, TopicPartition
+
+from bench.common import (
+    LoadResult,
+    close_connections,
+    closed_loop,
+    emit,
+    encode_post,
+    kafka_broker,
+    machine_description,
+    open_connections,
+    open_loop,
+    progress,
+    timestamp,
+)
+from bridge.events import build_input_event
+from bridge.kafka_producer import ProducerStats
+from bridge.settings import load_settings
+
+ACCOUNT = "benchaccount"
+APP_KEY = "vtexappkey-benchaccount-BENCH"
+HEADER = "X-Bridge-Secret"
+SECRET = "bench-secret-not-a-secret"
+PARTITIONS = 12
+WARMUP_S = 1.5
+SERVER_START_TIMEOUT_S = 30.0
+SERVER_STOP_TIMEOUT_S = 30.0
+STATES = (
+    "order-created",
+    "payment-pending",
+    "payment-approved",
+    "ready-for-handling",
+    "handling",
+    "invoiced",
+)
+
+
+class NullProducer:
+    """Acknowledge every record at once without Kafka: the 200-only ceiling."""
+
+    async def start(self, *, require_connection: bool = False) -> None:
+        return None
+
+    async def stop(self, timeout: float | None = None) -> None:
+        return None
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        *,
+        timeout: float,
+    ) -> RecordMetadata:
+        return RecordMetadata(topic, 0, TopicPartition(topic, 0), 0, None, 0, 0)
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    def stats(self) -> ProducerStats:
+        return ProducerStats(True, 0, 0, 0, 0, None)
+
+    async def topic_exists(self, topic: str, timeout: float | None = None) -> bool:
+        return True
+
+
+def bench_settings(bootstrap: str, topic: str) -> dict[str, Any]:
+    return {
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_embedded": False,
+        "input_topic": topic,
+        "vtex_account": ACCOUNT,
+        "vtex_app_key": APP_KEY,
+        "hook_secret_header": HEADER,
+        "hook_secret": SECRET,
+        "log_level": "WARNING",
+    }
+
+
+def hooks(count: int) -> list[dict[str, Any]]:
+    """Return `count` distinct, valid hook notifications over many orders."""
+    result = []
+    for index in range(count):
+        order, step = divmod(index, len(STATES))
+        result.append(
+            {
+                "Domain": "Marketplace",
+                "OrderId": f"v{order:09d}bnch-01",
+                "State": STATES[step],
+                "LastState": STATES[step - 1] if step else "",
+                "LastChange": f"2026-11-25T03:{step:02d}:00.{order % 10_000_000:07d}Z",
+                "CurrentChange": f"2026-11-25T03:{step:02d}:01.{order % 10_000_000:07d}Z",
+                "Origin": {"Account": ACCOUNT, "Key": APP_KEY},
+            }
+        )
+    return result
+
+
+def requests(path: str, count: int) -> list[bytes]:
+    headers = {HEADER: SECRET, "Content-Type": "application/json"}
+    return [encode_post(path, orjson.dumps(h), headers) for h in hooks(count)]
+
+
+# --- the server process ---------------------------------------------------------------------------
+
+
+def _server_main(
+    overrides: dict[str, Any], null_producer: bool, conn: multiprocessing.connection.Connection
+) -> None:
+    from bridge.ingress.server import serve
+    from bridge.log import configure_logging
+
+    settings = load_settings(**overrides)
+    configure_logging("WARNING", "json")
+    asyncio.run(
+        serve(
+            settings,
+            host="127.0.0.1",
+            port=0,
+            producer=NullProducer() if null_producer else None,
+            started=conn.send,
+        )
+    )
+
+
+class ServerProcess:
+    """The ingress served by `bridge.ingress.server.serve` in a child process; SIGTERM stops it."""
+
+    def __init__(self, overrides: dict[str, Any], *, null_producer: bool) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=False)
+        self._conn = parent
+        self._process = context.Process(
+            target=_server_main, args=(overrides, null_producer, child), name="bench-ingress", daemon=True
+        )
+        self.port = 0
+
+    def __enter__(self) -> ServerProcess:
+        self._process.start()
+        if not self._conn.poll(SERVER_START_TIMEOUT_S):
+            self._stop()
+            raise RuntimeError("the ingress server did not start in time")
+        self.port = int(self._conn.recv())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(SERVER_STOP_TIMEOUT_S)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._conn.close()
+
+
+# --- phases ---------------------------------------------------------------------------------------
+
+
+async def saturate(port: int, payloads: Sequence[bytes], connections: int, seconds: float) -> LoadResult:
+    pool = await open_connections(port, connections)
+    try:
+        await closed_loop(pool, payloads, WARMUP_S)
+        return await closed_loop(pool, payloads, seconds)
+    finally:
+        close_connections(pool)
+
+
+async def offer(
+    port: int, payloads: Sequence[bytes], connections: int, rate: float, seconds: float
+) -> LoadResult:
+    pool = await open_connections(port, connections)
+    try:
+        await open_loop(pool, payloads, rate, WARMUP_S)
+        return await open_loop(pool, payloads, rate, seconds)
+    finally:
+        close_connections(pool)
+
+
+async def producer_only(
+    bootstrap: str, topic: str, linger_ms: int, concurrency: int, seconds: float
+) -> LoadResult:
+    """Measure aiokafka alone: `concurrency` loops each awaiting its record's acknowledgement."""
+    events = [build_input_event(h, source="hook") for h in hooks(20_000)]
+    records = [(e.key(), e.encode(), e.headers()) for e in events]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_batch_size=65536,
+    )
+    await asyncio.wait_for(producer.start(), 30)
+    loop = asyncio.get_running_loop()
+
+    async def run(duration: float) -> LoadResult:
+        result = LoadResult()
+        started = loop.time()
+        end = started + duration
+
+        async def worker(index: int) -> None:
+            while loop.time() < end:
+                key, value, headers = records[index % len(records)]
+                sent = loop.time()
+                delivery = await producer.send(topic, value=value, key=key, headers=headers)
+                await asyncio.wait_for(delivery, 10)
+                result.latencies.append(loop.time() - sent)
+                result.statuses[200] += 1
+                result.completed += 1
+                index += concurrency
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        result.seconds = loop.time() - started
+        return result
+
+    try:
+        await run(WARMUP_S)
+        return await run(seconds)
+    finally:
+        await asyncio.wait_for(producer.stop(), 30)
+
+
+async def create_topic(bootstrap: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await asyncio.wait_for(admin.start(), 30)
+    try:
+        await asyncio.wait_for(admin.create_topics([NewTopic(topic, PARTITIONS, 1)]), 30)
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await asyncio.wait_for(admin.start(), 30)
+    try:
+        await asyncio.wait_for(admin.delete_topics(list(topics)), 30)
+    finally:
+        await admin.close()
+
+
+def run(rate: float, seconds: float, connections: int) -> dict[str, Any]:
+    """Run every phase and return the result (also printed as the final JSON line by `main`)."""
+    defaults = load_settings()
+    path, linger_ms = defaults.ingress_path, defaults.ingress_linger_ms
+    payloads = requests(path, 50_000)
+    run_id = uuid.uuid4().hex[:8]
+    with kafka_broker() as bootstrap:
+        topics = [f"bench-ingress-{run_id}", f"bench-producer-{run_id}"]
+        for topic in topics:
+            asyncio.run(create_topic(bootstrap, topic))
+        overrides = bench_settings(bootstrap, topics[0])
+        try:
+            progress(f"ceiling 1/2: same server, no Kafka, {connections} connections, {seconds}s")
+            with ServerProcess(overrides, null_producer=True) as server:
+                ceiling_http = asyncio.run(saturate(server.port, payloads, connections, seconds))
+            progress(f"  200-only: {ceiling_http.summary()}")
+
+            progress(f"ceiling 2/2: aiokafka alone, {connections} concurrent sends, {seconds}s")
+            ceiling_kafka = asyncio.run(producer_only(bootstrap, topics[1], linger_ms, connections, seconds))
+            progress(f"  producer-only: {ceiling_kafka.summary()}")
+
+            with ServerProcess(overrides, null_producer=False) as server:
+                progress(f"ingress at a fixed offered load of {rate:.0f} hooks/s for {seconds}s")
+                fixed = asyncio.run(offer(server.port, payloads, connections, rate, seconds))
+                progress(f"  fixed load: {fixed.summary()}")
+                progress(f"ingress at saturation: {connections} connections for {seconds}s")
+                saturated = asyncio.run(saturate(server.port, payloads, connections, seconds))
+                progress(f"  saturation: {saturated.summary()}")
+        finally:
+            asyncio.run(delete_topics(bootstrap, topics))
+    return {
+        "benchmark": "ingress",
+        "at": timestamp(),
+        "machine": machine_description(),
+        "offered_per_s": rate,
+        "hooks_per_s": round(fixed.per_s, 1),
+        "p50_ms": fixed.summary()["p50_ms"],
+        "p99_ms": fixed.summary()["p99_ms"],
+        "saturation_hooks_per_s": round(saturated.per_s, 1),
+        "saturation_p50_ms": saturated.summary()["p50_ms"],
+        "saturation_p99_ms": saturated.summary()["p99_ms"],
+        "aiohttp_200_only_per_s": round(ceiling_http.per_s, 1),
+        "producer_only_per_s": round(ceiling_kafka.per_s, 1),
+        "ratio_to_200_only": round(saturated.per_s / ceiling_http.per_s, 3) if ceiling_http.per_s else None,
+        "ratio_to_producer_only": round(saturated.per_s / ceiling_kafka.per_s, 3)
+        if ceiling_kafka.per_s
+        else None,
+        "non_200": {
+            "fixed": sum(v for k, v in fixed.statuses.items() if k != 200) + fixed.errors,
+            "saturation": sum(v for k, v in saturated.statuses.items() if k != 200) + saturated.errors,
+        },
+        "phases": {
+            "fixed": fixed.summary(),
+            "saturation": saturated.summary(),
+            "aiohttp_200_only": ceiling_http.summary(),
+            "producer_only": ceiling_kafka.summary(),
+        },
+        "settings": {
+            "connections": connections,
+            "seconds": seconds,
+            "linger_ms": linger_ms,
+            "partitions": PARTITIONS,
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingress", description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=2000.0, help="fixed offered load, hooks/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase")
+    parser.add_argument("--connections", type=int, default=64, help="client connections (keep-alive)")
+    args = parser.parse_args(argv)
+    if not (0 < args.rate <= 50_000 and 0 < args.seconds <= 120 and 0 < args.connections <= 1024):
+        parser.error("rate must be in (0, 50000], seconds in (0, 120], connections in (0, 1024]")
+    emit(run(args.rate, args.seconds, args.connections))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Backfill: inject synthetic input events for orders whose notifications were missed.
+
+When the bridge was unreachable for longer than VTEX's retry window (about 4 days, REFERENCE.md
+section 5) or the hook was deleted, the missed events are gone from VTEX. Backfill reads each order from
+OMS and produces one input event per order describing its *current* state, marked `source: backfill`:
+State = the order's `status`, LastChange = its `lastChange`. Running it twice yields the same
+`event_id`s (the triple is the same), so the processor de-dups the second run; the same holds for
+orders that did receive a hook for that exact state and change. A hook's LastChange is the moment of
+the status change while the order's lastChange moves with any edit, so a backfill event for an order
+that changed since is a new event (the processor's lateness logic orders it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from bridge.events import InputEvent, build_input_event
+from bridge.feed_poller.poller import RecordSink
+from bridge.timestamps import InvalidTimestamp, canonical_timestamp
+from bridge.validation import SchemaViolation, validate
+from bridge.vtex.config_models import EXIT_AUTH, EXIT_NOT_FOUND, EXIT_UNAVAILABLE
+from bridge.vtex.errors import OmsAuthError, OmsError, OmsUnavailable, OrderNotFound
+
+log = logging.getLogger(__name__)
+
+#: Hook `Domain` values; an order's `origin` outside them (e.g. Chain) is reported as Marketplace.
+DOMAINS: Final = frozenset({"Marketplace", "Fulfillment"})
+
+
+class OrderReader(Protocol):
+    """The part of `bridge.vtex.oms.OmsClient` backfill uses."""
+
+    async def get_order(self, order_id: str) -> dict[str, Any]: ...
+
+
+class BackfillAborted(Exception):
+    """A failure that would hit every order (credentials, permissions): stop at once."""
+
+
+@dataclass
+class BackfillResult:
+    """What a run did: events produced, orders not found, orders that failed otherwise."""
+
+    produced: list[InputEvent] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.not_found and not self.failed
+
+
+def read_order_ids(lines: Iterable[str]) -> list[str]:
+    """Return the order ids of a file's lines (blank lines and `#` comments skipped), each once."""
+    ids = (line.split("#", 1)[0].strip() for line in lines)
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def order_to_payload(order: dict[str, Any], *, account: str, app_key: str) -> dict[str, Any]:
+    """Return the hook payload describing the order's current state (no LastState: it is unknown)."""
+    last_change = str(order.get("lastChange") or "")
+    with contextlib.suppress(InvalidTimestamp):  # an unparsable one is reported by the schema check
+        last_change = canonical_timestamp(last_change)  # the hook's form: UTC, 7 digits, Z
+    origin = order.get("origin")
+    return {
+        "Domain": origin if origin in DOMAINS else "Marketplace",
+        "OrderId": str(order.get("orderId") or ""),
+        "State": order.get("status"),
+        "LastChange": last_change,
+        "Origin": {"Account": account, "Key": app_key},
+    }
+
+
+def oms_error_exit_code(exc: OmsError) -> tuple[int, str]:
+    """Return the CLI exit code and the operator hint for an OMS client error."""
+    if isinstance(exc, OrderNotFound):
+        return EXIT_NOT_FOUND, "check the id; OMS only serves orders created in the last two years"
+    if isinstance(exc, OmsAuthError):
+        return EXIT_AUTH, (
+            "check VTEX_APP_KEY / VTEX_APP_TOKEN; the appKey's role needs 'View order' (OMS) or "
+            "'Orders Full Access'"
+        )
+    if isinstance(exc, OmsUnavailable):
+        return EXIT_UNAVAILABLE, "VTEX is failing or throttling (429); retry in a minute"
+    return 1, "unexpected answer from OMS"
+
+
+async def backfill_orders(
+    order_ids: Sequence[str],
+    *,
+    oms: OrderReader,
+    sink: RecordSink | None,
+    topic: str,
+    account: str,
+    app_key: str,
+    concurrency: int = 4,
+    produce_timeout_s: float = 10.0,
+) -> BackfillResult:
+    """Produce one `source: backfill` event per order (`sink` None = dry run: build, do not produce).
+
+    An order that cannot be read or does not make a valid event is reported and skipped; a credentials
+    or permission failure raises `BackfillAborted` because it would fail every order.
+    """
+    result = BackfillResult()
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(order_id: str) -> None:
+        async with gate:
+            try:
+                order = await oms.get_order(order_id)
+            except OrderNotFound:
+                result.not_found.append(order_id)
+                return
+            except OmsAuthError as exc:
+                raise BackfillAborted(str(exc)) from exc
+            except OmsError as exc:
+                result.failed[order_id] = str(exc)
+                return
+            payload = order_to_payload(order, account=account, app_key=app_key)
+            try:
+                validate("hook-notification", payload)
+            except SchemaViolation as exc:
+                result.failed[order_id] = f"order does not make a valid event ({exc.path}: {exc})"
+                return
+            event = build_input_event(payload, source="backfill", account=account)
+            if sink is not None:
+                try:
+                    await sink.send(
+                        topic, event.key(), event.encode(), event.headers(), timeout=produce_timeout_s
+                    )
+                except Exception as exc:  # any produce failure: report this order, keep going
+                    result.failed[order_id] = f"not acknowledged by Kafka: {exc}"
+                    return
+            result.produced.append(event)
+            log.info(
+                "backfill event produced" if sink is not None else "backfill event built (dry run)",
+                extra={"order_id": event.order_id, "state": event.state, "event_id": event.event_id},
+            )
+
+    tasks = [asyncio.create_task(one(order_id)) for order_id in dict.fromkeys(order_ids)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return result

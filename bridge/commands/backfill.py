@@ -1,0 +1,119 @@
+"""`vtex-bridge backfill --order-ids FILE`: re-inject events for orders whose notifications were missed.
+
+Each order is read from OMS and produced to the input topic as a `source: backfill` event for its
+current status (see `bridge.backfill`); running it twice produces the same event ids, which the
+processor de-dups. `--since/--until` needs VTEX's List orders API, which the bridge does not use yet:
+list the ids in VTEX's Admin (or with that API) and pass them with `--order-ids`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bridge.settings import Settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "backfill", help="inject events for orders whose notifications were missed"
+    )
+    parser.add_argument(
+        "--order-ids",
+        type=Path,
+        metavar="FILE",
+        help="file with one order id per line (# comments allowed; - = stdin)",
+    )
+    parser.add_argument("--since", metavar="ISO8601", help="orders created from (needs the List orders API)")
+    parser.add_argument("--until", metavar="ISO8601", help="orders created until (needs the List orders API)")
+    parser.add_argument("--dry-run", action="store_true", help="read the orders and print the events only")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    if args.order_ids is None:
+        if args.since or args.until:
+            print(
+                "vtex-bridge backfill: --since/--until is not supported yet (it needs VTEX's List orders "
+                "API); list the order ids and pass them with --order-ids FILE",
+                file=sys.stderr,
+            )
+        else:
+            print("vtex-bridge backfill: give --order-ids FILE", file=sys.stderr)
+        return 2
+    try:
+        lines = (
+            sys.stdin.read().splitlines()
+            if str(args.order_ids) == "-"
+            else args.order_ids.read_text(encoding="utf-8").splitlines()
+        )
+    except OSError as exc:
+        print(f"vtex-bridge backfill: cannot read {args.order_ids}: {exc.strerror}", file=sys.stderr)
+        return 2
+    from bridge.backfill import read_order_ids
+
+    order_ids = read_order_ids(lines)
+    if not order_ids:
+        print(f"vtex-bridge backfill: {args.order_ids} lists no order id", file=sys.stderr)
+        return 2
+    return asyncio.run(_backfill(order_ids, settings, dry_run=args.dry_run))
+
+
+async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) -> int:
+    from bridge.backfill import BackfillAborted, backfill_orders
+    from bridge.kafka_producer import ProducerConfig, ProducerUnavailable, ResilientProducer
+    from bridge.vtex.config_models import EXIT_AUTH, EXIT_UNAVAILABLE
+    from bridge.vtex.oms import OmsClient
+
+    producer = None
+    if not dry_run:
+        producer = ResilientProducer(
+            ProducerConfig(
+                bootstrap_servers=settings.kafka_bootstrap_servers, client_id="vtex-bridge-backfill"
+            )
+        )
+        try:
+            await producer.start(require_connection=True)
+        except ProducerUnavailable as exc:
+            print(
+                f"vtex-bridge backfill: {exc}\nhint: start Kafka or check KAFKA_BOOTSTRAP_SERVERS",
+                file=sys.stderr,
+            )
+            return EXIT_UNAVAILABLE
+    try:
+        async with OmsClient.from_settings(settings) as oms:
+            result = await backfill_orders(
+                order_ids,
+                oms=oms,
+                sink=producer,
+                topic=settings.input_topic,
+                account=settings.vtex_account,
+                app_key=settings.vtex_app_key,
+                concurrency=settings.backfill_concurrency,
+                produce_timeout_s=settings.feed_poll_produce_timeout_s,
+            )
+    except BackfillAborted as exc:
+        print(
+            f"vtex-bridge backfill: OMS refused the credentials: {exc}\n"
+            "hint: check VTEX_APP_KEY / VTEX_APP_TOKEN; the role needs 'View order' or 'Orders Full Access'",
+            file=sys.stderr,
+        )
+        return EXIT_AUTH
+    finally:
+        if producer is not None:
+            await producer.stop()
+    for event in result.produced:
+        print(f"{event.order_id}\t{event.state}\t{event.last_change}\t{event.event_id}")
+    verb = "built (dry run)" if dry_run else "produced"
+    print(f"backfill: {len(result.produced)} event(s) {verb} to {settings.input_topic}", file=sys.stderr)
+    for order_id in result.not_found:
+        print(f"backfill: order {order_id} not found in OMS", file=sys.stderr)
+    for order_id, reason in result.failed.items():
+        print(f"backfill: order {order_id} failed: {reason}", file=sys.stderr)
+    if not result.ok:
+        print("backfill: some orders were not backfilled; it is safe to run again", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,360 @@
+"""`vtex-bridge hook show|set|delete|ensure`: the VTEX hook that calls our ingress.
+
+`ensure` is what a scheduler runs (e.g. hourly): it reads the configuration and writes it only when it
+differs from the desired one (no change, no call), so VTEX deleting the hook after 3 days without
+notifications (REFERENCE.md section 5) is repaired within one period. It also reads the ingress's
+`last hook received` gauge and warns when no hook arrived for `control_hook_silence_warn_s`.
+
+The secret header VTEX must send (`hook_secret_header`) takes its value from the settings or a secret
+file, never from the command line (argv ends up in shell history and process lists), and `show` masks
+every header value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+from bridge.settings import Settings
+from bridge.vtex.config_models import (
+    EXIT_BAD_REQUEST,
+    EXIT_NOT_FOUND,
+    ConfigApiError,
+    Filter,
+    HookConfig,
+    OrdersFilter,
+    VtexBadRequest,
+    WorkflowFilter,
+    build_filter,
+    filter_from_json,
+    status_warnings,
+    validate_hook_url,
+)
+
+#: The ingress gauge holding, per account, the Unix time of the last authenticated hook.
+LAST_HOOK_METRIC: Final = "vtex_bridge_ingress_last_hook_received_timestamp_seconds"
+METRICS_TIMEOUT_S: Final = 5.0
+#: `ensure --fail-on-silence` exits with this when the ingress has been silent too long.
+EXIT_SILENT: Final = 9
+MASK: Final = "**********"
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the filter options shared by `hook set|ensure` and `feed set`."""
+    group = parser.add_argument_group("filter (FromWorkflow: --status; FromOrders: --expression)")
+    group.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        metavar="STATUS[,STATUS]",
+        help="FromWorkflow status to notify (repeatable or comma-separated)",
+    )
+    group.add_argument("--expression", help="FromOrders JSONata expression evaluated on the order JSON")
+    group.add_argument(
+        "--disable-single-fire",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="FromOrders: fire on every change while the order matches (default: once)",
+    )
+    group.add_argument(
+        "--type", dest="filter_type", choices=("FromWorkflow", "FromOrders"), help="filter type (inferred)"
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("hook", help="show, set, delete or ensure the VTEX order hook")
+    actions = parser.add_subparsers(dest="hook_action", metavar="ACTION", required=True)
+
+    show = actions.add_parser("show", help="print the hook configuration (header values masked)")
+    show.set_defaults(func=run)
+
+    delete = actions.add_parser("delete", help="delete the hook configuration")
+    delete.set_defaults(func=run)
+
+    for name, text in (
+        ("set", "create or replace the hook configuration"),
+        ("ensure", "configure the hook only if it differs (idempotent; run it from a scheduler)"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--url", help="hook URL (default: control_hook_url, else dev_public_hook_url)")
+        action.add_argument(
+            "--allow-http", action="store_true", help="accept a plain-http URL (local simulator/demo only)"
+        )
+        action.add_argument(
+            "--secret-file", type=Path, help="file whose first line is the hook secret (instead of settings)"
+        )
+        add_filter_arguments(action)
+        if name == "ensure":
+            action.add_argument("--ingress-metrics-url", help="ingress Prometheus endpoint to check")
+            action.add_argument(
+                "--silence-warn-after",
+                type=float,
+                metavar="SECONDS",
+                help="warn after this long without hooks",
+            )
+            action.add_argument(
+                "--fail-on-silence",
+                action="store_true",
+                help=f"exit {EXIT_SILENT} (after ensuring) when the ingress has been silent too long",
+            )
+            action.add_argument(
+                "--skip-silence-check", action="store_true", help="do not read the ingress metrics"
+            )
+        action.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bridge.expressions import ExpressionError
+
+    action = args.hook_action
+    try:
+        return asyncio.run(_ACTIONS[action](args, settings))
+    except ConfigApiError as exc:
+        print(f"vtex-bridge hook {action}: {exc.user_message()}", file=sys.stderr)
+        return exc.exit_code
+    except ExpressionError as exc:
+        print(f"vtex-bridge hook {action}: invalid JSONata expression: {exc}", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+    except SecretFileError as exc:
+        print(f"vtex-bridge hook {action}: {exc}", file=sys.stderr)
+        return 2
+
+
+# --- actions -------------------------------------------------------------------------------------------
+
+
+async def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.vtex.config_api import ConfigApiClient
+
+    async with ConfigApiClient.from_settings(settings) as client:
+        current = await client.get_hook_config()
+    if current is None:
+        print("vtex-bridge hook show: no hook is configured for this appKey", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    _print_json(mask_headers(current))
+    return 0
+
+
+async def _delete(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.vtex.config_api import ConfigApiClient
+
+    async with ConfigApiClient.from_settings(settings) as client:
+        await client.delete_hook_config()
+    print("hook deleted", file=sys.stderr)
+    return 0
+
+
+async def _set(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.vtex.config_api import ConfigApiClient
+
+    desired = desired_hook_config(args, settings)
+    async with ConfigApiClient.from_settings(settings) as client:
+        await client.set_hook_config(desired)
+    print(f"hook configured: {desired.filter.type} -> {desired.url}", file=sys.stderr)
+    return 0
+
+
+async def _ensure(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.vtex.config_api import ConfigApiClient
+
+    desired = desired_hook_config(args, settings)
+    async with ConfigApiClient.from_settings(settings) as client:
+        current = await client.get_hook_config()
+        difference = hook_difference(current, desired)
+        if difference is None:
+            print("hook unchanged: already configured as desired", file=sys.stderr)
+        else:
+            await client.set_hook_config(desired)
+            print(f"hook configured ({difference}): {desired.filter.type} -> {desired.url}", file=sys.stderr)
+    if args.skip_silence_check:
+        return 0
+    silent = await check_ingress_silence(args, settings)
+    return EXIT_SILENT if silent and args.fail_on_silence else 0
+
+
+_ACTIONS: Final = {"show": _show, "delete": _delete, "set": _set, "ensure": _ensure}
+
+
+# --- building the desired configuration --------------------------------------------------------------
+
+
+class SecretFileError(ValueError):
+    """The secret file is missing, unreadable or empty (its content is never shown)."""
+
+
+def read_secret(settings: Settings, secret_file: Path | None) -> str:
+    """Return the hook secret: the file's first line when a file is named, else `hook_secret`."""
+    path = secret_file or settings.control_hook_secret_file
+    if path is None:
+        return settings.hook_secret.get_secret_value()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SecretFileError(f"cannot read the secret file {path}: {exc.strerror}") from None
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise SecretFileError(f"the secret file {path} is empty")
+    return secret
+
+
+def filter_from_args(args: argparse.Namespace, *, for_hook: bool, fallback: Filter | None) -> Filter:
+    """Return the filter the options describe (or `fallback`), warning about unlikely statuses."""
+    from bridge.expressions import compile_expression
+
+    statuses = [s for value in args.status for s in value.split(",")]
+    given = statuses or args.expression is not None or args.disable_single_fire is not None
+    if not given and args.filter_type is None and fallback is not None:
+        chosen = fallback
+    else:
+        chosen = build_filter(
+            filter_type=args.filter_type,
+            statuses=statuses,
+            expression=args.expression,
+            disable_single_fire=args.disable_single_fire,
+        )
+    if isinstance(chosen, OrdersFilter):
+        compile_expression(chosen.expression)  # a syntax error would make VTEX match nothing, silently
+    else:
+        for warning in status_warnings(chosen.statuses, for_hook=for_hook):
+            print(f"warning: {warning}", file=sys.stderr)
+    return chosen
+
+
+def default_hook_filter(settings: Settings) -> Filter:
+    """Return the filter of the settings: the expression, else the statuses, else every hook status."""
+    from bridge.statuses import HOOK_FILTER_STATUSES, KNOWN_STATUSES
+
+    if settings.control_hook_expression:
+        return OrdersFilter(settings.control_hook_expression, settings.control_hook_disable_single_fire)
+    statuses = [s.strip() for s in settings.control_hook_statuses.split(",") if s.strip()]
+    if not statuses:
+        statuses = [s for s in KNOWN_STATUSES if s in HOOK_FILTER_STATUSES]
+    return WorkflowFilter(tuple(dict.fromkeys(statuses)))
+
+
+def desired_hook_config(args: argparse.Namespace, settings: Settings) -> HookConfig:
+    """Return the hook configuration the options and settings ask for, checked like VTEX would."""
+
+    url = args.url or settings.control_hook_url or settings.dev_public_hook_url
+    if not url:
+        raise VtexBadRequest(
+            "no hook URL given",
+            status=400,
+            hint="pass --url or set VTEX_BRIDGE_CONTROL_HOOK_URL to the ingress's public https URL",
+            local=True,
+        )
+    validate_hook_url(url, allow_http=args.allow_http)
+    chosen = filter_from_args(args, for_hook=True, fallback=default_hook_filter(settings))
+    secret = read_secret(settings, args.secret_file)
+    headers = {settings.hook_secret_header: secret} if secret else {}
+    if not secret:
+        print(
+            "warning: no hook secret configured; the ingress will refuse the notifications", file=sys.stderr
+        )
+    return HookConfig(filter=chosen, url=url, headers=headers)
+
+
+def hook_difference(current: dict[str, Any] | None, desired: HookConfig) -> str | None:
+    """Return why `current` (VTEX's GET) differs from `desired`, or None when it does not.
+
+    Header values are compared when VTEX shows them; a GET without headers cannot reveal a rotated
+    secret, so `hook set` is the way to push a new one (REFERENCE.md section 5: the GET is undocumented).
+    """
+
+    if current is None:
+        return "no hook was configured"
+    hook = current.get("hook") if isinstance(current.get("hook"), dict) else {}
+    assert isinstance(hook, dict)
+    if hook.get("url") != desired.url:
+        return "URL differs"
+    try:
+        existing = filter_from_json(current.get("filter"))
+    except ConfigApiError:
+        return "filter unreadable"
+    if isinstance(existing, WorkflowFilter) and isinstance(desired.filter, WorkflowFilter):
+        if set(existing.statuses) != set(desired.filter.statuses):
+            return "statuses differ"
+    elif existing != desired.filter:
+        return "filter differs"
+    headers = hook.get("headers")
+    if isinstance(headers, dict):
+        shown = {str(k).lower(): str(v) for k, v in headers.items()}
+        wanted = {k.lower(): v for k, v in desired.headers.items()}
+        if shown != wanted:
+            return "headers differ"
+    return None
+
+
+def mask_headers(config: dict[str, Any]) -> dict[str, Any]:
+    """Return `config` with every hook header value replaced by a mask."""
+    shown = dict(config)
+    hook = shown.get("hook")
+    if isinstance(hook, dict) and isinstance(hook.get("headers"), dict):
+        shown["hook"] = {**hook, "headers": dict.fromkeys(hook["headers"], MASK)}
+    return shown
+
+
+def _print_json(value: Any) -> None:
+    import orjson
+
+    print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+# --- ingress silence ---------------------------------------------------------------------------------
+
+
+async def check_ingress_silence(args: argparse.Namespace, settings: Settings) -> bool:
+    """Warn (stderr) when the ingress saw no hook for the account for too long; return True if so."""
+    import time
+
+    url = args.ingress_metrics_url or settings.control_ingress_metrics_url
+    url = url or f"http://{settings.ingress_host}:{settings.ingress_port}/metrics"
+    limit = (
+        args.silence_warn_after
+        if args.silence_warn_after is not None
+        else settings.control_hook_silence_warn_s
+    )
+    try:
+        last = await last_hook_received(url, settings.vtex_account)
+    except Exception as exc:  # any failure to read metrics is a warning, never a failed ensure
+        print(f"warning: cannot read the ingress metrics at {url} ({type(exc).__name__})", file=sys.stderr)
+        return False
+    if last is None or last <= 0:
+        print(
+            f"warning: the ingress at {url} has received no hook for account {settings.vtex_account} "
+            "since it started; check VTEX can reach the hook URL",
+            file=sys.stderr,
+        )
+        return True
+    age = time.time() - last
+    if age > limit:
+        print(
+            f"warning: no hook for account {settings.vtex_account} for {age / 3600:.1f} h "
+            f"(limit {limit / 3600:.1f} h); VTEX deletes a hook after 3 days without notifications",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
+async def last_hook_received(metrics_url: str, account: str) -> float | None:
+    """Return the ingress gauge's Unix time of the last hook for `account`, None when absent."""
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=METRICS_TIMEOUT_S)) as session,
+        session.get(metrics_url) as response,
+    ):
+        if response.status != 200:
+            raise ValueError(f"metrics endpoint answered {response.status}")
+        text = await response.text()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == LAST_HOOK_METRIC and sample.labels.get("account") == account:
+                return float(sample.value)
+    return None

@@ -1,0 +1,299 @@
+"""The poll loop: read a lot, produce every record, wait for every ack, then (and only then) commit.
+
+Order of operations per lot is what makes the poller lossless:
+
+1. read at most `maxlot` (<= 10) items; VTEX hides them for the visibility timeout;
+2. produce one input record per item (keyed by OrderId, records of one order in feed order) and wait
+   for Kafka's acknowledgement of *every* record;
+3. commit the lot's handles.
+
+A failure or crash before 3 commits nothing: the items reappear after the visibility timeout and are
+produced again with the same `event_id`, which the processor's de-dup absorbs. A failure of 3 has the
+same outcome. An item that can never become an event (no OrderId, no LastChange, breaks the hook schema)
+goes to the dead-letter topic, and is committed once that record is acknowledged, so it cannot block
+the queue forever.
+
+VTEX is protected by a rate limit on every call and by exponential backoff with jitter on 429 (honouring
+Retry-After), 5xx and transport failures; Kafka trouble backs off the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import orjson
+from aiolimiter import AsyncLimiter
+
+from bridge.events import build_input_event, utc_now_iso
+from bridge.feed_poller.convert import to_hook_payload
+from bridge.feed_poller.metrics import PollerMetrics
+from bridge.settings import Settings
+from bridge.validation import SchemaViolation, validate
+from bridge.vtex.config_models import (
+    MAX_LOT,
+    ConfigApiError,
+    FeedItem,
+    VtexAuthError,
+    VtexNotFound,
+    VtexRateLimited,
+    VtexUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+#: Header naming why a record was dead-lettered.
+HEADER_REASON: Final = "reason"
+
+
+class FeedSource(Protocol):
+    """The Feed v3 read/commit half of `ConfigApiClient`; tests may substitute another."""
+
+    async def read_feed(self, maxlot: int = MAX_LOT) -> list[FeedItem]: ...
+
+    async def commit_feed(self, handles: Sequence[str]) -> None: ...
+
+
+class RecordSink(Protocol):
+    """The part of `ResilientProducer` the poller uses: one acknowledged record, or an exception."""
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        *,
+        timeout: float,
+    ) -> Any: ...
+
+
+#: Called with a lot after every record was acknowledged and before its commit (tests inject crashes).
+BeforeCommit = Callable[[Sequence[FeedItem]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class PollerConfig:
+    """What the poller needs from the settings."""
+
+    input_topic: str
+    dead_letter_topic: str
+    account: str
+    app_key: str
+    maxlot: int = MAX_LOT
+    idle_s: float = 2.0
+    rate_per_s: float = 5.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    produce_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.maxlot <= MAX_LOT:
+            raise ValueError(
+                f"feed_poll_maxlot must be within 1..{MAX_LOT} (VTEX's limit), got {self.maxlot}"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollerConfig:
+        return cls(
+            input_topic=settings.input_topic,
+            dead_letter_topic=settings.dead_letter_topic,
+            account=settings.vtex_account,
+            app_key=settings.vtex_app_key,
+            maxlot=settings.feed_poll_maxlot,
+            idle_s=settings.feed_poll_idle_s,
+            rate_per_s=settings.feed_poll_rate_per_s,
+            backoff_initial_s=settings.feed_poll_backoff_initial_s,
+            backoff_max_s=settings.feed_poll_backoff_max_s,
+            produce_timeout_s=settings.feed_poll_produce_timeout_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LotResult:
+    """What one poll did."""
+
+    read: int
+    produced: int
+    dead_lettered: int
+    committed: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    item: FeedItem
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    topic: str
+    event_id: str | None
+
+
+class FeedPoller:
+    """Move Feed v3 items to the input topic, committing each lot only after Kafka acknowledged it."""
+
+    def __init__(
+        self,
+        source: FeedSource,
+        sink: RecordSink,
+        config: PollerConfig,
+        metrics: PollerMetrics | None = None,
+        *,
+        before_commit: BeforeCommit | None = None,
+    ) -> None:
+        self._source = source
+        self._sink = sink
+        self._config = config
+        self.metrics = metrics or PollerMetrics()
+        self._before_commit = before_commit
+        self._limiter = AsyncLimiter(max(config.rate_per_s, 0.001), 1.0)
+        self._failures = 0
+        self.last_success: float | None = None  # monotonic time of the last successful read
+        self.last_error: str | None = None
+
+    # --- one lot --------------------------------------------------------------------------------------
+
+    async def poll_once(self) -> LotResult:
+        """Read one lot, produce it, await every ack, commit it; raise on any failure (nothing committed)."""
+        async with self._limiter:
+            items = await self._source.read_feed(self._config.maxlot)
+        self.last_success = time.monotonic()
+        self.metrics.last_success.set(time.time())
+        self.metrics.last_batch_size.set(len(items))
+        self.metrics.items_read.inc(len(items))
+        if not items:
+            return LotResult(0, 0, 0, 0)
+        records = [self._record(item) for item in items]
+        await self._produce_all(records)
+        dead = sum(1 for r in records if r.event_id is None)
+        if self._before_commit is not None:
+            await self._before_commit(items)
+        handles = [item.handle for item in items if item.handle]
+        async with self._limiter:
+            await self._source.commit_feed(handles)
+        self.metrics.items_committed.inc(len(handles))
+        log.info(
+            "feed lot moved to kafka",
+            extra={"read": len(items), "dead_lettered": dead, "committed": len(handles)},
+        )
+        return LotResult(len(items), len(records) - dead, dead, len(handles))
+
+    def _record(self, item: FeedItem) -> _Record:
+        """Return the input record of `item`, or its dead-letter record when it cannot be one."""
+        config = self._config
+        problem = item.problem
+        if problem is None:
+            payload = to_hook_payload(item, account=config.account, app_key=config.app_key)
+            try:
+                validate("hook-notification", payload)
+            except SchemaViolation as exc:
+                problem = f"breaks the hook schema at {exc.path}: {exc}"
+            else:
+                event = build_input_event(payload, source="feed", account=config.account)
+                return _Record(
+                    item, event.key(), event.encode(), event.headers(), config.input_topic, event.event_id
+                )
+        log.error(
+            "unusable feed item dead-lettered",
+            extra={"order_id": item.order_id, "feed_event_id": item.event_id, "reason": problem},
+        )
+        value = orjson.dumps(
+            {
+                "source": "feed",
+                "account": config.account,
+                "reason": problem,
+                "item": {k: v for k, v in item.raw.items() if k != "handle"},
+                "received_at": utc_now_iso(),
+            }
+        )
+        key = (item.order_id or item.event_id or "unknown").encode()
+        headers = [(HEADER_REASON, b"unusable-feed-item"), ("source", b"feed")]
+        return _Record(item, key, value, headers, config.dead_letter_topic, None)
+
+    async def _produce_all(self, records: list[_Record]) -> None:
+        """Produce every record; one order's records in feed order, orders in parallel; all or raise."""
+        by_key: dict[bytes, list[_Record]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+
+        async def send_in_order(group: list[_Record]) -> None:
+            for record in group:
+                await self._sink.send(
+                    record.topic,
+                    record.key,
+                    record.value,
+                    record.headers,
+                    timeout=self._config.produce_timeout_s,
+                )
+                if record.event_id is None:
+                    self.metrics.items_dead_lettered.inc()
+                else:
+                    self.metrics.records_produced.inc()
+
+        outcomes = await asyncio.gather(*(send_in_order(g) for g in by_key.values()), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    # --- the loop -------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; back off on VTEX and Kafka trouble; let anything else crash."""
+        from bridge.kafka_producer import ProduceError
+
+        while not stop.is_set():
+            try:
+                result = await self.poll_once()
+            except VtexRateLimited as exc:
+                await self._back_off(stop, "rate_limited", exc, exc.retry_after)
+                continue
+            except (VtexNotFound, VtexAuthError) as exc:
+                # Not transient, but an operator can fix it without restarting us: wait the longest.
+                log.error("feed poll refused: %s; %s", exc, exc.hint)
+                await self._back_off(stop, "not_found" if isinstance(exc, VtexNotFound) else "auth", exc)
+                continue
+            except (VtexUnavailable, ConfigApiError) as exc:
+                await self._back_off(stop, "vtex_unavailable", exc)
+                continue
+            except ProduceError as exc:
+                await self._back_off(stop, "kafka", exc)
+                continue
+            self._failures = 0
+            self.last_error = None
+            if result.read < self._config.maxlot:
+                await _wait(stop, self._config.idle_s)
+
+    async def _back_off(
+        self, stop: asyncio.Event, cause: str, exc: Exception, retry_after: float | None = None
+    ) -> None:
+        self._failures += 1
+        self.last_error = f"{cause}: {exc}"
+        self.metrics.errors.labels(cause=cause).inc()
+        ceiling = min(
+            self._config.backoff_max_s, self._config.backoff_initial_s * 2 ** min(self._failures - 1, 16)
+        )
+        delay = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        log.warning(
+            "feed poll failed; backing off", extra={"cause": cause, "error": str(exc), "delay_s": delay}
+        )
+        self.metrics.backoff_seconds.inc(delay)
+        await _wait(stop, delay)
+
+    def healthy(self, stale_after_s: float) -> bool:
+        """Tell whether a read succeeded within `stale_after_s`."""
+        last = self.last_success
+        return last is not None and time.monotonic() - last <= stale_after_s
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds` unless `stop` is set first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,250 @@
+"""The hook endpoint: admission, authentication, validation, produce; 200 only after Kafka's ack.
+
+Order of checks, and why:
+1. in-flight bound (503 `overloaded`): the cheapest refusal, before any work;
+2. the secret header (from the request head): an unauthenticated sender gets 401 and at most a
+   ping-sized body read, whatever it sends;
+3. the body, bounded in size (413) and time (408), parsed as JSON;
+4. the configuration ping `{"hookConfig":"ping"}`: 200, nothing produced (docs/ingress.md, "The ping");
+5. content type (415), JSON (400), `Origin.Account`/`Origin.Key` against the header's account (401);
+6. the hook-notification JSON Schema (422, naming the field);
+7. produce keyed by OrderId and wait for the broker's acknowledgement, all inside the answer deadline
+   (`ingress_answer_deadline_s`, well under VTEX's 5,000 ms); any produce trouble is 503 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from bridge.events import build_input_event
+from bridge.ingress.accounts import HookAccount
+from bridge.ingress.auth import REASON_ORIGIN_MISMATCH, Authenticator
+from bridge.ingress.responses import JSON, error_response, json_response
+from bridge.ingress.state import READY_CACHE_S, STATE, IngressState
+from bridge.kafka_producer import ProduceError, ProducerUnavailable, ProduceTimeout
+from bridge.validation import SchemaViolation, validate
+
+log = logging.getLogger(__name__)
+
+#: An unauthenticated request can only be a ping; no ping is longer than this.
+PING_MAX_BYTES: Final = 1024
+#: Below this much time left there is no point in handing a record to the producer.
+MIN_PRODUCE_S: Final = 0.05
+_MISSING_RE: Final = re.compile(r"must contain \[(.*)\] properties")
+_CLAIMED_MAX: Final = 128
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def handle_hook(request: web.Request) -> web.Response:
+    """Answer one VTEX hook POST."""
+    state = request.app[STATE]
+    if state.in_flight >= state.settings.ingress_max_in_flight:
+        state.metrics.outcome["overloaded"].inc()
+        return error_response(
+            503, "overloaded", "too many hooks in flight; retry later",
+            retry_after=state.settings.ingress_retry_after_s,
+        )  # fmt: skip
+    state.in_flight += 1
+    try:
+        return await _handle(request, state, time.monotonic() + state.settings.ingress_answer_deadline_s)
+    finally:
+        state.in_flight -= 1
+
+
+async def _handle(request: web.Request, state: IngressState, deadline: float) -> web.Response:
+    settings, metrics = state.settings, state.metrics
+    header = state.authenticator.check_header(request.headers)
+    limit = settings.ingress_max_body_bytes if header.ok else PING_MAX_BYTES
+    try:
+        body = await _read_body(request, limit, settings.ingress_body_timeout_s)
+    except _TooLarge:
+        if not header.ok:
+            return _unauthorized(state, request, header.reason, None)
+        metrics.outcome["payload_too_large"].inc()
+        return error_response(
+            413, "payload_too_large", f"the body exceeds {settings.ingress_max_body_bytes} bytes", field="$"
+        )
+    except TimeoutError:
+        metrics.outcome["request_timeout"].inc()
+        return error_response(408, "request_timeout", "the body did not arrive in time")
+
+    payload, parse_error = _parse(body)
+    if _is_ping(payload) and (header.ok or not settings.ingress_ping_requires_secret):
+        return _ping(state, request, authenticated=header.ok)
+    if not header.ok:
+        return _unauthorized(state, request, header.reason, payload)
+    if request.content_type != JSON:
+        metrics.outcome["unsupported_media_type"].inc()
+        return error_response(415, "unsupported_media_type", f"Content-Type must be {JSON}")
+    if parse_error is not None:
+        metrics.outcome["invalid_json"].inc()
+        return error_response(400, "invalid_json", f"the body is not valid JSON: {parse_error}", field="$")
+    origin = payload.get("Origin") if isinstance(payload, dict) else None
+    account = Authenticator.match_origin(header.accounts, origin)
+    if account is None:
+        return _unauthorized(state, request, REASON_ORIGIN_MISMATCH, payload)
+    _mark_received(state, account)
+    try:
+        validate("hook-notification", payload)
+    except SchemaViolation as exc:
+        metrics.outcome["schema_violation"].inc()
+        field = _violation_field(payload, exc)
+        log.info("hook rejected by schema", extra={"field": field, "account": account.account})
+        return error_response(422, "schema_violation", str(exc), field=field)
+    return await _produce(state, payload, account, deadline)
+
+
+async def _produce(
+    state: IngressState, payload: dict[str, Any], account: HookAccount, deadline: float
+) -> web.Response:
+    settings, metrics = state.settings, state.metrics
+    event = build_input_event(payload, source="hook", account=account.account)
+    log_extra = {"order_id": event.order_id, "state": event.state, "event_id": event.event_id}
+    remaining = min(settings.ingress_produce_timeout_s, deadline - time.monotonic())
+    if remaining < MIN_PRODUCE_S:
+        metrics.outcome["kafka_timeout"].inc()
+        return _unavailable(settings.ingress_retry_after_s, "kafka_timeout", "no time left to produce")
+    started = time.monotonic()
+    try:
+        record = await state.producer.send(
+            settings.input_topic, event.key(), event.encode(), event.headers(), timeout=remaining
+        )
+    except ProducerUnavailable:
+        metrics.outcome["kafka_unavailable"].inc()
+        log.warning("hook refused: no Kafka producer", extra=log_extra)
+        return _unavailable(settings.ingress_retry_after_s, "kafka_unavailable", "Kafka is not reachable")
+    except ProduceTimeout:
+        metrics.outcome["kafka_timeout"].inc()
+        log.warning("hook refused: Kafka did not acknowledge in time", extra=log_extra)
+        return _unavailable(
+            settings.ingress_retry_after_s, "kafka_timeout", "Kafka did not acknowledge in time"
+        )
+    except Exception as exc:  # ProduceFailed or anything unforeseen: never a false 200, never a 500.
+        metrics.outcome["kafka_failed"].inc()
+        level = logging.WARNING if isinstance(exc, ProduceError) else logging.ERROR
+        log.log(level, "hook refused: produce failed", extra={**log_extra, "error": repr(exc)})
+        return _unavailable(settings.ingress_retry_after_s, "kafka_failed", "Kafka did not take the record")
+    metrics.produce_latency.observe(time.monotonic() - started)
+    metrics.outcome["accepted"].inc()
+    return json_response(
+        200,
+        {
+            "status": "accepted",
+            "event_id": event.event_id,
+            "order_id": event.order_id,
+            "partition": record.partition,
+            "offset": record.offset,
+        },
+    )
+
+
+async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _TooLarge
+    content = request.content
+    async with asyncio.timeout(timeout):
+        body = bytearray()
+        while True:
+            chunk = await content.readany()
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > limit:
+                raise _TooLarge
+
+
+def _parse(body: bytes) -> tuple[Any, str | None]:
+    try:
+        return orjson.loads(body), None
+    except orjson.JSONDecodeError as exc:
+        return None, str(exc)
+
+
+def _is_ping(payload: Any) -> bool:
+    """VTEX's configuration ping is `{"hookConfig": "ping"}`; anything with an OrderId is a hook."""
+    return isinstance(payload, dict) and "hookConfig" in payload and "OrderId" not in payload
+
+
+def _ping(state: IngressState, request: web.Request, *, authenticated: bool) -> web.Response:
+    state.metrics.outcome["ping" if authenticated else "ping_unauthenticated"].inc()
+    log.info("hook configuration ping", extra={"authenticated": authenticated, "remote": request.remote})
+    return json_response(200, {"status": "pong"})
+
+
+def _unauthorized(
+    state: IngressState, request: web.Request, reason: str | None, payload: Any
+) -> web.Response:
+    reason = reason or REASON_ORIGIN_MISMATCH
+    state.metrics.outcome["unauthorized"].inc()
+    state.metrics.auth_failure[reason].inc()
+    claimed = None
+    if isinstance(payload, dict) and isinstance(payload.get("Origin"), dict):
+        account = payload["Origin"].get("Account")
+        claimed = account[:_CLAIMED_MAX] if isinstance(account, str) else None
+    # Only the reason, the peer and the claimed account name: never a header value or an app key.
+    log.warning(
+        "hook unauthorized", extra={"reason": reason, "remote": request.remote, "claimed_account": claimed}
+    )
+    return error_response(
+        401,
+        "unauthorized",
+        "the hook's secret header and Origin.Account/Origin.Key must match a configured account",
+    )
+
+
+def _unavailable(retry_after: int, code: str, message: str) -> web.Response:
+    return error_response(503, code, message, retry_after=retry_after)
+
+
+def _mark_received(state: IngressState, account: HookAccount) -> None:
+    state.metrics.last_hook.labels(account=account.account).set(time.time())
+
+
+def _violation_field(payload: Any, exc: SchemaViolation) -> str:
+    """Name the field at fault; for a missing property, the first one missing rather than its parent."""
+    match = _MISSING_RE.search(str(exc))
+    if match is None:
+        return exc.path
+    target = payload
+    prefix = "" if exc.path == "$" else exc.path
+    for part in prefix.split(".") if prefix else []:
+        target = target.get(part) if isinstance(target, dict) else None
+    names = [n.strip().strip("'\"") for n in match.group(1).split(",")]
+    missing = [n for n in names if not isinstance(target, dict) or n not in target]
+    if not missing:
+        return exc.path
+    return f"{prefix}.{missing[0]}" if prefix else missing[0]
+
+
+async def handle_healthz(request: web.Request) -> web.Response:
+    """Answer 200 while the process serves requests at all."""
+    return json_response(200, {"status": "alive"})
+
+
+async def handle_readyz(request: web.Request) -> web.Response:
+    """Answer 200 when a producer is connected and the input topic exists, else 503."""
+    state = request.app[STATE]
+    connected = state.producer.connected
+    topic = state.settings.input_topic
+    now = time.monotonic()
+    if connected and (not state.topic_exists or now - state.topic_checked_at > READY_CACHE_S):
+        state.topic_exists = await state.producer.topic_exists(topic)
+        state.topic_checked_at = now
+    exists = connected and state.topic_exists
+    body = {
+        "status": "ready" if exists else "not_ready",
+        "producer_connected": connected,
+        "topic_exists": exists,
+    }
+    return json_response(200 if exists else 503, body)

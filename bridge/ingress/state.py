@@ -1,0 +1,61 @@
+"""What the ingress handlers share: the producer port, the authenticator, metrics and limits.
+
+It lives under one typed `web.AppKey` of the application (never in module globals), so several apps
+(tests, the benchmark's 200-only server) can run in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from aiohttp import web
+from aiokafka.structs import RecordMetadata
+
+from bridge.ingress.auth import Authenticator
+from bridge.ingress.metrics import IngressMetrics
+from bridge.kafka_producer import ProducerStats
+from bridge.settings import Settings
+
+
+class HookProducer(Protocol):
+    """The producer the ingress needs; `bridge.kafka_producer.ResilientProducer` is the real one.
+
+    `send` returns only once the broker acknowledged the record and raises
+    `bridge.kafka_producer.ProduceError` otherwise.
+    """
+
+    async def start(self, *, require_connection: bool = False) -> None: ...
+    async def stop(self, timeout: float | None = None) -> None: ...
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        *,
+        timeout: float,
+    ) -> RecordMetadata: ...
+    @property
+    def connected(self) -> bool: ...
+    def stats(self) -> ProducerStats: ...
+    async def topic_exists(self, topic: str, timeout: float | None = None) -> bool: ...
+
+
+#: How long a readiness answer about the input topic is reused (readyz is polled often).
+READY_CACHE_S: Final = 2.0
+
+
+@dataclass(slots=True)
+class IngressState:
+    settings: Settings
+    authenticator: Authenticator
+    metrics: IngressMetrics
+    producer: HookProducer
+    in_flight: int = 0
+    topic_checked_at: float = field(default=float("-inf"))
+    topic_exists: bool = False
+
+
+STATE: Final = web.AppKey("ingress_state", IngressState)

@@ -1,0 +1,388 @@
+"""A bounded, self-healing, idempotent acks=all Kafka producer for every component that writes records.
+
+aiokafka's `AIOKafkaProducer` is the right engine (batching, idempotence, acks=all) but two of its
+failure modes would break the promise "an answer within a bound, and never a false success":
+
+* while the broker is down, `send()` and `send_and_wait()` can wait forever and so can `stop()`
+  (aio-libs/aiokafka#1101);
+* after a broker blip an idempotent producer can hit `OutOfOrderSequenceNumber`: the sender task dies
+  and every later record just sits in the accumulator until the process restarts
+  (aio-libs/aiokafka#1017).
+
+`ResilientProducer` wraps it: every `send` has a deadline and raises `ProduceTimeout`,
+`ProduceFailed` or `ProducerUnavailable` instead of hanging; a supervisor task connects in the
+background (so a service can start while Kafka is down), notices a wedged producer (dead sender task,
+a fatal idempotence error, or only time-outs and no acknowledgement for `wedge_after_s`), drops it with a
+bounded stop and builds a fresh one. A record is reported as sent only when the broker acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    UnknownProducerId,
+)
+from aiokafka.structs import RecordMetadata
+
+log = logging.getLogger(__name__)
+
+#: Errors after which an idempotent producer never recovers by itself (aiokafka#1017).
+FATAL_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+    ProducerClosed,
+)
+#: How often the supervisor looks at the producer's health when nothing wakes it up.
+SUPERVISE_INTERVAL_S: Final = 0.5
+MAX_RESTART_BACKOFF_S: Final = 10.0
+FORCE_CLOSE_TIMEOUT_S: Final = 2.0
+
+
+class ProduceError(Exception):
+    """A record was not acknowledged by Kafka; callers must not report success."""
+
+
+class ProduceTimeout(ProduceError):
+    """No acknowledgement within the deadline; the record may or may not reach Kafka later."""
+
+
+class ProduceFailed(ProduceError):
+    """Kafka or the client rejected the record (the cause is chained)."""
+
+
+class ProducerUnavailable(ProduceError):
+    """No connected producer right now (starting, reconnecting or stopped): nothing was sent."""
+
+
+class KafkaProducerLike(Protocol):
+    """The part of `AIOKafkaProducer` the wrapper uses; tests substitute fakes."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def flush(self) -> None: ...
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future[RecordMetadata]: ...
+
+
+ProducerFactory = Callable[[], KafkaProducerLike]
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerConfig:
+    """How to build and supervise the underlying producer."""
+
+    bootstrap_servers: str
+    client_id: str = "vtex-bridge"
+    linger_ms: int = 5
+    max_batch_size: int = 64 * 1024
+    #: aiokafka's own request bound; our per-send deadline is what callers see.
+    request_timeout_ms: int = 10_000
+    start_timeout_s: float = 10.0
+    stop_timeout_s: float = 5.0
+    #: Only time-outs and no acknowledgement for this long means the producer is wedged.
+    wedge_after_s: float = 10.0
+    metadata_timeout_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerStats:
+    """A snapshot for metrics and readiness."""
+
+    connected: bool
+    recreations: int
+    acked: int
+    timeouts: int
+    failures: int
+    seconds_since_ack: float | None
+
+
+class ResilientProducer:
+    """An idempotent acks=all producer whose every operation is bounded and which rebuilds itself."""
+
+    def __init__(self, config: ProducerConfig, *, factory: ProducerFactory | None = None) -> None:
+        self._config = config
+        self._factory: ProducerFactory = factory or self._default_factory
+        self._producer: KafkaProducerLike | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._stopping = False
+        self._recreate_reason: str | None = None
+        self._timeout_streak_since: float | None = None
+        self._last_ack: float | None = None
+        self._recreations = 0
+        self._acked = 0
+        self._timeouts = 0
+        self._failures = 0
+        self._pending = 0
+        self._retired: set[asyncio.Task[None]] = set()
+
+    def _default_factory(self) -> KafkaProducerLike:
+        config = self._config
+        producer: KafkaProducerLike = AIOKafkaProducer(
+            bootstrap_servers=config.bootstrap_servers,
+            client_id=config.client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=config.linger_ms,
+            max_batch_size=config.max_batch_size,
+            request_timeout_ms=config.request_timeout_ms,
+        )
+        return producer
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self, *, require_connection: bool = False) -> None:
+        """Start supervising; wait up to `start_timeout_s` for a first connection.
+
+        Without `require_connection` a broker that is down is not an error: sends raise
+        `ProducerUnavailable` until the supervisor connects. With it, raise `ProducerUnavailable`.
+        """
+        if self._supervisor is not None:
+            return
+        self._stopping = False
+        self._supervisor = asyncio.create_task(self._supervise(), name="resilient-producer-supervisor")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self._config.start_timeout_s)
+        except TimeoutError:
+            if require_connection:
+                await self.stop()
+                raise ProducerUnavailable(
+                    f"no Kafka connection to {self._config.bootstrap_servers} "
+                    f"within {self._config.start_timeout_s}s"
+                ) from None
+            log.warning(
+                "kafka not reachable yet; will keep trying",
+                extra={"bootstrap": self._config.bootstrap_servers},
+            )
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Flush what is pending and close, all within `timeout` (default `stop_timeout_s`)."""
+        bound = self._config.stop_timeout_s if timeout is None else timeout
+        self._stopping = True
+        self._wake.set()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        producer, self._producer = self._producer, None
+        self._connected.clear()
+        if producer is not None:
+            await self._close(producer, bound)
+        for task in list(self._retired):
+            task.cancel()
+        if self._retired:
+            await asyncio.gather(*self._retired, return_exceptions=True)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait until every record handed to the producer so far was sent, at most `timeout`."""
+        producer = self._producer
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.flush(), timeout)
+        except TimeoutError:
+            raise ProduceTimeout(f"flush did not finish within {timeout}s") from None
+
+    # --- sending ----------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        *,
+        timeout: float,
+    ) -> RecordMetadata:
+        """Return the broker's acknowledgement of one record, or raise a `ProduceError` by `timeout`."""
+        producer = self._producer
+        if producer is None or self._recreate_reason is not None:
+            raise ProducerUnavailable("no connected Kafka producer")
+        self._pending += 1
+        try:
+            # asyncio.timeout bounds both the enqueue (which waits on metadata and can hang, #1101) and
+            # the acknowledgement; cancelling the per-record future never cancels other records.
+            async with asyncio.timeout(timeout):
+                delivery = await producer.send(topic, value=value, key=key, headers=list(headers or ()))
+                metadata = await delivery
+        except TimeoutError:
+            self._note_timeout()
+            raise ProduceTimeout(f"no acknowledgement from Kafka within {timeout}s") from None
+        except KafkaTimeoutError as exc:
+            self._note_timeout()
+            raise ProduceTimeout(f"Kafka client timed out: {exc!r}") from exc
+        except FATAL_ERRORS as exc:
+            self._failures += 1
+            self._request_recreate(type(exc).__name__)
+            raise ProduceFailed(f"producer hit a fatal error: {exc!r}") from exc
+        except KafkaError as exc:
+            self._failures += 1
+            raise ProduceFailed(f"Kafka rejected the record: {exc!r}") from exc
+        finally:
+            self._pending -= 1
+        self._acked += 1
+        self._last_ack = time.monotonic()
+        self._timeout_streak_since = None
+        return metadata
+
+    # --- health -----------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Tell whether a started producer is in place and not condemned."""
+        return self._producer is not None and self._recreate_reason is None
+
+    def stats(self) -> ProducerStats:
+        last = self._last_ack
+        return ProducerStats(
+            connected=self.connected,
+            recreations=self._recreations,
+            acked=self._acked,
+            timeouts=self._timeouts,
+            failures=self._failures,
+            seconds_since_ack=None if last is None else time.monotonic() - last,
+        )
+
+    async def topic_exists(self, topic: str, timeout: float | None = None) -> bool:
+        """Ask the cluster (bounded) whether `topic` exists; False when it cannot be asked."""
+        producer = self._producer
+        client: Any = getattr(producer, "client", None)
+        if producer is None or client is None:
+            return False
+        bound = self._config.metadata_timeout_s if timeout is None else timeout
+        try:
+            metadata = await asyncio.wait_for(client.fetch_all_metadata(), bound)
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        return topic in metadata.topics()
+
+    # --- supervision ------------------------------------------------------------------------------
+
+    def _note_timeout(self) -> None:
+        self._timeouts += 1
+        now = time.monotonic()
+        if self._timeout_streak_since is None:
+            self._timeout_streak_since = now
+        elif now - self._timeout_streak_since >= self._config.wedge_after_s:
+            self._request_recreate("no acknowledgement, only time-outs")
+
+    def _request_recreate(self, reason: str) -> None:
+        if self._recreate_reason is None and self._producer is not None:
+            self._recreate_reason = reason
+            self._wake.set()
+
+    def _wedged_reason(self) -> str | None:
+        if self._recreate_reason is not None:
+            return self._recreate_reason
+        sender = getattr(getattr(self._producer, "_sender", None), "sender_task", None)
+        if sender is not None and sender.done():
+            return "sender task died"
+        streak = self._timeout_streak_since
+        if streak is not None and time.monotonic() - streak >= self._config.wedge_after_s:
+            return "no acknowledgement, only time-outs"
+        return None
+
+    async def _supervise(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            if self._producer is None:
+                if await self._connect():
+                    backoff = 0.2
+                    continue
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, MAX_RESTART_BACKOFF_S)
+                continue
+            reason = self._wedged_reason()
+            if reason is not None:
+                self._retire(reason)
+                continue
+            await self._sleep(SUPERVISE_INTERVAL_S)
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _connect(self) -> bool:
+        producer = self._factory()
+        try:
+            await asyncio.wait_for(producer.start(), self._config.start_timeout_s)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning(
+                "kafka producer could not connect",
+                extra={"bootstrap": self._config.bootstrap_servers, "error": repr(exc)},
+            )
+            await self._close(producer, self._config.stop_timeout_s)
+            return False
+        self._producer = producer
+        self._recreate_reason = None
+        self._timeout_streak_since = None
+        self._connected.set()
+        log.info("kafka producer connected", extra={"bootstrap": self._config.bootstrap_servers})
+        return True
+
+    def _retire(self, reason: str) -> None:
+        """Drop the current producer now and close it in the background (its stop may hang, #1101)."""
+        producer, self._producer = self._producer, None
+        self._connected.clear()
+        self._recreate_reason = None
+        self._timeout_streak_since = None
+        self._recreations += 1
+        log.warning("kafka producer is wedged; recreating it", extra={"reason": reason})
+        if producer is not None:
+            task = asyncio.create_task(self._close(producer, self._config.stop_timeout_s))
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
+
+    @staticmethod
+    async def _close(producer: KafkaProducerLike, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), timeout)
+        except TimeoutError:
+            log.warning(
+                "kafka producer did not stop within its bound; closing it by force",
+                extra={"timeout": timeout},
+            )
+            await ResilientProducer._force_close(producer)
+        except Exception as exc:
+            log.warning("kafka producer stop failed", extra={"error": repr(exc)})
+            await ResilientProducer._force_close(producer)
+
+    @staticmethod
+    async def _force_close(producer: KafkaProducerLike) -> None:
+        """Cancel the sender and close the connections when a graceful stop hangs (aiokafka#1101).
+
+        Records still queued in that producer are lost to it; their senders already got (or will get
+        by their own deadline) an error, never a success.
+        """
+        parts: list[Any] = [getattr(producer, "_sender", None), getattr(producer, "client", None)]
+        for part in parts:
+            if part is None:
+                continue
+            try:
+                await asyncio.wait_for(part.close(), FORCE_CLOSE_TIMEOUT_S)
+            except Exception as exc:
+                log.warning("forced close of a kafka producer part failed", extra={"error": repr(exc)})

@@ -1,0 +1,1 @@
+"""Clients of VTEX's own APIs (OMS today); one module per API so each has one place for auth and limits."""

@@ -1,0 +1,278 @@
+"""Async client of VTEX's hook configuration, feed configuration and Feed v3 read/commit APIs.
+
+Paths and bodies follow REFERENCE.md sections 3-5. Every call is bounded by one timeout and every
+non-2xx answer becomes a `ConfigApiError` subclass that carries the status, VTEX's own message and a
+hint telling the operator what to do, plus the exit code the CLI returns for it (the errors and the
+request models live in `bridge.vtex.config_models`). The models validate bodies locally first,
+raising the very same errors VTEX would (409 for mixed filter types, 400 for a non-https hook URL), so
+a bad request never reaches VTEX.
+
+The AppToken travels only in the request header; no message, log or repr of this module contains it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Final, Self
+
+import aiohttp
+import orjson
+
+from bridge.settings import Settings
+from bridge.vtex.config_models import (
+    HINT_409,
+    MAX_LOT,
+    ConfigApiError,
+    FeedConfig,
+    FeedItem,
+    HookConfig,
+    VtexAuthError,
+    VtexBadRequest,
+    VtexConflict,
+    VtexNotFound,
+    VtexRateLimited,
+    VtexUnavailable,
+)
+
+HOOK_CONFIG_PATH: Final = "/api/orders/hook/config"
+FEED_CONFIG_PATH: Final = "/api/orders/feed/config"
+FEED_PATH: Final = "/api/orders/feed"
+CLOSE_TIMEOUT_S: Final = 5.0
+#: Cap on an honoured Retry-After; the guide suggests about a minute after a 429.
+MAX_RETRY_AFTER_S: Final = 120.0
+
+_HINT_403: Final = (
+    "the appKey lacks permission: give its role the License Manager resource "
+    "'Feed v3 and Hook Admin' (no predefined role has it; read-only commands also work with "
+    "'Feed v3 and Hook view only')"
+)
+_HINT_401: Final = "VTEX rejected the credentials: check VTEX_APP_KEY and VTEX_APP_TOKEN"
+_HINT_429: Final = (
+    "VTEX is throttling this account: wait about a minute before retrying "
+    "(too many 429s can also make the Admin unavailable)"
+)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return the seconds of a `Retry-After: <seconds>` header, capped; None when absent or unparsable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_S) if seconds >= 0 else None
+
+
+def _vtex_message(body: bytes) -> str:
+    """Return VTEX's own error text from an OMS envelope or a bare string body, shortened."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return text[:300]
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+        for key in ("message", "Message", "error"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:300]
+    if isinstance(data, str):
+        return data[:300]
+    return text[:300]
+
+
+def error_for(status: int, body: bytes, *, what: str, retry_after: float | None = None) -> ConfigApiError:
+    """Return the typed error for VTEX's answer `status` to the request described by `what`."""
+    vtex_says = _vtex_message(body)
+    detail = f"{what}: VTEX answered {status}" + (f" ({vtex_says})" if vtex_says else "")
+    if status == 400:
+        hint = (
+            "VTEX could not use the hook URL: it must be https, reachable from the internet and answer "
+            'VTEX\'s ping {"hookConfig":"ping"} with 200 within 5 s (is the ingress up at that URL?)'
+            if what.startswith("hook")
+            else "VTEX refused the request body; check the filter and queue values"
+        )
+        return VtexBadRequest(detail, status=status, hint=hint)
+    if status == 401:
+        return VtexAuthError(detail, status=status, hint=_HINT_401)
+    if status == 403:
+        return VtexAuthError(detail, status=status, hint=_HINT_403)
+    if status == 404:
+        return VtexNotFound(detail, status=status, hint=_not_found_hint(what))
+    if status == 409:
+        return VtexConflict(detail, status=status, hint=HINT_409)
+    if status == 429:
+        hint = _HINT_429 if retry_after is None else f"{_HINT_429}; VTEX asked for {retry_after:g} s"
+        return VtexRateLimited(detail, status=status, hint=hint, retry_after=retry_after)
+    if status >= 500 or status == 408:
+        return VtexUnavailable(detail, status=status, hint="VTEX is failing right now; retry in a while")
+    return ConfigApiError(detail, status=status, hint="unexpected answer from VTEX")
+
+
+def _not_found_hint(what: str) -> str:
+    if what.startswith("hook"):
+        return "no hook is configured for this appKey (VTEX deletes one after 3 days without notifications)"
+    if what.startswith("feed read") or what.startswith("feed commit"):
+        return "no feed is configured for this appKey: run `vtex-bridge feed set` first"
+    return (
+        "no feed is configured for this appKey (VTEX deletes one when no event arrives during its "
+        "retention period): run `vtex-bridge feed set`"
+    )
+
+
+class ConfigApiClient:
+    """Read and change the appKey's hook and feed configuration; read and commit Feed v3 items."""
+
+    def __init__(self, *, base_url: str, app_key: str, app_token: str, timeout_s: float) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {
+            "X-VTEX-API-AppKey": app_key,
+            "X-VTEX-API-AppToken": app_token,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+        self.app_key = app_key
+        self.calls = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConfigApiClient:
+        return cls(
+            base_url=settings.vtex_url(),
+            app_key=settings.vtex_app_key,
+            app_token=settings.vtex_app_token.get_secret_value(),
+            timeout_s=settings.control_timeout_s,
+        )
+
+    def __repr__(self) -> str:
+        return f"ConfigApiClient(base_url={self._base_url!r}, app_key={self.app_key!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self._timeout_s)
+            )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await asyncio.wait_for(session.close(), CLOSE_TIMEOUT_S)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- hook ---------------------------------------------------------------------------------------
+
+    async def get_hook_config(self) -> dict[str, Any] | None:
+        """Return the hook configuration as VTEX shows it, or None when none is configured (404)."""
+        try:
+            data = await self._request("GET", HOOK_CONFIG_PATH, what="hook show")
+        except VtexNotFound:
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def set_hook_config(self, config: HookConfig) -> None:
+        """Create or replace the hook; VTEX pings the URL first and answers 400 if the ping fails."""
+        await self._request("POST", HOOK_CONFIG_PATH, body=config.to_json(), what="hook set")
+
+    async def delete_hook_config(self) -> None:
+        await self._request("DELETE", HOOK_CONFIG_PATH, what="hook delete")
+
+    # --- feed configuration ---------------------------------------------------------------------------
+
+    async def get_feed_config(self) -> dict[str, Any] | None:
+        """Return the feed configuration (with `quantity` and the oldest message's age), None on 404."""
+        try:
+            data = await self._request("GET", FEED_CONFIG_PATH, what="feed show")
+        except VtexNotFound:
+            return None
+        return data if isinstance(data, dict) else None
+
+    async def set_feed_config(self, config: FeedConfig) -> None:
+        await self._request("POST", FEED_CONFIG_PATH, body=config.to_json(), what="feed set")
+
+    async def delete_feed_config(self) -> None:
+        await self._request("DELETE", FEED_CONFIG_PATH, what="feed delete")
+
+    # --- Feed v3 items ----------------------------------------------------------------------------------
+
+    async def read_feed(self, maxlot: int = MAX_LOT) -> list[FeedItem]:
+        """Return up to `maxlot` (1..10) items; they stay invisible for the visibility timeout."""
+        if not 1 <= maxlot <= MAX_LOT:
+            raise ValueError(f"maxlot must be within 1..{MAX_LOT}, got {maxlot}")
+        data = await self._request("GET", FEED_PATH, params={"maxlot": str(maxlot)}, what="feed read")
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ConfigApiError(
+                "feed read: VTEX answered 200 with a non-list body",
+                status=200,
+                hint="unexpected answer from VTEX",
+            )
+        return [FeedItem.from_json(item) for item in data]
+
+    async def commit_feed(self, handles: Sequence[str]) -> None:
+        """Remove the items of `handles` from the queue (for every user of this appKey)."""
+        if handles:
+            await self._request("POST", FEED_PATH, body={"handles": list(handles)}, what="feed commit")
+
+    # --- transport -----------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """Send one bounded request; return the parsed JSON body (None when empty) or raise."""
+        await self.start()
+        session = self._session
+        assert session is not None
+        url = f"{self._base_url}{path}"
+        self.calls += 1
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                async with session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=None if body is None else orjson.dumps(body),
+                ) as response:
+                    payload = await response.read()
+                    status = response.status
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        except TimeoutError:
+            raise VtexUnavailable(
+                f"{what}: no answer from {self._base_url} within {self._timeout_s:g} s",
+                status=None,
+                hint="VTEX or the network is slow; retry later",
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise VtexUnavailable(
+                f"{what}: cannot reach {self._base_url} ({type(exc).__name__})",
+                status=None,
+                hint="check the account name / VTEX_BRIDGE_VTEX_BASE_URL and the network",
+            ) from exc
+        if 200 <= status < 300:
+            if not payload.strip():
+                return None
+            try:
+                return orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return payload.decode("utf-8", "replace")
+        raise error_for(status, payload, what=what, retry_after=retry_after)

@@ -1,0 +1,223 @@
+"""The one client of VTEX's OMS `GET /api/oms/pvt/orders/{orderId}` (REFERENCE.md section 2).
+
+Everything that protects VTEX (and our account) from us lives here: one aiohttp session with a bounded
+connection pool, a per-account rate limit (aiolimiter leaky bucket; VTEX allows ~6,000 reads/min/account,
+so the default budget stays below 100/s), a per-request timeout, `Retry-After` honoured on 429 for *every*
+caller (a shared cool-down, not just the request that saw it), exponential backoff with jitter on 5xx and
+timeouts (tenacity), and a bounded number of attempts. What happens after those attempts is the caller's
+decision, driven by the error class (`bridge.vtex.errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Final, Protocol, Self
+
+import aiohttp
+import orjson
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from bridge.settings import Settings
+from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
+
+ORDER_PATH: Final = "/api/oms/pvt/orders/{order_id}"
+#: Bound on closing the session (connector shutdown), separate from the per-request timeout.
+CLOSE_TIMEOUT_S: Final = 5.0
+#: Upper bound honoured for a `Retry-After`; the guide suggests ~1 minute after a 429 (REFERENCE.md 1).
+MAX_RETRY_AFTER_S: Final = 60.0
+
+
+class OmsObserver(Protocol):
+    """Receives one call per HTTP attempt, so the owner can export metrics without this module knowing."""
+
+    def on_oms_response(self, status: str, latency_s: float) -> None: ...
+
+    def on_oms_throttle_wait(self, seconds: float) -> None: ...
+
+
+class _Transient(Exception):
+    """An attempt failed in a way that another attempt may fix; `retry_after` set for 429."""
+
+    def __init__(self, message: str, *, status: int | None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return the seconds of a `Retry-After: <seconds>` header, capped; None when absent or unparsable.
+
+    The HTTP-date form is not used by VTEX as far as we know (REFERENCE.md section 8 item 4), so it is
+    treated as absent and the normal backoff applies.
+    """
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_S)
+
+
+class OmsClient:
+    """Read full orders from OMS, within the account's budget, retrying what is worth retrying."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        app_key: str,
+        app_token: str,
+        rate_limit_per_s: float,
+        timeout_s: float,
+        max_attempts: int = 5,
+        backoff_initial_s: float = 0.1,
+        backoff_max_s: float = 5.0,
+        max_connections: int = 64,
+        observer: OmsObserver | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {
+            "X-VTEX-API-AppKey": app_key,
+            "X-VTEX-API-AppToken": app_token,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        # Bucket of one second's budget: a burst may use it at once, then calls are spaced evenly.
+        self._limiter = AsyncLimiter(max(rate_limit_per_s, 0.001), 1.0)
+        self._timeout_s = timeout_s
+        self._max_attempts = max(1, max_attempts)
+        self._wait = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
+        self._max_connections = max_connections
+        self._observer = observer
+        self._session: aiohttp.ClientSession | None = None
+        self._cooldown_until = 0.0
+        self.calls = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, observer: OmsObserver | None = None) -> OmsClient:
+        return cls(
+            base_url=settings.vtex_url(),
+            app_key=settings.vtex_app_key,
+            app_token=settings.vtex_app_token.get_secret_value(),
+            rate_limit_per_s=settings.oms_rate_limit_per_s,
+            timeout_s=settings.oms_timeout_s,
+            max_attempts=settings.oms_max_attempts,
+            backoff_initial_s=settings.oms_backoff_initial_s,
+            backoff_max_s=settings.oms_backoff_max_s,
+            max_connections=settings.oms_max_connections,
+            observer=observer,
+        )
+
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=self._max_connections
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+            )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await asyncio.wait_for(session.close(), CLOSE_TIMEOUT_S)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        """Return the order document; raise an `OmsError` subclass when it cannot be had.
+
+        Transient failures (5xx, 429, timeouts, connection errors) are retried up to `max_attempts`
+        then raised as `OmsUnavailable`; 404, 401/403 and other 4xx are raised at once.
+        """
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait_for,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(order_id)
+        except _Transient as exc:
+            raise OmsUnavailable(str(exc), status=exc.status) from exc
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _wait_for(self, state: RetryCallState) -> float:
+        """Wait `Retry-After` after a 429 that named it, else exponential backoff with full jitter."""
+        outcome = state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(self._wait(state))
+
+    async def _attempt(self, order_id: str) -> dict[str, Any]:
+        if self._session is None:
+            raise RuntimeError("OmsClient.start() was not awaited")
+        await self._respect_cooldown()
+        async with self._limiter:
+            pass
+        self.calls += 1
+        url = self._base_url + ORDER_PATH.format(order_id=order_id)
+        started = time.perf_counter()
+        status_label = "error"
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                async with self._session.get(url) as response:
+                    status_label = str(response.status)
+                    body = await response.read()
+                    return self._interpret(order_id, response, body)
+        except TimeoutError as exc:
+            status_label = "timeout"
+            raise _Transient(f"OMS timed out after {self._timeout_s}s", status=None) from exc
+        except aiohttp.ClientError as exc:
+            status_label = "connection-error"
+            raise _Transient(f"OMS connection failed: {exc}", status=None) from exc
+        finally:
+            if self._observer is not None:
+                self._observer.on_oms_response(status_label, time.perf_counter() - started)
+
+    def _interpret(self, order_id: str, response: aiohttp.ClientResponse, body: bytes) -> dict[str, Any]:
+        status = response.status
+        if status == 200:
+            try:
+                order = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise OmsBadResponse(f"OMS returned non-JSON for {order_id}", status=status) from exc
+            if not isinstance(order, dict):
+                raise OmsBadResponse(f"OMS returned a non-object for {order_id}", status=status)
+            return order
+        if status == 404:
+            raise OrderNotFound(f"order {order_id} not found", status=status)
+        if status in (401, 403):
+            raise OmsAuthError(f"OMS refused our credentials ({status})", status=status)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                self._cooldown_until = max(self._cooldown_until, time.monotonic() + retry_after)
+            raise _Transient("OMS throttled us (429)", status=status, retry_after=retry_after)
+        if status >= 500 or status == 408:
+            raise _Transient(f"OMS answered {status}", status=status)
+        raise OmsBadResponse(f"OMS answered {status} for {order_id}", status=status)
+
+    async def _respect_cooldown(self) -> None:
+        """After a 429 with Retry-After, hold every caller (not only the throttled one) until it passes."""
+        delay = self._cooldown_until - time.monotonic()
+        if delay > 0:
+            if self._observer is not None:
+                self._observer.on_oms_throttle_wait(delay)
+            await asyncio.sleep(delay)

@@ -1,0 +1,130 @@
+"""The Faust app of the processor, built by `create_app(settings)` (no module-level app).
+
+Faust does what it is good at: group membership and partition assignment, fetching the input topic,
+committing the offsets of acked messages (only the contiguous acked prefix, see faust
+`Consumer._new_offset`), timers and the worker lifecycle (signals, clean shutdown). The agent is thin:
+it reads raw records with `stream.noack()` and hands each to the `Runtime` (per-order lanes); an event is
+acked by its lane only after its downstream records and de-dup state committed in one Kafka
+transaction. Faust's `concurrency>1` (breaks ordering, faust #606) and its exactly_once mode (#517,
+#323, #177) are not used; docs/processor.md explains the design.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiohttp import web
+from mode import Service
+
+from bridge.settings import Settings
+from processors.runtime import Runtime
+from processors.web import build_web_app
+
+log = logging.getLogger(__name__)
+
+WEB_STOP_TIMEOUT_S = 5.0
+
+
+def create_app(
+    settings: Settings,
+    *,
+    data_dir: Path | None = None,
+    oms: Any = None,
+    clock: Callable[[], float] = time.time,
+) -> faust.App:
+    """Return a Faust app processing `settings.input_topic`; `app.bridge_runtime` is its `Runtime`."""
+    data_dir = data_dir or Path(".vtex-bridge") / settings.worker_app_id
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.worker_app_id,
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        store="memory://",  # Faust holds no table: the de-dup table is ours (processors.state)
+        datadir=str(data_dir / "faust"),
+        autodiscover=False,
+        web_enabled=True,
+        web_host="127.0.0.1",
+        web_port=settings.worker_web_port,
+        topic_partitions=settings.input_topic_partitions,
+        topic_allow_declare=True,  # Faust's own assignor-leader topic; ours exist (processors.topics)
+        topic_replication_factor=settings.worker_topic_replication,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.worker_session_timeout_s / 10),
+        processing_guarantee="at_least_once",
+        stream_wait_empty=False,  # the runtime drains its lanes itself, bounded (Runtime.on_revoked)
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=4096,
+        producer_acks=-1,
+    )
+    runtime = Runtime(settings, data_dir=data_dir / "state", oms=oms, clock=clock)
+    app.bridge_runtime = runtime  # type: ignore[attr-defined]
+    input_topic = app.topic(
+        settings.input_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+    async def process(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.noack().events():
+            message = event.message
+            await runtime.submit(
+                message.partition, message.offset, message.key, message.value, event.ack, runtime.epoch
+            )
+
+    app.agent(input_topic, name="process")(process)
+
+    def input_partitions(tps: Any) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic == settings.input_topic}
+
+    async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        await runtime.start()
+        await runtime.on_assigned(input_partitions(assigned))
+
+    async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        await runtime.on_revoked(input_partitions(revoked))
+
+    app.on_partitions_assigned.connect(on_assigned)
+    app.on_partitions_revoked.connect(on_revoked)
+
+    async def sweep() -> None:
+        await runtime.sweep()
+
+    app.timer(settings.worker_dedup_sweep_interval_s, name="dedup-sweep")(sweep)
+
+    def lag() -> float:
+        consumer = app.consumer
+        total = 0
+        for tp in consumer.assignment():
+            if tp.topic != settings.input_topic:
+                continue
+            high = consumer.highwater(tp)
+            committed = consumer._committed_offset.get(tp)
+            if high is not None:
+                total += max(0, high - (committed or 0))
+        return float(total)
+
+    runtime.lag_fn = lag
+
+    class RuntimeWeb(Service):
+        """Serves /metrics, /health, /ready and stops the runtime with the app."""
+
+        _runner: web.AppRunner | None = None
+
+        async def on_start(self) -> None:
+            await runtime.start()
+            self._runner = web.AppRunner(build_web_app(runtime), access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", settings.worker_web_port)
+            await site.start()
+
+        async def on_stop(self) -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+                self._runner = None
+            await runtime.stop()
+
+    app.web_server(RuntimeWeb)
+    return app

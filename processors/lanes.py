@@ -1,0 +1,154 @@
+"""Per-order lanes: strict arrival order within a key, concurrency across keys, natural batching.
+
+Each key (an OrderId) gets a FIFO queue and at most one runner task. The runner takes everything waiting
+in its queue as one batch (so one OMS read serves every queued event of the order) and hands it to the
+handler; the next batch starts only after the handler returned, so events of one order are processed
+and emitted strictly in arrival order. At most `max_active` runners hold a slot at once (the OMS/Kafka
+concurrency), and `submit` blocks while `max_pending` items wait in total: that is the backpressure
+that stops the consumer from pulling when OMS is slow or down.
+
+A handler must not raise; if it does anyway the batch is retried after a backoff, never skipped. Each
+lane belongs to one group (the input partition), so a rebalance can drain or abandon exactly the lanes
+of the partitions it takes away. This module knows nothing of Faust or Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Handler = Callable[[str, list[T]], Awaitable[None]]
+
+#: Backoff after a handler raised unexpectedly, before the same batch is retried.
+HANDLER_CRASH_BACKOFF_S = 1.0
+
+
+@dataclass
+class _Lane(Generic[T]):
+    group: int
+    queue: deque[T] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+    busy: int = 0  # items handed to the handler and not finished
+
+
+class LaneScheduler(Generic[T]):
+    """Run `handler(key, batch)` per key in order; see the module docstring."""
+
+    def __init__(self, handler: Handler[T], *, max_active: int, max_pending: int, max_batch: int = 500) -> None:
+        self._handler = handler
+        self._slots = asyncio.Semaphore(max(1, max_active))
+        self._max_pending = max(1, max_pending)
+        self._max_batch = max(1, max_batch)
+        self._lanes: dict[str, _Lane[T]] = {}
+        self._pending = 0
+        self._changed = asyncio.Condition()
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """Items submitted and not finished (queued or being handled)."""
+        return self._pending
+
+    @property
+    def active_lanes(self) -> int:
+        return len(self._lanes)
+
+    def has_lane(self, key: str) -> bool:
+        return key in self._lanes
+
+    def pending_in(self, groups: Iterable[int]) -> int:
+        wanted = set(groups)
+        return sum(len(lane.queue) + lane.busy for lane in self._lanes.values() if lane.group in wanted)
+
+    async def submit(self, key: str, group: int, item: T) -> None:
+        """Queue `item` behind every earlier item of `key`; wait while too many items are pending."""
+        if self._pending >= self._max_pending:
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._pending < self._max_pending or self._closed)
+        if self._closed:
+            raise RuntimeError("lane scheduler is closed")
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(group=group)
+        lane.queue.append(item)
+        self._pending += 1
+        if lane.task is None:
+            lane.task = asyncio.create_task(self._run(key, lane), name=f"lane:{key}")
+
+    async def _run(self, key: str, lane: _Lane[T]) -> None:
+        try:
+            async with self._slots:
+                while lane.queue:
+                    size = min(len(lane.queue), self._max_batch)
+                    batch = [lane.queue.popleft() for _ in range(size)]
+                    lane.busy = size
+                    await self._handle(key, batch)
+                    lane.busy = 0
+                    await self._finished(size)
+        finally:
+            if self._lanes.get(key) is lane:
+                del self._lanes[key]
+
+    async def _handle(self, key: str, batch: list[T]) -> None:
+        while True:
+            try:
+                await self._handler(key, batch)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lane handler crashed; retrying the same batch", extra={"order_id": key})
+                await asyncio.sleep(HANDLER_CRASH_BACKOFF_S)
+
+    async def _finished(self, count: int) -> None:
+        self._pending -= count
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_idle(self, groups: Iterable[int] | None = None, timeout: float | None = None) -> bool:
+        """Wait until no item of `groups` (all when None) is pending; return False at the timeout."""
+        wanted = None if groups is None else set(groups)
+
+        def idle() -> bool:
+            if wanted is None:
+                return self._pending == 0
+            return self.pending_in(wanted) == 0
+
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(idle), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    async def abandon(self, groups: Iterable[int]) -> int:
+        """Cancel the lanes of `groups` and drop their items (they stay unacked); return how many."""
+        wanted = set(groups)
+        doomed = [(key, lane) for key, lane in self._lanes.items() if lane.group in wanted]
+        dropped = 0
+        for key, lane in doomed:
+            dropped += len(lane.queue) + lane.busy
+            lane.queue.clear()
+            if lane.task is not None:
+                lane.task.cancel()
+            self._lanes.pop(key, None)
+        for _key, lane in doomed:
+            if lane.task is not None:
+                await asyncio.gather(lane.task, return_exceptions=True)
+        if dropped:
+            await self._finished(dropped)
+        return dropped
+
+    async def close(self) -> None:
+        """Cancel every lane and wake blocked submitters; items left are dropped unacked."""
+        self._closed = True
+        await self.abandon({lane.group for lane in self._lanes.values()})
+        async with self._changed:
+            self._changed.notify_all()

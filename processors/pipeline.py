@@ -1,0 +1,249 @@
+"""What happens to a batch of input events of one order: de-dup, one OMS read, lateness, routing, write.
+
+`Pipeline.handle(order_id, batch)` is the lane handler (see `processors.lanes`). It never raises for an
+event's sake and never skips one: transient failures (OMS down, Kafka errors) are retried with capped
+exponential backoff for as long as it takes, which holds the lane, fills the pending bound and stops
+the consumer (backpressure). Only permanent failures are dead-lettered: an order OMS still answers 404
+for after `worker_not_found_grace_s`, a non-order answer, an input record that breaks the contract.
+401/403 are our outage: the pipeline flags itself halted (readiness fails, metric, critical log), keeps
+retrying slowly and dead-letters nothing. Acks happen only after the batch's transaction committed.
+Nothing here knows Faust: the runtime supplies the writers, the OMS client and the acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bridge.events import InputEvent
+from bridge.settings import Settings
+from bridge.timestamps import InvalidTimestamp, parse_timestamp
+from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsError, OrderNotFound
+from processors import dedup
+from processors.lateness import assess, event_change
+from processors.metrics import ProcessorMetrics
+from processors.records import Outgoing, dead_letter, downstream
+from processors.routing import Router
+from processors.writer import PartitionLost, PartitionWriter, RetryBatch
+
+log = logging.getLogger(__name__)
+
+#: First retry delay of a failed batch; doubles up to `worker_retry_backoff_max_s`.
+RETRY_BASE_S = 0.2
+
+
+class OrderReader(Protocol):
+    async def get_order(self, order_id: str) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class Work:
+    """One input record in flight."""
+
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes
+    event: InputEvent | None
+    invalid_reason: str | None
+    ack: Callable[[], object]
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+
+class _Permanent(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class Pipeline:
+    """The per-order batch handler; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        oms: OrderReader,
+        router: Router,
+        metrics: ProcessorMetrics,
+        writer_for: Callable[[int], PartitionWriter | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._oms = oms
+        self._router = router
+        self._metrics = metrics
+        self._writer_for = writer_for
+        self._clock = clock
+        self.halted = False
+        self.resumed = asyncio.Event()
+        self.resumed.set()
+
+    async def handle(self, order_id: str, batch: list[Work]) -> None:
+        """Process `batch` (events of one order, in arrival order) until it is committed, then ack."""
+        partition = batch[0].partition
+        attempt = 0
+        order: dict[str, Any] | None = None
+        while True:
+            writer = self._writer_for(partition)
+            if writer is None or writer.lost:
+                return  # revoked: leave unacked, the new owner reprocesses
+            try:
+                order = await self._process(writer, order_id, batch, order)
+                break
+            except (PartitionLost, asyncio.CancelledError):
+                return
+            except RetryBatch:
+                self._metrics.retries.labels("kafka").inc()
+            except OmsAuthError as exc:
+                self._halt(exc)
+                self._metrics.retries.labels("oms-auth").inc()
+                attempt = max(attempt, 8)  # retry slowly while the credentials are broken
+            except OmsError as exc:
+                self._metrics.retries.labels("oms").inc()
+                log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
+            except Exception:
+                self._metrics.retries.labels("bug").inc()
+                log.exception("processing failed; retrying", extra={"order_id": order_id})
+            attempt += 1
+            await asyncio.sleep(self._backoff(attempt))
+        for work in batch:
+            work.ack()
+
+    async def _process(
+        self, writer: PartitionWriter, order_id: str, batch: list[Work], order: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Decide, fetch (once), build and commit the batch; return the order for a retry to reuse."""
+        now = self._clock()
+        ttl = self._settings.worker_dedup_ttl_s
+        memory = writer.state.get(order_id)
+        emit: list[Work] = []
+        records: list[Outgoing] = []
+        batch_ids: set[str] = set()
+        outcomes: list[str] = []
+        for work in batch:
+            if work.event is None:
+                records.append(self._dead_letter(work, "invalid-event", work.invalid_reason or "invalid"))
+                outcomes.append("invalid")
+            elif dedup.is_duplicate(memory, work.event.event_id, now, ttl) or work.event.event_id in batch_ids:
+                outcomes.append("duplicate")
+                log.debug("duplicate dropped", extra=_ids(work.event))
+            else:
+                batch_ids.add(work.event.event_id)
+                emit.append(work)
+        if emit:
+            try:
+                if order is None:
+                    order = await self._fetch(order_id)
+                for work in emit:
+                    event = work.event
+                    assert event is not None
+                    change = event_change(event)
+                    lateness = assess(change, memory.newest_state, memory.newest_change)
+                    route = self._router.route(event.state)
+                    if not route.known:
+                        self._metrics.unknown_route.inc()
+                        log.warning("unknown state routed to %s", route.topic, extra=_ids(event))
+                    records.append(downstream(event, order, route, lateness))
+                    memory = dedup.remember(memory, event.event_id, now, event.state, change)
+                    outcomes.append("late" if lateness.late else "emitted")
+            except _Permanent as exc:
+                for work in emit:
+                    if not dedup.was_dead_lettered(memory, work.position, now, ttl):
+                        records.append(self._dead_letter(work, exc.reason, str(exc)))
+                        memory = dedup.remember_dead(memory, work.position, now)
+                    outcomes.append("dead_lettered:" + exc.reason)
+        state = [(order_id, memory)] if emit else []
+        if records or state:
+            await writer.write(records, state)
+        self._count(outcomes, batch)
+        return order
+
+    async def _fetch(self, order_id: str) -> dict[str, Any]:
+        """Read the order; 404 is retried within the grace period; other permanent errors raise."""
+        first = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                order = await self._oms.get_order(order_id)
+            except OrderNotFound as exc:
+                if time.monotonic() - first >= self._settings.worker_not_found_grace_s:
+                    raise _Permanent("order-not-found", str(exc)) from exc
+                self._metrics.retries.labels("oms-404").inc()
+                attempt += 1
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            except OmsBadResponse as exc:
+                raise _Permanent("oms-bad-response", str(exc)) from exc
+            self._metrics.oms_fetches.inc()
+            self._resume()
+            return order
+
+    def _dead_letter(self, work: Work, reason: str, detail: str) -> Outgoing:
+        extra = _ids(work.event) if work.event else {}
+        log.error("dead-lettering event: %s", reason, extra={**extra, "detail": detail, "position": work.position})
+        self._metrics.dead_letters.labels(reason).inc()
+        return dead_letter(
+            topic=self._settings.dead_letter_topic,
+            input_topic=self._settings.input_topic,
+            partition=work.partition,
+            offset=work.offset,
+            key=work.key,
+            raw=work.raw,
+            reason=reason,
+            detail=detail,
+            event=work.event,
+        )
+
+    def _count(self, outcomes: list[str], batch: list[Work]) -> None:
+        for outcome in outcomes:
+            if outcome == "late":
+                self._metrics.late.inc()
+                outcome = "emitted"
+            self._metrics.events.labels(outcome.split(":")[0]).inc()
+        for work in batch:
+            if work.event is not None and work.event.received_at:
+                self._observe_e2e(work.event.received_at)
+
+    def _observe_e2e(self, received_at: str) -> None:
+        try:
+            received = parse_timestamp(received_at).timestamp()
+        except InvalidTimestamp:
+            return
+        self._metrics.e2e_seconds.observe(max(0.0, time.time() - received))
+
+    def _halt(self, exc: Exception) -> None:
+        if not self.halted:
+            log.critical(
+                "OMS refuses our credentials; consumption stopped until they work again (nothing is "
+                "dead-lettered for this)",
+                extra={"error": str(exc)},
+            )
+        self.halted = True
+        self.resumed.clear()
+        self._metrics.halted.set(1)
+
+    def _resume(self) -> None:
+        if self.halted:
+            log.warning("OMS accepts our credentials again; consumption resumes")
+        self.halted = False
+        self.resumed.set()
+        self._metrics.halted.set(0)
+
+    def _backoff(self, attempt: int) -> float:
+        cap = self._settings.worker_retry_backoff_max_s
+        return min(cap, RETRY_BASE_S * 2 ** min(attempt, 20)) * random.uniform(0.5, 1.0)
+
+
+def _ids(event: InputEvent | None) -> dict[str, str]:
+    if event is None:
+        return {}
+    return {"order_id": event.order_id, "state": event.state, "event_id": event.event_id}

@@ -1,0 +1,76 @@
+"""The records the processor writes: downstream (enriched) records and dead letters.
+
+`Outgoing` is a Kafka record not yet sent; the transactional writer sends a batch of them atomically
+with the de-dup state. Dead letters carry the original input value untouched, so `vtex-bridge replay`
+can put it back on the input topic byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from bridge.events import HEADER_EVENT_ID, DownstreamRecord, InputEvent, Lateness, utc_now_iso
+from processors.routing import Route
+
+HEADER_REASON = "dead_letter_reason"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int | None = None
+
+
+def downstream(event: InputEvent, order: dict[str, Any], route: Route, lateness: Lateness) -> Outgoing:
+    """Return the enriched record of `event` for its route's topic, keyed by OrderId."""
+    record = DownstreamRecord(event=event, order=order, route=route.name, lateness=lateness)
+    return Outgoing(route.topic, record.key(), record.encode(), record.headers())
+
+
+def dead_letter(
+    *,
+    topic: str,
+    input_topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    raw: bytes,
+    reason: str,
+    detail: str,
+    event: InputEvent | None,
+) -> Outgoing:
+    """Return the dead letter of one input record, keeping its value for replay."""
+    value: dict[str, Any] = {
+        "reason": reason,
+        "detail": detail,
+        "event_id": event.event_id if event else None,
+        "order_id": event.order_id if event else None,
+        "state": event.state if event else None,
+        "input_topic": input_topic,
+        "partition": partition,
+        "offset": offset,
+        "dead_lettered_at": utc_now_iso(),
+    }
+    try:
+        value["event"] = raw.decode()
+    except UnicodeDecodeError:
+        value["event_b64"] = base64.b64encode(raw).decode()
+    headers = [(HEADER_REASON, reason.encode())]
+    if event is not None:
+        headers.append((HEADER_EVENT_ID, event.event_id.encode()))
+    return Outgoing(topic, key, orjson.dumps(value), headers)
+
+
+def original_value(dead_letter_value: bytes) -> bytes:
+    """Return the input value a dead letter carries (inverse of `dead_letter`)."""
+    value = orjson.loads(dead_letter_value)
+    if "event" in value:
+        return str(value["event"]).encode()
+    return base64.b64decode(value["event_b64"])

@@ -1,0 +1,90 @@
+"""Replay dead letters onto the input topic (the engine of `vtex-bridge replay`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from bridge.events import InvalidEvent, decode_input_event
+from bridge.settings import Settings
+from processors.records import original_value
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S: Final = 30.0
+FETCH_TIMEOUT_MS: Final = 500
+
+
+async def replay(
+    settings: Settings, *, reason: str | None = None, limit: int | None = None, dry_run: bool = False
+) -> dict[str, Any]:
+    """Replay dead letters present now; return counts {"replayed", "skipped", "scanned"}."""
+    group = f"{settings.worker_app_id}-replay"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await asyncio.wait_for(consumer.start(), TIMEOUT_S)
+    await asyncio.wait_for(producer.start(), TIMEOUT_S)
+    counts = {"replayed": 0, "skipped": 0, "scanned": 0}
+    try:
+        partitions = consumer.partitions_for_topic(settings.dead_letter_topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(settings.dead_letter_topic) or set()
+        tps = [TopicPartition(settings.dead_letter_topic, p) for p in sorted(partitions)]
+        if not tps:
+            return counts
+        consumer.assign(tps)
+        end = await asyncio.wait_for(consumer.end_offsets(tps), TIMEOUT_S)
+        remaining = {tp for tp in tps if await consumer.position(tp) < end[tp]}
+        while remaining and (limit is None or counts["replayed"] < limit):
+            batch = await consumer.getmany(*remaining, timeout_ms=FETCH_TIMEOUT_MS)
+            commits: dict[TopicPartition, OffsetAndMetadata] = {}
+            futures = []
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset >= end[tp] or (limit is not None and counts["replayed"] >= limit):
+                        break
+                    counts["scanned"] += 1
+                    commits[tp] = OffsetAndMetadata(message.offset + 1, "")
+                    letter = orjson.loads(message.value) if message.value else {}
+                    if reason is not None and letter.get("reason") != reason:
+                        counts["skipped"] += 1
+                        continue
+                    value = original_value(message.value or b"")
+                    headers = _headers(value)
+                    counts["replayed"] += 1
+                    if not dry_run:
+                        futures.append(
+                            await producer.send(settings.input_topic, value=value, key=message.key, headers=headers)
+                        )
+            await asyncio.wait_for(asyncio.gather(*futures), TIMEOUT_S)
+            if commits and not dry_run:
+                await asyncio.wait_for(consumer.commit(commits), TIMEOUT_S)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        await asyncio.wait_for(producer.stop(), TIMEOUT_S)
+        await asyncio.wait_for(consumer.stop(), TIMEOUT_S)
+    log.info("replay finished", extra=counts)
+    return counts
+
+
+def _headers(value: bytes) -> list[tuple[str, bytes]]:
+    try:
+        return decode_input_event(value).headers()
+    except InvalidEvent:
+        return []

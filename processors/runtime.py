@@ -1,0 +1,219 @@
+"""The processor's moving parts for one worker, wired together, independent of Faust's API.
+
+`Runtime` owns the OMS client, the per-order lanes, the pipeline, and one `PartitionWriter` (producer +
+state) per assigned input partition. The Faust app (`processors.app`) only feeds it: `submit` for each
+input record, `on_assigned`/`on_revoked` from the rebalance signals, `sweep` from a timer. Keeping this
+apart from Faust keeps the agent thin and lets the same code run under a plain consumer in benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Final
+
+from bridge.events import InvalidEvent, decode_input_event
+from bridge.settings import Settings
+from bridge.vtex.oms import OmsClient
+from processors import dedup
+from processors.lanes import LaneScheduler
+from processors.metrics import ProcessorMetrics
+from processors.pipeline import OrderReader, Pipeline, Work
+from processors.routing import Router
+from processors.state import changelog_topic, new_state
+from processors.writer import PartitionLost, PartitionWriter, RetryBatch
+
+log = logging.getLogger(__name__)
+
+#: How long a revocation waits for in-flight batches of the revoked partitions before abandoning them
+#: (they stay unacked and the next owner reprocesses them; the de-dup state makes that harmless).
+REVOKE_DRAIN_S: Final = 5.0
+#: Bound of loading one partition's changelog at assignment.
+LOAD_TIMEOUT_S: Final = 300.0
+#: Bound of waiting for a partition to become ready before an event of it is dropped unacked.
+READY_TIMEOUT_S: Final = LOAD_TIMEOUT_S + 30.0
+
+
+class Runtime:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        data_dir: Path,
+        oms: OrderReader | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.metrics = ProcessorMetrics(settings.oms_rate_limit_per_s)
+        self._own_oms = oms is None
+        self.oms: OrderReader = oms if oms is not None else OmsClient.from_settings(settings, self.metrics)
+        self.router = Router(settings.status_topic_prefix, settings.worker_route_groups)
+        self._clock = clock
+        self._data_dir = data_dir
+        self._changelog = changelog_topic(settings.worker_app_id)
+        self.writers: dict[int, PartitionWriter] = {}
+        self._ready: dict[int, asyncio.Event] = {}
+        self.epoch = 0
+        self.pipeline = Pipeline(
+            settings,
+            oms=self.oms,
+            router=self.router,
+            metrics=self.metrics,
+            writer_for=self.writers.get,
+            clock=clock,
+        )
+        self.lanes: LaneScheduler[Work] = LaneScheduler(
+            self.pipeline.handle,
+            max_active=settings.worker_max_in_flight_orders,
+            max_pending=settings.worker_max_pending_events,
+        )
+        self.started = False
+        self.lag_fn: Callable[[], float] = lambda: 0.0
+        self.metrics.bind(
+            in_flight=lambda: float(self.lanes.pending),
+            lanes=lambda: float(self.lanes.active_lanes),
+            state_keys=lambda: float(sum(len(w.state) for w in self.writers.values())),
+            lag=lambda: self.lag_fn(),
+        )
+
+    async def start(self) -> None:
+        if isinstance(self.oms, OmsClient) and self._own_oms:
+            await self.oms.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Drain briefly, then stop lanes, writers and the OMS client (unfinished events stay unacked)."""
+        await self.lanes.wait_idle(timeout=REVOKE_DRAIN_S)
+        await self.lanes.close()
+        for partition in list(self.writers):
+            await self._close_writer(partition)
+        if isinstance(self.oms, OmsClient) and self._own_oms:
+            await self.oms.close()
+        self.started = False
+
+    async def submit(
+        self, partition: int, offset: int, key: bytes | None, value: bytes | None, ack: Callable[[], object], epoch: int
+    ) -> bool:
+        """Queue one input record in its order's lane; return False when it was dropped (revoked)."""
+        if not self.pipeline.resumed.is_set():
+            await self.pipeline.resumed.wait()  # halted on an OMS credentials error: stop pulling
+        ready = self._ready.get(partition)
+        if ready is None or epoch != self.epoch:
+            return False
+        if not ready.is_set():
+            try:
+                await asyncio.wait_for(ready.wait(), READY_TIMEOUT_S)
+            except TimeoutError:
+                return False
+            if epoch != self.epoch:
+                return False
+        raw = value or b""
+        try:
+            event = decode_input_event(raw)
+            invalid = None
+            lane_key = event.order_id
+        except InvalidEvent as exc:
+            event, invalid = None, str(exc)
+            lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
+        work = Work(partition, offset, key, raw, event, invalid, ack)
+        await self.lanes.submit(lane_key, partition, work)
+        return True
+
+    async def on_assigned(self, partitions: Iterable[int]) -> None:
+        """Open a writer (fencing the previous owner, loading the state) for each new partition."""
+        wanted = set(partitions)
+        for partition in sorted(set(self.writers) - wanted):
+            await self._close_writer(partition)
+        new = sorted(wanted - set(self.writers))
+        for partition in new:
+            self._ready[partition] = asyncio.Event()
+        await asyncio.gather(*(self._open_writer(p) for p in new))
+        log.info("partitions assigned", extra={"partitions": sorted(wanted), "opened": new})
+
+    async def _open_writer(self, partition: int) -> None:
+        writer = PartitionWriter(
+            bootstrap=self.settings.kafka_bootstrap_servers,
+            app_id=self.settings.worker_app_id,
+            partition=partition,
+            changelog=self._changelog,
+            state_factory=lambda: new_state(self.settings.worker_store, self._data_dir, partition),
+            load_timeout_s=LOAD_TIMEOUT_S,
+            produce_timeout_s=self.settings.worker_produce_timeout_s,
+            backoff_max_s=self.settings.worker_retry_backoff_max_s,
+            on_commit=lambda seconds, _n: self.metrics.txn_seconds.observe(seconds),
+        )
+        await writer.start()
+        self.writers[partition] = writer
+        self._ready[partition].set()
+
+    async def on_revoked(self, partitions: Iterable[int]) -> None:
+        """Let in-flight batches of `partitions` finish (bounded), abandon the rest, close their writers.
+
+        Faust rebalances eagerly (everything is revoked, then reassigned), so each rebalance rebuilds
+        the state of every partition from its changelog: simple and safe; see docs/processor.md.
+        """
+        revoked = set(partitions)
+        self.epoch += 1
+        if not revoked:
+            return
+        for partition in revoked:
+            self._ready.pop(partition, None)
+        drained = await self.lanes.wait_idle(revoked, timeout=REVOKE_DRAIN_S)
+        if not drained:
+            dropped = await self.lanes.abandon(revoked)
+            log.warning("abandoned in-flight events of revoked partitions", extra={"events": dropped})
+        for partition in sorted(revoked):
+            await self._close_writer(partition)
+
+    async def _close_writer(self, partition: int) -> None:
+        writer = self.writers.pop(partition, None)
+        self._ready.pop(partition, None)
+        if writer is not None:
+            try:
+                await asyncio.wait_for(writer.idle(), REVOKE_DRAIN_S)
+            except TimeoutError:
+                log.warning("writer did not go idle before close", extra={"partition": partition})
+            await writer.stop()
+
+    async def sweep(self) -> int:
+        """Expire de-dup entries older than the TTL: rewrite or tombstone them; return keys changed."""
+        now = self._clock()
+        ttl = self.settings.worker_dedup_ttl_s
+        changed = 0
+        for partition, writer in list(self.writers.items()):
+            changes: list[tuple[str, dedup.OrderMemory | None]] = []
+            for order_id in writer.state.keys():
+                if self.lanes.has_lane(order_id):
+                    continue  # its lane rewrites the memory anyway; expire it next time
+                memory = writer.state.get(order_id)
+                kept = dedup.expire(memory, now, ttl)
+                if kept is not memory:
+                    changes.append((order_id, kept))
+            if not changes:
+                continue
+            try:
+                await writer.write([], changes)
+                changed += len(changes)
+            except (PartitionLost, RetryBatch):
+                log.info("sweep of partition %s deferred", partition)
+        if changed:
+            log.info("expired de-dup entries", extra={"keys": changed})
+        return changed
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "halted": self.pipeline.halted,
+            "partitions": sorted(p for p, e in self._ready.items() if e.is_set()),
+            "in_flight": self.lanes.pending,
+            "lanes": self.lanes.active_lanes,
+            "state_keys": sum(len(w.state) for w in self.writers.values()),
+        }
+
+    def ready(self) -> bool:
+        return self.started and not self.pipeline.halted

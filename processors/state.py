@@ -1,0 +1,173 @@
+"""The de-dup table: per-partition order memory, backed by a compacted, transactional changelog topic.
+
+Why not a `faust.Table`: its changelog is written by Faust's own (non-transactional) producer and read
+back read-uncommitted, so it cannot be made atomic with the downstream records; the state write and the
+downstream write must commit or abort together (see docs/processor.md). So the table is ours: the
+changelog topic `<app id>-dedup-changelog` has the input topic's partition count, record key = OrderId,
+value = `OrderMemory` JSON, tombstone = deleted (expired) key. Partition p of the changelog belongs to
+partition p of the input (same key, same partitioner), so the state moves with the partition.
+
+On assignment a partition's state is rebuilt by reading its changelog partition with `read_committed`
+up to the last stable offset (aborted writes of a killed worker are invisible). Local storage is a dict
+(`memory://`) or a RocksDB column per partition (`rocksdict://`), chosen by `settings.worker_store`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final, Protocol
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from processors.dedup import EMPTY, OrderMemory
+
+log = logging.getLogger(__name__)
+
+LOAD_BATCH_TIMEOUT_MS: Final = 500
+START_TIMEOUT_S: Final = 30.0
+
+
+def changelog_topic(app_id: str) -> str:
+    return f"{app_id}-dedup-changelog"
+
+
+class PartitionState(Protocol):
+    """Order memory of one partition, as last committed."""
+
+    def get(self, order_id: str) -> OrderMemory: ...
+
+    def apply(self, order_id: str, memory: OrderMemory | None) -> None: ...
+
+    def keys(self) -> Iterator[str]: ...
+
+    def __len__(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryState:
+    """A dict of OrderMemory; lost on exit, rebuilt from the changelog."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, OrderMemory] = {}
+
+    def get(self, order_id: str) -> OrderMemory:
+        return self._data.get(order_id, EMPTY)
+
+    def apply(self, order_id: str, memory: OrderMemory | None) -> None:
+        if memory is None:
+            self._data.pop(order_id, None)
+        else:
+            self._data[order_id] = memory
+
+    def keys(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def close(self) -> None:
+        self._data.clear()
+
+
+class RocksState:
+    """OrderMemory JSON in a RocksDB database per partition (keeps RSS flat at millions of keys)."""
+
+    def __init__(self, path: Path) -> None:
+        from rocksdict import Rdict
+
+        if path.exists():  # rebuilt from the changelog on every assignment, so start clean
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._db = Rdict(str(path))
+        self._count = 0
+
+    def get(self, order_id: str) -> OrderMemory:
+        raw = self._db.get(order_id.encode())
+        return EMPTY if raw is None else OrderMemory.from_json(orjson.loads(raw))
+
+    def apply(self, order_id: str, memory: OrderMemory | None) -> None:
+        key = order_id.encode()
+        exists = self._db.get(key) is not None
+        if memory is None:
+            if exists:
+                del self._db[key]
+                self._count -= 1
+        else:
+            self._db[key] = orjson.dumps(memory.to_json())
+            self._count += 0 if exists else 1
+
+    def keys(self) -> Iterator[str]:
+        return (bytes(k).decode() for k in self._db.keys())
+
+    def __len__(self) -> int:
+        return self._count
+
+    def close(self) -> None:
+        self._db.close()
+        shutil.rmtree(self._path, ignore_errors=True)
+
+
+def new_state(store_url: str, data_dir: Path, partition: int) -> PartitionState:
+    """Return an empty state for `partition` in the configured store."""
+    if store_url.startswith("rocksdb") or store_url.startswith("rocksdict"):
+        # A unique directory: a rebuild fills a fresh state while the old one still serves reads.
+        return RocksState(data_dir / f"state-p{partition}-{uuid.uuid4().hex[:8]}")
+    return MemoryState()
+
+
+def decode_memory(value: bytes | None) -> OrderMemory | None:
+    return None if value is None else OrderMemory.from_json(orjson.loads(value))
+
+
+def encode_memory(memory: OrderMemory | None) -> bytes | None:
+    return None if memory is None else orjson.dumps(memory.to_json())
+
+
+async def load_partition(
+    bootstrap: str, topic: str, partition: int, state: PartitionState, *, timeout_s: float
+) -> int:
+    """Replay changelog partition `partition` (read_committed, to the LSO) into `state`; return records read.
+
+    Call only after the partition's transactional producer started: its `init_transactions` aborts a
+    killed predecessor's open transaction, which would otherwise hold the LSO back until it times out.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
+    started = time.monotonic()
+    count = 0
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        await asyncio.wait_for(consumer.seek_to_beginning(tp), START_TIMEOUT_S)
+        end = (await asyncio.wait_for(consumer.end_offsets([tp]), START_TIMEOUT_S))[tp]
+        while await asyncio.wait_for(consumer.position(tp), START_TIMEOUT_S) < end:
+            if time.monotonic() - started > timeout_s:
+                raise TimeoutError(f"changelog {topic}[{partition}] not loaded within {timeout_s}s")
+            batch = await consumer.getmany(tp, timeout_ms=LOAD_BATCH_TIMEOUT_MS)
+            for message in batch.get(tp, []):
+                if message.key is None:
+                    continue
+                state.apply(message.key.decode(), decode_memory(message.value))
+                count += 1
+    finally:
+        await asyncio.wait_for(consumer.stop(), START_TIMEOUT_S)
+    log.info(
+        "state partition loaded",
+        extra={"partition": partition, "records": count, "keys": len(state), "seconds": time.monotonic() - started},
+    )
+    return count

@@ -1,0 +1,40 @@
+"""HTTP endpoints of a worker: Prometheus `/metrics`, liveness `/health`, readiness `/ready`.
+
+Readiness fails while OMS refuses our credentials (the worker has stopped consuming on purpose) so an
+orchestrator and an alert can see it; liveness stays up (restarting would not fix credentials).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from processors.runtime import Runtime
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[RUNTIME].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", **request.app[RUNTIME].health()})
+
+
+async def ready(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    body: dict[str, Any] = {"ready": runtime.ready(), **runtime.health()}
+    return web.json_response(body, status=200 if body["ready"] else 503)
+
+
+def build_web_app(runtime: Runtime) -> web.Application:
+    app = web.Application()
+    app[RUNTIME] = runtime
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    return app

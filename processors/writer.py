@@ -1,0 +1,265 @@
+"""Transactional writer of one input partition: downstream records and state changes, atomically.
+
+One aiokafka transactional producer per input partition, `transactional.id = <app id>-p<partition>`:
+the id is stable per partition, so when the partition moves (rebalance, or a worker killed with -9),
+the new owner's `init_transactions` fences the old producer and aborts its open transaction. Lanes of
+the partition hand `write(records, state)` calls to one commit loop, which group-commits everything
+waiting into one transaction (few transactions, many records) and only then applies the state changes
+locally and resolves the callers, who then ack their input events. Either the downstream records and
+the de-dup state of an event are both committed, or neither is visible to read_committed readers.
+
+The writer also owns the partition's state. After a failed transaction the outcome may be unknown (a
+commit that timed out may or may not have landed), so retrying the same records could duplicate them.
+Instead the writer starts a fresh producer (its `init_transactions` settles the old transaction: either
+committed or aborted), rebuilds the state from the changelog (read_committed) and fails the group with
+`RetryBatch`: the lanes then decide again against the state that really committed. A fenced producer
+means the partition belongs to someone else: the callers get `PartitionLost` and must not ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    ProducerFenced,
+    TransactionalIdAuthorizationFailed,
+)
+
+from processors.dedup import OrderMemory
+from processors.records import Outgoing
+from processors.state import PartitionState, encode_memory, load_partition
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S: Final = 30.0
+STOP_TIMEOUT_S: Final = 10.0
+#: Upper bound of records in one transaction (the rest wait for the next one).
+MAX_GROUP_RECORDS: Final = 5000
+
+
+class PartitionLost(Exception):
+    """The partition's producer was fenced or closed: another worker owns it now."""
+
+
+class RetryBatch(Exception):
+    """The transaction failed and the state was rebuilt: decide the batch again, then write again."""
+
+
+StateChange = tuple[str, OrderMemory | None]
+
+
+@dataclass
+class _Write:
+    records: Sequence[Outgoing]
+    state: Sequence[StateChange]
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class PartitionWriter:
+    """Group-commit loop of one partition; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        app_id: str,
+        partition: int,
+        changelog: str,
+        state_factory: Callable[[], PartitionState],
+        load_timeout_s: float,
+        produce_timeout_s: float,
+        backoff_max_s: float,
+        linger_ms: int = 5,
+        on_commit: Callable[[float, int], None] | None = None,
+    ) -> None:
+        self.partition = partition
+        self._bootstrap = bootstrap
+        self._txn_id = f"{app_id}-p{partition}"
+        self._changelog = changelog
+        self._state_factory = state_factory
+        self._load_timeout = load_timeout_s
+        self.state: PartitionState = state_factory()
+        self._timeout = produce_timeout_s
+        self._backoff_max = backoff_max_s
+        self._linger_ms = linger_ms
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[_Write] = asyncio.Queue()
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lost = False
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    async def start(self) -> None:
+        """Fence any predecessor with our transactional id, load the state, start the commit loop."""
+        self._producer = await self._new_producer()
+        await load_partition(
+            self._bootstrap, self._changelog, self.partition, self.state, timeout_s=self._load_timeout
+        )
+        self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            transactional_id=self._txn_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=self._linger_ms,
+            request_timeout_ms=int(self._timeout * 1000),
+        )
+        try:
+            await asyncio.wait_for(producer.start(), START_TIMEOUT_S)
+        except BaseException:
+            await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+            raise
+        return producer
+
+    async def write(self, records: Sequence[Outgoing], state: Sequence[StateChange]) -> None:
+        """Commit `records` and `state` in one transaction (shared with other lanes).
+
+        Raise `PartitionLost` (do not ack) or `RetryBatch` (decide again against `self.state`).
+        """
+        if self._lost or self._task is None:
+            raise PartitionLost(f"partition {self.partition} is not writable")
+        item = _Write(records, state)
+        self._queue.put_nowait(item)
+        await asyncio.shield(item.done)
+
+    async def idle(self) -> None:
+        """Wait until every queued write is committed or failed."""
+        await self._queue.join()
+
+    async def _loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            group = [first]
+            count = len(first.records) + len(first.state)
+            while not self._queue.empty() and count < MAX_GROUP_RECORDS:
+                item = self._queue.get_nowait()
+                group.append(item)
+                count += len(item.records) + len(item.state)
+            try:
+                await self._commit_with_retry(group)
+            except PartitionLost as exc:
+                self._fail(group, exc)
+                self._lost = True
+                while not self._queue.empty():  # every later write fails too
+                    self._fail([self._queue.get_nowait()], exc)
+                return
+            except asyncio.CancelledError:
+                self._fail(group, PartitionLost("writer stopped"))
+                raise
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    def _fail(self, group: list[_Write], exc: Exception) -> None:
+        for item in group:
+            if not item.done.done():
+                item.done.set_exception(exc)
+                item.done.exception()  # mark retrieved: an abandoned caller must not log "never retrieved"
+
+    async def _commit_with_retry(self, group: list[_Write]) -> None:
+        try:
+            started = time.perf_counter()
+            await asyncio.wait_for(self._commit(group), self._timeout * 2)
+        except (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed) as exc:
+            log.warning("transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)})
+            raise PartitionLost(str(exc)) from exc
+        except (KafkaError, TimeoutError, OSError) as exc:
+            log.warning(
+                "transaction failed; settling it and rebuilding the state",
+                extra={"partition": self.partition, "error": repr(exc)},
+            )
+            await self._recover()
+            self._fail(group, RetryBatch(repr(exc)))
+            return
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started, sum(len(i.records) for i in group))
+        for item in group:
+            for order_id, memory in item.state:
+                self.state.apply(order_id, memory)
+            if not item.done.done():
+                item.done.set_result(None)
+
+    async def _recover(self) -> None:
+        """Replace the producer and rebuild the state until both succeed (backing off), or fenced."""
+        attempt = 0
+        while True:
+            attempt += 1
+            old, self._producer = self._producer, None
+            if old is not None:
+                try:
+                    await asyncio.wait_for(old.stop(), STOP_TIMEOUT_S)
+                except Exception:
+                    log.warning("stopping a failed producer failed", exc_info=True)
+            try:
+                self._producer = await self._new_producer()
+                fresh = self._state_factory()
+                await load_partition(
+                    self._bootstrap, self._changelog, self.partition, fresh, timeout_s=self._load_timeout
+                )
+            except (ProducerFenced, InvalidProducerEpoch) as exc:
+                raise PartitionLost(str(exc)) from exc
+            except (KafkaError, TimeoutError, OSError):
+                delay = min(self._backoff_max, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
+                log.warning("partition recovery failed; retrying", extra={"partition": self.partition}, exc_info=True)
+                await asyncio.sleep(delay)
+                continue
+            old_state, self.state = self.state, fresh
+            old_state.close()
+            return
+
+    async def _commit(self, group: list[_Write]) -> None:
+        producer = self._producer
+        if producer is None:
+            raise KafkaError("writer has no producer")
+        async with producer.transaction():
+            futures = []
+            for item in group:
+                for record in item.records:
+                    futures.append(
+                        await producer.send(
+                            record.topic,
+                            value=record.value,
+                            key=record.key,
+                            headers=record.headers,
+                            partition=record.partition,
+                        )
+                    )
+                for order_id, memory in item.state:
+                    futures.append(
+                        await producer.send(
+                            self._changelog,
+                            value=encode_memory(memory),
+                            key=order_id.encode(),
+                            partition=self.partition,
+                        )
+                    )
+            await asyncio.gather(*futures)
+
+    async def stop(self) -> None:
+        """Stop the loop (queued writes fail with PartitionLost) and the producer."""
+        self._lost = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        while not self._queue.empty():
+            self._fail([self._queue.get_nowait()], PartitionLost("writer stopped"))
+            self._queue.task_done()
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+        self.state.close()

@@ -1,0 +1,122 @@
+"""Everything tunable about the simulator in one frozen value (`SimConfig`).
+
+The CLI builds it from the settings (`SimConfig.from_settings`), tests build it directly or through the
+`sim_factory` fixture. Values that chaos runs flip while the simulator runs (latency, error rates,
+duplicate/reorder rates) start from here and then live in `simulator.controls.Controls`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bridge.settings import SIMULATOR_ACCOUNT, SIMULATOR_APP_KEY, SIMULATOR_APP_TOKEN
+
+if TYPE_CHECKING:
+    from bridge.settings import Settings
+
+#: VTEX drops an undeliverable hook event after more than 100 attempts over about 4 days (REFERENCE §5).
+VTEX_MAX_ATTEMPTS = 100
+VTEX_MAX_RETRY_AGE_S = 4 * 24 * 3600.0
+#: Geometric back-off: 1 s, 1.11 s, 1.23 s ... sums to ~3.9 days over 100 attempts, matching the docs.
+VTEX_RETRY_BASE_S = 1.0
+VTEX_RETRY_FACTOR = 1.11
+#: The receiver must answer 200 within 5,000 ms (REFERENCE §5); this stays real time.
+VTEX_DELIVERY_TIMEOUT_S = 5.0
+#: A hook without notifications for 3 days is deleted (REFERENCE §5).
+VTEX_HOOK_INACTIVITY_S = 3 * 24 * 3600.0
+#: Get order throttling: 6000 requests per minute per account (REFERENCE §1).
+VTEX_RATE_LIMIT_PER_MINUTE = 6000
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Configuration of one simulator instance; every duration is in seconds."""
+
+    seed: int = 42
+    account: str = SIMULATOR_ACCOUNT
+    app_key: str = SIMULATOR_APP_KEY
+    app_token: str = SIMULATOR_APP_TOKEN
+    #: More (appKey, appToken) pairs accepted besides the main one: each may own a hook and a feed.
+    extra_credentials: tuple[tuple[str, str], ...] = ()
+    #: Orders of the default workload (`vtex-bridge sim` drives them; 0 = none).
+    orders: int = 0
+    #: Lifecycle transitions emitted per second when driving a workload (0 = as fast as possible).
+    rate_per_s: float = 10.0
+    #: Fixed ISO-8601 start of the workload's clock; None = the wall clock when the simulator starts.
+    start_time: str | None = None
+    # OMS chaos (initial values of the runtime controls)
+    oms_latency_s: float = 0.0
+    oms_429_rate: float = 0.0
+    oms_5xx_rate: float = 0.0
+    oms_timeout_rate: float = 0.0
+    #: How long a simulated OMS timeout hangs before answering 504 (real time).
+    oms_timeout_hang_s: float = 30.0
+    #: Requests per minute per account and API family (oms, config, feed); 0 = unlimited.
+    rate_limit_per_minute: int = VTEX_RATE_LIMIT_PER_MINUTE
+    #: VTEX seconds per real second for back-off, visibility, retention and inactivity.
+    time_compression: float = 1.0
+    #: Accept plain-http hook URLs on loopback hosts (VTEX itself accepts https only).
+    allow_http_hooks: bool = False
+    # Hook sender
+    duplicate_rate: float = 0.0
+    reorder_rate: float = 0.0
+    delivery_timeout_s: float = VTEX_DELIVERY_TIMEOUT_S
+    ping_timeout_s: float = VTEX_DELIVERY_TIMEOUT_S
+    max_attempts: int = VTEX_MAX_ATTEMPTS
+    max_retry_age_s: float = VTEX_MAX_RETRY_AGE_S
+    retry_base_s: float = VTEX_RETRY_BASE_S
+    retry_factor: float = VTEX_RETRY_FACTOR
+    #: Deliveries in flight at once, over all orders.
+    max_concurrent_deliveries: int = 64
+    hook_inactivity_s: float = VTEX_HOOK_INACTIVITY_S
+    #: `Domain` of notifications and feed items: Marketplace or Fulfillment.
+    domain: str = "Marketplace"
+    #: Mix of lifecycle kinds for generated workloads (kind -> weight); empty = the default mix.
+    mix: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name in ("oms_429_rate", "oms_5xx_rate", "oms_timeout_rate", "duplicate_rate", "reorder_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        for name in ("oms_latency_s", "oms_timeout_hang_s", "rate_per_s", "retry_base_s", "max_retry_age_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.orders < 0 or self.rate_limit_per_minute < 0:
+            raise ValueError("orders and rate_limit_per_minute must not be negative")
+        if self.time_compression <= 0 or self.delivery_timeout_s <= 0 or self.ping_timeout_s <= 0:
+            raise ValueError("time_compression and the delivery/ping timeouts must be positive")
+        if self.max_attempts < 1 or self.retry_factor < 1 or self.max_concurrent_deliveries < 1:
+            raise ValueError("max_attempts, retry_factor and max_concurrent_deliveries must be at least 1")
+
+    def credentials(self) -> dict[str, str]:
+        """Return every accepted appKey with its appToken."""
+        return {self.app_key: self.app_token, **dict(self.extra_credentials)}
+
+    def replace(self, **changes: Any) -> SimConfig:
+        """Return a copy with `changes` applied (field names as keyword arguments)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> SimConfig:
+        """Build the configuration from the `# --- Simulator` settings; `overrides` win."""
+        values: dict[str, Any] = {
+            "seed": settings.sim_seed,
+            "account": settings.vtex_account,
+            "app_key": settings.vtex_app_key,
+            "app_token": settings.vtex_app_token.get_secret_value(),
+            "orders": settings.sim_orders,
+            "rate_per_s": settings.sim_rate_per_s,
+            "oms_latency_s": settings.sim_oms_latency_s,
+            "oms_429_rate": settings.sim_oms_429_rate,
+            "oms_5xx_rate": settings.sim_oms_5xx_rate,
+            "oms_timeout_rate": settings.sim_oms_timeout_rate,
+            "rate_limit_per_minute": settings.sim_rate_limit_per_minute,
+            "time_compression": settings.sim_time_compression,
+            "allow_http_hooks": settings.sim_allow_http_hooks,
+            "duplicate_rate": settings.sim_duplicate_rate,
+            "reorder_rate": settings.sim_reorder_rate,
+        }
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,311 @@
+"""The hook sender: drives workloads through `SimState` and POSTs notifications like VTEX does.
+
+A delivery counts only when the receiver answers 200 within `delivery_timeout_s` (5,000 ms, real time).
+Failures are retried on a geometric back-off (`retry_base_s * retry_factor ** n`, VTEX seconds on the
+simulator's clock) and dropped after `max_attempts` attempts or `max_retry_age_s` (REFERENCE §5: more than
+100 attempts over ~4 days). Delivery is at-least-once: `duplicate_rate` re-sends accepted events and
+`reorder_rate` holds an event back until the next one of the same order went out. Events of one order
+otherwise leave in lifecycle order (a per-order lock spans each event's first attempt; retries of a
+failed event may then land after newer events, as with VTEX).
+
+Every notification is recorded (payload, event id, attempts, outcome), so tests can compare what VTEX
+"knows it delivered" with what came out of Kafka: `accepted_events()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import aiohttp
+import orjson
+
+from bridge.events import compute_event_id
+from simulator.clock import Clock
+from simulator.config import SimConfig
+from simulator.controls import Controls
+from simulator.state import Notification, SimState
+from simulator.workload import Transition, Workload
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["pending", "accepted", "dropped"]
+PING_BODY: Final = b'{"hookConfig":"ping"}'
+#: How often a paused sender looks whether it was resumed (real seconds).
+PAUSE_POLL_S: Final = 0.05
+
+
+@dataclass(slots=True)
+class DeliveryRecord:
+    """One notification VTEX tried to deliver (a duplicate re-send is a record of its own)."""
+
+    seq: int
+    notification: Notification
+    event_id: str
+    duplicate: bool = False
+    attempts: int = 0
+    outcome: Outcome = "pending"
+    #: Result of each attempt: the HTTP status as text, "timeout", "connection-error" or "injected-failure".
+    results: list[str] = field(default_factory=list)
+    first_attempt_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.notification.payload
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "app_key": self.notification.app_key,
+            "payload": self.payload,
+            "duplicate": self.duplicate,
+            "attempts": self.attempts,
+            "outcome": self.outcome,
+            "results": list(self.results),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedEvents:
+    """The events the receiver accepted at least once: one payload per event id, in acceptance order."""
+
+    payloads: tuple[dict[str, Any], ...]
+    event_ids: frozenset[str]
+
+
+class HookSender:
+    """Deliver hook notifications for one simulator; `start()` before use, `close()` after."""
+
+    def __init__(self, state: SimState, controls: Controls, clock: Clock, config: SimConfig) -> None:
+        self.state = state
+        self.controls = controls
+        self.clock = clock
+        self.config = config
+        self.records: list[DeliveryRecord] = []
+        self._rng = random.Random(f"sender:{config.seed}")
+        # Fault draws happen in delivery order (not deterministic under concurrency): keep them apart so
+        # duplicate and reorder decisions stay a pure function of the seed and the workload.
+        self._fault_rng = random.Random(f"faults:{config.seed}")
+        self._seq = itertools.count()
+        self._held: dict[tuple[str, str], Notification] = {}
+        self._order_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runs: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(config.max_concurrent_deliveries)
+        self._session: aiohttp.ClientSession | None = None
+        self.pings = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.config.max_concurrent_deliveries)
+            self._session = aiohttp.ClientSession(connector=connector)
+
+    async def close(self) -> None:
+        """Cancel runs and deliveries (pending ones stay `pending`) and close the HTTP session."""
+        pending = [*self._runs, *self._tasks]
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("HookSender.start() was not awaited")
+        return self._session
+
+    # --- driving workloads -------------------------------------------------------------------
+    def emit(self, transition: Transition) -> list[Notification]:
+        """Apply one transition to the state and submit the notifications it triggers."""
+        notifications = self.state.advance(transition)
+        self.submit(notifications)
+        return notifications
+
+    async def run(self, workload: Workload, rate_per_s: float | None = None) -> None:
+        """Emit every transition of `workload` in time order at `rate_per_s` (0 = flat out)."""
+        rate = self.config.rate_per_s if rate_per_s is None else rate_per_s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for index, transition in enumerate(workload.transitions()):
+            if rate > 0:
+                delay = started + index / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif index % 100 == 0:
+                await asyncio.sleep(0)  # let deliveries and HTTP handlers run between bursts
+            self.emit(transition)
+        self.flush_held()
+
+    def start_run(self, workload: Workload, rate_per_s: float | None = None) -> asyncio.Task[None]:
+        """Run `workload` in the background; `drain()` waits for it."""
+        task = asyncio.create_task(self.run(workload, rate_per_s), name="sim-workload")
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        return task
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until runs finished and every delivery is accepted or dropped; raise TimeoutError."""
+        async with asyncio.timeout(timeout):
+            while self._runs or self._tasks or self._held:
+                if self._runs:
+                    await asyncio.gather(*self._runs, return_exceptions=True)
+                self.flush_held()
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- submitting --------------------------------------------------------------------------
+    def submit(self, notifications: list[Notification]) -> None:
+        """Queue notifications for delivery, applying the reorder rate."""
+        for notification in notifications:
+            key = (notification.app_key, str(notification.payload["OrderId"]))
+            held = self._held.pop(key, None)
+            if held is None and self._rng.random() < self.controls.reorder_rate:
+                self._held[key] = notification
+                continue
+            self._dispatch(notification, duplicate=False)
+            if held is not None:
+                self._dispatch(held, duplicate=False)
+
+    def flush_held(self) -> None:
+        """Send the events held back for reordering whose order had no later event."""
+        held, self._held = self._held, {}
+        for notification in held.values():
+            self._dispatch(notification, duplicate=False)
+
+    def _dispatch(self, notification: Notification, *, duplicate: bool) -> None:
+        payload = notification.payload
+        record = DeliveryRecord(
+            seq=next(self._seq),
+            notification=notification,
+            event_id=compute_event_id(
+                str(payload["OrderId"]), payload.get("State"), str(payload["LastChange"])
+            ),
+            duplicate=duplicate,
+        )
+        self.records.append(record)
+        resend = not duplicate and self._rng.random() < self.controls.duplicate_rate
+        key = (notification.app_key, str(payload["OrderId"]))
+        lock = self._order_locks.setdefault(key, asyncio.Lock())
+        task = asyncio.create_task(self._deliver(record, lock, resend), name=f"hook-{record.seq}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- delivering --------------------------------------------------------------------------
+    async def _deliver(self, record: DeliveryRecord, lock: asyncio.Lock, resend: bool) -> None:
+        try:
+            await self._deliver_with_retries(record, lock, resend)
+        except Exception:  # a bug here must not leave drain() waiting on a record forever
+            log.exception("hook delivery failed unexpectedly", extra={"event_id": record.event_id})
+            record.results.append("internal-error")
+            record.outcome = "dropped"
+
+    async def _deliver_with_retries(self, record: DeliveryRecord, lock: asyncio.Lock, resend: bool) -> None:
+        config = self.config
+        async with lock:  # first attempts of one order leave in submission order
+            record.first_attempt_at = self.clock.now()
+            accepted = await self._attempt(record)
+        while not accepted:
+            age = self.clock.now() - (record.first_attempt_at or 0.0)
+            if record.attempts >= config.max_attempts or age >= config.max_retry_age_s:
+                record.outcome = "dropped"
+                record.finished_at = self.clock.now()
+                log.warning(
+                    "hook event dropped",
+                    extra={
+                        "order_id": record.payload["OrderId"],
+                        "state": record.payload.get("State"),
+                        "event_id": record.event_id,
+                        "attempts": record.attempts,
+                    },
+                )
+                return
+            await self.clock.sleep(config.retry_base_s * config.retry_factor ** (record.attempts - 1))
+            accepted = await self._attempt(record)
+        record.outcome = "accepted"
+        record.finished_at = self.clock.now()
+        if resend:
+            self._dispatch(record.notification, duplicate=True)
+
+    async def _attempt(self, record: DeliveryRecord) -> bool:
+        while self.controls.hook_paused:
+            await asyncio.sleep(PAUSE_POLL_S)
+        record.attempts += 1
+        if self.controls.hook_failure_rate and self._fault_rng.random() < self.controls.hook_failure_rate:
+            record.results.append("injected-failure")
+            return False
+        notification = record.notification
+        headers = {"Content-Type": "application/json", **notification.headers}
+        async with self._slots:
+            result = await self._post(notification.url, orjson.dumps(notification.payload), headers)
+        record.results.append(result)
+        return result == "200"
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str:
+        """POST once; return the status as text, or why there was none. Only "200" counts."""
+        try:
+            async with asyncio.timeout(self.config.delivery_timeout_s):
+                async with self.session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+                    await resp.read()
+                    return str(resp.status)
+        except TimeoutError:
+            return "timeout"
+        except (aiohttp.ClientError, OSError, ValueError):
+            return "connection-error"
+
+    async def ping(self, url: str, headers: dict[str, str]) -> str:
+        """POST `{"hookConfig":"ping"}` as VTEX does while saving a hook; return the result text."""
+        self.pings += 1
+        request_headers = {"Content-Type": "application/json", **headers}
+        try:
+            async with asyncio.timeout(self.config.ping_timeout_s):
+                async with self.session.post(url, data=PING_BODY, headers=request_headers) as resp:
+                    await resp.read()
+                    return str(resp.status)
+        except TimeoutError:
+            return "timeout"
+        except (aiohttp.ClientError, OSError, ValueError):
+            return "connection-error"
+
+    # --- what happened -----------------------------------------------------------------------
+    def accepted_events(self) -> AcceptedEvents:
+        payloads: list[dict[str, Any]] = []
+        ids: set[str] = set()
+        for record in sorted(
+            (r for r in self.records if r.outcome == "accepted"), key=lambda r: r.finished_at or 0.0
+        ):
+            if record.event_id not in ids:
+                ids.add(record.event_id)
+                payloads.append(record.payload)
+        return AcceptedEvents(tuple(payloads), frozenset(ids))
+
+    def dropped_events(self) -> frozenset[str]:
+        """Event ids VTEX gave up on (and never delivered otherwise)."""
+        accepted = self.accepted_events().event_ids
+        return frozenset(r.event_id for r in self.records if r.outcome == "dropped") - accepted
+
+    def stats(self) -> dict[str, int]:
+        outcomes = Counter(r.outcome for r in self.records)
+        return {
+            "notifications": len(self.records),
+            "sent": sum(r.attempts for r in self.records),
+            "accepted": outcomes["accepted"],
+            "dropped": outcomes["dropped"],
+            "pending": outcomes["pending"],
+            "retried": sum(max(0, r.attempts - 1) for r in self.records),
+            "duplicates": sum(1 for r in self.records if r.duplicate),
+            "held": len(self._held),
+            "pings": self.pings,
+        }

@@ -1,0 +1,147 @@
+"""Unit tests of the accounts configuration and the constant-time authenticator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bridge.ingress.accounts import AccountsConfigError, load_accounts, read_accounts_file
+from bridge.ingress.app import create_app
+from bridge.ingress.auth import Authenticator
+from tests.support.ingress import (
+    ACCOUNT,
+    APP_KEY,
+    HEADER,
+    SECRET,
+    FakeProducer,
+    hook_payload,
+    ingress_settings,
+)
+
+JSON = {"Content-Type": "application/json"}
+
+
+def write(path: Path, data: Any) -> Path:
+    path.write_bytes(orjson.dumps(data))
+    return path
+
+
+class TestAccountsFile:
+    """The accounts file adds accounts with their own header and one or two secrets."""
+
+    def test_settings_account_and_file_accounts(self, tmp_path: Path) -> None:
+        file = write(
+            tmp_path / "accounts.json",
+            [
+                {"account": "beta", "app_key": "vtexappkey-beta", "secrets": ["b1", "b0"]},
+                {"account": "gamma", "app_key": "vtexappkey-gamma", "header": "X-Gamma", "secrets": ["g1"]},
+            ],
+        )
+        accounts = load_accounts(ingress_settings(hook_accounts_file=file))
+        assert [ACCOUNT, "beta", "gamma"] == [a.account for a in accounts]
+        assert [HEADER, HEADER, "X-Gamma"] == [a.header for a in accounts]
+        assert [2, 2, 1] == [len(a.secrets) for a in accounts]
+
+    def test_file_only(self, tmp_path: Path) -> None:
+        file = write(tmp_path / "a.json", [{"account": "beta", "app_key": "k", "secrets": ["s"]}])
+        accounts = load_accounts(
+            ingress_settings(hook_secret="", hook_secret_previous="", hook_accounts_file=file)
+        )
+        assert ["beta"] == [a.account for a in accounts]
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {"account": "x"},
+            [{"account": "x", "app_key": "k", "secrets": []}],
+            [{"account": "x", "app_key": "k", "secrets": ["a", "b", "c"]}],
+            [{"account": "x", "app_key": "k", "secrets": [""]}],
+            [{"account": "", "app_key": "k", "secrets": ["s"]}],
+            [{"account": "x", "app_key": "k", "secrets": "s"}],
+            [{"account": "x", "app_key": "k", "secrets": ["s"], "typo": 1}],
+            [{"account": ACCOUNT, "app_key": APP_KEY, "secrets": ["s"]}],
+            ["x"],
+        ],
+    )
+    def test_bad_files_are_refused(self, tmp_path: Path, data: Any) -> None:
+        file = write(tmp_path / "bad.json", data)
+        with pytest.raises(AccountsConfigError) as caught:
+            load_accounts(ingress_settings(hook_accounts_file=file))
+        assert SECRET not in str(caught.value)
+
+    def test_unreadable_and_not_json(self, tmp_path: Path) -> None:
+        with pytest.raises(AccountsConfigError):
+            read_accounts_file(tmp_path / "missing.json", HEADER)
+        (tmp_path / "x.json").write_text("{")
+        with pytest.raises(AccountsConfigError):
+            read_accounts_file(tmp_path / "x.json", HEADER)
+
+    def test_no_account_at_all(self) -> None:
+        with pytest.raises(AccountsConfigError):
+            load_accounts(ingress_settings(hook_secret="", hook_secret_previous=""))
+
+
+class TestAuthenticator:
+    """Each account is matched only with its own header, secret, account name and app key."""
+
+    @pytest.fixture
+    def authenticator(self, tmp_path: Path) -> Authenticator:
+        file = write(
+            tmp_path / "accounts.json",
+            [{"account": "beta", "app_key": "vtexappkey-beta", "header": "X-Beta", "secrets": ["beta-1"]}],
+        )
+        return Authenticator(load_accounts(ingress_settings(hook_accounts_file=file)))
+
+    def test_header_selects_the_account(self, authenticator: Authenticator) -> None:
+        check = authenticator.check_header({"X-Beta": "beta-1"})
+        assert ["beta"] == [a.account for a in check.accounts]
+        assert check.accounts[0] is authenticator.match_origin(
+            check.accounts, {"Account": "beta", "Key": "vtexappkey-beta"}
+        )
+
+    def test_secret_of_one_account_does_not_open_another(self, authenticator: Authenticator) -> None:
+        check = authenticator.check_header({"X-Beta": "beta-1"})
+        assert authenticator.match_origin(check.accounts, {"Account": ACCOUNT, "Key": APP_KEY}) is None
+
+    def test_secret_under_the_wrong_header(self, authenticator: Authenticator) -> None:
+        assert not authenticator.check_header({HEADER: "beta-1"}).ok
+
+    def test_non_ascii_values_do_not_crash(self, authenticator: Authenticator) -> None:
+        assert not authenticator.check_header({HEADER: "sécret\udcff"}).ok
+        assert authenticator.match_origin(authenticator.accounts, {"Account": "ä\ud800", "Key": "k"}) is None
+
+
+class TestSeveralAccountsOverHttp:
+    """Two accounts with their own headers both get through the real app."""
+
+    async def test_both(self, aiohttp_client: Any, tmp_path: Path) -> None:
+        file = write(
+            tmp_path / "accounts.json",
+            [{"account": "beta", "app_key": "vtexappkey-beta", "header": "X-Beta", "secrets": ["beta-1"]}],
+        )
+        producer = FakeProducer()
+        app: web.Application = create_app(ingress_settings(hook_accounts_file=file), producer=producer)
+        client: TestClient[Any, Any] = await aiohttp_client(app)
+        beta = hook_payload(order_id="b-1", Origin={"Account": "beta", "Key": "vtexappkey-beta"})
+        statuses = [
+            (
+                await client.post(
+                    "/hooks/vtex", data=orjson.dumps(hook_payload()), headers={HEADER: SECRET, **JSON}
+                )
+            ).status,
+            (
+                await client.post(
+                    "/hooks/vtex", data=orjson.dumps(beta), headers={"X-Beta": "beta-1", **JSON}
+                )
+            ).status,
+            (
+                await client.post("/hooks/vtex", data=orjson.dumps(beta), headers={HEADER: SECRET, **JSON})
+            ).status,
+        ]
+        assert [200, 200, 401] == statuses
+        assert [b"v1000001abc-01", b"b-1"] == [r.key for r in producer.records]

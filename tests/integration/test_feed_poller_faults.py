@@ -1,0 +1,214 @@
+"""The feed poller under faults: Kafka refusing records, VTEX throttling or missing the feed, unusable
+items, and its /metrics and /healthz. VTEX is the simulator over loopback HTTP; Kafka is a scripted sink
+except for the health check, which uses the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bridge.events import decode_input_event
+from bridge.feed_poller.metrics import PollerMetrics
+from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.service import create_app
+from bridge.kafka_producer import ProduceFailed, ProducerConfig, ResilientProducer
+from bridge.settings import load_settings
+from bridge.statuses import KNOWN_STATUSES
+from bridge.vtex.config_api import ConfigApiClient
+from bridge.vtex.config_models import FeedConfig, FeedQueue, VtexRateLimited, WorkflowFilter
+from simulator.server import SimHandle
+from tests.support.kafka import wait_until
+from tests.support.sim import SimFactory
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "input"
+DEAD_LETTER = "dlq"
+
+
+@dataclass
+class ScriptedSink:
+    """Stands in for the producer: records what was acknowledged; fails the next `fail_next` sends."""
+
+    fail_next: int = 0
+    acked: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        *,
+        timeout: float,
+    ) -> Any:
+        await asyncio.sleep(0)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ProduceFailed("injected")
+        assert key is not None
+        self.acked.append((topic, key, value))
+
+
+def config(sim: SimHandle, maxlot: int = 10) -> PollerConfig:
+    return PollerConfig(
+        input_topic=TOPIC,
+        dead_letter_topic=DEAD_LETTER,
+        account=sim.config.account,
+        app_key=sim.config.app_key,
+        maxlot=maxlot,
+        idle_s=0.05,
+        rate_per_s=200.0,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.2,
+    )
+
+
+def client_for(sim: SimHandle) -> ConfigApiClient:
+    return ConfigApiClient(
+        base_url=sim.base_url, app_key=sim.config.app_key, app_token=sim.config.app_token, timeout_s=5.0
+    )
+
+
+async def with_feed(sim: SimHandle, orders: int, visibility_s: int = 240) -> int:
+    async with client_for(sim) as client:
+        await client.set_feed_config(
+            FeedConfig(WorkflowFilter(KNOWN_STATUSES), FeedQueue(visibility_s, 345600))
+        )
+    for transition in sim.workload(orders=orders).transitions():
+        sim.emit(transition)
+    return depth(sim)
+
+
+def depth(sim: SimHandle) -> int:
+    feed = sim.store.get_feed(sim.config.app_key)
+    return 0 if feed is None else feed.queue.quantity()
+
+
+class TestKafkaFailures:
+    """A lot is committed only when every one of its records was acknowledged."""
+
+    async def test_one_refused_record_commits_nothing(self, sim_factory: SimFactory) -> None:
+        sim = await sim_factory(time_compression=100.0)
+        total = await with_feed(sim, orders=2, visibility_s=100)  # back after 1 real second
+        sink = ScriptedSink(fail_next=1)
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, sink, config(sim, maxlot=5))
+            with pytest.raises(ProduceFailed):
+                await poller.poll_once()
+            assert total == depth(sim)
+            # The other order's records were acknowledged (the failed order's later ones were not even
+            # sent, to keep its order), yet nothing was committed.
+            assert 0 < len(sink.acked) < 5
+            stop = asyncio.Event()
+            task = asyncio.create_task(poller.run(stop))
+            await wait_until(lambda: depth(sim) == 0, timeout=30, message="feed drained after the failure")
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        produced = {decode_input_event(v).event_id for _, _, v in sink.acked}
+        assert total == len(produced)
+
+    async def test_records_of_one_order_keep_feed_order(self, sim_factory: SimFactory) -> None:
+        sim = await sim_factory()
+        await with_feed(sim, orders=3)
+        sink = ScriptedSink()
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, sink, config(sim))
+            while depth(sim):
+                await poller.poll_once()
+        by_order: dict[bytes, list[str]] = {}
+        for _, key, value in sink.acked:
+            by_order.setdefault(key, []).append(decode_input_event(value).last_change)
+        assert by_order and all(changes == sorted(changes) for changes in by_order.values())
+
+
+class TestVtexFailures:
+    """Throttling and a missing feed back off (honouring Retry-After) instead of hammering VTEX."""
+
+    async def test_throttled_poller_backs_off_at_least_retry_after(self, sim_factory: SimFactory) -> None:
+        sim = await sim_factory(rate_limit_per_minute=1)
+        async with client_for(sim) as client:
+            await client.set_feed_config(FeedConfig(WorkflowFilter(KNOWN_STATUSES), FeedQueue()))
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, ScriptedSink(), config(sim))
+            await poller.poll_once()  # the minute's one Feed v3 call
+            with pytest.raises(VtexRateLimited) as caught:
+                await poller.poll_once()
+            retry_after = caught.value.retry_after
+            assert retry_after is not None
+            stop = asyncio.Event()
+            task = asyncio.create_task(poller.run(stop))
+            errors = poller.metrics.errors.labels(cause="rate_limited")
+            await wait_until(lambda: errors._value.get() >= 1, timeout=10, message="a throttled poll")
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        assert poller.metrics.backoff_seconds._value.get() >= retry_after
+        assert "rate_limited" in (poller.last_error or "")
+
+    async def test_missing_feed_is_reported_and_unhealthy(self, sim: SimHandle) -> None:
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, ScriptedSink(), config(sim))
+            stop = asyncio.Event()
+            task = asyncio.create_task(poller.run(stop))
+            not_found = poller.metrics.errors.labels(cause="not_found")
+            await wait_until(lambda: not_found._value.get() >= 2, timeout=10, message="404s backed off")
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        assert not poller.healthy(60.0)
+        assert "feed set" in (poller.last_error or "") or "not_found" in (poller.last_error or "")
+
+
+class TestUnusableItems:
+    """An item that cannot become an event goes to the dead-letter topic and is committed."""
+
+    async def test_dead_lettered_then_committed(self, sim: SimHandle) -> None:
+        await with_feed(sim, orders=0)
+        feed = sim.store.get_feed(sim.config.app_key)
+        assert feed is not None
+        feed.queue.push({"eventId": "BAD1", "state": "handling", "orderId": "has space-01"}, 0.0)
+        feed.queue.push({"eventId": "BAD2", "state": "handling"}, 0.0)
+        sink = ScriptedSink()
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, sink, config(sim))
+            result = await poller.poll_once()
+        assert (2, 0, 2, 2) == (result.read, result.produced, result.dead_lettered, result.committed)
+        assert {DEAD_LETTER} == {topic for topic, _, _ in sink.acked}
+        reasons = [orjson.loads(value)["reason"] for _, _, value in sink.acked]
+        assert any("lastChange" in r for r in reasons)
+        assert all("handle" not in orjson.loads(value)["item"] for _, _, value in sink.acked)
+        assert 0 == depth(sim)
+
+
+class TestHttp:
+    """/metrics exposes the poller's own registry; /healthz needs a recent read and a connected producer."""
+
+    async def test_metrics_and_health(
+        self, sim: SimHandle, kafka_bootstrap: str, aiohttp_client: Any
+    ) -> None:
+        total = await with_feed(sim, orders=1)
+        settings = load_settings(kafka_embedded=False, feed_poll_stale_after_s=60.0)
+        producer = ResilientProducer(ProducerConfig(bootstrap_servers=kafka_bootstrap))
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, ScriptedSink(), config(sim), PollerMetrics())
+            http: TestClient[Any, Any] = await aiohttp_client(create_app(settings, poller, producer))
+            response = await http.get("/healthz")
+            assert 503 == response.status  # nothing read yet, no producer
+            await poller.poll_once()
+            await producer.start(require_connection=True)
+            try:
+                response = await http.get("/healthz")
+                assert 200 == response.status
+                assert {"status": "ok", "feed_read_recently": True, "producer_connected": True} == {
+                    k: v for k, v in (await response.json()).items() if k != "last_error"
+                }
+            finally:
+                await producer.stop()
+            metrics = await (await http.get("/metrics")).text()
+        assert f"vtex_bridge_feed_poller_items_read_total {float(min(total, 10))}" in metrics
+        assert "vtex_bridge_feed_poller_last_success_timestamp_seconds" in metrics

@@ -1,0 +1,127 @@
+"""The processor's guarantees under crashes and rebalances, over a real broker with worker subprocesses.
+
+Every downstream read here is `read_committed`, as the downstream consumers must be configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bridge.events import InputEvent
+from bridge.statuses import KNOWN_STATUSES
+from tests.integration.processor_support import (
+    downstream,
+    duplicates,
+    fake_oms,
+    lifecycle,
+    per_order_sequence,
+    produce,
+)
+from tests.support.fake_oms import FakeOms
+from tests.support.kafka import create_topics, wait_until
+from tests.support.worker import WorkerConfig, WorkerProcess
+
+pytestmark = pytest.mark.integration
+__all__ = ["fake_oms"]
+
+ORDERS = 80
+STEPS = 8
+#: Pacing between produced chunks, so crashes and rebalances land mid-stream (not a wait-for).
+PACE_S = 0.05
+
+
+def grouped_config(bootstrap: str, oms_url: str) -> WorkerConfig:
+    config = WorkerConfig(bootstrap, oms_url, partitions=4)
+    config.extra["VTEX_BRIDGE_WORKER_ROUTE_GROUPS"] = orjson.dumps({"all": list(KNOWN_STATUSES)}).decode()
+    return config
+
+
+def workload() -> list[InputEvent]:
+    """Events of many orders, interleaved the way hooks arrive (order by order step)."""
+    per_order = [lifecycle(f"o{i:03d}", STEPS) for i in range(ORDERS)]
+    return [events[step] for step in range(STEPS) for events in per_order]
+
+
+async def produce_paced(bootstrap: str, topic: str, events: list[InputEvent], chunks: int = 20) -> None:
+    size = max(1, len(events) // chunks)
+    for start in range(0, len(events), size):
+        await produce(bootstrap, topic, events[start : start + size])
+        await asyncio.sleep(PACE_S)
+
+
+def assert_exactly_once_in_order(events: list[InputEvent], records: list[dict[str, object]]) -> None:
+    assert {} == duplicates(records)  # type: ignore[arg-type]
+    assert {e.event_id for e in events} == {r["event_id"] for r in records}
+    sequence = per_order_sequence(records)  # type: ignore[arg-type]
+    expected: dict[str, list[str]] = {}
+    for e in events:
+        expected.setdefault(e.order_id, []).append(e.event_id)
+    assert expected == sequence
+
+
+async def count_records(bootstrap: str, topic: str) -> int:
+    return len(await downstream(bootstrap, [topic]))
+
+
+class TestCrash:
+    """A worker killed with SIGKILL mid-stream loses and duplicates nothing once another takes over."""
+
+    async def test_kill_9_mid_stream(self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path) -> None:
+        fake_oms.latency_s = 0.01
+        config = grouped_config(kafka_bootstrap, fake_oms.base_url)
+        topic = config.status_topic("all")
+        await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+        events = workload()
+        first = WorkerProcess(config, tmp_path, "first").start()
+        try:
+            feeding = asyncio.create_task(produce_paced(kafka_bootstrap, config.input_topic, events))
+            await wait_until(
+                lambda: _at_least(kafka_bootstrap, topic, len(events) // 4),
+                timeout=60,
+                message="a quarter of the stream processed",
+            )
+            first.kill()
+            await asyncio.wait_for(feeding, 60)
+        finally:
+            first.kill()
+        with WorkerProcess(config, tmp_path, "second") as second:
+            second.start()
+            await wait_until(
+                lambda: _at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
+            )
+            assert 0 == second.terminate()
+        assert_exactly_once_in_order(events, await downstream(kafka_bootstrap, [topic]))
+
+
+class TestRebalance:
+    """Workers joining and leaving mid-stream split the partitions without loss or duplicates."""
+
+    async def test_join_and_leave_mid_stream(self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path) -> None:
+        fake_oms.latency_s = 0.01
+        config = grouped_config(kafka_bootstrap, fake_oms.base_url)
+        topic = config.status_topic("all")
+        await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+        events = workload()
+        with WorkerProcess(config, tmp_path, "a") as a, WorkerProcess(config, tmp_path, "b") as b:
+            a.start()
+            feeding = asyncio.create_task(produce_paced(kafka_bootstrap, config.input_topic, events, chunks=40))
+            await wait_until(
+                lambda: _at_least(kafka_bootstrap, topic, len(events) // 5), timeout=60, message="a fifth processed"
+            )
+            b.start()  # rebalance: a gives partitions to b
+            b.wait_for(lambda h: len(h.get("partitions", [])) >= 1, 60, "b owns partitions")
+            assert 0 == a.terminate()  # rebalance: b takes everything
+            await asyncio.wait_for(feeding, 60)
+            await wait_until(
+                lambda: _at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
+            )
+            assert 0 == b.terminate()
+        assert_exactly_once_in_order(events, await downstream(kafka_bootstrap, [topic]))
+
+
+async def _at_least(bootstrap: str, topic: str, n: int) -> bool:
+    return await count_records(bootstrap, topic) >= n

@@ -1,0 +1,101 @@
+"""Unit tests of per-order lanes: order within a key, concurrency across keys, batching, backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+
+from processors.lanes import LaneScheduler
+from tests.support.kafka import wait_until
+
+
+class TestLanes:
+    """Items of one key run in order, batched; keys run concurrently; submit blocks at the bound."""
+
+    async def test_order_within_key_and_batching(self) -> None:
+        seen: list[tuple[str, list[int]]] = []
+        gate = asyncio.Event()
+
+        async def handler(key: str, batch: list[int]) -> None:
+            await gate.wait()
+            seen.append((key, batch))
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=4, max_pending=100)
+        for i in range(5):
+            await lanes.submit("a", 0, i)
+        gate.set()
+        assert await lanes.wait_idle(timeout=5)
+        flat = [i for _, batch in seen for i in batch]
+        assert [0, 1, 2, 3, 4] == flat
+        assert len(seen) <= 2  # the first item alone, then the rest as one batch
+        await lanes.close()
+
+    async def test_keys_run_concurrently(self) -> None:
+        running = 0
+        peak = 0
+
+        async def handler(key: str, batch: list[int]) -> None:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0.05)
+            running -= 1
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=8, max_pending=100)
+        for k in range(8):
+            await lanes.submit(f"k{k}", 0, k)
+        assert await lanes.wait_idle(timeout=5)
+        assert 8 == peak
+        await lanes.close()
+
+    async def test_submit_blocks_at_max_pending(self) -> None:
+        gate = asyncio.Event()
+
+        async def handler(key: str, batch: list[int]) -> None:
+            await gate.wait()
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=2, max_pending=3)
+        for i in range(3):
+            await lanes.submit(f"k{i}", 0, i)
+        blocked = asyncio.create_task(lanes.submit("k9", 0, 9))
+        await asyncio.sleep(0.05)
+        assert False is blocked.done()
+        gate.set()
+        await asyncio.wait_for(blocked, 5)
+        assert await lanes.wait_idle(timeout=5)
+        await lanes.close()
+
+    async def test_crashing_handler_retries_the_same_batch(self, monkeypatch: object) -> None:
+        import processors.lanes as lanes_module
+
+        monkeypatch.setattr(lanes_module, "HANDLER_CRASH_BACKOFF_S", 0.01)  # type: ignore[attr-defined]
+        calls: list[list[int]] = []
+
+        async def handler(key: str, batch: list[int]) -> None:
+            calls.append(batch)
+            if len(calls) == 1:
+                raise RuntimeError("boom")
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=1, max_pending=10)
+        await lanes.submit("a", 0, 1)
+        assert await lanes.wait_idle(timeout=5)
+        assert [[1], [1]] == calls
+        await lanes.close()
+
+    async def test_abandon_drops_only_the_groups_lanes(self) -> None:
+        gate = asyncio.Event()
+        done: list[str] = []
+
+        async def handler(key: str, batch: list[int]) -> None:
+            await gate.wait()
+            done.append(key)
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=4, max_pending=10)
+        await lanes.submit("p0", 0, 1)
+        await lanes.submit("p1", 1, 2)
+        await wait_until(lambda: lanes.pending_in([0]) == 1, timeout=5)
+        assert 1 == await lanes.abandon([0])
+        gate.set()
+        assert await lanes.wait_idle(timeout=5)
+        assert ["p1"] == done
+        assert 0 == lanes.pending
+        await lanes.close()

@@ -1,0 +1,149 @@
+"""Run `vtex-bridge worker` as a subprocess against a test broker, topics and fake OMS.
+
+Each `WorkerProcess` gets its own environment (broker, topic names, app id, web port, OMS URL) and
+state directory; it can be stopped with SIGTERM (clean) or SIGKILL (crash). `start()` waits until the
+worker's /ready answers. Logs go to a file in the test's tmp dir, shown when a wait fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tests.support.kafka import unique
+
+REPO = Path(__file__).resolve().parents[2]
+VTEX_BRIDGE = REPO / ".venv" / "bin" / "vtex-bridge"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class WorkerConfig:
+    """The settings one test's workers share (as env vars)."""
+
+    bootstrap: str
+    oms_url: str
+    app_id: str = field(default_factory=lambda: unique("proc"))
+    input_topic: str = field(default_factory=lambda: unique("in"))
+    status_prefix: str = field(default_factory=lambda: unique("st") + ".")
+    dead_letter_topic: str = field(default_factory=lambda: unique("dlq"))
+    partitions: int = 4
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def env(self, web_port: int) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VTEX_BRIDGE_")}
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "VTEX_BRIDGE_VTEX_BASE_URL": self.oms_url,
+                "VTEX_BRIDGE_WORKER_APP_ID": self.app_id,
+                "VTEX_BRIDGE_INPUT_TOPIC": self.input_topic,
+                "VTEX_BRIDGE_STATUS_TOPIC_PREFIX": self.status_prefix,
+                "VTEX_BRIDGE_DEAD_LETTER_TOPIC": self.dead_letter_topic,
+                "VTEX_BRIDGE_INPUT_TOPIC_PARTITIONS": str(self.partitions),
+                "VTEX_BRIDGE_WORKER_WEB_PORT": str(web_port),
+                "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "1000",
+                "VTEX_BRIDGE_WORKER_NOT_FOUND_GRACE_S": "1",
+                "VTEX_BRIDGE_WORKER_RETRY_BACKOFF_MAX_S": "1",
+                "VTEX_BRIDGE_OMS_BACKOFF_MAX_S": "0.2",
+                "VTEX_BRIDGE_LOG_LEVEL": "INFO",
+                "VTEX_BRIDGE_WORKER_SESSION_TIMEOUT_S": "6",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra)
+        return env
+
+    def status_topic(self, suffix: str) -> str:
+        return self.status_prefix + suffix
+
+
+class WorkerProcess:
+    """One worker subprocess."""
+
+    def __init__(self, config: WorkerConfig, work_dir: Path, name: str = "w") -> None:
+        self.config = config
+        self.port = free_port()
+        self.work_dir = work_dir / name
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.work_dir / "worker.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90.0) -> WorkerProcess:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(VTEX_BRIDGE), "worker", "--data-dir", str(self.work_dir / "data")],
+                env=self.config.env(self.port),
+                cwd=self.work_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.wait_for(lambda h: bool(h.get("partitions")) or h.get("ready") is True, timeout, "worker ready")
+        return self
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as response:
+                value = orjson.loads(response.read())
+                return value if isinstance(value, dict) else None
+        except OSError:
+            return None
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
+            return response.read().decode()
+
+    def wait_for(self, predicate: Any, timeout: float, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited ({self.proc.returncode}) before {what}:\n{self.tail()}")
+            health = self.health()
+            if health is not None and predicate(health):
+                return health
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.tail()}")
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def terminate(self, timeout: float = 60.0) -> int:
+        """SIGTERM and wait for a clean exit; return the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise AssertionError(f"worker did not stop on SIGTERM within {timeout}s:\n{self.tail()}") from None
+
+    def kill(self) -> None:
+        """SIGKILL (a crash: no shutdown code runs)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
