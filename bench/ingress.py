@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -127,6 +129,11 @@ def hooks(count: int) -> list[dict[str, Any]]:
 def requests(path: str, count: int) -> list[bytes]:
     headers = {HEADER: SECRET, "Content-Type": "application/json"}
     return [encode_post(path, orjson.dumps(h), headers) for h in hooks(count)]
+
+
+def load() -> str:
+    """Return the 1-minute load average: other work on the machine skews every figure."""
+    return f"{os.getloadavg()[0]:.2f}"
 
 
 # --- the server process ---------------------------------------------------------------------------
@@ -272,7 +279,7 @@ async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
         await admin.close()
 
 
-def run(rate: float, seconds: float, connections: int) -> dict[str, Any]:
+def run(rate: float, seconds: float, connections: int, saturation_connections: int) -> dict[str, Any]:
     """Run every phase and return the result (also printed as the final JSON line by `main`)."""
     defaults = load_settings()
     path, linger_ms = defaults.ingress_path, defaults.ingress_linger_ms
@@ -284,21 +291,24 @@ def run(rate: float, seconds: float, connections: int) -> dict[str, Any]:
             asyncio.run(create_topic(bootstrap, topic))
         overrides = bench_settings(bootstrap, topics[0])
         try:
-            progress(f"ceiling 1/2: same server, no Kafka, {connections} connections, {seconds}s")
+            width = saturation_connections
+            progress(f"ceiling 1/2: same server, no Kafka, {width} connections, {seconds}s (load {load()})")
             with ServerProcess(overrides, null_producer=True) as server:
-                ceiling_http = asyncio.run(saturate(server.port, payloads, connections, seconds))
+                ceiling_http = asyncio.run(saturate(server.port, payloads, width, seconds))
             progress(f"  200-only: {ceiling_http.summary()}")
 
-            progress(f"ceiling 2/2: aiokafka alone, {connections} concurrent sends, {seconds}s")
-            ceiling_kafka = asyncio.run(producer_only(bootstrap, topics[1], linger_ms, connections, seconds))
+            progress(f"ceiling 2/2: aiokafka alone, {width} concurrent sends, {seconds}s (load {load()})")
+            ceiling_kafka = asyncio.run(producer_only(bootstrap, topics[1], linger_ms, width, seconds))
             progress(f"  producer-only: {ceiling_kafka.summary()}")
 
             with ServerProcess(overrides, null_producer=False) as server:
-                progress(f"ingress at a fixed offered load of {rate:.0f} hooks/s for {seconds}s")
+                progress(
+                    f"ingress at a fixed offered load of {rate:.0f} hooks/s for {seconds}s (load {load()})"
+                )
                 fixed = asyncio.run(offer(server.port, payloads, connections, rate, seconds))
                 progress(f"  fixed load: {fixed.summary()}")
-                progress(f"ingress at saturation: {connections} connections for {seconds}s")
-                saturated = asyncio.run(saturate(server.port, payloads, connections, seconds))
+                progress(f"ingress at saturation: {width} connections for {seconds}s (load {load()})")
+                saturated = asyncio.run(saturate(server.port, payloads, width, seconds))
                 progress(f"  saturation: {saturated.summary()}")
         finally:
             asyncio.run(delete_topics(bootstrap, topics))
@@ -329,8 +339,10 @@ def run(rate: float, seconds: float, connections: int) -> dict[str, Any]:
             "aiohttp_200_only": ceiling_http.summary(),
             "producer_only": ceiling_kafka.summary(),
         },
+        "load_average_after": load(),
         "settings": {
             "connections": connections,
+            "saturation_connections": saturation_connections,
             "seconds": seconds,
             "linger_ms": linger_ms,
             "partitions": PARTITIONS,
@@ -342,11 +354,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingress", description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="fixed offered load, hooks/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase")
-    parser.add_argument("--connections", type=int, default=64, help="client connections (keep-alive)")
+    parser.add_argument("--connections", type=int, default=64, help="client connections at the fixed load")
+    parser.add_argument(
+        "--saturation-connections", type=int, default=256, help="client connections at saturation"
+    )
     args = parser.parse_args(argv)
-    if not (0 < args.rate <= 50_000 and 0 < args.seconds <= 120 and 0 < args.connections <= 1024):
+    widths = (args.connections, args.saturation_connections)
+    if not (0 < args.rate <= 50_000 and 0 < args.seconds <= 120 and all(0 < w <= 1024 for w in widths)):
         parser.error("rate must be in (0, 50000], seconds in (0, 120], connections in (0, 1024]")
-    emit(run(args.rate, args.seconds, args.connections))
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its connection retries while the broker starts
+    emit(run(args.rate, args.seconds, args.connections, args.saturation_connections))
     return 0
 
 

@@ -8,6 +8,9 @@ State = the order's `status`, LastChange = its `lastChange`. Running it twice yi
 orders that did receive a hook for that exact state and change. A hook's LastChange is the moment of
 the status change while the order's lastChange moves with any edit, so a backfill event for an order
 that changed since is a new event (the processor's lateness logic orders it).
+
+`list_order_ids` finds the ids for a date range through VTEX's List orders API (orders *created* in
+the range; it reads VTEX's search index, so the last few minutes may be missing).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -28,6 +32,11 @@ from bridge.vtex.errors import OmsAuthError, OmsError, OmsUnavailable, OrderNotF
 
 log = logging.getLogger(__name__)
 
+#: List orders pages are capped by VTEX (30 pages of at most 100 orders, as far as we know).
+MAX_LIST_PAGES: Final = 30
+LIST_PER_PAGE: Final = 100
+_DATE_ONLY: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
 #: Hook `Domain` values; an order's `origin` outside them (e.g. Chain) is reported as Marketplace.
 DOMAINS: Final = frozenset({"Marketplace", "Fulfillment"})
 
@@ -36,6 +45,16 @@ class OrderReader(Protocol):
     """The part of `bridge.vtex.oms.OmsClient` backfill uses."""
 
     async def get_order(self, order_id: str) -> dict[str, Any]: ...
+
+
+class OrderLister(Protocol):
+    """The List orders call of `bridge.vtex.config_api.ConfigApiClient`."""
+
+    async def list_orders_page(self, since: str, until: str, page: int, per_page: int) -> dict[str, Any]: ...
+
+
+class InvalidRange(ValueError):
+    """The date range is malformed, reversed, or holds more orders than List orders can page through."""
 
 
 class BackfillAborted(Exception):
@@ -59,6 +78,43 @@ def read_order_ids(lines: Iterable[str]) -> list[str]:
     """Return the order ids of a file's lines (blank lines and `#` comments skipped), each once."""
     ids = (line.split("#", 1)[0].strip() for line in lines)
     return list(dict.fromkeys(i for i in ids if i))
+
+
+def parse_bound(text: str, *, end: bool) -> str:
+    """Return a range bound as VTEX's filter writes it (UTC, milliseconds, Z).
+
+    A bare date means the start of that day for `--since` and its last millisecond for `--until`.
+    """
+    text = text.strip()
+    if _DATE_ONLY.match(text):
+        text = f"{text}T23:59:59.999Z" if end else f"{text}T00:00:00.000Z"
+    try:
+        canonical = canonical_timestamp(text)
+    except InvalidTimestamp as exc:
+        raise InvalidRange(f"not an ISO-8601 date or date-time: {text!r}") from exc
+    return f"{canonical[:23]}Z"
+
+
+async def list_order_ids(lister: OrderLister, since: str, until: str) -> list[str]:
+    """Return the ids of the orders created between `since` and `until` (bounds from `parse_bound`)."""
+    if since > until:
+        raise InvalidRange(f"--since {since} is after --until {until}")
+    ids: list[str] = []
+    page = 1
+    while True:
+        data = await lister.list_orders_page(since, until, page, LIST_PER_PAGE)
+        paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+        assert isinstance(paging, dict)
+        pages = int(paging.get("pages") or 0)
+        if pages > MAX_LIST_PAGES:
+            raise InvalidRange(
+                f"{paging.get('total', '?')} orders in the range: more than List orders pages through "
+                f"({MAX_LIST_PAGES} pages of {LIST_PER_PAGE}); split it into smaller ranges"
+            )
+        ids.extend(str(o["orderId"]) for o in data["list"] if isinstance(o, dict) and o.get("orderId"))
+        if not data["list"] or page >= pages:
+            return list(dict.fromkeys(ids))
+        page += 1
 
 
 def order_to_payload(order: dict[str, Any], *, account: str, app_key: str) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def create_app(
     )
 
     async def process(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.noack().events():
+        async for event in stream.noack().events():  # type: ignore[attr-defined]
             message = event.message
             await runtime.submit(
                 message.partition, message.offset, message.key, message.value, event.ack, runtime.epoch
@@ -86,8 +86,8 @@ def create_app(
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         await runtime.on_revoked(input_partitions(revoked))
 
-    app.on_partitions_assigned.connect(on_assigned)
-    app.on_partitions_revoked.connect(on_revoked)
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
 
     async def sweep() -> None:
         await runtime.sweep()
@@ -101,7 +101,7 @@ def create_app(
             if tp.topic != settings.input_topic:
                 continue
             high = consumer.highwater(tp)
-            committed = consumer._committed_offset.get(tp)
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
             if high is not None:
                 total += max(0, high - (committed or 0))
         return float(total)

@@ -56,9 +56,7 @@ def is_duplicate(memory: OrderMemory, event_id: str, now: float, ttl_s: float) -
     return seen_at is not None and now - seen_at < ttl_s
 
 
-def remember(
-    memory: OrderMemory, event_id: str, now: float, state: str, change: str | None
-) -> OrderMemory:
+def remember(memory: OrderMemory, event_id: str, now: float, state: str, change: str | None) -> OrderMemory:
     """Return the memory after emitting `event_id`; the newest change only moves forward."""
     seen = dict(memory.seen)
     seen[event_id] = now

@@ -41,7 +41,9 @@ class _Lane(Generic[T]):
 class LaneScheduler(Generic[T]):
     """Run `handler(key, batch)` per key in order; see the module docstring."""
 
-    def __init__(self, handler: Handler[T], *, max_active: int, max_pending: int, max_batch: int = 500) -> None:
+    def __init__(
+        self, handler: Handler[T], *, max_active: int, max_pending: int, max_batch: int = 500
+    ) -> None:
         self._handler = handler
         self._slots = asyncio.Semaphore(max(1, max_active))
         self._max_pending = max(1, max_pending)

@@ -22,7 +22,9 @@ class ProcessorMetrics:
     def __init__(self, rate_limit_per_s: float) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.events = Counter("bridge_processor_events_total", "Input events by outcome", ["outcome"], registry=r)
+        self.events = Counter(
+            "bridge_processor_events_total", "Input events by outcome", ["outcome"], registry=r
+        )
         self.late = Counter("bridge_processor_late_events_total", "Events emitted flagged late", registry=r)
         self.unknown_route = Counter(
             "bridge_processor_unknown_route_total", "Events routed to the unknown topic", registry=r
@@ -43,7 +45,9 @@ class ProcessorMetrics:
             "bridge_oms_throttle_wait_seconds_total", "Time held by 429 Retry-After cool-downs", registry=r
         )
         self.oms_fetches = Counter(
-            "bridge_processor_order_fetches_total", "Orders fetched (one serves a whole per-order batch)", registry=r
+            "bridge_processor_order_fetches_total",
+            "Orders fetched (one serves a whole per-order batch)",
+            registry=r,
         )
         self.retries = Counter(
             "bridge_processor_retries_total", "Processing retries by cause", ["cause"], registry=r
@@ -72,7 +76,9 @@ class ProcessorMetrics:
         self.in_flight = Gauge("bridge_processor_in_flight_events", "Events read and not done", registry=r)
         self.lanes = Gauge("bridge_processor_active_lanes", "Orders with events in flight", registry=r)
         self.state_keys = Gauge("bridge_processor_state_keys", "Orders held in the de-dup table", registry=r)
-        self.lag = Gauge("bridge_processor_consumer_lag", "Sum over assigned partitions of end - committed", registry=r)
+        self.lag = Gauge(
+            "bridge_processor_consumer_lag", "Sum over assigned partitions of end - committed", registry=r
+        )
 
     def bind(
         self,

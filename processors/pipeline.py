@@ -133,7 +133,9 @@ class Pipeline:
             if work.event is None:
                 records.append(self._dead_letter(work, "invalid-event", work.invalid_reason or "invalid"))
                 outcomes.append("invalid")
-            elif dedup.is_duplicate(memory, work.event.event_id, now, ttl) or work.event.event_id in batch_ids:
+            elif (
+                dedup.is_duplicate(memory, work.event.event_id, now, ttl) or work.event.event_id in batch_ids
+            ):
                 outcomes.append("duplicate")
                 log.debug("duplicate dropped", extra=_ids(work.event))
             else:
@@ -189,7 +191,9 @@ class Pipeline:
 
     def _dead_letter(self, work: Work, reason: str, detail: str) -> Outgoing:
         extra = _ids(work.event) if work.event else {}
-        log.error("dead-lettering event: %s", reason, extra={**extra, "detail": detail, "position": work.position})
+        log.error(
+            "dead-lettering event: %s", reason, extra={**extra, "detail": detail, "position": work.position}
+        )
         self._metrics.dead_letters.labels(reason).inc()
         return dead_letter(
             topic=self._settings.dead_letter_topic,
@@ -240,7 +244,7 @@ class Pipeline:
 
     def _backoff(self, attempt: int) -> float:
         cap = self._settings.worker_retry_backoff_max_s
-        return min(cap, RETRY_BASE_S * 2 ** min(attempt, 20)) * random.uniform(0.5, 1.0)
+        return float(min(cap, RETRY_BASE_S * 2.0 ** min(attempt, 20)) * random.uniform(0.5, 1.0))
 
 
 def _ids(event: InputEvent | None) -> dict[str, str]:

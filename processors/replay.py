@@ -68,7 +68,9 @@ async def replay(
                     counts["replayed"] += 1
                     if not dry_run:
                         futures.append(
-                            await producer.send(settings.input_topic, value=value, key=message.key, headers=headers)
+                            await producer.send(
+                                settings.input_topic, value=value, key=message.key, headers=headers
+                            )
                         )
             await asyncio.wait_for(asyncio.gather(*futures), TIMEOUT_S)
             if commits and not dry_run:

@@ -38,7 +38,9 @@ class Router:
                 if status not in suffix_of:
                     raise RoutingConfigError(f"route group {group!r} names unknown status {status!r}")
                 if status in owner:
-                    raise RoutingConfigError(f"status {status!r} is in groups {owner[status]!r} and {group!r}")
+                    raise RoutingConfigError(
+                        f"status {status!r} is in groups {owner[status]!r} and {group!r}"
+                    )
                 owner[status] = group
                 suffix_of[status] = group
         self._suffix_of = suffix_of

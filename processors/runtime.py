@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 #: How long a revocation waits for in-flight batches of the revoked partitions before abandoning them
 #: (they stay unacked and the next owner reprocesses them; the de-dup state makes that harmless).
 REVOKE_DRAIN_S: Final = 5.0
+#: State changes per sweep transaction (a sweep of a million expired keys is many small transactions).
+SWEEP_CHUNK: Final = 1000
 #: Bound of loading one partition's changelog at assignment.
 LOAD_TIMEOUT_S: Final = 300.0
 #: Bound of waiting for a partition to become ready before an event of it is dropped unacked.
@@ -97,7 +99,13 @@ class Runtime:
         self.started = False
 
     async def submit(
-        self, partition: int, offset: int, key: bytes | None, value: bytes | None, ack: Callable[[], object], epoch: int
+        self,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        ack: Callable[[], object],
+        epoch: int,
     ) -> bool:
         """Queue one input record in its order's lane; return False when it was dropped (revoked)."""
         if not self.pipeline.resumed.is_set():
@@ -187,20 +195,21 @@ class Runtime:
         changed = 0
         for partition, writer in list(self.writers.items()):
             changes: list[tuple[str, dedup.OrderMemory | None]] = []
-            for order_id in writer.state.keys():
+            for order_id in writer.state.order_ids():
                 if self.lanes.has_lane(order_id):
                     continue  # its lane rewrites the memory anyway; expire it next time
                 memory = writer.state.get(order_id)
                 kept = dedup.expire(memory, now, ttl)
                 if kept is not memory:
                     changes.append((order_id, kept))
-            if not changes:
-                continue
-            try:
-                await writer.write([], changes)
-                changed += len(changes)
-            except (PartitionLost, RetryBatch):
-                log.info("sweep of partition %s deferred", partition)
+            for start in range(0, len(changes), SWEEP_CHUNK):
+                chunk = changes[start : start + SWEEP_CHUNK]
+                try:
+                    await writer.write([], chunk)
+                except (PartitionLost, RetryBatch):
+                    log.info("sweep of partition %s deferred", partition)
+                    break
+                changed += len(chunk)
         if changed:
             log.info("expired de-dup entries", extra={"keys": changed})
         return changed

@@ -45,7 +45,7 @@ class PartitionState(Protocol):
 
     def apply(self, order_id: str, memory: OrderMemory | None) -> None: ...
 
-    def keys(self) -> Iterator[str]: ...
+    def order_ids(self) -> Iterator[str]: ...
 
     def __len__(self) -> int: ...
 
@@ -67,7 +67,7 @@ class MemoryState:
         else:
             self._data[order_id] = memory
 
-    def keys(self) -> Iterator[str]:
+    def order_ids(self) -> Iterator[str]:
         return iter(list(self._data))
 
     def __len__(self) -> int:
@@ -105,8 +105,8 @@ class RocksState:
             self._db[key] = orjson.dumps(memory.to_json())
             self._count += 0 if exists else 1
 
-    def keys(self) -> Iterator[str]:
-        return (bytes(k).decode() for k in self._db.keys())
+    def order_ids(self) -> Iterator[str]:
+        return (k.decode() if isinstance(k, bytes) else str(k) for k in self._db.keys())  # noqa: SIM118 (Rdict iterates items)
 
     def __len__(self) -> int:
         return self._count
@@ -168,6 +168,11 @@ async def load_partition(
         await asyncio.wait_for(consumer.stop(), START_TIMEOUT_S)
     log.info(
         "state partition loaded",
-        extra={"partition": partition, "records": count, "keys": len(state), "seconds": time.monotonic() - started},
+        extra={
+            "partition": partition,
+            "records": count,
+            "keys": len(state),
+            "seconds": time.monotonic() - started,
+        },
     )
     return count

@@ -7,6 +7,7 @@ state of partition p of the other), so its count is taken from the input topic w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Final
 
@@ -43,10 +44,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         )
         missing = [topic for name, topic in wanted.items() if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker created them first
                 await asyncio.wait_for(admin.create_topics(missing), ADMIN_TIMEOUT_S)
-            except TopicAlreadyExistsError:
-                pass  # another worker created them first
         created = [t.name for t in missing]
         if created:
             log.info("created topics", extra={"topics": created})

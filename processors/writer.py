@@ -175,7 +175,9 @@ class PartitionWriter:
             started = time.perf_counter()
             await asyncio.wait_for(self._commit(group), self._timeout * 2)
         except (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed) as exc:
-            log.warning("transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)})
+            log.warning(
+                "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
+            )
             raise PartitionLost(str(exc)) from exc
         except (KafkaError, TimeoutError, OSError) as exc:
             log.warning(
@@ -214,7 +216,9 @@ class PartitionWriter:
                 raise PartitionLost(str(exc)) from exc
             except (KafkaError, TimeoutError, OSError):
                 delay = min(self._backoff_max, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
-                log.warning("partition recovery failed; retrying", extra={"partition": self.partition}, exc_info=True)
+                log.warning(
+                    "partition recovery failed; retrying", extra={"partition": self.partition}, exc_info=True
+                )
                 await asyncio.sleep(delay)
                 continue
             old_state, self.state = self.state, fresh

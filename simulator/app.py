@@ -52,7 +52,7 @@ def create_app(config: SimConfig, clock: Clock | None = None) -> web.Application
 
 async def _sender_lifecycle(app: web.Application) -> AsyncIterator[None]:
     sender = app[SIMULATOR].sender
-    await sender.start()
+    await sender.open()
     try:
         yield
     finally:

@@ -90,5 +90,5 @@ async def start_workload(request: web.Request) -> web.Response:
         workload = generate_workload(seed, orders, mix=mix, start=datetime.now(UTC))
     except ValueError as exc:
         return error_response(400, str(exc))
-    sim.sender.start_run(workload, None if rate is None else float(rate))
+    sim.sender.start(workload, None if rate is None else float(rate))
     return web.json_response({"orders": orders, "transitions": len(workload)}, status=202)

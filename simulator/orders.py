@@ -16,61 +16,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any, Final
+from typing import Any
 
-#: Admin labels (statusDescription is obsolete and may be empty, REFERENCE §2.1).
-STATUS_DESCRIPTIONS: Final[dict[str, str]] = {
-    "order-created": "Processando",
-    "on-order-completed": "Processando",
-    "payment-pending": "Pagamento Pendente",
-    "payment-approved": "Pagamento Aprovado",
-    "payment-denied": "Pagamento Negado",
-    "window-to-cancel": "Carência para Cancelamento",
-    "ready-for-handling": "Pronto para o manuseio",
-    "start-handling": "Iniciar Manuseio",
-    "handling": "Preparando Entrega",
-    "invoice": "Verificando Fatura",
-    "invoiced": "Faturado",
-    "invoice-after-cancellation-deny": "Faturado após negação do cancelamento",
-    "request-cancel": "Cancelamento Solicitado",
-    "waiting-for-seller-decision": "Aguardando decisão do seller",
-    "cancel": "Cancelando",
-    "canceled": "Cancelado",
-}
-
-_CATALOG: Final = (
-    ("2001", "501", "Caneca Térmica 500ml Azul", "Azul", "CT500-AZ", 12990, 14990),
-    ("3105", "742", "Filtro de Papel 103 (30 un)", "30 un", "FP103-30", 4590, 4590),
-    ("4410", "880", "Garrafa Inox 1L", "Prata", "GI1L-PR", 8990, 9990),
-    ("5120", "913", "Kit Talheres 24 peças", "24 peças", "KT24", 15990, 19990),
-    ("6033", "1002", "Cafeteira Italiana 6 xícaras", "6 xícaras", "CI6", 21990, 21990),
-    ("7311", "1150", "Geladeira Frost Free 400L", "400L", "GFF400", 359900, 399900),
-    ("8020", "1203", "Pano de Prato (3 un)", "3 un", "PP3", 2490, 2990),
-)
-_PEOPLE: Final = (
-    ("Ana", "Souza"),
-    ("Bruno", "Lima"),
-    ("Carla", "Mendes"),
-    ("Diego", "Alves"),
-    ("Elisa", "Rocha"),
-    ("Felipe", "Costa"),
-    ("Gabriela", "Nunes"),
-    ("Hugo", "Pereira"),
-)
-_ADDRESSES: Final = (
-    ("01310-100", "São Paulo", "SP", "Avenida Paulista", "Bela Vista"),
-    ("20040-002", "Rio de Janeiro", "RJ", "Rua da Assembleia", "Centro"),
-    ("30130-010", "Belo Horizonte", "MG", "Avenida Afonso Pena", "Centro"),
-    ("80010-000", "Curitiba", "PR", "Rua XV de Novembro", "Centro"),
-    ("90010-150", "Porto Alegre", "RS", "Rua dos Andradas", "Centro Histórico"),
-)
-#: (paymentSystem, paymentSystemName, group)
-_PAYMENTS: Final = (
-    ("2", "Visa", "creditCard"),
-    ("4", "Mastercard", "creditCard"),
-    ("6", "Boleto Bancário", "bankInvoice"),
-    ("125", "Pix", "instantPayment"),
-)
+from simulator.catalog import ADDRESSES, CATALOG, PAYMENTS, PEOPLE, STATUS_DESCRIPTIONS
 
 
 @cache
@@ -157,7 +105,7 @@ def _items(
     item_template = doc["items"][0]
     meta_template = doc["itemMetadata"]["Items"][0]
     logistics_template = doc["shippingData"]["logisticsInfo"][0]
-    products = rng.sample(_CATALOG, rng.randint(1, 4))
+    products = rng.sample(CATALOG, rng.randint(1, 4))
     items: list[dict[str, Any]] = []
     metadata: list[dict[str, Any]] = []
     logistics: list[dict[str, Any]] = []
@@ -206,7 +154,7 @@ def _items(
 
 
 def _customer(doc: dict[str, Any], rng: random.Random) -> None:
-    first, last = rng.choice(_PEOPLE)
+    first, last = rng.choice(PEOPLE)
     email = f"{first.lower()}.{last.lower()}{rng.randrange(1000)}@example.com"
     profile = doc["clientProfileData"]
     profile.update(
@@ -217,7 +165,7 @@ def _customer(doc: dict[str, Any], rng: random.Random) -> None:
         phone=f"+55119{rng.randrange(10**7, 10**8)}",
         userProfileId=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
     )
-    postal, city, state, street, neighborhood = rng.choice(_ADDRESSES)
+    postal, city, state, street, neighborhood = rng.choice(ADDRESSES)
     address = doc["shippingData"]["address"]
     address.update(
         receiverName=f"{first} {last}",
@@ -235,7 +183,7 @@ def _customer(doc: dict[str, Any], rng: random.Random) -> None:
 
 
 def _payment(doc: dict[str, Any], rng: random.Random, value: int) -> None:
-    system, name, group = rng.choice(_PAYMENTS)
+    system, name, group = rng.choice(PAYMENTS)
     transaction = doc["paymentData"]["transactions"][0]
     transaction["transactionId"] = _hex32(rng)
     payment = transaction["payments"][0]

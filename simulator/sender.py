@@ -20,8 +20,7 @@ import itertools
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -30,59 +29,19 @@ from bridge.events import compute_event_id
 from simulator.clock import Clock
 from simulator.config import SimConfig
 from simulator.controls import Controls
+from simulator.deliveries import AcceptedEvents, DeliveryRecord
 from simulator.state import Notification, SimState
 from simulator.workload import Transition, Workload
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["pending", "accepted", "dropped"]
 PING_BODY: Final = b'{"hookConfig":"ping"}'
 #: How often a paused sender looks whether it was resumed (real seconds).
 PAUSE_POLL_S: Final = 0.05
 
 
-@dataclass(slots=True)
-class DeliveryRecord:
-    """One notification VTEX tried to deliver (a duplicate re-send is a record of its own)."""
-
-    seq: int
-    notification: Notification
-    event_id: str
-    duplicate: bool = False
-    attempts: int = 0
-    outcome: Outcome = "pending"
-    #: Result of each attempt: the HTTP status as text, "timeout", "connection-error" or "injected-failure".
-    results: list[str] = field(default_factory=list)
-    first_attempt_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return self.notification.payload
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "event_id": self.event_id,
-            "app_key": self.notification.app_key,
-            "payload": self.payload,
-            "duplicate": self.duplicate,
-            "attempts": self.attempts,
-            "outcome": self.outcome,
-            "results": list(self.results),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptedEvents:
-    """The events the receiver accepted at least once: one payload per event id, in acceptance order."""
-
-    payloads: tuple[dict[str, Any], ...]
-    event_ids: frozenset[str]
-
-
 class HookSender:
-    """Deliver hook notifications for one simulator; `start()` before use, `close()` after."""
+    """Deliver hook notifications for one simulator; `open()` before use, `close()` after."""
 
     def __init__(self, state: SimState, controls: Controls, clock: Clock, config: SimConfig) -> None:
         self.state = state
@@ -104,7 +63,8 @@ class HookSender:
         self.pings = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def open(self) -> None:
+        """Open the HTTP session (the app does this on startup)."""
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self.config.max_concurrent_deliveries)
             self._session = aiohttp.ClientSession(connector=connector)
@@ -124,7 +84,7 @@ class HookSender:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise RuntimeError("HookSender.start() was not awaited")
+            raise RuntimeError("HookSender.open() was not awaited")
         return self._session
 
     # --- driving workloads -------------------------------------------------------------------
@@ -149,7 +109,7 @@ class HookSender:
             self.emit(transition)
         self.flush_held()
 
-    def start_run(self, workload: Workload, rate_per_s: float | None = None) -> asyncio.Task[None]:
+    def start(self, workload: Workload, rate_per_s: float | None = None) -> asyncio.Task[None]:
         """Run `workload` in the background; `drain()` waits for it."""
         task = asyncio.create_task(self.run(workload, rate_per_s), name="sim-workload")
         self._runs.add(task)
@@ -308,4 +268,5 @@ class HookSender:
             "duplicates": sum(1 for r in self.records if r.duplicate),
             "held": len(self._held),
             "pings": self.pings,
+            "running": len(self._runs),
         }

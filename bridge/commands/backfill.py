@@ -1,9 +1,10 @@
-"""`vtex-bridge backfill --order-ids FILE`: re-inject events for orders whose notifications were missed.
+"""`vtex-bridge backfill --order-ids FILE | --since A --until B`: re-inject missed order events.
 
 Each order is read from OMS and produced to the input topic as a `source: backfill` event for its
 current status (see `bridge.backfill`); running it twice produces the same event ids, which the
-processor de-dups. `--since/--until` needs VTEX's List orders API, which the bridge does not use yet:
-list the ids in VTEX's Admin (or with that API) and pass them with `--order-ids`.
+processor de-dups. `--since/--until` finds the orders *created* in the range with VTEX's List orders
+API (the simulator does not serve it); an order created earlier that changed during the outage needs
+`--order-ids`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE",
         help="file with one order id per line (# comments allowed; - = stdin)",
     )
-    parser.add_argument("--since", metavar="ISO8601", help="orders created from (needs the List orders API)")
-    parser.add_argument("--until", metavar="ISO8601", help="orders created until (needs the List orders API)")
+    parser.add_argument(
+        "--since", metavar="ISO8601", help="orders created from this date/time (List orders API)"
+    )
+    parser.add_argument("--until", metavar="ISO8601", help="orders created until this date/time (inclusive)")
     parser.add_argument("--dry-run", action="store_true", help="read the orders and print the events only")
     parser.set_defaults(func=run)
 
@@ -34,16 +37,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    if args.order_ids is None:
-        if args.since or args.until:
-            print(
-                "vtex-bridge backfill: --since/--until is not supported yet (it needs VTEX's List orders "
-                "API); list the order ids and pass them with --order-ids FILE",
-                file=sys.stderr,
-            )
-        else:
-            print("vtex-bridge backfill: give --order-ids FILE", file=sys.stderr)
+    if args.order_ids is not None and (args.since or args.until):
+        print("vtex-bridge backfill: give either --order-ids or --since/--until", file=sys.stderr)
         return 2
+    if args.order_ids is None:
+        if not (args.since and args.until):
+            print("vtex-bridge backfill: give --order-ids FILE, or both --since and --until", file=sys.stderr)
+            return 2
+        return asyncio.run(_backfill_range(args, settings))
     try:
         lines = (
             sys.stdin.read().splitlines()
@@ -60,6 +61,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"vtex-bridge backfill: {args.order_ids} lists no order id", file=sys.stderr)
         return 2
     return asyncio.run(_backfill(order_ids, settings, dry_run=args.dry_run))
+
+
+async def _backfill_range(args: argparse.Namespace, settings: Settings) -> int:
+    """List the orders created in the range, then backfill them like `--order-ids`."""
+    from bridge.backfill import InvalidRange, list_order_ids, parse_bound
+    from bridge.vtex.config_api import ConfigApiClient
+    from bridge.vtex.config_models import ConfigApiError
+
+    try:
+        since, until = parse_bound(args.since, end=False), parse_bound(args.until, end=True)
+        async with ConfigApiClient.from_settings(settings) as client:
+            order_ids = await list_order_ids(client, since, until)
+    except InvalidRange as exc:
+        print(f"vtex-bridge backfill: {exc}", file=sys.stderr)
+        return 2
+    except ConfigApiError as exc:
+        print(f"vtex-bridge backfill: {exc.user_message()}", file=sys.stderr)
+        return exc.exit_code
+    print(f"backfill: {len(order_ids)} order(s) created between {since} and {until}", file=sys.stderr)
+    if not order_ids:
+        return 0
+    return await _backfill(order_ids, settings, dry_run=args.dry_run)
 
 
 async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) -> int:

@@ -96,8 +96,10 @@ async def _set(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.vtex.config_api import ConfigApiClient
 
     queue = FeedQueue(
-        visibility_timeout_s=args.visibility_timeout or settings.feed_visibility_timeout_s,
-        retention_s=args.retention or settings.feed_retention_s,
+        visibility_timeout_s=(
+            settings.feed_visibility_timeout_s if args.visibility_timeout is None else args.visibility_timeout
+        ),
+        retention_s=settings.feed_retention_s if args.retention is None else args.retention,
     )
     chosen = filter_from_args(args, for_hook=False, fallback=default_hook_filter(settings))
     config = FeedConfig(filter=chosen, queue=queue)

@@ -34,6 +34,7 @@ from aiolimiter import AsyncLimiter
 from bridge.events import build_input_event, utc_now_iso
 from bridge.feed_poller.convert import to_hook_payload
 from bridge.feed_poller.metrics import PollerMetrics
+from bridge.kafka_producer import ProduceError, ProducerUnavailable
 from bridge.settings import Settings
 from bridge.validation import SchemaViolation, validate
 from bridge.vtex.config_models import (
@@ -161,6 +162,9 @@ class FeedPoller:
 
     async def poll_once(self) -> LotResult:
         """Read one lot, produce it, await every ack, commit it; raise on any failure (nothing committed)."""
+        if not getattr(self._sink, "connected", True):
+            # Reading now would only hide the items for the visibility timeout: wait for Kafka instead.
+            raise ProducerUnavailable("no connected Kafka producer; the feed is not read meanwhile")
         async with self._limiter:
             items = await self._source.read_feed(self._config.maxlot)
         self.last_success = time.monotonic()
@@ -245,8 +249,6 @@ class FeedPoller:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; back off on VTEX and Kafka trouble; let anything else crash."""
-        from bridge.kafka_producer import ProduceError
-
         while not stop.is_set():
             try:
                 result = await self.poll_once()
@@ -258,8 +260,12 @@ class FeedPoller:
                 log.error("feed poll refused: %s; %s", exc, exc.hint)
                 await self._back_off(stop, "not_found" if isinstance(exc, VtexNotFound) else "auth", exc)
                 continue
-            except (VtexUnavailable, ConfigApiError) as exc:
+            except VtexUnavailable as exc:
                 await self._back_off(stop, "vtex_unavailable", exc)
+                continue
+            except ConfigApiError as exc:  # e.g. a 400: log it loudly, keep trying slowly
+                log.error("feed poll refused: %s; %s", exc, exc.hint)
+                await self._back_off(stop, "vtex_error", exc)
                 continue
             except ProduceError as exc:
                 await self._back_off(stop, "kafka", exc)

@@ -108,7 +108,14 @@ async def _produce(
     state: IngressState, payload: dict[str, Any], account: HookAccount, deadline: float
 ) -> web.Response:
     settings, metrics = state.settings, state.metrics
-    event = build_input_event(payload, source="hook", account=account.account)
+    try:
+        event = build_input_event(payload, source="hook", account=account.account)
+    except (ValueError, OverflowError) as exc:
+        # The schema's date-time check is a regex: a second of 60, year 0 or an instant that overflows
+        # with its offset pass it but are not instants (bridge.timestamps cannot convert them).
+        metrics.outcome["schema_violation"].inc()
+        message = f"LastChange is not a representable instant: {exc}"
+        return error_response(422, "schema_violation", message, field="LastChange")
     log_extra = {"order_id": event.order_id, "state": event.state, "event_id": event.event_id}
     remaining = min(settings.ingress_produce_timeout_s, deadline - time.monotonic())
     if remaining < MIN_PRODUCE_S:
@@ -153,6 +160,11 @@ async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     if length is not None and length > limit:
         raise _TooLarge
     content = request.content
+    if content.is_eof():  # the usual case: a small body arrived with the head, no need to wait
+        buffered = content.read_nowait()
+        if len(buffered) > limit:
+            raise _TooLarge
+        return buffered
     async with asyncio.timeout(timeout):
         body = bytearray()
         while True:
@@ -208,7 +220,7 @@ def _unavailable(retry_after: int, code: str, message: str) -> web.Response:
 
 
 def _mark_received(state: IngressState, account: HookAccount) -> None:
-    state.metrics.last_hook.labels(account=account.account).set(time.time())
+    state.metrics.last_hook_of(account.account).set(time.time())
 
 
 def _violation_field(payload: Any, exc: SchemaViolation) -> str:

@@ -72,3 +72,11 @@ class IngressMetrics:
             "Times the Kafka producer was found wedged and rebuilt since start.",
             registry=self.registry,
         )
+        self._last_hook_children: dict[str, Gauge] = {}
+
+    def last_hook_of(self, account: str) -> Gauge:
+        """Return the last-hook gauge of `account` (children cached: `labels()` costs a lock and a lookup)."""
+        child = self._last_hook_children.get(account)
+        if child is None:
+            child = self._last_hook_children[account] = self.last_hook.labels(account=account)
+        return child

@@ -1,1 +1,1 @@
-"""Clients of VTEX's own APIs (OMS today); one module per API so each has one place for auth and limits."""
+"""Clients of VTEX's own APIs; one module per API so each has one place for auth and limits."""

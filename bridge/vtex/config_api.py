@@ -38,6 +38,8 @@ from bridge.vtex.config_models import (
 HOOK_CONFIG_PATH: Final = "/api/orders/hook/config"
 FEED_CONFIG_PATH: Final = "/api/orders/feed/config"
 FEED_PATH: Final = "/api/orders/feed"
+#: VTEX's List orders (indexed search); only `backfill --since/--until` uses it.
+LIST_ORDERS_PATH: Final = "/api/oms/pvt/orders"
 CLOSE_TIMEOUT_S: Final = 5.0
 #: Cap on an honoured Retry-After; the guide suggests about a minute after a 429.
 MAX_RETRY_AFTER_S: Final = 120.0
@@ -46,6 +48,9 @@ _HINT_403: Final = (
     "the appKey lacks permission: give its role the License Manager resource "
     "'Feed v3 and Hook Admin' (no predefined role has it; read-only commands also work with "
     "'Feed v3 and Hook view only')"
+)
+_HINT_403_OMS: Final = (
+    "the appKey lacks permission: its role needs 'View order' (OMS) or 'Orders Full Access'"
 )
 _HINT_401: Final = "VTEX rejected the credentials: check VTEX_APP_KEY and VTEX_APP_TOKEN"
 _HINT_429: Final = (
@@ -99,7 +104,8 @@ def error_for(status: int, body: bytes, *, what: str, retry_after: float | None 
     if status == 401:
         return VtexAuthError(detail, status=status, hint=_HINT_401)
     if status == 403:
-        return VtexAuthError(detail, status=status, hint=_HINT_403)
+        hint = _HINT_403_OMS if what.startswith("list orders") else _HINT_403
+        return VtexAuthError(detail, status=status, hint=hint)
     if status == 404:
         return VtexNotFound(detail, status=status, hint=_not_found_hint(what))
     if status == 409:
@@ -113,6 +119,8 @@ def error_for(status: int, body: bytes, *, what: str, retry_after: float | None 
 
 
 def _not_found_hint(what: str) -> str:
+    if what.startswith("list orders"):
+        return "this VTEX URL does not serve List orders (the simulator does not): use --order-ids"
     if what.startswith("hook"):
         return "no hook is configured for this appKey (VTEX deletes one after 3 days without notifications)"
     if what.startswith("feed read") or what.startswith("feed commit"):
@@ -227,6 +235,29 @@ class ConfigApiClient:
         """Remove the items of `handles` from the queue (for every user of this appKey)."""
         if handles:
             await self._request("POST", FEED_PATH, body={"handles": list(handles)}, what="feed commit")
+
+    # --- List orders (backfill by date range) --------------------------------------------------------
+
+    async def list_orders_page(self, since: str, until: str, page: int, per_page: int) -> dict[str, Any]:
+        """Return one page of orders created between `since` and `until` (UTC ISO, inclusive).
+
+        VTEX's List orders reads its search index, which lags a few minutes behind (the feed guide
+        advises against it for integrations); backfill only uses it to find ids, then reads each order.
+        """
+        params = {
+            "f_creationDate": f"creationDate:[{since} TO {until}]",
+            "orderBy": "creationDate,asc",
+            "page": str(page),
+            "per_page": str(per_page),
+        }
+        data = await self._request("GET", LIST_ORDERS_PATH, params=params, what="list orders")
+        if not isinstance(data, dict) or not isinstance(data.get("list"), list):
+            raise ConfigApiError(
+                "list orders: VTEX answered 200 without a `list`",
+                status=200,
+                hint="unexpected answer from VTEX",
+            )
+        return data
 
     # --- transport -----------------------------------------------------------------------------------
 

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
-from bridge.backfill import BackfillAborted, backfill_orders, order_to_payload, read_order_ids
+from bridge.backfill import (
+    BackfillAborted,
+    InvalidRange,
+    backfill_orders,
+    list_order_ids,
+    order_to_payload,
+    parse_bound,
+    read_order_ids,
+)
 from bridge.cli import main
 from bridge.events import compute_event_id, decode_input_event
-from bridge.vtex.config_models import EXIT_AUTH
+from bridge.settings import SIMULATOR_APP_KEY as APP_KEY
+from bridge.settings import SIMULATOR_APP_TOKEN as APP_TOKEN
+from bridge.vtex.config_api import ConfigApiClient
+from bridge.vtex.config_models import EXIT_AUTH, EXIT_NOT_FOUND
 from bridge.vtex.oms import OmsClient
 from simulator.server import SimHandle
 
@@ -91,7 +105,7 @@ class TestBackfillOrders:
                         topic="in",
                         account="simaccount",
                         app_key="k",
-                    )  # fmt: skip
+                    )
                 )
         first, second = runs
         assert ["v404missing-01"] == first.not_found
@@ -149,10 +163,8 @@ class TestBackfillCommand:
         code, _, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
         assert 1 == code and "order v404missing-01 not found" in err and "safe to run again" in err
 
-        code, _, err = await cli(
-            capsys, "backfill", "--since", "2026-01-01T00:00:00Z", "--until", "2026-01-02"
-        )
-        assert 2 == code and "--order-ids" in err
+        code, _, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--since", "2026-01-01")
+        assert 2 == code and "either --order-ids or --since/--until" in err
         code, _, err = await cli(capsys, "backfill", "--order-ids", str(tmp_path / "none.txt"))
         assert 2 == code and "cannot read" in err
 
@@ -160,3 +172,115 @@ class TestBackfillCommand:
         ids_file.write_text(f"{order_ids[0]}\n")
         code, out, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
         assert EXIT_AUTH == code and "bad-token-777" not in out + err
+
+
+@dataclass
+class ListOrdersStandIn:
+    """VTEX's List orders + Get order over loopback HTTP (the simulator serves only Get order)."""
+
+    created: dict[str, str] = field(default_factory=dict)  # orderId -> creationDate (UTC ISO)
+    queries: list[dict[str, str]] = field(default_factory=list)
+    base_url: str = ""
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        if request.headers.get("X-VTEX-API-AppToken") != APP_TOKEN:
+            return web.json_response({"error": {"code": "1", "message": "forbidden"}}, status=403)
+        self.queries.append(dict(request.query))
+        match = re.fullmatch(r"creationDate:\[(\S+) TO (\S+)\]", request.query["f_creationDate"])
+        assert match is not None
+        since, until = match.groups()
+        page, per_page = int(request.query["page"]), int(request.query["per_page"])
+        ids = sorted(i for i, c in self.created.items() if since <= c <= until)
+        chunk = ids[(page - 1) * per_page : page * per_page]
+        pages = -(-len(ids) // per_page)
+        return web.json_response(
+            {
+                "list": [{"orderId": i, "creationDate": self.created[i]} for i in chunk],
+                "paging": {"total": len(ids), "pages": pages, "currentPage": page, "perPage": per_page},
+            }
+        )
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        order = json.loads(EXAMPLE_ORDER.read_text())
+        order["orderId"] = request.match_info["order_id"]
+        return web.json_response(order)
+
+
+@pytest.fixture
+async def list_orders() -> AsyncIterator[ListOrdersStandIn]:
+    stand_in = ListOrdersStandIn()
+    app = web.Application()
+    app.router.add_get("/api/oms/pvt/orders", stand_in.list_orders)
+    app.router.add_get("/api/oms/pvt/orders/{order_id}", stand_in.get_order)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
+    stand_in.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield stand_in
+    finally:
+        await runner.cleanup()
+
+
+class TestDateRange:
+    """`--since/--until` pages through VTEX's List orders and backfills the orders created in the range."""
+
+    def test_bounds(self) -> None:
+        assert "2026-01-01T00:00:00.000Z" == parse_bound("2026-01-01", end=False)
+        assert "2026-01-01T23:59:59.999Z" == parse_bound("2026-01-01", end=True)
+        assert "2026-01-01T03:30:00.000Z" == parse_bound("2026-01-01T00:30:00-03:00", end=False)
+        with pytest.raises(InvalidRange):
+            parse_bound("yesterday", end=False)
+
+    async def test_pages_through_the_range(self, list_orders: ListOrdersStandIn) -> None:
+        list_orders.created = {
+            f"v{n:04d}rng-01": f"2026-01-01T{n // 60:02d}:{n % 60:02d}:00.000Z" for n in range(250)
+        }
+        list_orders.created["v9999late-01"] = "2026-01-03T00:00:00.000Z"
+        client = ConfigApiClient(
+            base_url=list_orders.base_url, app_key=APP_KEY, app_token=APP_TOKEN, timeout_s=5
+        )
+        async with client:
+            ids = await list_order_ids(client, "2026-01-01T00:00:00.000Z", "2026-01-01T23:59:59.999Z")
+        assert sorted(ids) == sorted(i for i in list_orders.created if "late" not in i)
+        assert ["1", "2", "3"] == [q["page"] for q in list_orders.queries]
+
+    async def test_too_many_pages_asks_for_a_smaller_range(self) -> None:
+        class Huge:
+            async def list_orders_page(
+                self, since: str, until: str, page: int, per_page: int
+            ) -> dict[str, Any]:
+                return {"list": [{"orderId": "x"}], "paging": {"total": 5000, "pages": 50}}
+
+        with pytest.raises(InvalidRange, match="smaller ranges"):
+            await list_order_ids(Huge(), "2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z")
+        with pytest.raises(InvalidRange, match="after"):
+            await list_order_ids(Huge(), "2026-02-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")
+
+    async def test_command(
+        self,
+        list_orders: ListOrdersStandIn,
+        sim: SimHandle,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        list_orders.created = {
+            "v0001rng-01": "2026-01-01T10:00:00.000Z",
+            "v0002rng-01": "2026-01-05T10:00:00.000Z",
+        }
+        monkeypatch.setenv("VTEX_BRIDGE_VTEX_BASE_URL", list_orders.base_url)
+        code, out, err = await cli(
+            capsys, "backfill", "--since", "2026-01-01", "--until", "2026-01-02", "--dry-run"
+        )
+        assert 0 == code, err
+        assert "1 order(s) created between" in err
+        assert ["v0001rng-01"] == [line.split("\t")[0] for line in out.splitlines()]
+        code, _, err = await cli(capsys, "backfill", "--since", "2026-01-03", "--until", "2026-01-02")
+        assert 2 == code and "is after" in err
+        code, _, err = await cli(capsys, "backfill", "--since", "2026-01-01")
+        assert 2 == code and "both --since and --until" in err
+        monkeypatch.setenv("VTEX_BRIDGE_VTEX_BASE_URL", sim.base_url)
+        code, _, err = await cli(capsys, "backfill", "--since", "2026-01-01", "--until", "2026-01-02")
+        assert EXIT_NOT_FOUND == code and "use --order-ids" in err, err

@@ -214,6 +214,16 @@ class TestValidation:
         assert (422, "schema_violation", field) == (status, body["error"], body["field"])
         assert [] == producer.records
 
+    @pytest.mark.parametrize(
+        "last_change", ["2019-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"]
+    )
+    async def test_schema_valid_but_impossible_instants(
+        self, client: TestClient[Any, Any], producer: FakeProducer, last_change: str
+    ) -> None:
+        status, body = await post(client, hook_payload(LastChange=last_change))
+        assert (422, "schema_violation", "LastChange") == (status, body["error"], body["field"])
+        assert [] == producer.records
+
     @pytest.mark.parametrize("missing", ["Domain", "OrderId", "State", "LastChange"])
     async def test_missing_fields(
         self, client: TestClient[Any, Any], producer: FakeProducer, missing: str

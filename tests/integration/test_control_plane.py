@@ -82,12 +82,13 @@ class TestConnectAnAccount:
         sim: SimHandle = await sim_factory()
         topic = unique("cp-input")
         await create_topics(kafka_bootstrap, topic, partitions=3)
+        statuses = "payment-approved,ready-for-handling,handling,invoiced,canceled"
         for name, value in {
             "VTEX_BRIDGE_VTEX_BASE_URL": sim.base_url,
             "VTEX_BRIDGE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "VTEX_BRIDGE_INPUT_TOPIC": topic,
             "VTEX_BRIDGE_HOOK_SECRET": SECRET,
-            "VTEX_BRIDGE_CONTROL_HOOK_STATUSES": "payment-approved,ready-for-handling,handling,invoiced,canceled",
+            "VTEX_BRIDGE_CONTROL_HOOK_STATUSES": statuses,
             "VTEX_BRIDGE_LOG_FORMAT": "text",
         }.items():
             monkeypatch.setenv(name, value)
@@ -142,7 +143,7 @@ class TestConnectAnAccount:
             by_source.setdefault(event.source, Counter())[event.event_id] += 1
         assert notifications == len(by_source["hook"])
         assert by_source["hook"].keys() == by_source["feed"].keys(), "the feed carries the hooks' event ids"
-        assert {i: 2 for i in runs[0]} == dict(by_source["backfill"])
+        assert dict.fromkeys(runs[0], 2) == dict(by_source["backfill"])
 
         emitted = downstream(records)
         assert len(emitted) == len(set(emitted))

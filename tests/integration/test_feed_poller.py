@@ -65,7 +65,7 @@ async def topics(bootstrap: str) -> tuple[str, str]:
 
 
 async def configure_and_emit(sim: SimHandle, orders: int, hook_url: str | None = None) -> int:
-    """Configure the feed (and the hook), drive `orders` orders through their lifecycles; return feed depth."""
+    """Configure the feed (and the hook), drive `orders` orders through their lifecycles; return the depth."""
     async with client_for(sim) as client:
         await client.set_feed_config(FeedConfig(ALL_STATUSES, FeedQueue(VISIBILITY_S, 345600)))
         if hook_url is not None:
@@ -160,7 +160,7 @@ class TestKilledBetweenAckAndCommit:
         crashed_lot = await self.kill_after_ack(how, settings)
 
         in_kafka = event_ids(await read_all(kafka_bootstrap, topic, expected=LOT))
-        assert {i: 1 for i in crashed_lot} == dict(in_kafka), "the lot was acknowledged before the kill"
+        assert dict.fromkeys(crashed_lot, 1) == dict(in_kafka), "the lot was acknowledged before the kill"
         assert depth == feed_depth(sim), "nothing was committed"
 
         await drain(settings, sim)  # the lot is invisible for VTEX's visibility timeout, then comes back

@@ -17,7 +17,7 @@ from bridge.events import decode_input_event
 from bridge.feed_poller.metrics import PollerMetrics
 from bridge.feed_poller.poller import FeedPoller, PollerConfig
 from bridge.feed_poller.service import create_app
-from bridge.kafka_producer import ProduceFailed, ProducerConfig, ResilientProducer
+from bridge.kafka_producer import ProduceFailed, ProducerConfig, ProducerUnavailable, ResilientProducer
 from bridge.settings import load_settings
 from bridge.statuses import KNOWN_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
@@ -37,6 +37,7 @@ class ScriptedSink:
     """Stands in for the producer: records what was acknowledged; fails the next `fail_next` sends."""
 
     fail_next: int = 0
+    connected: bool = True
     acked: list[tuple[str, bytes, bytes]] = field(default_factory=list)
 
     async def send(
@@ -113,6 +114,15 @@ class TestKafkaFailures:
             await asyncio.wait_for(task, 10)
         produced = {decode_input_event(v).event_id for _, _, v in sink.acked}
         assert total == len(produced)
+
+    async def test_feed_is_not_read_while_kafka_is_down(self, sim: SimHandle) -> None:
+        total = await with_feed(sim, orders=1)
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, ScriptedSink(connected=False), config(sim))
+            with pytest.raises(ProducerUnavailable):
+                await poller.poll_once()
+        assert 0 == sim.simulator.counters["feed_items_read"]
+        assert total == depth(sim)
 
     async def test_records_of_one_order_keep_feed_order(self, sim_factory: SimFactory) -> None:
         sim = await sim_factory()

@@ -102,7 +102,7 @@ class TestPollerProcess:
             "VTEX_BRIDGE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "VTEX_BRIDGE_INPUT_TOPIC": topic,
             "VTEX_BRIDGE_FEED_POLL_MAXLOT": "2",
-            "VTEX_BRIDGE_FEED_POLL_RATE_PER_S": "6",  # read + commit per lot: about 3 lots a second
+            "VTEX_BRIDGE_FEED_POLL_RATE_PER_S": "12",  # read + commit per lot: about 6 lots a second
             "VTEX_BRIDGE_FEED_POLL_IDLE_S": "0.1",
             "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(port),
         }

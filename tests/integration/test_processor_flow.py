@@ -50,7 +50,7 @@ class TestWorkerFlow:
         fake_oms.statuses["ord-late"] = "invoiced"
 
         with WorkerProcess(config, tmp_path) as worker:
-            worker.start()
+            await worker.start()
             topics = [config.status_topic("all"), config.status_topic("unknown")]
             expected = len(events) + 4
 
@@ -58,7 +58,7 @@ class TestWorkerFlow:
                 return len(await downstream(kafka_bootstrap, topics)) >= expected
 
             await wait_until(all_there, timeout=60, message="downstream records")
-            assert 0 == worker.terminate()
+            assert 0 == await worker.terminate()
 
         records = await downstream(kafka_bootstrap, topics)
         assert expected == len(records)
@@ -72,7 +72,10 @@ class TestWorkerFlow:
         by_id = {r["event_id"]: r for r in records}
         assert (True, "invoiced") == (by_id[late.event_id]["late"], by_id[late.event_id]["newer_state"])
         assert False is by_id[newer.event_id]["late"]
-        assert ("unknown", "unknown") == (by_id[unknown.event_id]["route"], by_id[null_state.event_id]["route"])
+        assert ("unknown", "unknown") == (
+            by_id[unknown.event_id]["route"],
+            by_id[null_state.event_id]["route"],
+        )
         assert "invoiced" == by_id[late.event_id]["order_status"]
         assert "ord-0" == by_id[events[0].event_id]["order"]["orderId"]
         # One OMS read per order burst: every order's events were waiting when the worker started.
@@ -89,7 +92,7 @@ class TestWorkerFlow:
         await produce(kafka_bootstrap, config.input_topic, [missing, fine])
         topic = config.status_topic("invoiced")
         with WorkerProcess(config, tmp_path) as worker:
-            worker.start()
+            await worker.start()
             dead = await read_all(kafka_bootstrap, config.dead_letter_topic, expected=1, timeout=60)
             value = orjson.loads(dead[0].value)
             assert ("order-not-found", missing.event_id) == (value["reason"], value["event_id"])
@@ -105,4 +108,4 @@ class TestWorkerFlow:
             assert 0 == await asyncio.wait_for(proc.wait(), 60)
             records = await read_all(kafka_bootstrap, topic, expected=2, timeout=60)
             assert {missing.event_id, fine.event_id} == {orjson.loads(r.value)["event_id"] for r in records}
-            assert 0 == worker.terminate()
+            assert 0 == await worker.terminate()

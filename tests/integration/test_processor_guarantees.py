@@ -35,8 +35,11 @@ PACE_S = 0.05
 
 
 def grouped_config(bootstrap: str, oms_url: str) -> WorkerConfig:
+    """All known statuses in one topic (its offsets show the emit order); few lanes, so that a slow OMS
+    (50 ms) makes the stream last several seconds and crashes/rebalances land in the middle of it."""
     config = WorkerConfig(bootstrap, oms_url, partitions=4)
     config.extra["VTEX_BRIDGE_WORKER_ROUTE_GROUPS"] = orjson.dumps({"all": list(KNOWN_STATUSES)}).decode()
+    config.extra["VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS"] = "4"
     return config
 
 
@@ -71,12 +74,12 @@ class TestCrash:
     """A worker killed with SIGKILL mid-stream loses and duplicates nothing once another takes over."""
 
     async def test_kill_9_mid_stream(self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path) -> None:
-        fake_oms.latency_s = 0.01
+        fake_oms.latency_s = 0.05
         config = grouped_config(kafka_bootstrap, fake_oms.base_url)
         topic = config.status_topic("all")
         await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
         events = workload()
-        first = WorkerProcess(config, tmp_path, "first").start()
+        first = await WorkerProcess(config, tmp_path, "first").start()
         try:
             feeding = asyncio.create_task(produce_paced(kafka_bootstrap, config.input_topic, events))
             await wait_until(
@@ -85,41 +88,49 @@ class TestCrash:
                 message="a quarter of the stream processed",
             )
             first.kill()
+            assert await count_records(kafka_bootstrap, topic) < len(events)  # killed mid-stream
             await asyncio.wait_for(feeding, 60)
         finally:
             first.kill()
         with WorkerProcess(config, tmp_path, "second") as second:
-            second.start()
+            await second.start()
             await wait_until(
                 lambda: _at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
             )
-            assert 0 == second.terminate()
+            assert 0 == await second.terminate()
         assert_exactly_once_in_order(events, await downstream(kafka_bootstrap, [topic]))
 
 
 class TestRebalance:
     """Workers joining and leaving mid-stream split the partitions without loss or duplicates."""
 
-    async def test_join_and_leave_mid_stream(self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path) -> None:
-        fake_oms.latency_s = 0.01
+    async def test_join_and_leave_mid_stream(
+        self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
+    ) -> None:
+        fake_oms.latency_s = 0.05
         config = grouped_config(kafka_bootstrap, fake_oms.base_url)
         topic = config.status_topic("all")
         await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
         events = workload()
         with WorkerProcess(config, tmp_path, "a") as a, WorkerProcess(config, tmp_path, "b") as b:
-            a.start()
-            feeding = asyncio.create_task(produce_paced(kafka_bootstrap, config.input_topic, events, chunks=40))
-            await wait_until(
-                lambda: _at_least(kafka_bootstrap, topic, len(events) // 5), timeout=60, message="a fifth processed"
+            await a.start()
+            feeding = asyncio.create_task(
+                produce_paced(kafka_bootstrap, config.input_topic, events, chunks=40)
             )
-            b.start()  # rebalance: a gives partitions to b
-            b.wait_for(lambda h: len(h.get("partitions", [])) >= 1, 60, "b owns partitions")
-            assert 0 == a.terminate()  # rebalance: b takes everything
+            await wait_until(
+                lambda: _at_least(kafka_bootstrap, topic, len(events) // 5),
+                timeout=60,
+                message="a fifth processed",
+            )
+            assert await count_records(kafka_bootstrap, topic) < len(events) // 2  # mid-stream
+            await b.start()  # rebalance: a gives partitions to b
+            await b.wait_for(lambda h: len(h.get("partitions", [])) >= 1, 60, "b owns partitions")
+            assert 0 == await a.terminate()  # rebalance: b takes everything
             await asyncio.wait_for(feeding, 60)
             await wait_until(
                 lambda: _at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
             )
-            assert 0 == b.terminate()
+            assert 0 == await b.terminate()
         assert_exactly_once_in_order(events, await downstream(kafka_bootstrap, [topic]))
 
 

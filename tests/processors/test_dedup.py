@@ -61,8 +61,12 @@ class TestExpiry:
         assert True is was_dead_lettered(memory, "3:17", 1.0, TTL)
         assert None is expire(memory, now=TTL, ttl_s=TTL)
 
-    @given(st.dictionaries(st.text(min_size=1, max_size=5), st.floats(0, 1000), max_size=20), st.floats(0, 2000))
-    def test_expire_never_keeps_an_old_id_nor_drops_a_fresh_one(self, seen: dict[str, float], now: float) -> None:
+    @given(
+        st.dictionaries(st.text(min_size=1, max_size=5), st.floats(0, 1000), max_size=20), st.floats(0, 2000)
+    )
+    def test_expire_never_keeps_an_old_id_nor_drops_a_fresh_one(
+        self, seen: dict[str, float], now: float
+    ) -> None:
         memory = OrderMemory(seen=seen)
         result = expire(memory, now, TTL)
         kept = {} if result is None else dict(result.seen)
@@ -73,7 +77,9 @@ class TestSerialisation:
     """The changelog value round-trips through JSON-able data."""
 
     def test_round_trip(self) -> None:
-        memory = remember_dead(remember(EMPTY, "e1", 1.5, "invoiced", "2026-01-01T00:00:00.0000000Z"), "0:1", 2.0)
+        memory = remember_dead(
+            remember(EMPTY, "e1", 1.5, "invoiced", "2026-01-01T00:00:00.0000000Z"), "0:1", 2.0
+        )
         assert memory == OrderMemory.from_json(memory.to_json())
 
     def test_none_is_empty(self) -> None:

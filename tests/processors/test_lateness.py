@@ -18,13 +18,20 @@ class TestEventChange:
 
     def test_prefers_current_change(self) -> None:
         e = build_input_event(
-            {"OrderId": "o", "State": "s", "LastChange": "2026-01-01T00:00:00Z", "CurrentChange": "2026-01-02T00:00:00Z"},
+            {
+                "OrderId": "o",
+                "State": "s",
+                "LastChange": "2026-01-01T00:00:00Z",
+                "CurrentChange": "2026-01-02T00:00:00Z",
+            },
             source="hook",
         )
         assert "2026-01-02T00:00:00.0000000Z" == event_change(e)
 
     def test_falls_back_to_last_change(self) -> None:
-        e = build_input_event({"OrderId": "o", "State": "s", "LastChange": "2026-01-01T01:00:00+01:00"}, source="hook")
+        e = build_input_event(
+            {"OrderId": "o", "State": "s", "LastChange": "2026-01-01T01:00:00+01:00"}, source="hook"
+        )
         assert "2026-01-01T00:00:00.0000000Z" == event_change(e)
 
     def test_unparsable_is_none(self) -> None:

@@ -22,7 +22,9 @@ class TestRouter:
 
     def test_groups_collect_statuses(self) -> None:
         router = Router(PREFIX, {"cancellation": ["request-cancel", "cancel", "canceled"]})
-        assert [PREFIX + "cancellation"] * 3 == [router.route(s).topic for s in ("request-cancel", "cancel", "canceled")]
+        assert [PREFIX + "cancellation"] * 3 == [
+            router.route(s).topic for s in ("request-cancel", "cancel", "canceled")
+        ]
         assert PREFIX + "invoiced" == router.route("invoiced").topic
 
     def test_topics_cover_every_route(self) -> None:
@@ -33,7 +35,12 @@ class TestRouter:
 
     @pytest.mark.parametrize(
         "groups",
-        [{"g": ["not-a-status"]}, {"a": ["cancel"], "b": ["cancel"]}, {"unknown": ["cancel"]}, {"": ["cancel"]}],
+        [
+            {"g": ["not-a-status"]},
+            {"a": ["cancel"], "b": ["cancel"]},
+            {"unknown": ["cancel"]},
+            {"": ["cancel"]},
+        ],
     )
     def test_inconsistent_groups_are_refused(self, groups: dict[str, list[str]]) -> None:
         with pytest.raises(RoutingConfigError):

@@ -2,11 +2,13 @@
 
 Each `WorkerProcess` gets its own environment (broker, topic names, app id, web port, OMS URL) and
 state directory; it can be stopped with SIGTERM (clean) or SIGKILL (crash). `start()` waits until the
-worker's /ready answers. Logs go to a file in the test's tmp dir, shown when a wait fails.
+worker owns partitions. Waits are async, so a fake OMS served by the test's event loop keeps
+answering. Logs go to a file in the test's tmp dir, shown when a wait fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -83,7 +85,7 @@ class WorkerProcess:
         self.log_path = self.work_dir / "worker.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 90.0) -> WorkerProcess:
+    async def start(self, timeout: float = 90.0) -> WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(VTEX_BRIDGE), "worker", "--data-dir", str(self.work_dir / "data")],
@@ -92,7 +94,7 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self.wait_for(lambda h: bool(h.get("partitions")) or h.get("ready") is True, timeout, "worker ready")
+        await self.wait_for(lambda h: bool(h.get("partitions")), timeout, "worker owns partitions")
         return self
 
     def health(self) -> dict[str, Any] | None:
@@ -103,19 +105,23 @@ class WorkerProcess:
         except OSError:
             return None
 
-    def metrics(self) -> str:
+    async def metrics(self) -> str:
+        return await asyncio.to_thread(self._metrics)
+
+    def _metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
             return response.read().decode()
 
-    def wait_for(self, predicate: Any, timeout: float, what: str) -> dict[str, Any]:
+    async def wait_for(self, predicate: Any, timeout: float, what: str) -> dict[str, Any]:
+        """Poll /health until `predicate(health)`; the event loop stays free (the fake OMS lives there)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"worker exited ({self.proc.returncode}) before {what}:\n{self.tail()}")
-            health = self.health()
+            health = await asyncio.to_thread(self.health)
             if health is not None and predicate(health):
                 return health
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}:\n{self.tail()}")
 
     def tail(self, lines: int = 60) -> str:
@@ -124,17 +130,19 @@ class WorkerProcess:
         except OSError:
             return ""
 
-    def terminate(self, timeout: float = 60.0) -> int:
+    async def terminate(self, timeout: float = 60.0) -> int:
         """SIGTERM and wait for a clean exit; return the exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            return await asyncio.to_thread(self.proc.wait, timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
-            raise AssertionError(f"worker did not stop on SIGTERM within {timeout}s:\n{self.tail()}") from None
+            raise AssertionError(
+                f"worker did not stop on SIGTERM within {timeout}s:\n{self.tail()}"
+            ) from None
 
     def kill(self) -> None:
         """SIGKILL (a crash: no shutdown code runs)."""

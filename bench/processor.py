@@ -1,0 +1,228 @@
+"""Benchmark of one processor worker (`vtex-bridge worker` subprocess) against an OMS with 50 ms latency.
+
+Phases, each with fresh topics and a fresh worker:
+1. throughput: N pre-produced events of distinct orders (no batching help), worker started, time until
+   every downstream record is committed -> `events_per_s`;
+2. naive baseline: the same worker with one lane (`worker_max_in_flight_orders=1`) on fewer events,
+   i.e. one event at a time -> `naive_events_per_s`, `ratio`;
+3. latency: order lifecycles produced at 500 events/s for a while against a running worker; end-to-end
+   = downstream record seen (read_committed) - event produced -> `e2e_p99_ms`, and `order_kept` (each
+   order's records in produced order, on one grouped topic);
+4. bursty: bursts of many events per order -> `oms_calls_per_event` (target <= 0.5).
+
+The OMS is the tests' fake OMS (real HTTP on loopback) with its latency set to 50 ms. Throughput and
+latency runs set the OMS budget high (`oms_rate_limit_per_s`), since VTEX's real 100/s budget would
+measure the budget rather than the worker; the bursty run keeps the default budget.
+Usage: `.venv/bin/python -m bench.processor [--events 20000]`; prints progress then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.common import emit, kafka_broker, machine_description, percentile, progress
+from bridge.events import InputEvent
+from bridge.statuses import KNOWN_STATUSES
+from tests.integration.processor_support import hook, lifecycle
+from tests.support.fake_oms import FakeOms
+from tests.support.kafka import create_topics
+from tests.support.worker import WorkerConfig, WorkerProcess
+
+OMS_LATENCY_S = 0.05
+HOOKS_PER_S = 500
+
+
+class Sink:
+    """Counts committed downstream records as they appear; remembers when each event_id arrived."""
+
+    def __init__(self, bootstrap: str, topics: list[str]) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            metadata_max_age_ms=1000,
+        )
+        self.seen: dict[str, float] = {}
+        self.per_order: dict[str, list[str]] = defaultdict(list)
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await asyncio.wait_for(self._consumer.start(), 30)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            now = time.monotonic()
+            for messages in batch.values():
+                for m in messages:
+                    value = orjson.loads(m.value)
+                    self.seen.setdefault(value["event_id"], now)
+                    self.per_order[value["order_id"]].append(value["event_id"])
+                    self.count += 1
+
+    async def wait_count(self, n: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.count < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return self.count >= n
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.wait_for(self._consumer.stop(), 30)
+
+
+async def produce(bootstrap: str, topic: str, events: list[InputEvent], rate: float | None = None) -> dict[str, float]:
+    """Produce `events` (paced at `rate`/s when given); return event_id -> monotonic send time."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    await asyncio.wait_for(producer.start(), 30)
+    sent: dict[str, float] = {}
+    try:
+        started = time.monotonic()
+        futures = []
+        for i, event in enumerate(events):
+            if rate is not None:
+                due = started + i / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent[event.event_id] = time.monotonic()
+            futures.append(await producer.send(topic, key=event.key(), value=event.encode()))
+        await asyncio.wait_for(asyncio.gather(*futures), 120)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def run_phase(
+    bootstrap: str,
+    oms: FakeOms,
+    work: Path,
+    name: str,
+    events: list[InputEvent],
+    *,
+    extra: dict[str, str],
+    rate: float | None = None,
+    start_worker_first: bool = False,
+    timeout: float = 600,
+) -> dict[str, Any]:
+    config = WorkerConfig(bootstrap, oms.base_url, partitions=12)
+    config.extra.update({"VTEX_BRIDGE_LOG_LEVEL": "WARNING", **extra})
+    config.extra["VTEX_BRIDGE_WORKER_ROUTE_GROUPS"] = orjson.dumps({"all": list(KNOWN_STATUSES)}).decode()
+    await create_topics(bootstrap, config.input_topic, partitions=config.partitions)
+    sink = Sink(bootstrap, [config.status_topic("all")])
+    await sink.start()
+    calls_before = oms.total_calls
+    worker = WorkerProcess(config, work, name)
+    try:
+        if start_worker_first:
+            await worker.start()
+            started = time.monotonic()
+            sent = await produce(bootstrap, config.input_topic, events, rate)
+        else:
+            sent = await produce(bootstrap, config.input_topic, events, rate)
+            await worker.start()
+            started = time.monotonic()
+        done = await sink.wait_count(len(events), timeout)
+        elapsed = time.monotonic() - started
+        await worker.terminate()
+    finally:
+        worker.kill()
+        await sink.stop()
+    expected: dict[str, list[str]] = defaultdict(list)
+    for e in events:
+        expected[e.order_id].append(e.event_id)
+    latencies = [(sink.seen[k] - t) * 1000 for k, t in sent.items() if k in sink.seen]
+    result = {
+        "events": len(events),
+        "completed": done,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(len(events) / elapsed, 1),
+        "oms_calls": oms.total_calls - calls_before,
+        "order_kept": dict(sink.per_order) == dict(expected),
+        "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
+        "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+    }
+    progress(f"{name}: {result}")
+    return result
+
+
+async def main(args: argparse.Namespace) -> None:
+    oms = FakeOms(latency_s=OMS_LATENCY_S)
+    await oms.start()
+    work = Path(args.work_dir)
+    fast = {"VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000", "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "512"}
+    try:
+        with kafka_broker() as bootstrap:
+            distinct = [hook(f"t{i:07d}", "invoiced", 0.0) for i in range(args.events)]
+            throughput = await run_phase(bootstrap, oms, work, "throughput", distinct, extra=fast)
+            naive_events = [hook(f"n{i:07d}", "invoiced", 0.0) for i in range(args.naive_events)]
+            naive = await run_phase(
+                bootstrap,
+                oms,
+                work,
+                "naive",
+                naive_events,
+                extra={"VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000", "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "1"},
+            )
+            steps = 5
+            orders = HOOKS_PER_S * args.latency_seconds // steps
+            per_order = [lifecycle(f"l{i:06d}", steps, start=0.0) for i in range(orders)]
+            # Each order's steps spread over time: interleave orders step by step, as real hooks arrive.
+            interleaved = [per_order[o][s] for s in range(steps) for o in range(orders)]
+            latency = await run_phase(
+                bootstrap, oms, work, "latency", interleaved, extra=fast, rate=HOOKS_PER_S, start_worker_first=True
+            )
+            burst_orders = [lifecycle(f"b{i:05d}", 10) for i in range(args.burst_orders)]
+            bursty = [e for events in burst_orders for e in events]
+            burst = await run_phase(
+                bootstrap, oms, work, "bursty", bursty, extra={"VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "256"}
+            )
+    finally:
+        await oms.stop()
+    naive_rate = naive["events_per_s"]
+    emit(
+        {
+            "benchmark": "processor",
+            "machine": machine_description(),
+            "oms_latency_ms": OMS_LATENCY_S * 1000,
+            "events_per_s": throughput["events_per_s"],
+            "naive_events_per_s": naive_rate,
+            "ratio": round(throughput["events_per_s"] / naive_rate, 1) if naive_rate else None,
+            "e2e_p99_ms": latency["p99_ms"],
+            "e2e_p50_ms": latency["p50_ms"],
+            "hooks_per_s": HOOKS_PER_S,
+            "order_kept": bool(latency["order_kept"] and bursty and burst["order_kept"]),
+            "oms_calls_per_event": round(burst["oms_calls"] / max(1, burst["events"]), 3),
+            "all_completed": all(p["completed"] for p in (throughput, naive, latency, burst)),
+            "phases": {"throughput": throughput, "naive": naive, "latency": latency, "bursty": burst},
+        }
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--naive-events", type=int, default=150)
+    parser.add_argument("--latency-seconds", type=int, default=10)
+    parser.add_argument("--burst-orders", type=int, default=300)
+    parser.add_argument("--work-dir", default="/tmp/bench-processor")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
