@@ -138,6 +138,8 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: int = 0
+    #: CPU seconds the measured process (the server, or the producer) used during the phase.
+    cpu_seconds: float | None = None
 
     @property
     def per_s(self) -> float:
@@ -152,6 +154,11 @@ class LoadResult:
             "max_ms": round(max(self.latencies, default=0.0) * 1000, 2),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": self.errors,
+            "cpu_us_per_request": (
+                round(self.cpu_seconds / self.completed * 1e6, 1)
+                if self.cpu_seconds and self.completed
+                else None
+            ),
         }
 
 
@@ -249,6 +256,12 @@ async def open_loop(
         await asyncio.wait_for(asyncio.gather(*tasks), REQUEST_TIMEOUT_S * 2)
     result.seconds = loop.time() - started
     return result
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """Return the user+system CPU seconds process `pid` used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timestamp() -> str:

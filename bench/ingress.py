@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from bench.common import (
     machine_description,
     open_connections,
     open_loop,
+    process_cpu_seconds,
     progress,
     timestamp,
 )
@@ -181,6 +183,10 @@ class ServerProcess:
     def __exit__(self, *exc: object) -> None:
         self._stop()
 
+    def cpu_seconds(self) -> float:
+        assert self._process.pid is not None
+        return process_cpu_seconds(self._process.pid)
+
     def _stop(self) -> None:
         if self._process.is_alive():
             self._process.terminate()
@@ -194,22 +200,30 @@ class ServerProcess:
 # --- phases ---------------------------------------------------------------------------------------
 
 
-async def saturate(port: int, payloads: Sequence[bytes], connections: int, seconds: float) -> LoadResult:
-    pool = await open_connections(port, connections)
+async def saturate(
+    server: ServerProcess, payloads: Sequence[bytes], connections: int, seconds: float
+) -> LoadResult:
+    pool = await open_connections(server.port, connections)
     try:
         await closed_loop(pool, payloads, WARMUP_S)
-        return await closed_loop(pool, payloads, seconds)
+        cpu = server.cpu_seconds()
+        result = await closed_loop(pool, payloads, seconds)
+        result.cpu_seconds = server.cpu_seconds() - cpu
+        return result
     finally:
         close_connections(pool)
 
 
 async def offer(
-    port: int, payloads: Sequence[bytes], connections: int, rate: float, seconds: float
+    server: ServerProcess, payloads: Sequence[bytes], connections: int, rate: float, seconds: float
 ) -> LoadResult:
-    pool = await open_connections(port, connections)
+    pool = await open_connections(server.port, connections)
     try:
         await open_loop(pool, payloads, rate, WARMUP_S)
-        return await open_loop(pool, payloads, rate, seconds)
+        cpu = server.cpu_seconds()
+        result = await open_loop(pool, payloads, rate, seconds)
+        result.cpu_seconds = server.cpu_seconds() - cpu
+        return result
     finally:
         close_connections(pool)
 
@@ -252,7 +266,10 @@ async def producer_only(
 
     try:
         await run(WARMUP_S)
-        return await run(seconds)
+        cpu = time.process_time()
+        result = await run(seconds)
+        result.cpu_seconds = time.process_time() - cpu
+        return result
     finally:
         await asyncio.wait_for(producer.stop(), 30)
 
@@ -294,7 +311,7 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
             width = saturation_connections
             progress(f"ceiling 1/2: same server, no Kafka, {width} connections, {seconds}s (load {load()})")
             with ServerProcess(overrides, null_producer=True) as server:
-                ceiling_http = asyncio.run(saturate(server.port, payloads, width, seconds))
+                ceiling_http = asyncio.run(saturate(server, payloads, width, seconds))
             progress(f"  200-only: {ceiling_http.summary()}")
 
             progress(f"ceiling 2/2: aiokafka alone, {width} concurrent sends, {seconds}s (load {load()})")
@@ -305,10 +322,10 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
                 progress(
                     f"ingress at a fixed offered load of {rate:.0f} hooks/s for {seconds}s (load {load()})"
                 )
-                fixed = asyncio.run(offer(server.port, payloads, connections, rate, seconds))
+                fixed = asyncio.run(offer(server, payloads, connections, rate, seconds))
                 progress(f"  fixed load: {fixed.summary()}")
                 progress(f"ingress at saturation: {width} connections for {seconds}s (load {load()})")
-                saturated = asyncio.run(saturate(server.port, payloads, width, seconds))
+                saturated = asyncio.run(saturate(server, payloads, width, seconds))
                 progress(f"  saturation: {saturated.summary()}")
         finally:
             asyncio.run(delete_topics(bootstrap, topics))

@@ -86,7 +86,9 @@ class Sink:
         await asyncio.wait_for(self._consumer.stop(), 30)
 
 
-async def produce(bootstrap: str, topic: str, events: list[InputEvent], rate: float | None = None) -> dict[str, float]:
+async def produce(
+    bootstrap: str, topic: str, events: list[InputEvent], rate: float | None = None
+) -> dict[str, float]:
     """Produce `events` (paced at `rate`/s when given); return event_id -> monotonic send time."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
     await asyncio.wait_for(producer.start(), 30)
@@ -165,7 +167,11 @@ async def main(args: argparse.Namespace) -> None:
     oms = FakeOms(latency_s=OMS_LATENCY_S)
     await oms.start()
     work = Path(args.work_dir)
-    fast = {"VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000", "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "512"}
+    fast = {
+        "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000",
+        "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "512",
+        "VTEX_BRIDGE_OMS_MAX_CONNECTIONS": "256",
+    }
     try:
         with kafka_broker() as bootstrap:
             distinct = [hook(f"t{i:07d}", "invoiced", 0.0) for i in range(args.events)]
@@ -177,7 +183,10 @@ async def main(args: argparse.Namespace) -> None:
                 work,
                 "naive",
                 naive_events,
-                extra={"VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000", "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "1"},
+                extra={
+                    "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000",
+                    "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "1",
+                },
             )
             steps = 5
             orders = HOOKS_PER_S * args.latency_seconds // steps
@@ -185,12 +194,24 @@ async def main(args: argparse.Namespace) -> None:
             # Each order's steps spread over time: interleave orders step by step, as real hooks arrive.
             interleaved = [per_order[o][s] for s in range(steps) for o in range(orders)]
             latency = await run_phase(
-                bootstrap, oms, work, "latency", interleaved, extra=fast, rate=HOOKS_PER_S, start_worker_first=True
+                bootstrap,
+                oms,
+                work,
+                "latency",
+                interleaved,
+                extra=fast,
+                rate=HOOKS_PER_S,
+                start_worker_first=True,
             )
             burst_orders = [lifecycle(f"b{i:05d}", 10) for i in range(args.burst_orders)]
             bursty = [e for events in burst_orders for e in events]
             burst = await run_phase(
-                bootstrap, oms, work, "bursty", bursty, extra={"VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "256"}
+                bootstrap,
+                oms,
+                work,
+                "bursty",
+                bursty,
+                extra={"VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "256"},
             )
     finally:
         await oms.stop()

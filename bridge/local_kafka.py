@@ -169,8 +169,20 @@ async def _metadata_answers(bootstrap: str) -> bool:
             await asyncio.wait_for(admin.close(), METADATA_PROBE_TIMEOUT_S)
 
 
+def _port_open(bootstrap: str) -> bool:
+    """Tell whether the first bootstrap address accepts TCP connections (cheap, and logs nothing)."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def broker_answers(bootstrap: str) -> bool:
-    """Tell (synchronously) whether a Kafka broker answers at `bootstrap`."""
+    """Tell (synchronously) whether a Kafka broker answers metadata requests at `bootstrap`."""
+    if not _port_open(bootstrap):
+        return False
     return _run_in_fresh_loop(_metadata_answers(bootstrap))
 
 

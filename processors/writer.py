@@ -79,6 +79,7 @@ class PartitionWriter:
         produce_timeout_s: float,
         backoff_max_s: float,
         linger_ms: int = 5,
+        group_linger_s: float = 0.005,
         on_commit: Callable[[float, int], None] | None = None,
     ) -> None:
         self.partition = partition
@@ -91,6 +92,7 @@ class PartitionWriter:
         self._timeout = produce_timeout_s
         self._backoff_max = backoff_max_s
         self._linger_ms = linger_ms
+        self._group_linger_s = group_linger_s
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Write] = asyncio.Queue()
         self._producer: AIOKafkaProducer | None = None
@@ -143,6 +145,10 @@ class PartitionWriter:
     async def _loop(self) -> None:
         while True:
             first = await self._queue.get()
+            if self._group_linger_s > 0 and self._queue.qsize() < MAX_GROUP_RECORDS // 10:
+                # A short wait lets concurrent lanes join this transaction: fewer, larger transactions
+                # cost the broker far less than many small ones (each writes markers to every partition).
+                await asyncio.sleep(self._group_linger_s)
             group = [first]
             count = len(first.records) + len(first.state)
             while not self._queue.empty() and count < MAX_GROUP_RECORDS:

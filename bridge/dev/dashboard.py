@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import orjson
+
 from bridge.dev.kafka_view import KafkaSnapshot
 from bridge.dev.scrape import Samples, by_label, total
 
@@ -110,8 +112,10 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
     if snap.kafka is not None:
         lag = snap.kafka.input_lag
         lines.append(f"Lag        {_n(lag)} records on the input topic (processor group)")
-        lines.append("Topics     records per topic:")
-        for topic, count in snap.kafka.records_per_topic.items():
+        filled = {t: c for t, c in snap.kafka.records_per_topic.items() if c}
+        empty = len(snap.kafka.records_per_topic) - len(filled)
+        lines.append(f"Topics     records per topic ({empty} more topics are empty):")
+        for topic, count in filled.items():
             lines.append(f"           {topic:<52} {_n(count):>9}")
     else:
         lines.append("Kafka      (not answering)")
@@ -136,7 +140,7 @@ class ErrorTail:
     def scan(self, name: str, text_since: str) -> None:
         for line in text_since.splitlines():
             if '"level":"error"' in line or '"level":"critical"' in line or "Traceback" in line:
-                self.recent.append(f"{time.strftime('%H:%M:%S')} {name}: {line}")
+                self.recent.append(f"{time.strftime('%H:%M:%S')} {name}: {_short(line)}")
         self.recent = self.recent[-20:]
 
     def read_new(self, name: str, path: Any) -> None:
@@ -148,3 +152,15 @@ class ErrorTail:
         except OSError:
             return
         self.scan(name, data.decode(errors="replace"))
+
+
+def _short(line: str) -> str:
+    """Return `logger: msg` of a JSON log line (the whole line when it is not JSON)."""
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return line
+    if not isinstance(entry, dict):
+        return line
+    ids = " ".join(f"{k}={entry[k]}" for k in ("order_id", "state", "event_id") if k in entry)
+    return f"{entry.get('logger', '')}: {entry.get('msg', '')} {ids}".strip()
