@@ -334,10 +334,17 @@ class LocalKafka:
 
 
 def _kafka_cluster_id() -> str:
-    """Return a Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    """Return a Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Like Kafka's own `Uuid.randomUuid`, never one starting with "-": the storage tool's argument parser
+    would read it as an option (`--cluster-id/-t: expected one argument`), failing 1 start in 64.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _alive(pid: int) -> bool:

@@ -67,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("hook", help="show, set, delete or ensure the VTEX order hook")
     actions = parser.add_subparsers(dest="hook_action", metavar="ACTION", required=True)
 
-    show = actions.add_parser("show", help="print the hook configuration (header values masked)")
+    show = actions.add_parser("show", help="print the hook configuration (header values, appKey masked)")
     show.set_defaults(func=run)
 
     delete = actions.add_parser("delete", help="delete the hook configuration")
@@ -284,17 +284,28 @@ def hook_difference(current: dict[str, Any] | None, desired: HookConfig) -> str 
     if isinstance(headers, dict):
         shown = {str(k).lower(): str(v) for k, v in headers.items()}
         wanted = {k.lower(): v for k, v in desired.headers.items()}
-        if shown != wanted:
+        if shown.keys() != wanted.keys():
+            return "headers differ"
+        # A value VTEX shows masked (or empty) cannot be compared; re-posting it every run would break
+        # "no change, no call", so only visible values count.
+        if any(not _looks_masked(shown[k]) and shown[k] != wanted[k] for k in wanted):
             return "headers differ"
     return None
 
 
+def _looks_masked(value: str) -> bool:
+    return not value.strip("*x#• ")
+
+
 def mask_headers(config: dict[str, Any]) -> dict[str, Any]:
-    """Return `config` with every hook header value replaced by a mask."""
+    """Return `config` with every hook header value and the appKey (if VTEX echoes it) masked."""
     shown = dict(config)
     hook = shown.get("hook")
     if isinstance(hook, dict) and isinstance(hook.get("headers"), dict):
         shown["hook"] = {**hook, "headers": dict.fromkeys(hook["headers"], MASK)}
+    origin = shown.get("origin")
+    if isinstance(origin, dict):
+        shown["origin"] = {k: MASK if k.lower() == "key" else v for k, v in origin.items()}
     return shown
 
 

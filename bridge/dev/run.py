@@ -169,7 +169,11 @@ async def _start_services(
 ) -> None:
     if plan.with_simulator:
         print(f"Starting the VTEX simulator on {plan.sim_url}…")
-        supervisor.spawn("sim", "sim", "--allow-http-hooks", "--orders", "0", "--no-wait")
+        # A little at-least-once realism, so the view shows de-duplication and late events at work.
+        supervisor.spawn(
+            "sim", "sim", "--allow-http-hooks", "--orders", "0", "--no-wait",
+            "--duplicate-rate", "0.05", "--reorder-rate", "0.03",
+        )  # fmt: skip
         await _wait_http(session, "the simulator", f"{plan.sim_url}/_sim/stats", supervisor, stop)
     for i, port in enumerate(plan.worker_ports, start=1):
         print(f"Starting worker {i} (metrics on :{port})…")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -60,6 +61,28 @@ class Child:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to the child's process group (fault injection: SIGSTOP, SIGCONT, SIGKILL)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the child at once, as a crash would, and reap it."""
+        if self.process is not None:
+            self.signal(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        """Start the same command again after `stop()` or `kill()` (its log is appended to)."""
+        if self.running:
+            raise RuntimeError(f"{self.name} is still running")
+        self.start()
 
     def log_tail(self, lines: int = 8) -> list[str]:
         if not self.log_path.exists():

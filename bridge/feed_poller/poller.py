@@ -49,8 +49,10 @@ from bridge.vtex.config_models import (
 
 log = logging.getLogger(__name__)
 
-#: Header naming why a record was dead-lettered.
-HEADER_REASON: Final = "reason"
+#: Dead letters follow the processor's shape (`processors.records.dead_letter`: same header, same keys,
+#: the original value under "event"), so `vtex-bridge replay` and operators read one format.
+HEADER_REASON: Final = "dead_letter_reason"
+REASON_UNUSABLE: Final = "unusable_feed_item"
 
 
 class FeedSource(Protocol):
@@ -207,17 +209,25 @@ class FeedPoller:
             "unusable feed item dead-lettered",
             extra={"order_id": item.order_id, "feed_event_id": item.event_id, "reason": problem},
         )
+        original = {k: v for k, v in item.raw.items() if k != "handle"}  # a handle is a credential
         value = orjson.dumps(
             {
+                "reason": REASON_UNUSABLE,
+                "detail": problem,
+                "event_id": None,
+                "order_id": item.order_id or None,
+                "state": item.state,
+                "input_topic": None,
+                "partition": None,
+                "offset": None,
+                "dead_lettered_at": utc_now_iso(),
                 "source": "feed",
                 "account": config.account,
-                "reason": problem,
-                "item": {k: v for k, v in item.raw.items() if k != "handle"},
-                "received_at": utc_now_iso(),
+                "event": orjson.dumps(original).decode(),
             }
         )
         key = (item.order_id or item.event_id or "unknown").encode()
-        headers = [(HEADER_REASON, b"unusable-feed-item"), ("source", b"feed")]
+        headers = [(HEADER_REASON, REASON_UNUSABLE.encode()), ("source", b"feed")]
         return _Record(item, key, value, headers, config.dead_letter_topic, None)
 
     async def _produce_all(self, records: list[_Record]) -> None:
@@ -258,7 +268,8 @@ class FeedPoller:
             except (VtexNotFound, VtexAuthError) as exc:
                 # Not transient, but an operator can fix it without restarting us: wait the longest.
                 log.error("feed poll refused: %s; %s", exc, exc.hint)
-                await self._back_off(stop, "not_found" if isinstance(exc, VtexNotFound) else "auth", exc)
+                cause = "not_found" if isinstance(exc, VtexNotFound) else "auth"
+                await self._back_off(stop, cause, exc, self._config.backoff_max_s)
                 continue
             except VtexUnavailable as exc:
                 await self._back_off(stop, "vtex_unavailable", exc)
@@ -276,8 +287,9 @@ class FeedPoller:
                 await _wait(stop, self._config.idle_s)
 
     async def _back_off(
-        self, stop: asyncio.Event, cause: str, exc: Exception, retry_after: float | None = None
+        self, stop: asyncio.Event, cause: str, exc: Exception, at_least: float | None = None
     ) -> None:
+        """Wait an exponentially growing, jittered delay, and at least `at_least` (e.g. Retry-After)."""
         self._failures += 1
         self.last_error = f"{cause}: {exc}"
         self.metrics.errors.labels(cause=cause).inc()
@@ -285,8 +297,8 @@ class FeedPoller:
             self._config.backoff_max_s, self._config.backoff_initial_s * 2 ** min(self._failures - 1, 16)
         )
         delay = random.uniform(ceiling / 2, ceiling)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        if at_least is not None:
+            delay = max(delay, at_least)
         log.warning(
             "feed poll failed; backing off", extra={"cause": cause, "error": str(exc), "delay_s": delay}
         )

@@ -157,7 +157,7 @@ class ConfigApiClient:
         )
 
     def __repr__(self) -> str:
-        return f"ConfigApiClient(base_url={self._base_url!r}, app_key={self.app_key!r})"
+        return f"ConfigApiClient(base_url={self._base_url!r})"
 
     @property
     def base_url(self) -> str:

@@ -87,7 +87,7 @@ class TestHookSet:
         assert SECRET not in err
         code, out, _ = await cli(capsys, "hook", "show")
         assert 0 == code
-        assert SECRET not in out
+        assert SECRET not in out and env.config.app_key not in out
         assert '"handling"' in out and "**********" in out
 
     async def test_expression_filter(
@@ -256,6 +256,18 @@ class TestHookEnsure:
         code, _, err = await cli(capsys, *argv)
         assert 0 == code and "headers differ" in err
         assert "rotated-secret" == hook_receiver.pings[-1].headers[HEADER]
+
+    async def test_masked_header_values_count_as_unchanged(
+        self, env: SimHandle, hook_receiver: HookReceiver, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ("hook", "ensure", "--url", hook_receiver.url, "--allow-http", "--skip-silence-check")
+        assert 0 == (await cli(capsys, *argv))[0]
+        hook = env.store.get_hook(env.config.app_key)
+        assert hook is not None
+        hook.headers[HEADER] = "********"  # as a VTEX that masks secrets in its GET would show it
+        code, _, err = await cli(capsys, *argv)
+        assert 0 == code and "hook unchanged" in err
+        assert 1 == len(hook_receiver.pings)
 
     async def test_silence_warning(
         self,

@@ -22,6 +22,7 @@ from bridge.settings import load_settings
 from bridge.statuses import KNOWN_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import FeedConfig, FeedQueue, VtexRateLimited, WorkflowFilter
+from processors.records import original_value
 from simulator.server import SimHandle
 from tests.support.kafka import wait_until
 from tests.support.sim import SimFactory
@@ -189,9 +190,13 @@ class TestUnusableItems:
             result = await poller.poll_once()
         assert (2, 0, 2, 2) == (result.read, result.produced, result.dead_lettered, result.committed)
         assert {DEAD_LETTER} == {topic for topic, _, _ in sink.acked}
-        reasons = [orjson.loads(value)["reason"] for _, _, value in sink.acked]
-        assert any("lastChange" in r for r in reasons)
-        assert all("handle" not in orjson.loads(value)["item"] for _, _, value in sink.acked)
+        letters = [orjson.loads(value) for _, _, value in sink.acked]
+        assert {"unusable_feed_item"} == {letter["reason"] for letter in letters}
+        assert any("lastChange" in letter["detail"] for letter in letters)
+        # The processor's replay reads the original value back from the letter (same format).
+        originals = [orjson.loads(original_value(value)) for _, _, value in sink.acked]
+        assert {"BAD1", "BAD2"} == {o["eventId"] for o in originals}
+        assert all("handle" not in o for o in originals)
         assert 0 == depth(sim)
 
 

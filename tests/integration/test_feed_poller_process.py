@@ -17,15 +17,16 @@ from bridge.events import build_input_event, decode_input_event
 from bridge.local_kafka import free_port
 from bridge.statuses import KNOWN_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
-from bridge.vtex.config_models import FeedConfig, FeedQueue, WorkflowFilter
+from bridge.vtex.config_models import FeedConfig, FeedQueue, HookConfig, WorkflowFilter
 from simulator.server import SimHandle
 from tests.support.kafka import create_topics, read_all, unique, wait_until
-from tests.support.sim import SimFactory
+from tests.support.sim import HookReceiver, SimFactory
 
 pytestmark = pytest.mark.integration
 
 COMPRESSION = 20.0
 VISIBILITY_S = 40  # 2 real seconds
+ALL = WorkflowFilter(KNOWN_STATUSES)
 
 
 @pytest.fixture
@@ -70,6 +71,7 @@ class TestPollerProcess:
         sim_factory: SimFactory,
         tmp_path: Path,
         processes: list[subprocess.Popen[bytes]],
+        hook_receiver: HookReceiver,
     ) -> None:
         sim: SimHandle = await sim_factory(time_compression=COMPRESSION)
         topic = unique("poll-proc")
@@ -77,24 +79,17 @@ class TestPollerProcess:
         async with ConfigApiClient(
             base_url=sim.base_url, app_key=sim.config.app_key, app_token=sim.config.app_token, timeout_s=5.0
         ) as client:
-            await client.set_feed_config(
-                FeedConfig(WorkflowFilter(KNOWN_STATUSES), FeedQueue(VISIBILITY_S, 345600))
-            )
+            await client.set_feed_config(FeedConfig(ALL, FeedQueue(VISIBILITY_S, 345600)))
+            await client.set_hook_config(HookConfig(ALL, hook_receiver.url, {}))
         for transition in sim.workload(orders=6).transitions():
             sim.emit(transition)
         feed = sim.store.get_feed(sim.config.app_key)
         assert feed is not None
-        expected = {
-            build_input_event(
-                {
-                    "OrderId": m.event["orderId"],
-                    "State": m.event["state"],
-                    "LastChange": m.event["lastChange"],
-                },
-                source="feed",
-            ).event_id
-            for m in feed.queue._messages.values()
-        }
+        depth = feed.queue.quantity()
+        # The hooks of the same changes (same filter): what must reach Kafka through the feed.
+        await wait_until(lambda: len(hook_receiver.accepted_bodies()) >= depth, timeout=30, message="hooks")
+        expected = {build_input_event(b, source="hook").event_id for b in hook_receiver.accepted_bodies()}
+        assert depth == len(expected)
         port = free_port()
         env = {
             **os.environ,

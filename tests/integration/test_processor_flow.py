@@ -59,6 +59,7 @@ class TestWorkerFlow:
 
             await wait_until(all_there, timeout=60, message="downstream records")
             assert 0 == await worker.terminate()
+            assert [] == worker.error_lines()
 
         records = await downstream(kafka_bootstrap, topics)
         assert expected == len(records)

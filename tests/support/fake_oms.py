@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 EXAMPLE_ORDER = Path(__file__).resolve().parents[2] / "simulator" / "data" / "example-order.json"
@@ -51,6 +52,14 @@ class FakeOms:
         document["status"] = self.statuses.get(order_id, self.default_status)
         return document
 
+    def _order_body(self, order_id: str) -> bytes:
+        # A shallow copy is enough (only top-level keys change) and orjson keeps the stub cheap, so
+        # benchmarks measure the worker rather than this fake.
+        document = dict(self._template)
+        document["orderId"] = order_id
+        document["status"] = self.statuses.get(order_id, self.default_status)
+        return orjson.dumps(document)
+
     def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
         for _ in range(times):
             self.scripted.append((status, headers or {}))
@@ -81,7 +90,7 @@ class FakeOms:
                 if left > 0:
                     self.not_found_calls[order_id] = left - 1
                 return _error(404, "Order not found")
-            return web.json_response(self.order(order_id))
+            return web.Response(body=self._order_body(order_id), content_type="application/json")
         finally:
             self.in_flight -= 1
 

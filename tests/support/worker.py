@@ -124,6 +124,17 @@ class WorkerProcess:
             await asyncio.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}:\n{self.tail()}")
 
+    def error_lines(self) -> list[str]:
+        """Return logged errors, minus the client libraries' reconnection chatter."""
+        noise = ('"logger":"aiokafka', "Unable connect", "Missing sensor state")
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [
+            line
+            for line in lines
+            if ('"level":"error"' in line or '"level":"critical"' in line)
+            and not any(n in line for n in noise)
+        ]
+
     def tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -1,0 +1,88 @@
+"""Chaos: the processor crashes, freezes, loses its local state, or shares its partitions."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+import pytest
+
+from tests.chaos.harness import BridgeFactory
+from tests.support.checker import CheckResult
+
+Report = Callable[[CheckResult], None]
+
+
+@pytest.mark.chaos
+class TestWorkerKill:
+    """A worker killed with -9 mid-stream and restarted neither loses nor duplicates an event."""
+
+    async def test_kill9_mid_stream(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
+        bridge = await bridge_factory(seed=11)
+        work = await bridge.start_workload(40, rate_per_s=150)
+        worker = bridge.workers[0]
+        await bridge.wait_accepted(work.transitions // 3)
+        bridge.kill(worker)
+        await bridge.wait_accepted(work.transitions // 2)  # the ingress keeps accepting meanwhile
+        await bridge.restart(worker)
+        result = await bridge.check("worker-kill9", transitions=work.transitions)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestWorkerFreeze:
+    """A worker frozen (SIGSTOP) past its session timeout, then resumed, neither loses nor duplicates."""
+
+    async def test_sigstop_sigcont(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
+        bridge = await bridge_factory(seed=12)
+        work = await bridge.start_workload(40, rate_per_s=150)
+        worker = bridge.workers[0]
+        await bridge.wait_accepted(work.transitions // 3)
+        worker.signal(signal.SIGSTOP)
+        await bridge.hold(9.0)  # longer than the 6 s session timeout: the group evicts the worker
+        worker.signal(signal.SIGCONT)
+        result = await bridge.check("worker-sigstop", transitions=work.transitions)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestRebalance:
+    """A second worker joins mid-stream and later leaves: partitions move twice, nothing lost or doubled."""
+
+    async def test_join_then_leave(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
+        bridge = await bridge_factory(seed=13)
+        work = await bridge.start_workload(60, rate_per_s=100)
+        await bridge.wait_accepted(work.transitions // 4)
+        second = await bridge.add_worker()
+        await bridge.wait_accepted(work.transitions // 2)
+        await bridge.terminate(second)
+        await bridge.wait_worker_ready(bridge.workers[0])
+        result = await bridge.check("rebalance-join-leave", transitions=work.transitions)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestLocalStateLost:
+    """A worker killed with -9 whose local state directory (RocksDB) is deleted before it restarts."""
+
+    async def test_state_wiped_before_restart(
+        self, bridge_factory: BridgeFactory, chaos_report: Report
+    ) -> None:
+        bridge = await bridge_factory(seed=14, worker_env={"VTEX_BRIDGE_WORKER_STORE": "rocksdict://"})
+        work = await bridge.start_workload(40, rate_per_s=150)
+        worker = bridge.workers[0]
+        await bridge.wait_accepted(work.transitions // 2)
+        bridge.kill(worker)
+        had_state = any(bridge.worker_dir(worker.name).rglob("*"))
+        bridge.wipe_worker_state(worker)
+        await bridge.restart(worker)
+        result = await bridge.check("worker-state-wiped", transitions=work.transitions, had_state=had_state)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+        assert had_state, "the worker wrote no local state: the scenario proves nothing"

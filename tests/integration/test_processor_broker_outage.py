@@ -1,0 +1,57 @@
+"""The worker across a broker crash: transactions in flight fail, the state is rebuilt, nothing is
+lost or duplicated (the writer's RetryBatch path)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bridge.local_kafka import LocalKafka
+from tests.integration.processor_support import downstream, fake_oms, produce
+from tests.integration.test_processor_guarantees import (
+    assert_exactly_once_in_order,
+    grouped_config,
+    workload,
+)
+from tests.support.fake_oms import FakeOms
+from tests.support.kafka import create_topics, wait_until
+from tests.support.worker import WorkerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+__all__ = ["fake_oms"]
+
+
+class TestBrokerCrash:
+    """A broker killed with SIGKILL mid-stream and restarted: every event still exactly once, in order."""
+
+    async def test_broker_kill_mid_stream(
+        self, own_kafka: LocalKafka, fake_oms: FakeOms, tmp_path: Path
+    ) -> None:
+        bootstrap = own_kafka.bootstrap
+        fake_oms.latency_s = 0.05
+        config = grouped_config(bootstrap, fake_oms.base_url)
+        config.extra["VTEX_BRIDGE_WORKER_PRODUCE_TIMEOUT_S"] = "3"
+        topic = config.status_topic("all")
+        await create_topics(bootstrap, config.input_topic, partitions=config.partitions)
+        events = workload()
+        half = len(events) // 2
+        await produce(bootstrap, config.input_topic, events[:half])
+        with WorkerProcess(config, tmp_path) as worker:
+            await worker.start()
+
+            async def some_done() -> bool:
+                return len(await downstream(bootstrap, [topic])) >= half // 4
+
+            await wait_until(some_done, timeout=60, message="some events processed")
+            await asyncio.to_thread(own_kafka.kill)
+            await asyncio.to_thread(own_kafka.start)
+            await produce(bootstrap, config.input_topic, events[half:])
+
+            async def all_done() -> bool:
+                return len(await downstream(bootstrap, [topic])) >= len(events)
+
+            await wait_until(all_done, timeout=180, message="whole stream after the broker restart")
+            assert 0 == await worker.terminate()
+        assert_exactly_once_in_order(events, await downstream(bootstrap, [topic]))
