@@ -103,7 +103,7 @@ async def measure_recovery(bootstrap: str, keys: int) -> dict[str, Any]:
     progress(f"wrote {keys} changelog records in {time.monotonic() - started:.1f}s")
     state = MemoryState()
     started = time.monotonic()
-    records = await load_partition(bootstrap, topic, 0, state, timeout_s=3600)
+    records = (await load_partition(bootstrap, topic, 0, state, timeout_s=3600)).records
     elapsed = time.monotonic() - started
     with tempfile.TemporaryDirectory(prefix="bench-recovery-") as tmp:
         rocks = new_state("rocksdict://", Path(tmp), 0)

@@ -133,17 +133,37 @@ class Runtime:
         return True
 
     async def on_assigned(self, partitions: Iterable[int]) -> None:
-        """Open a writer (fencing the previous owner, loading the state) for each new partition."""
+        """Close writers of partitions gone elsewhere; retake the ones still here; open the new ones.
+
+        Opening a writer fences the previous owner and loads the state; retaking keeps the local state
+        when the changelog shows nobody else wrote to the partition since (`PartitionWriter.retake`).
+        """
         wanted = set(partitions)
         for partition in sorted(set(self.writers) - wanted):
             await self._close_writer(partition)
+        kept = sorted(wanted & set(self.writers))
         new = sorted(wanted - set(self.writers))
-        for partition in new:
+        for partition in kept + new:
             self._ready[partition] = asyncio.Event()
-        await asyncio.gather(*(self._open_writer(p) for p in new))
-        log.info("partitions assigned", extra={"partitions": sorted(wanted), "opened": new})
+        results = await asyncio.gather(
+            *(self._retake_writer(p) for p in kept), *(self._open_writer(p) for p in new)
+        )
+        log.info(
+            "partitions assigned",
+            extra={
+                "partitions": sorted(wanted),
+                "opened": new,
+                "retaken": kept,
+                "state_kept": [p for p, k in zip(kept, results, strict=False) if k],
+            },
+        )
 
-    async def _open_writer(self, partition: int) -> None:
+    async def _retake_writer(self, partition: int) -> bool:
+        kept = await self.writers[partition].retake()
+        self._ready[partition].set()
+        return kept
+
+    async def _open_writer(self, partition: int) -> bool:
         writer = PartitionWriter(
             bootstrap=self.settings.kafka_bootstrap_servers,
             app_id=self.settings.worker_app_id,
@@ -158,12 +178,13 @@ class Runtime:
         await writer.start()
         self.writers[partition] = writer
         self._ready[partition].set()
+        return False
 
     async def on_revoked(self, partitions: Iterable[int]) -> None:
-        """Let in-flight batches of `partitions` finish (bounded), abandon the rest, close their writers.
+        """Let in-flight batches of `partitions` finish (bounded) and abandon the rest.
 
-        Faust rebalances eagerly (everything is revoked, then reassigned), so each rebalance rebuilds
-        the state of every partition from its changelog: simple and safe; see docs/processor.md.
+        Writers stay open until the assignment that follows: Faust rebalances eagerly (everything is
+        revoked, then reassigned), and most partitions come back to the same worker.
         """
         revoked = set(partitions)
         self.epoch += 1
@@ -175,8 +196,6 @@ class Runtime:
         if not drained:
             dropped = await self.lanes.abandon(revoked)
             log.warning("abandoned in-flight events of revoked partitions", extra={"events": dropped})
-        for partition in sorted(revoked):
-            await self._close_writer(partition)
 
     async def _close_writer(self, partition: int) -> None:
         writer = self.writers.pop(partition, None)
@@ -194,6 +213,9 @@ class Runtime:
         ttl = self.settings.worker_dedup_ttl_s
         changed = 0
         for partition, writer in list(self.writers.items()):
+            ready = self._ready.get(partition)
+            if ready is None or not ready.is_set():
+                continue  # revoked, or being (re)opened
             changes: list[tuple[str, dedup.OrderMemory | None]] = []
             for order_id in writer.state.order_ids():
                 if self.lanes.has_lane(order_id):

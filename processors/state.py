@@ -20,6 +20,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -132,21 +133,42 @@ def encode_memory(memory: OrderMemory | None) -> bytes | None:
     return None if memory is None else orjson.dumps(memory.to_json())
 
 
-async def load_partition(
-    bootstrap: str, topic: str, partition: int, state: PartitionState, *, timeout_s: float
-) -> int:
-    """Replay changelog partition `partition` (read_committed, to the LSO) into `state`; return records read.
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    records: int
+    end: int  # the changelog's read_committed end offset the state reflects
 
-    Call only after the partition's transactional producer started: its `init_transactions` aborts a
-    killed predecessor's open transaction, which would otherwise hold the LSO back until it times out.
-    """
-    consumer = AIOKafkaConsumer(
+
+def _state_consumer(bootstrap: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
+
+
+async def changelog_end(bootstrap: str, topic: str, partition: int) -> int:
+    """Return the read_committed end offset (LSO) of a changelog partition."""
+    consumer = _state_consumer(bootstrap)
+    await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
+    try:
+        tp = TopicPartition(topic, partition)
+        return int((await asyncio.wait_for(consumer.end_offsets([tp]), START_TIMEOUT_S))[tp])
+    finally:
+        await asyncio.wait_for(consumer.stop(), START_TIMEOUT_S)
+
+
+async def load_partition(
+    bootstrap: str, topic: str, partition: int, state: PartitionState, *, timeout_s: float
+) -> Loaded:
+    """Replay changelog partition `partition` (read_committed, to the LSO) into `state`.
+
+    Call only after the partition's transactional producer started: its `init_transactions` aborts a
+    killed predecessor's open transaction, which would otherwise hold the LSO back until it times out.
+    """
+    consumer = _state_consumer(bootstrap)
     await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
     started = time.monotonic()
     count = 0
@@ -175,4 +197,4 @@ async def load_partition(
             "seconds": time.monotonic() - started,
         },
     )
-    return count
+    return Loaded(count, int(end))

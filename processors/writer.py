@@ -19,12 +19,13 @@ means the partition belongs to someone else: the callers get `PartitionLost` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -36,7 +37,7 @@ from aiokafka.errors import (
 
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
-from processors.state import PartitionState, encode_memory, load_partition
+from processors.state import PartitionState, changelog_end, encode_memory, load_partition
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class PartitionWriter:
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._lost = False
+        #: The changelog end offset our state reflects; lets `retake` keep the state after a rebalance
+        #: when nobody else wrote to the partition meanwhile.
+        self._expected_end: int | None = None
 
     @property
     def lost(self) -> bool:
@@ -106,10 +110,42 @@ class PartitionWriter:
     async def start(self) -> None:
         """Fence any predecessor with our transactional id, load the state, start the commit loop."""
         self._producer = await self._new_producer()
-        await load_partition(
+        loaded = await load_partition(
             self._bootstrap, self._changelog, self.partition, self.state, timeout_s=self._load_timeout
         )
+        self._expected_end = loaded.end
         self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
+
+    async def retake(self) -> bool:
+        """Take the partition again after a rebalance that left it here; return True if state was kept.
+
+        A new producer with our transactional id fences any zombie and settles its open transaction.
+        If the changelog's end is still where our last commit left it, nobody else wrote to this
+        partition meanwhile and the local state is exact; otherwise it is rebuilt.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), STOP_TIMEOUT_S)
+        old, self._producer = self._producer, None
+        if old is not None:
+            try:
+                await asyncio.wait_for(old.stop(), STOP_TIMEOUT_S)
+            except Exception:
+                log.warning("stopping the previous producer failed", exc_info=True)
+        self._producer = await self._new_producer()
+        end = await changelog_end(self._bootstrap, self._changelog, self.partition)
+        kept = not self._lost and self._expected_end is not None and end == self._expected_end
+        if not kept:
+            fresh = self._state_factory()
+            loaded = await load_partition(
+                self._bootstrap, self._changelog, self.partition, fresh, timeout_s=self._load_timeout
+            )
+            old_state, self.state = self.state, fresh
+            old_state.close()
+            self._expected_end = loaded.end
+        self._lost = False
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
+        return kept
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
@@ -183,7 +219,7 @@ class PartitionWriter:
     async def _commit_with_retry(self, group: list[_Write]) -> None:
         try:
             started = time.perf_counter()
-            await asyncio.wait_for(self._commit(group), self._timeout * 2)
+            last_changelog_offset = await asyncio.wait_for(self._commit(group), self._timeout * 2)
         except (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed) as exc:
             log.warning(
                 "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
@@ -199,6 +235,8 @@ class PartitionWriter:
             return
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - started, sum(len(i.records) for i in group))
+        if last_changelog_offset is not None:
+            self._expected_end = last_changelog_offset + 2  # our records, then the commit marker
         for item in group:
             for order_id, memory in item.state:
                 self.state.apply(order_id, memory)
@@ -216,15 +254,17 @@ class PartitionWriter:
                     await asyncio.wait_for(old.stop(), STOP_TIMEOUT_S)
                 except Exception:
                     log.warning("stopping a failed producer failed", exc_info=True)
+            fresh = self._state_factory()
             try:
                 self._producer = await self._new_producer()
-                fresh = self._state_factory()
-                await load_partition(
+                loaded = await load_partition(
                     self._bootstrap, self._changelog, self.partition, fresh, timeout_s=self._load_timeout
                 )
             except (ProducerFenced, InvalidProducerEpoch) as exc:
+                fresh.close()
                 raise PartitionLost(str(exc)) from exc
             except (KafkaError, TimeoutError, OSError):
+                fresh.close()
                 delay = min(self._backoff_max, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
                 log.warning(
                     "partition recovery failed; retrying", extra={"partition": self.partition}, exc_info=True
@@ -233,22 +273,30 @@ class PartitionWriter:
                 continue
             old_state, self.state = self.state, fresh
             old_state.close()
+            self._expected_end = loaded.end
             return
 
-    async def _commit(self, group: list[_Write]) -> None:
+    async def _commit(self, group: list[_Write]) -> int | None:
+        """Send and commit the group; return the offset of its last changelog record, if any."""
         producer = self._producer
         if producer is None:
             raise KafkaError("writer has no producer")
-        futures: list[asyncio.Future[object]] = []
+        futures: list[asyncio.Future[Any]] = []
+        changelog: list[asyncio.Future[Any]] = []
         try:
-            await self._send_all(producer, group, futures)
+            await self._send_all(producer, group, futures, changelog)
         except BaseException:
-            for future in futures:  # a failed group: the other sends' errors are expected, not news
+            for future in futures + changelog:  # a failed group: the other sends' errors are no news
                 future.add_done_callback(_retrieve)
             raise
+        return max((f.result().offset for f in changelog), default=None)
 
     async def _send_all(
-        self, producer: AIOKafkaProducer, group: list[_Write], futures: list[asyncio.Future[object]]
+        self,
+        producer: AIOKafkaProducer,
+        group: list[_Write],
+        futures: list[asyncio.Future[Any]],
+        changelog: list[asyncio.Future[Any]],
     ) -> None:
         async with producer.transaction():
             for item in group:
@@ -263,7 +311,7 @@ class PartitionWriter:
                         )
                     )
                 for order_id, memory in item.state:
-                    futures.append(
+                    changelog.append(
                         await producer.send(
                             self._changelog,
                             value=encode_memory(memory),
@@ -271,7 +319,7 @@ class PartitionWriter:
                             partition=self.partition,
                         )
                     )
-            await asyncio.gather(*futures)
+            await asyncio.gather(*futures, *changelog)
 
     async def stop(self) -> None:
         """Stop the loop (queued writes fail with PartitionLost) and the producer."""
@@ -289,6 +337,6 @@ class PartitionWriter:
         self.state.close()
 
 
-def _retrieve(future: asyncio.Future[object]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()

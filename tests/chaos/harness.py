@@ -32,6 +32,7 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.dev.hook import configure_every_change_hook
 from bridge.dev.supervisor import Child, Supervisor
@@ -414,12 +415,43 @@ class Bridge:
         stats = await self.sim_stats()
         result.facts = {
             **facts,
+            **await self.worker_counters(),
             "hook_attempts": stats["sender"]["sent"],
             "hook_retries": stats["sender"]["retried"],
             "hook_duplicates": stats["sender"]["duplicates"],
             "seconds": round(time.monotonic() - self.started_at, 1),
         }
         return result
+
+    async def worker_counters(self) -> dict[str, dict[str, int]]:
+        """Sum the running workers' event outcomes and retry causes (evidence of what a fault caused).
+
+        A restarted worker counts from zero, so after a crash these cover the new process only: its
+        `duplicate` count is the input it re-read and recognised.
+        """
+        events: dict[str, int] = {}
+        retries: dict[str, int] = {}
+        wanted = {"bridge_processor_events": events, "bridge_processor_retries": retries}
+        for child in self.workers:
+            if not child.running:
+                continue
+            text = await self._get_text(f"http://127.0.0.1:{self.worker_ports[child.name]}/metrics")
+            for family in text_string_to_metric_families(text):
+                target = wanted.get(family.name)
+                if target is None:
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        label = next(iter(sample.labels.values()), "")
+                        target[label] = target.get(label, 0) + int(sample.value)
+        return {"worker_events": events, "worker_retries": retries}
+
+    async def _get_text(self, url: str) -> str:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with self.session.get(url) as response:
+                if response.status == 200:
+                    return await response.text()
+        return ""
 
     # --- teardown --------------------------------------------------------------------------------
     async def stop(self) -> None:

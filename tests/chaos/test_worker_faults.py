@@ -19,6 +19,7 @@ class TestWorkerKill:
 
     async def test_kill9_mid_stream(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
         bridge = await bridge_factory(seed=11)
+        await bridge.controls(oms_latency_s=0.05)  # more events in flight (open transactions) at the kill
         work = await bridge.start_workload(40, rate_per_s=150)
         worker = bridge.workers[0]
         await bridge.wait_accepted(work.transitions // 3)
@@ -26,6 +27,28 @@ class TestWorkerKill:
         await bridge.wait_accepted(work.transitions // 2)  # the ingress keeps accepting meanwhile
         await bridge.restart(worker)
         result = await bridge.check("worker-kill9", transitions=work.transitions)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestWorkerKilledRepeatedly:
+    """A worker killed with -9 three times during one workload, each time restarted."""
+
+    async def test_three_kills(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
+        bridge = await bridge_factory(seed=15)
+        await bridge.controls(oms_latency_s=0.05)
+        work = await bridge.start_workload(60, rate_per_s=100)
+        worker = bridge.workers[0]
+        for share in (4, 2):
+            await bridge.wait_accepted(work.transitions // share)
+            bridge.kill(worker)
+            await bridge.restart(worker)
+        await bridge.wait_accepted(work.transitions * 3 // 4)
+        bridge.kill(worker)
+        await bridge.restart(worker)
+        result = await bridge.check("worker-kill9-x3", transitions=work.transitions, kills=3)
         chaos_report(result)
         assert result.ok, result.to_json()
 
