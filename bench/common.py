@@ -140,6 +140,8 @@ class LoadResult:
     errors: int = 0
     #: CPU seconds the measured process (the server, or the producer) used during the phase.
     cpu_seconds: float | None = None
+    #: Further figures of the phase (e.g. the server's own produce latency).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def per_s(self) -> float:
@@ -262,6 +264,29 @@ def process_cpu_seconds(pid: int) -> float:
     """Return the user+system CPU seconds process `pid` used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """Return the upper bound of the bucket holding quantile `q` of what was observed between two scrapes."""
+    bounds = sorted(after)
+    total = after[bounds[-1]] - before.get(bounds[-1], 0.0)
+    if total <= 0:
+        return None
+    for bound in bounds:
+        if after[bound] - before.get(bound, 0.0) >= q * total:
+            return bound
+    return bounds[-1]
+
+
+def parse_buckets(metrics_text: str, name: str) -> dict[float, float]:
+    """Return {upper bound: cumulative count} of histogram `name` in a Prometheus text exposition."""
+    buckets: dict[float, float] = {}
+    prefix = f'{name}_bucket{{le="'
+    for line in metrics_text.splitlines():
+        if line.startswith(prefix):
+            bound, value = line[len(prefix) :].split('"}', 1)
+            buckets[float(bound)] = float(value)
+    return buckets
 
 
 def timestamp() -> str:

@@ -35,10 +35,12 @@ from bench.common import (
     closed_loop,
     emit,
     encode_post,
+    histogram_quantile,
     kafka_broker,
     machine_description,
     open_connections,
     open_loop,
+    parse_buckets,
     process_cpu_seconds,
     progress,
     timestamp,
@@ -183,6 +185,17 @@ class ServerProcess:
     def __exit__(self, *exc: object) -> None:
         self._stop()
 
+    async def produce_latency_buckets(self) -> dict[float, float]:
+        """Scrape the server's produce-latency histogram (empty for the 200-only server)."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"http://127.0.0.1:{self.port}/metrics") as response,
+        ):
+            return parse_buckets(await response.text(), "vtex_bridge_ingress_produce_latency_seconds")
+
     def cpu_seconds(self) -> float:
         assert self._process.pid is not None
         return process_cpu_seconds(self._process.pid)
@@ -200,15 +213,24 @@ class ServerProcess:
 # --- phases ---------------------------------------------------------------------------------------
 
 
+def add_produce_latency(result: LoadResult, before: dict[float, float], after: dict[float, float]) -> None:
+    """Add the server's produce latency (bucket upper bounds): the part of a hook's time spent on Kafka."""
+    if after and any(after.values()):
+        for q in (50, 99):
+            bound = histogram_quantile(before, after, q / 100)
+            result.extra[f"server_produce_p{q}_le_ms"] = None if bound is None else round(bound * 1000, 1)
+
+
 async def saturate(
     server: ServerProcess, payloads: Sequence[bytes], connections: int, seconds: float
 ) -> LoadResult:
     pool = await open_connections(server.port, connections)
     try:
         await closed_loop(pool, payloads, WARMUP_S)
-        cpu = server.cpu_seconds()
+        buckets, cpu = await server.produce_latency_buckets(), server.cpu_seconds()
         result = await closed_loop(pool, payloads, seconds)
         result.cpu_seconds = server.cpu_seconds() - cpu
+        add_produce_latency(result, buckets, await server.produce_latency_buckets())
         return result
     finally:
         close_connections(pool)
@@ -220,9 +242,10 @@ async def offer(
     pool = await open_connections(server.port, connections)
     try:
         await open_loop(pool, payloads, rate, WARMUP_S)
-        cpu = server.cpu_seconds()
+        buckets, cpu = await server.produce_latency_buckets(), server.cpu_seconds()
         result = await open_loop(pool, payloads, rate, seconds)
         result.cpu_seconds = server.cpu_seconds() - cpu
+        add_produce_latency(result, buckets, await server.produce_latency_buckets())
         return result
     finally:
         close_connections(pool)
@@ -371,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingress", description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=2000.0, help="fixed offered load, hooks/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured phase")
-    parser.add_argument("--connections", type=int, default=64, help="client connections at the fixed load")
+    parser.add_argument("--connections", type=int, default=256, help="client connections at the fixed load")
     parser.add_argument(
         "--saturation-connections", type=int, default=256, help="client connections at saturation"
     )

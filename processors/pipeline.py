@@ -99,7 +99,7 @@ class Pipeline:
             try:
                 order = await self._process(writer, order_id, batch, order)
                 break
-            except (PartitionLost, asyncio.CancelledError):
+            except PartitionLost:
                 return
             except RetryBatch:
                 self._metrics.retries.labels("kafka").inc()

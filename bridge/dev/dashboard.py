@@ -23,6 +23,8 @@ WORKER_FETCHES: Final = "bridge_processor_order_fetches_total"
 WORKER_LAG: Final = "bridge_processor_consumer_lag"
 WORKER_HALTED: Final = "bridge_processor_halted"
 OMS_REQUESTS: Final = "bridge_oms_requests_total"
+FEED_PRODUCED: Final = "vtex_bridge_feed_poller_records_produced_total"
+FEED_COMMITTED: Final = "vtex_bridge_feed_poller_items_committed_total"
 
 REJECTED_OUTCOMES: Final = frozenset(
     {"unauthorized", "invalid_json", "schema_violation", "payload_too_large", "unsupported_media_type"}
@@ -40,6 +42,7 @@ class Snapshot:
     workers: list[Samples | None]
     sim: dict[str, Any] | None
     kafka: KafkaSnapshot | None
+    feed: Samples | None = None
     errors: list[str] = field(default_factory=list)
 
     def hooks_accepted(self) -> float:
@@ -84,6 +87,12 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
                 for key in ("sent", "accepted", "retried", "pending", "dropped")
                 if key in sender
             )
+        )
+
+    if snap.feed is not None:
+        lines.append(
+            f"Feed v3    backup poller produced {_n(total(snap.feed, FEED_PRODUCED))}  "
+            f"committed {_n(total(snap.feed, FEED_COMMITTED))}  (the processor de-dups them against hooks)"
         )
 
     events: dict[str, float] = {}
@@ -142,6 +151,14 @@ class ErrorTail:
             if '"level":"error"' in line or '"level":"critical"' in line or "Traceback" in line:
                 self.recent.append(f"{time.strftime('%H:%M:%S')} {name}: {_short(line)}")
         self.recent = self.recent[-20:]
+
+    def skip_existing(self, name: str, path: Any) -> None:
+        """Start reading `path` at its end: start-up noise (e.g. a new group's coordinator) is not news."""
+        try:
+            with open(path, "rb") as handle:  # noqa: PTH123
+                self._offsets[name] = handle.seek(0, 2)
+        except OSError:
+            self._offsets[name] = 0
 
     def read_new(self, name: str, path: Any) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Register the ingress as the account's hook for the demo, through the control plane's client."""
+"""Register the ingress as the account's hook (and the demo's Feed v3), through the control plane's client."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from bridge.settings import Settings
 from bridge.statuses import HOOK_FILTER_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import (
+    FeedConfig,
+    FeedQueue,
     Filter,
     HookConfig,
     OrdersFilter,
@@ -42,3 +44,14 @@ async def configure_every_change_hook(settings: Settings, url: str, *, allow_htt
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(1.0)
+
+
+async def configure_demo_feed(settings: Settings) -> None:
+    """Configure the simulator's Feed v3 with every change, so the backup poller has work to show.
+
+    The feed sees the same changes as the hook: what the poller produces is absorbed by the
+    processor's de-dup, which is exactly what the backup path is for.
+    """
+    config = FeedConfig(filter=EVERY_CHANGE, queue=FeedQueue(visibility_timeout_s=30))
+    async with ConfigApiClient.from_settings(settings) as client:
+        await client.set_feed_config(config)

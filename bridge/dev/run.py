@@ -61,6 +61,7 @@ class Plan:
     ingress_port: int
     sim_port: int
     worker_ports: list[int]
+    feed_poller_port: int
     run_dir: Path
     env: dict[str, str] = field(default_factory=dict)
 
@@ -82,12 +83,14 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
         ingress_port=port_or_free(settings.ingress_port),
         sim_port=port_or_free(settings.sim_port),
         worker_ports=[port_or_free(settings.worker_web_port + i) for i in range(settings.dev_workers)],
+        feed_poller_port=port_or_free(settings.feed_poll_http_port),
         run_dir=run_dir,
     )
     plan.env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "VTEX_BRIDGE_INGRESS_PORT": str(plan.ingress_port),
         "VTEX_BRIDGE_SIM_PORT": str(plan.sim_port),
+        "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(plan.feed_poller_port),
         "VTEX_BRIDGE_LOG_FORMAT": "json",
     }
     if with_simulator:
@@ -138,6 +141,7 @@ async def _orchestrate(plan: Plan, *, embedded: bool) -> int:
                 return 0
             if plan.with_simulator:
                 await _configure_simulator_hook(plan)
+                await _start_feed_poller(plan, supervisor, session, stop)
             elif plan.settings.dev_public_hook_url:
                 await _ensure_real_hook(plan)
             return await _live_view(plan, supervisor, session, stop, embedded=embedded)
@@ -197,6 +201,20 @@ async def _configure_simulator_hook(plan: Plan) -> None:
     await configure_every_change_hook(settings, _hook_url(plan), allow_http=True)
 
 
+async def _start_feed_poller(
+    plan: Plan, supervisor: Supervisor, session: aiohttp.ClientSession, stop: asyncio.Event
+) -> None:
+    """Configure the simulator's feed and run the backup poller beside the hook."""
+    from bridge.dev.hook import configure_demo_feed
+
+    await configure_demo_feed(plan.settings.model_copy(update={"vtex_base_url": plan.sim_url}))
+    print(f"Starting the Feed v3 poller (metrics on :{plan.feed_poller_port})…")
+    supervisor.spawn("feed-poller", "feed", "poll")
+    await _wait_http(
+        session, "the feed poller", f"http://127.0.0.1:{plan.feed_poller_port}/healthz", supervisor, stop
+    )
+
+
 async def _ensure_real_hook(plan: Plan) -> None:
     from bridge.dev.hook import configure_every_change_hook
 
@@ -227,6 +245,8 @@ async def _live_view(
     kafka = KafkaView(plan.bootstrap)
     await kafka.start()
     errors = ErrorTail()
+    for child in supervisor.children:
+        errors.skip_existing(child.name, child.log_path)
     header = (
         "vtex-kafka-bridge — live  "
         + (f"(local Kafka {plan.bootstrap}" if embedded else f"(Kafka {plan.bootstrap}")
@@ -238,7 +258,14 @@ async def _live_view(
             f"Worker {i}   metrics http://127.0.0.1:{p}/metrics   ready http://127.0.0.1:{p}/ready"
             for i, p in enumerate(plan.worker_ports, start=1)
         ),
-        *([f"Simulator  {plan.sim_url}   stats {plan.sim_url}/_sim/stats"] if plan.with_simulator else []),
+        *(
+            [
+                f"Simulator  {plan.sim_url}   stats {plan.sim_url}/_sim/stats",
+                f"Feed v3    poller metrics http://127.0.0.1:{plan.feed_poller_port}/metrics",
+            ]
+            if plan.with_simulator
+            else []
+        ),
         f"Logs       {supervisor.log_dir}",
     ]
     tty = sys.stdout.isatty()
@@ -258,6 +285,11 @@ async def _live_view(
                 at=time.monotonic(),
                 services={"kafka": True, **{c.name: c.running for c in supervisor.children}},
                 ingress=await scrape.prometheus(session, f"{plan.ingress_url}/metrics"),
+                feed=(
+                    await scrape.prometheus(session, f"http://127.0.0.1:{plan.feed_poller_port}/metrics")
+                    if plan.with_simulator
+                    else None
+                ),
                 workers=[
                     await scrape.prometheus(session, f"http://127.0.0.1:{p}/metrics")
                     for p in plan.worker_ports

@@ -125,6 +125,9 @@ class CheckResult:
     unexpected: int = 0
     dead_lettered: int = 0
     late: int = 0
+    #: Input records per source (hook, feed, backfill) and events some source produced more than once.
+    input_by_source: dict[str, int] = field(default_factory=dict)
+    input_repeats_by_source: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[str]] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -168,6 +171,10 @@ def check(
     arrival: dict[str, tuple[int, int]] = {}
     for record in sorted(inputs, key=lambda r: (r.partition, r.offset)):
         arrival.setdefault(record.event_id, (record.partition, record.offset))
+
+    result.input_by_source = dict(Counter(r.source for r in inputs))
+    per_source = Counter((r.source, r.event_id) for r in inputs)
+    result.input_repeats_by_source = dict(Counter(source for (source, _), n in per_source.items() if n > 1))
 
     copies = Counter(r.event_id for r in outputs)
     for record in outputs:

@@ -1,0 +1,74 @@
+"""Chaos: the Feed v3 backup path. Hook and feed deliver the same events; the poller crashes mid-lot.
+
+With Feed v3 configured (same every-change filter as the hook), every event VTEX notified must come out,
+whatever happened to its hook: the poller commits an item only after Kafka acknowledged it. These
+scenarios run the simulator 100x faster than VTEX so the feed's 240 s visibility timeout is 2.4 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.chaos.harness import BridgeFactory
+from tests.support.checker import CheckResult, read_inputs
+
+Report = Callable[[CheckResult], None]
+#: Bound on kills while looking for one that lands between a lot's produce and its commit.
+MAX_POLLER_KILLS = 8
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestHookPlusFeed:
+    """Every event arrives twice (hook and feed, plus 10% hook re-sends): one downstream record each."""
+
+    async def test_double_delivery(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
+        bridge = await bridge_factory(
+            seed=41, time_compression=100.0, duplicate_rate=0.1, with_feed_poller=True
+        )
+        work = await bridge.start_workload(40, rate_per_s=100)
+        result = await bridge.check("hook-plus-feed", feed=True, transitions=work.transitions)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+        assert result.input_by_source.get("feed", 0) > 0, "the feed poller produced nothing"
+        assert result.input_by_source.get("hook", 0) > 0, "the hook delivered nothing"
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestFeedPollerKill:
+    """The poller killed with -9 until one kill lands between produce and commit: the lot comes back
+    after the visibility timeout, is produced again, and de-dup keeps one record per event. The hook is
+    paused meanwhile (only the feed delivers), then resumed, so each event also arrives a second way."""
+
+    async def test_kill9_between_produce_and_commit(
+        self, bridge_factory: BridgeFactory, chaos_report: Report
+    ) -> None:
+        bridge = await bridge_factory(seed=42, time_compression=100.0, with_feed_poller=True)
+        poller = bridge.feed_poller
+        assert poller is not None
+        await bridge.controls(hook_paused=True)
+        work = await bridge.start_workload(60, rate_per_s=60)
+        kills = 0
+        reproduced = 0
+        produced = 0
+        while kills < MAX_POLLER_KILLS and not reproduced:
+            produced += 40
+            await bridge.wait_input_records(produced)
+            bridge.kill(poller)
+            kills += 1
+            await bridge.restart(poller)
+            inputs = await read_inputs(bridge.bootstrap, bridge.input_topic)
+            produced = len(inputs)
+            feed_ids = [r.event_id for r in inputs if r.source == "feed"]
+            reproduced = len(feed_ids) - len(set(feed_ids))
+        await bridge.settle(feed=True)  # the feed alone delivered everything
+        await bridge.controls(hook_paused=False)
+        result = await bridge.check("feed-poller-kill9", feed=True, transitions=work.transitions, kills=kills)
+        chaos_report(result)
+        assert result.ok, result.to_json()
+        assert result.input_repeats_by_source.get("feed", 0) > 0, (
+            f"no kill in {kills} landed between produce and commit: the scenario proves nothing"
+        )
