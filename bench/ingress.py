@@ -335,11 +335,10 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
             progress(f"ceiling 1/2: same server, no Kafka, {width} connections, {seconds}s (load {load()})")
             with ServerProcess(overrides, null_producer=True) as server:
                 ceiling_http = asyncio.run(saturate(server, payloads, width, seconds))
-            progress(f"  200-only: {ceiling_http.summary()}")
-
-            progress(f"ceiling 2/2: aiokafka alone, {width} concurrent sends, {seconds}s (load {load()})")
-            ceiling_kafka = asyncio.run(producer_only(bootstrap, topics[1], linger_ms, width, seconds))
-            progress(f"  producer-only: {ceiling_kafka.summary()}")
+                progress(f"  200-only: {ceiling_http.summary()}")
+                # The same fixed load without Kafka: shows what the client and HTTP alone add.
+                fixed_http = asyncio.run(offer(server, payloads, connections, rate, seconds))
+                progress(f"  200-only at {rate:.0f}/s: {fixed_http.summary()}")
 
             with ServerProcess(overrides, null_producer=False) as server:
                 progress(
@@ -350,6 +349,10 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
                 progress(f"ingress at saturation: {width} connections for {seconds}s (load {load()})")
                 saturated = asyncio.run(saturate(server, payloads, width, seconds))
                 progress(f"  saturation: {saturated.summary()}")
+            # Last: its burst of writes must not slow the ingress phases down.
+            progress(f"ceiling 2/2: aiokafka alone, {width} concurrent sends, {seconds}s (load {load()})")
+            ceiling_kafka = asyncio.run(producer_only(bootstrap, topics[1], linger_ms, width, seconds))
+            progress(f"  producer-only: {ceiling_kafka.summary()}")
         finally:
             asyncio.run(delete_topics(bootstrap, topics))
     return {
@@ -377,6 +380,7 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
             "fixed": fixed.summary(),
             "saturation": saturated.summary(),
             "aiohttp_200_only": ceiling_http.summary(),
+            "aiohttp_200_only_fixed": fixed_http.summary(),
             "producer_only": ceiling_kafka.summary(),
         },
         "load_average_after": load(),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -110,6 +111,12 @@ async def produce(
     return sent
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user+system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_phase(
     bootstrap: str,
     oms: FakeOms,
@@ -133,14 +140,19 @@ async def run_phase(
     try:
         if start_worker_first:
             await worker.start()
+            assert worker.proc is not None
+            cpu_before = cpu_seconds(worker.proc.pid)
             started = time.monotonic()
             sent = await produce(bootstrap, config.input_topic, events, rate)
         else:
             sent = await produce(bootstrap, config.input_topic, events, rate)
             await worker.start()
+            assert worker.proc is not None
+            cpu_before = cpu_seconds(worker.proc.pid)
             started = time.monotonic()
         done = await sink.wait_count(len(events), timeout)
         elapsed = time.monotonic() - started
+        cpu = cpu_seconds(worker.proc.pid) - cpu_before
         await worker.terminate()
     finally:
         worker.kill()
@@ -155,6 +167,7 @@ async def run_phase(
         "seconds": round(elapsed, 3),
         "events_per_s": round(len(events) / elapsed, 1),
         "oms_calls": oms.total_calls - calls_before,
+        "worker_cpu_ms_per_event": round(cpu * 1000 / len(events), 3),
         "order_kept": dict(sink.per_order) == dict(expected),
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
@@ -224,6 +237,10 @@ async def main(args: argparse.Namespace) -> None:
             "events_per_s": throughput["events_per_s"],
             "naive_events_per_s": naive_rate,
             "ratio": round(throughput["events_per_s"] / naive_rate, 1) if naive_rate else None,
+            "worker_cpu_ms_per_event": throughput["worker_cpu_ms_per_event"],
+            "events_per_cpu_s": round(1000 / throughput["worker_cpu_ms_per_event"], 1)
+            if throughput["worker_cpu_ms_per_event"]
+            else None,
             "e2e_p99_ms": latency["p99_ms"],
             "e2e_p50_ms": latency["p50_ms"],
             "hooks_per_s": HOOKS_PER_S,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+from aiokafka.errors import KafkaError
 
 from bridge.events import InvalidEvent, decode_input_event
 from bridge.settings import Settings
@@ -27,6 +29,8 @@ from processors.state import changelog_topic, new_state
 from processors.writer import PartitionLost, PartitionWriter, RetryBatch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: How long a revocation waits for in-flight batches of the revoked partitions before abandoning them
 #: (they stay unacked and the next owner reprocesses them; the de-dup state makes that harmless).
@@ -61,6 +65,8 @@ class Runtime:
         self.writers: dict[int, PartitionWriter] = {}
         self._ready: dict[int, asyncio.Event] = {}
         self.epoch = 0
+        #: Faust may signal a revocation while the previous assignment is still being handled.
+        self._rebalance_lock = asyncio.Lock()
         self.pipeline = Pipeline(
             settings,
             oms=self.oms,
@@ -138,7 +144,10 @@ class Runtime:
         Opening a writer fences the previous owner and loads the state; retaking keeps the local state
         when the changelog shows nobody else wrote to the partition since (`PartitionWriter.retake`).
         """
-        wanted = set(partitions)
+        async with self._rebalance_lock:
+            await self._on_assigned(set(partitions))
+
+    async def _on_assigned(self, wanted: set[int]) -> None:
         for partition in sorted(set(self.writers) - wanted):
             await self._close_writer(partition)
         kept = sorted(wanted & set(self.writers))
@@ -159,11 +168,29 @@ class Runtime:
         )
 
     async def _retake_writer(self, partition: int) -> bool:
-        kept = await self.writers[partition].retake()
+        writer = self.writers[partition]
+        kept = await self._with_retry(partition, "retake", writer.retake)
         self._ready[partition].set()
         return kept
 
     async def _open_writer(self, partition: int) -> bool:
+        writer = await self._with_retry(partition, "open", lambda: self._new_writer(partition))
+        self.writers[partition] = writer
+        self._ready[partition].set()
+        return False
+
+    async def _with_retry(self, partition: int, what: str, action: Callable[[], Awaitable[T]]) -> T:
+        """Retry opening/retaking a partition through broker trouble (a crash would only restart it)."""
+        attempt = 0
+        while True:
+            try:
+                return await action()
+            except (KafkaError, TimeoutError, OSError):
+                attempt += 1
+                log.warning("could not %s partition %s; retrying", what, partition, exc_info=True)
+                await asyncio.sleep(min(self.settings.worker_retry_backoff_max_s, 0.2 * 2**attempt))
+
+    async def _new_writer(self, partition: int) -> PartitionWriter:
         writer = PartitionWriter(
             bootstrap=self.settings.kafka_bootstrap_servers,
             app_id=self.settings.worker_app_id,
@@ -175,10 +202,12 @@ class Runtime:
             backoff_max_s=self.settings.worker_retry_backoff_max_s,
             on_commit=lambda seconds, _n: self.metrics.txn_seconds.observe(seconds),
         )
-        await writer.start()
-        self.writers[partition] = writer
-        self._ready[partition].set()
-        return False
+        try:
+            await writer.start()
+        except BaseException:
+            await writer.stop()
+            raise
+        return writer
 
     async def on_revoked(self, partitions: Iterable[int]) -> None:
         """Let in-flight batches of `partitions` finish (bounded) and abandon the rest.
@@ -186,8 +215,11 @@ class Runtime:
         Writers stay open until the assignment that follows: Faust rebalances eagerly (everything is
         revoked, then reassigned), and most partitions come back to the same worker.
         """
-        revoked = set(partitions)
         self.epoch += 1
+        async with self._rebalance_lock:
+            await self._on_revoked(set(partitions))
+
+    async def _on_revoked(self, revoked: set[int]) -> None:
         if not revoked:
             return
         for partition in revoked:

@@ -11,6 +11,7 @@ decision, driven by the error class (`bridge.vtex.errors`).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import Any, Final, Protocol, Self
 
@@ -93,6 +94,8 @@ class OmsClient:
         self._timeout_s = timeout_s
         self._max_attempts = max(1, max_attempts)
         self._wait = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
         self._max_connections = max_connections
         self._observer = observer
         self._session: aiohttp.ClientSession | None = None
@@ -143,8 +146,14 @@ class OmsClient:
         Transient failures (5xx, 429, timeouts, connection errors) are retried up to `max_attempts`
         then raised as `OmsUnavailable`; 404, 401/403 and other 4xx are raised at once.
         """
+        try:  # the common case without tenacity's per-call bookkeeping
+            return await self._attempt(order_id)
+        except _Transient as exc:
+            if self._max_attempts == 1:
+                raise OmsUnavailable(str(exc), status=exc.status) from exc
+            await asyncio.sleep(exc.retry_after if exc.retry_after is not None else self._first_backoff())
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
+            stop=stop_after_attempt(self._max_attempts - 1),
             wait=self._wait_for,
             retry=retry_if_exception_type(_Transient),
             reraise=True,
@@ -156,6 +165,9 @@ class OmsClient:
         except _Transient as exc:
             raise OmsUnavailable(str(exc), status=exc.status) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _first_backoff(self) -> float:
+        return random.uniform(0, min(self._backoff_initial_s, self._backoff_max_s))
 
     def _wait_for(self, state: RetryCallState) -> float:
         """Wait `Retry-After` after a 429 that named it, else exponential backoff with full jitter."""

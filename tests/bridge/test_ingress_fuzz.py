@@ -152,14 +152,23 @@ class TestTimestamps:
 
     @FUZZ
     @given(
-        last_change=st.from_regex(r"\A\d{4}-\d{2}-\d{2}[tT]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([zZ]|[+-]\d{2}:?\d{2})\Z"),
+        last_change=st.from_regex(
+            r"\A\d{4}-\d{2}-\d{2}[tT]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([zZ]|[+-]\d{2}:?\d{2})\Z"
+        ),
         current_change=st.none() | st.from_regex(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z\Z"),
     )
     async def test_date_times(
-        self, client: TestClient[Any, Any], producer: FakeProducer, last_change: str, current_change: str | None
+        self,
+        client: TestClient[Any, Any],
+        producer: FakeProducer,
+        last_change: str,
+        current_change: str | None,
     ) -> None:
         payload = hook_payload(LastChange=last_change, CurrentChange=current_change)
         status, _ = await check(
-            client, producer, json.dumps(payload).encode(), {HEADER: SECRET, "Content-Type": "application/json"}
+            client,
+            producer,
+            json.dumps(payload).encode(),
+            {HEADER: SECRET, "Content-Type": "application/json"},
         )
         assert status in {200, 422}

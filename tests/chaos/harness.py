@@ -269,6 +269,9 @@ class Bridge:
 
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{count} hook attempts")
 
+    async def sim_counter(self, name: str) -> int:
+        return int((await self.sim_stats())["counters"].get(name, 0))
+
     async def wait_counter(self, *names: str, at_least: int, timeout: float = 90.0) -> None:
         """Wait until the simulator's counters `names` sum to `at_least` (e.g. OMS errors it served)."""
 
@@ -277,6 +280,19 @@ class Bridge:
             return sum(int(counters.get(n, 0)) for n in names) >= at_least
 
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{'+'.join(names)} >= {at_least}")
+
+    async def feed_backlog(self) -> int:
+        """Return the messages in the simulator's feeds (in flight or not)."""
+        return sum(int(n) for n in (await self.sim_stats())["feed_depth"].values())
+
+    async def wait_feed_depth(self, count: int, timeout: float = 90.0) -> None:
+        async def reached() -> bool:
+            return await self.feed_backlog() >= count
+
+        await wait_until(reached, timeout=timeout, interval=0.1, message=f"{count} feed messages")
+
+    async def input_count(self) -> int:
+        return sum((await self._end_offsets()).values())
 
     async def wait_input_records(self, count: int, timeout: float = 90.0) -> None:
         """Wait until the input topic holds `count` records (the ingress or feed poller produced them)."""
@@ -330,15 +346,18 @@ class Bridge:
         os.killpg(broker.process.pid, signum)
 
     # --- settling and checking -------------------------------------------------------------------
-    async def settle(self, timeout: float = SETTLE_TIMEOUT_S, *, feed: bool = False) -> None:
-        """Wait until VTEX has nothing left to deliver and the processor committed the input's end."""
+    async def settle(
+        self, timeout: float = SETTLE_TIMEOUT_S, *, feed: bool = False, hook: bool = True
+    ) -> None:
+        """Wait until VTEX has nothing left to deliver (by hook, and by feed when `feed`) and the processor
+        committed the input's end."""
         deadline = time.monotonic() + timeout
 
         async def vtex_idle() -> bool:
             self._assert_alive()
             stats = await self.sim_stats()
             sender = stats["sender"]
-            idle = not (sender["pending"] or sender["held"] or sender["running"])
+            idle = not (sender["pending"] or sender["held"] or sender["running"]) or not hook
             if feed:
                 idle = idle and not any(stats["feed_depth"].values())
             return bool(idle)

@@ -7,16 +7,18 @@ scenarios run the simulator 100x faster than VTEX so the feed's 240 s visibility
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 import pytest
 
+from bridge.local_kafka import LocalKafka
 from tests.chaos.harness import BridgeFactory
 from tests.support.checker import CheckResult, read_inputs
 
 Report = Callable[[CheckResult], None]
 #: Bound on kills while looking for one that lands between a lot's produce and its commit.
-MAX_POLLER_KILLS = 8
+MAX_POLLER_KILLS = 5
 
 
 @pytest.mark.chaos
@@ -39,36 +41,47 @@ class TestHookPlusFeed:
 @pytest.mark.chaos
 @pytest.mark.chaos_full
 class TestFeedPollerKill:
-    """The poller killed with -9 until one kill lands between produce and commit: the lot comes back
-    after the visibility timeout, is produced again, and de-dup keeps one record per event. The hook is
-    paused meanwhile (only the feed delivers), then resumed, so each event also arrives a second way."""
+    """The poller killed with -9 between a lot's produce and its commit: the lot comes back after the
+    visibility timeout, is produced again, and de-dup keeps one record per event.
+
+    To land the kill in that window on purpose, the broker is frozen (SIGSTOP) first: the poller reads a
+    lot (the simulator counts the read), sends it and waits for acknowledgements that cannot come; then it
+    is killed and the broker resumed, and the broker appends the records still in its socket buffer. The
+    hook is paused meanwhile (only the feed delivers), then resumed, so each event also arrives twice.
+    """
 
     async def test_kill9_between_produce_and_commit(
-        self, bridge_factory: BridgeFactory, chaos_report: Report
+        self, bridge_factory: BridgeFactory, own_kafka: LocalKafka, chaos_report: Report
     ) -> None:
-        bridge = await bridge_factory(seed=42, time_compression=100.0, with_feed_poller=True)
+        bridge = await bridge_factory(
+            broker=own_kafka, seed=42, time_compression=100.0, with_feed_poller=True
+        )
         poller = bridge.feed_poller
         assert poller is not None
         await bridge.controls(hook_paused=True)
-        work = await bridge.start_workload(60, rate_per_s=60)
+        work = await bridge.start_workload(60, rate_per_s=100)
         kills = 0
-        reproduced = 0
-        produced = 0
-        while kills < MAX_POLLER_KILLS and not reproduced:
-            produced += 40
-            await bridge.wait_input_records(produced)
-            bridge.kill(poller)
-            kills += 1
+        repeats = 0
+        while kills < MAX_POLLER_KILLS and not repeats and await bridge.feed_backlog():
+            await bridge.wait_input_records(await bridge.input_count() + 10)
+            read = await bridge.sim_counter("feed_items_read")
+            bridge.broker_signal(signal.SIGSTOP)
+            try:
+                await bridge.wait_counter("feed_items_read", at_least=read + 1, timeout=30)
+                await bridge.hold(0.5)  # the lot's produce request leaves the poller (linger, send)
+                bridge.kill(poller)
+                kills += 1
+            finally:
+                bridge.broker_signal(signal.SIGCONT)
             await bridge.restart(poller)
             inputs = await read_inputs(bridge.bootstrap, bridge.input_topic)
-            produced = len(inputs)
             feed_ids = [r.event_id for r in inputs if r.source == "feed"]
-            reproduced = len(feed_ids) - len(set(feed_ids))
-        await bridge.settle(feed=True)  # the feed alone delivered everything
+            repeats = len(feed_ids) - len(set(feed_ids))
+        await bridge.settle(feed=True, hook=False)  # the feed alone delivered everything
         await bridge.controls(hook_paused=False)
         result = await bridge.check("feed-poller-kill9", feed=True, transitions=work.transitions, kills=kills)
         chaos_report(result)
         assert result.ok, result.to_json()
         assert result.input_repeats_by_source.get("feed", 0) > 0, (
-            f"no kill in {kills} landed between produce and commit: the scenario proves nothing"
+            f"none of {kills} kills landed between produce and commit: the scenario proves nothing"
         )

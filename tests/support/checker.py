@@ -169,8 +169,8 @@ def check(
 
     # Arrival position of each event: its first copy on the input topic.
     arrival: dict[str, tuple[int, int]] = {}
-    for record in sorted(inputs, key=lambda r: (r.partition, r.offset)):
-        arrival.setdefault(record.event_id, (record.partition, record.offset))
+    for incoming in sorted(inputs, key=lambda r: (r.partition, r.offset)):
+        arrival.setdefault(incoming.event_id, (incoming.partition, incoming.offset))
 
     result.input_by_source = dict(Counter(r.source for r in inputs))
     per_source = Counter((r.source, r.event_id) for r in inputs)
