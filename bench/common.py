@@ -44,7 +44,7 @@ def memory_backed_dir() -> Path | None:
 
 
 @contextlib.contextmanager
-def kafka_broker(version: str = "3.9.1") -> Iterator[str]:
+def kafka_broker(version: str = "3.9.1", *, memory_backed: bool = False) -> Iterator[str]:
     """Yield a bootstrap address: KAFKA_BOOTSTRAP_SERVERS when set, else a fresh local broker."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
@@ -53,7 +53,7 @@ def kafka_broker(version: str = "3.9.1") -> Iterator[str]:
         return
     progress("starting a local Kafka broker (bridge.local_kafka)")
     libs = local_kafka.ensure_distribution(version)
-    parent = memory_backed_dir()
+    parent = memory_backed_dir() if memory_backed else None
     progress(f"broker data in {parent or tempfile.gettempdir()}")
     with tempfile.TemporaryDirectory(prefix="bench-kafka-", dir=parent) as tmp:
         broker = local_kafka.LocalKafka(libs=libs, work_dir=Path(tmp))

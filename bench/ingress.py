@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -157,7 +158,7 @@ def _server_main(
             host="127.0.0.1",
             port=0,
             producer=NullProducer() if null_producer else None,
-            started=conn.send,
+            started=lambda port: (gc.freeze(), conn.send(port)),  # as `vtex-bridge ingress` does
         )
     )
 
@@ -325,7 +326,7 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
     path, linger_ms = defaults.ingress_path, defaults.ingress_linger_ms
     payloads = requests(path, 50_000)
     run_id = uuid.uuid4().hex[:8]
-    with kafka_broker() as bootstrap:
+    with kafka_broker(memory_backed=True) as bootstrap:
         topics = [f"bench-ingress-{run_id}", f"bench-producer-{run_id}"]
         for topic in topics:
             asyncio.run(create_topic(bootstrap, topic))
@@ -389,6 +390,7 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
             "saturation_connections": saturation_connections,
             "seconds": seconds,
             "linger_ms": linger_ms,
+            "producer_instances": defaults.ingress_producer_instances,
             "partitions": PARTITIONS,
         },
     }

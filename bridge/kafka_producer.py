@@ -14,6 +14,11 @@ failure modes would break the promise "an answer within a bound, and never a fal
 background (so a service can start while Kafka is down), notices a wedged producer (dead sender task,
 a fatal idempotence error, or only time-outs and no acknowledgement for `wedge_after_s`), drops it with a
 bounded stop and builds a fresh one. A record is reported as sent only when the broker acknowledged it.
+
+With `instances > 1` it runs that many producers as one generation and sends each record through
+`instances[partition % instances]`, the partition being the one aiokafka would pick for the key. Each
+aiokafka producer keeps a single produce request in flight per broker, so several overlap their round
+trips under load, while one key still always travels through one producer (per-key order holds).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from aiokafka.errors import (
     ProducerFenced,
     UnknownProducerId,
 )
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
 log = logging.getLogger(__name__)
@@ -74,6 +80,7 @@ class KafkaProducerLike(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def flush(self) -> None: ...
+    async def partitions_for(self, topic: str) -> set[int]: ...
     async def send(
         self,
         topic: str,
@@ -103,6 +110,10 @@ class ProducerConfig:
     #: Only time-outs and no acknowledgement for this long means the producer is wedged.
     wedge_after_s: float = 10.0
     metadata_timeout_s: float = 2.0
+    #: Underlying producers; records go to `instances[partition % instances]`. aiokafka keeps one produce
+    #: request in flight per broker and producer, so several instances overlap their round trips. A key
+    #: always maps to one partition and so to one instance: per-key order is kept.
+    instances: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +134,8 @@ class ResilientProducer:
     def __init__(self, config: ProducerConfig, *, factory: ProducerFactory | None = None) -> None:
         self._config = config
         self._factory: ProducerFactory = factory or self._default_factory
-        self._producer: KafkaProducerLike | None = None
+        self._producers: tuple[KafkaProducerLike, ...] = ()
+        self._partitioner = DefaultPartitioner()
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
@@ -187,10 +199,10 @@ class ResilientProducer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
             self._supervisor = None
-        producer, self._producer = self._producer, None
+        producers, self._producers = self._producers, ()
         self._connected.clear()
-        if producer is not None:
-            await self._close(producer, bound)
+        if producers:
+            await asyncio.gather(*(self._close(p, bound) for p in producers))
         for task in list(self._retired):
             task.cancel()
         if self._retired:
@@ -198,11 +210,11 @@ class ResilientProducer:
 
     async def flush(self, timeout: float) -> None:
         """Wait until every record handed to the producer so far was sent, at most `timeout`."""
-        producer = self._producer
-        if producer is None:
+        producers = self._producers
+        if not producers:
             return
         try:
-            await asyncio.wait_for(producer.flush(), timeout)
+            await asyncio.wait_for(asyncio.gather(*(p.flush() for p in producers)), timeout)
         except TimeoutError:
             raise ProduceTimeout(f"flush did not finish within {timeout}s") from None
 
@@ -218,15 +230,24 @@ class ResilientProducer:
         timeout: float,
     ) -> RecordMetadata:
         """Return the broker's acknowledgement of one record, or raise a `ProduceError` by `timeout`."""
-        producer = self._producer
-        if producer is None or self._recreate_reason is not None:
+        producers = self._producers
+        if not producers or self._recreate_reason is not None:
             raise ProducerUnavailable("no connected Kafka producer")
         self._pending += 1
         try:
             # asyncio.timeout bounds both the enqueue (which waits on metadata and can hang, #1101) and
             # the acknowledgement; cancelling the per-record future never cancels other records.
             async with asyncio.timeout(timeout):
-                delivery = await producer.send(topic, value=value, key=key, headers=list(headers or ()))
+                if len(producers) == 1:
+                    delivery = await producers[0].send(
+                        topic, value=value, key=key, headers=list(headers or ())
+                    )
+                else:
+                    partition = await self._partition(producers[0], topic, key)
+                    producer = producers[partition % len(producers)]
+                    delivery = await producer.send(
+                        topic, value=value, key=key, partition=partition, headers=list(headers or ())
+                    )
                 metadata = await delivery
         except TimeoutError:
             self._note_timeout()
@@ -241,6 +262,11 @@ class ResilientProducer:
         except KafkaError as exc:
             self._failures += 1
             raise ProduceFailed(f"Kafka rejected the record: {exc!r}") from exc
+        except AssertionError as exc:
+            # aiokafka asserts that an explicit partition is in its metadata; with several instances one
+            # may briefly lag another after partitions were added.
+            self._failures += 1
+            raise ProduceFailed(f"partition not in this producer's metadata yet: {exc!r}") from exc
         finally:
             self._pending -= 1
         self._acked += 1
@@ -248,12 +274,19 @@ class ResilientProducer:
         self._timeout_streak_since = None
         return metadata
 
+    async def _partition(self, producer: KafkaProducerLike, topic: str, key: bytes | None) -> int:
+        """Return the partition aiokafka (and the Java client) would choose for `key`: murmur2 of the key."""
+        partitions = sorted(await producer.partitions_for(topic))
+        if not partitions:
+            raise ProduceFailed(f"topic {topic} has no partitions")
+        return int(self._partitioner(key, partitions, partitions))
+
     # --- health -----------------------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
         """Tell whether a started producer is in place and not condemned."""
-        return self._producer is not None and self._recreate_reason is None
+        return bool(self._producers) and self._recreate_reason is None
 
     def stats(self) -> ProducerStats:
         last = self._last_ack
@@ -268,7 +301,7 @@ class ResilientProducer:
 
     async def topic_exists(self, topic: str, timeout: float | None = None) -> bool:
         """Ask the cluster (bounded) whether `topic` exists; False when it cannot be asked."""
-        producer = self._producer
+        producer = self._producers[0] if self._producers else None
         client: Any = getattr(producer, "client", None)
         if producer is None or client is None:
             return False
@@ -290,16 +323,17 @@ class ResilientProducer:
             self._request_recreate("no acknowledgement, only time-outs")
 
     def _request_recreate(self, reason: str) -> None:
-        if self._recreate_reason is None and self._producer is not None:
+        if self._recreate_reason is None and self._producers:
             self._recreate_reason = reason
             self._wake.set()
 
     def _wedged_reason(self) -> str | None:
         if self._recreate_reason is not None:
             return self._recreate_reason
-        sender = getattr(getattr(self._producer, "_sender", None), "sender_task", None)
-        if sender is not None and sender.done():
-            return "sender task died"
+        for producer in self._producers:
+            sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
+            if sender is not None and sender.done():
+                return "sender task died"
         streak = self._timeout_streak_since
         if streak is not None and time.monotonic() - streak >= self._config.wedge_after_s:
             return "no acknowledgement, only time-outs"
@@ -308,7 +342,7 @@ class ResilientProducer:
     async def _supervise(self) -> None:
         backoff = 0.2
         while not self._stopping:
-            if self._producer is None:
+            if not self._producers:
                 if await self._connect():
                     backoff = 0.2
                     continue
@@ -327,17 +361,20 @@ class ResilientProducer:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _connect(self) -> bool:
-        producer = self._factory()
+        """Start a whole generation of `instances` producers, or none of them."""
+        producers = [self._factory() for _ in range(max(1, self._config.instances))]
         try:
-            await asyncio.wait_for(producer.start(), self._config.start_timeout_s)
+            await asyncio.wait_for(
+                asyncio.gather(*(p.start() for p in producers)), self._config.start_timeout_s
+            )
         except (TimeoutError, KafkaError, OSError) as exc:
             log.warning(
                 "kafka producer could not connect",
                 extra={"bootstrap": self._config.bootstrap_servers, "error": repr(exc)},
             )
-            await self._close(producer, self._config.stop_timeout_s)
+            await asyncio.gather(*(self._close(p, self._config.stop_timeout_s) for p in producers))
             return False
-        self._producer = producer
+        self._producers = tuple(producers)
         self._recreate_reason = None
         self._timeout_streak_since = None
         self._connected.set()
@@ -346,13 +383,13 @@ class ResilientProducer:
 
     def _retire(self, reason: str) -> None:
         """Drop the current producer now and close it in the background (its stop may hang, #1101)."""
-        producer, self._producer = self._producer, None
+        producers, self._producers = self._producers, ()
         self._connected.clear()
         self._recreate_reason = None
         self._timeout_streak_since = None
         self._recreations += 1
         log.warning("kafka producer is wedged; recreating it", extra={"reason": reason})
-        if producer is not None:
+        for producer in producers:
             task = asyncio.create_task(self._close(producer, self._config.stop_timeout_s))
             self._retired.add(task)
             task.add_done_callback(self._retired.discard)

@@ -24,6 +24,7 @@ def build_producer(settings: Settings) -> ResilientProducer:
             client_id="vtex-bridge-ingress",
             linger_ms=settings.ingress_linger_ms,
             wedge_after_s=settings.ingress_producer_wedge_after_s,
+            instances=settings.ingress_producer_instances,
             stop_timeout_s=settings.ingress_shutdown_timeout_s,
         )
     )

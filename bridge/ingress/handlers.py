@@ -204,10 +204,11 @@ def _unauthorized(
     if isinstance(payload, dict) and isinstance(payload.get("Origin"), dict):
         account = payload["Origin"].get("Account")
         claimed = account[:_CLAIMED_MAX] if isinstance(account, str) else None
-    # Only the reason, the peer and the claimed account name: never a header value or an app key.
-    log.warning(
-        "hook unauthorized", extra={"reason": reason, "remote": request.remote, "claimed_account": claimed}
-    )
+    allowed, held_back = state.auth_log.allow(time.monotonic())
+    if allowed:
+        # Only the reason, the peer and the claimed account name: never a header value or an app key.
+        extra = {"reason": reason, "remote": request.remote, "claimed_account": claimed}
+        log.warning("hook unauthorized", extra={**extra, "not_logged_before": held_back})
     return error_response(
         401,
         "unauthorized",

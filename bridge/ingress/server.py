@@ -8,7 +8,6 @@ so flushes every record those hooks handed to it; all within `ingress_shutdown_t
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -31,7 +30,10 @@ async def serve(
     started: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve until `stop` is set or a SIGTERM/SIGINT arrives; `started(port)` is called once listening."""
+    """Serve until `stop` is set or a SIGTERM/SIGINT arrives; `started(port)` is called once listening.
+
+    Signal handlers are installed only when running in the main thread; they are removed on the way out.
+    """
     app = create_app(settings, producer=producer)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.ingress_shutdown_timeout_s)
     await runner.setup()
@@ -52,9 +54,6 @@ async def serve(
             "ingress listening",
             extra={"url": f"http://{host}:{bound}{settings.ingress_path}", "topic": settings.input_topic},
         )
-        # Everything built so far lives as long as the process: keep it out of the collector's scans,
-        # which otherwise show up as latency spikes under load.
-        gc.freeze()
         if started is not None:
             started(bound)
         await stop.wait()

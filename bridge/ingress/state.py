@@ -45,6 +45,30 @@ class HookProducer(Protocol):
 
 #: How long a readiness answer about the input topic is reused (readyz is polled often).
 READY_CACHE_S: Final = 2.0
+#: Unauthorized requests logged per second at most; the rest are only counted (a flood must not flood logs).
+AUTH_LOGS_PER_S: Final = 10
+
+
+@dataclass(slots=True)
+class LogThrottle:
+    """Allow `per_s` log lines per wall-clock second; report how many were held back before."""
+
+    per_s: int
+    second: int = -1
+    used: int = 0
+    held_back: int = 0
+
+    def allow(self, now: float) -> tuple[bool, int]:
+        """Return whether to log now, and how many lines were held back since the last one logged."""
+        second = int(now)
+        if second != self.second:
+            self.second, self.used = second, 0
+        if self.used >= self.per_s:
+            self.held_back += 1
+            return False, 0
+        self.used += 1
+        held, self.held_back = self.held_back, 0
+        return True, held
 
 
 @dataclass(slots=True)
@@ -56,6 +80,7 @@ class IngressState:
     in_flight: int = 0
     topic_checked_at: float = field(default=float("-inf"))
     topic_exists: bool = False
+    auth_log: LogThrottle = field(default_factory=lambda: LogThrottle(AUTH_LOGS_PER_S))
 
 
 STATE: Final = web.AppKey("ingress_state", IngressState)

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from bridge.ingress.accounts import AccountsConfigError, load_accounts, read_accounts_file
 from bridge.ingress.app import create_app
 from bridge.ingress.auth import Authenticator
+from bridge.ingress.state import AUTH_LOGS_PER_S, LogThrottle
 from tests.support.ingress import (
     ACCOUNT,
     APP_KEY,
@@ -145,3 +146,25 @@ class TestSeveralAccountsOverHttp:
         ]
         assert [200, 200, 401] == statuses
         assert [b"v1000001abc-01", b"b-1"] == [r.key for r in producer.records]
+
+
+class TestAuthFailureLogThrottle:
+    """A flood of unauthorized hooks is counted in full but logged at most AUTH_LOGS_PER_S per second."""
+
+    def test_throttle(self) -> None:
+        throttle = LogThrottle(per_s=2)
+        decisions = [throttle.allow(now) for now in (10.0, 10.1, 10.2, 10.3, 11.0, 11.5, 11.6)]
+        assert [(True, 0), (True, 0), (False, 0), (False, 0), (True, 2), (True, 0), (False, 0)] == decisions
+
+    async def test_flood(self, aiohttp_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+        client: TestClient[Any, Any] = await aiohttp_client(
+            create_app(ingress_settings(), producer=FakeProducer())
+        )
+        with caplog.at_level("WARNING"):
+            for _ in range(3 * AUTH_LOGS_PER_S):
+                response = await client.post("/hooks/vtex", data=b"{}", headers={HEADER: "wrong", **JSON})
+                assert 401 == response.status
+        logged = [r for r in caplog.records if r.getMessage() == "hook unauthorized"]
+        text = await (await client.get("/metrics")).text()
+        assert f'vtex_bridge_ingress_requests_total{{outcome="unauthorized"}} {3 * AUTH_LOGS_PER_S}.0' in text
+        assert len(logged) <= 2 * AUTH_LOGS_PER_S  # the loop may straddle one second boundary

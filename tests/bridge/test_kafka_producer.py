@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, OutOfOrderSequenceNumber, RecordTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata, TopicPartition
 
 from bridge.kafka_producer import (
@@ -41,6 +42,8 @@ class ScriptedProducer:
     started: bool = False
     stopped: bool = False
     sent: list[bytes] = field(default_factory=list)
+    routed: list[tuple[bytes | None, int | None]] = field(default_factory=list)
+    partitions: int = 6
     _sender: FakeSender | None = None
 
     async def start(self) -> None:
@@ -57,6 +60,9 @@ class ScriptedProducer:
     async def flush(self) -> None:
         return None
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
     async def send(
         self,
         topic: str,
@@ -67,6 +73,7 @@ class ScriptedProducer:
         headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[RecordMetadata]:
         future: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        self.routed.append((key, partition))
         if self.mode == "ack":
             self.sent.append(value or b"")
             future.set_result(
@@ -91,7 +98,7 @@ class Factory:
         return producer
 
 
-def config(**overrides: float) -> ProducerConfig:
+def config(**overrides: float | int) -> ProducerConfig:
     values = {"start_timeout_s": 1.0, "stop_timeout_s": 0.3, "wedge_after_s": 0.3}
     values.update(overrides)
     return ProducerConfig(bootstrap_servers="127.0.0.1:1", **values)  # type: ignore[arg-type]
@@ -226,3 +233,42 @@ class TestStop:
         assert fake._sender is not None and fake._sender.closed
         with pytest.raises(ProducerUnavailable):
             await producer.send("t", b"k", b"v", timeout=1)
+
+
+class TestSeveralInstances:
+    """With several producers, a key always goes to the partition a single producer would pick, and that
+    partition always to the same producer: per-key order holds, round trips overlap."""
+
+    async def test_routing(self) -> None:
+        fakes = [ScriptedProducer() for _ in range(3)]
+        producer = ResilientProducer(config(instances=3), factory=Factory(*fakes))
+        await producer.start(require_connection=True)
+        keys = [f"v{i:07d}-01".encode() for i in range(60)]
+        try:
+            for key in keys * 2:
+                await producer.send("t", key, b"v", timeout=1)
+        finally:
+            await producer.stop()
+        expected = {key: DefaultPartitioner()(key, list(range(6)), list(range(6))) for key in keys}
+        for index, fake in enumerate(fakes):
+            assert all(partition % 3 == index for _, partition in fake.routed)
+            assert all(expected[key] == partition for key, partition in fake.routed)
+        assert all(fake.routed for fake in fakes)  # the keys spread over every instance
+        assert 120 == sum(len(fake.sent) for fake in fakes)
+
+    async def test_one_dead_instance_recreates_the_generation(self) -> None:
+        first = [ScriptedProducer(), ScriptedProducer()]
+        second = [ScriptedProducer(), ScriptedProducer()]
+        producer = ResilientProducer(config(instances=2), factory=Factory(*first, *second))
+        await producer.start(require_connection=True)
+        try:
+            assert first[1]._sender is not None
+            first[1]._sender.sender_task.set_exception(OutOfOrderSequenceNumber())
+            first[1]._sender.sender_task.exception()
+            await wait_until(lambda: producer.stats().recreations == 1 and producer.connected, timeout=10)
+            for i in range(10):
+                await producer.send("t", f"k{i}".encode(), b"v", timeout=1)
+        finally:
+            await producer.stop()
+        assert (True, True) == (first[0].stopped, first[1].stopped)
+        assert 10 == sum(len(fake.sent) for fake in second)

@@ -19,7 +19,7 @@ class TestBrokerRestart:
     """A clean broker restart mid-stream: the ingress answers 503, VTEX retries, the worker recovers."""
 
     async def test_restart_mid_stream(
-        self, bridge_factory: BridgeFactory, own_kafka: LocalKafka, chaos_report: Report
+        self, own_kafka: LocalKafka, bridge_factory: BridgeFactory, chaos_report: Report
     ) -> None:
         bridge = await bridge_factory(broker=own_kafka, seed=21)
         work = await bridge.start_workload(40, rate_per_s=100)
@@ -36,7 +36,7 @@ class TestBrokerCrash:
     """A broker killed with -9 mid-stream (open transactions, unflushed log) and started again."""
 
     async def test_kill9_mid_stream(
-        self, bridge_factory: BridgeFactory, own_kafka: LocalKafka, chaos_report: Report
+        self, own_kafka: LocalKafka, bridge_factory: BridgeFactory, chaos_report: Report
     ) -> None:
         bridge = await bridge_factory(broker=own_kafka, seed=22)
         work = await bridge.start_workload(40, rate_per_s=100)
@@ -53,7 +53,7 @@ class TestBrokerFreeze:
     """A broker frozen (SIGSTOP) for longer than the ingress's answer deadline, then resumed."""
 
     async def test_sigstop_sigcont(
-        self, bridge_factory: BridgeFactory, own_kafka: LocalKafka, chaos_report: Report
+        self, own_kafka: LocalKafka, bridge_factory: BridgeFactory, chaos_report: Report
     ) -> None:
         bridge = await bridge_factory(broker=own_kafka, seed=23)
         work = await bridge.start_workload(40, rate_per_s=100)

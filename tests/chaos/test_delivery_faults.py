@@ -40,7 +40,7 @@ class TestOmsStorm:
         await bridge.wait_accepted(work.transitions // 4)
         await bridge.controls(oms_429_rate=0.3, oms_5xx_rate=0.3)
         try:
-            await bridge.wait_counter("oms_429", "oms_5xx", at_least=60)
+            await bridge.wait_counter("oms_429", "oms_5xx", at_least=40)
         finally:
             await bridge.controls(oms_429_rate=0.0, oms_5xx_rate=0.0)
         counters = (await bridge.sim_stats())["counters"]
@@ -65,7 +65,7 @@ class TestOmsTimeouts:
         await bridge.wait_accepted(work.transitions // 4)
         await bridge.controls(oms_timeout_rate=0.3)
         try:
-            await bridge.wait_counter("oms_timeouts", at_least=30)
+            await bridge.wait_counter("oms_timeouts", at_least=20)
         finally:
             await bridge.controls(oms_timeout_rate=0.0)
         counters = (await bridge.sim_stats())["counters"]
