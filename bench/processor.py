@@ -32,10 +32,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import emit, kafka_broker, machine_description, percentile, progress
 from bridge.events import InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.integration.processor_support import hook, lifecycle
 from tests.support.fake_oms import FakeOms
 from tests.support.kafka import create_topics
-from tests.support.worker import WorkerConfig, WorkerProcess
+from tests.support.worker import WorkerConfig, WorkerProcess, hook, lifecycle
 
 OMS_LATENCY_S = 0.05
 HOOKS_PER_S = 500

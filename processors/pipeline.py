@@ -94,13 +94,15 @@ class Pipeline:
         order: dict[str, Any] | None = None
         while True:
             writer = self._writer_for(partition)
-            if writer is None or writer.lost:
+            if writer is None:
                 return  # revoked: leave unacked, the new owner reprocesses
             try:
+                if writer.lost:  # fenced while still assigned here: the runtime is healing it
+                    raise PartitionLost("writer is being reopened")
                 order = await self._process(writer, order_id, batch, order)
                 break
             except PartitionLost:
-                return
+                self._metrics.retries.labels("partition-lost").inc()
             except RetryBatch:
                 self._metrics.retries.labels("kafka").inc()
             except OmsAuthError as exc:

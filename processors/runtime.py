@@ -67,12 +67,13 @@ class Runtime:
         self.epoch = 0
         #: Faust may signal a revocation while the previous assignment is still being handled.
         self._rebalance_lock = asyncio.Lock()
+        self._healing: dict[int, asyncio.Task[None]] = {}
         self.pipeline = Pipeline(
             settings,
             oms=self.oms,
             router=self.router,
             metrics=self.metrics,
-            writer_for=self.writers.get,
+            writer_for=self._writer_for,
             clock=clock,
         )
         self.lanes: LaneScheduler[Work] = LaneScheduler(
@@ -89,6 +90,31 @@ class Runtime:
             lag=lambda: self.lag_fn(),
         )
 
+    def _writer_for(self, partition: int) -> PartitionWriter | None:
+        """Return the writer of an assigned partition (None when revoked); start healing a lost one."""
+        ready = self._ready.get(partition)
+        writer = self.writers.get(partition)
+        if writer is None or ready is None or not ready.is_set():
+            return None
+        if writer.lost and partition not in self._healing:
+            self._healing[partition] = asyncio.create_task(self._heal(partition, writer))
+        return writer
+
+    async def _heal(self, partition: int, writer: PartitionWriter) -> None:
+        """Retake a partition whose producer was fenced although the group still assigns it to us.
+
+        Happens when a zombie briefly took our transactional id; retaking fences it back and reloads.
+        """
+        try:
+            async with self._rebalance_lock:
+                if self.writers.get(partition) is writer and writer.lost:
+                    log.warning(
+                        "retaking a fenced partition still assigned here", extra={"partition": partition}
+                    )
+                    await self._with_retry(partition, "heal", writer.retake)
+        finally:
+            self._healing.pop(partition, None)
+
     async def start(self) -> None:
         if isinstance(self.oms, OmsClient) and self._own_oms:
             await self.oms.start()
@@ -98,6 +124,9 @@ class Runtime:
         """Drain briefly, then stop lanes, writers and the OMS client (unfinished events stay unacked)."""
         await self.lanes.wait_idle(timeout=REVOKE_DRAIN_S)
         await self.lanes.close()
+        for task in list(self._healing.values()):
+            task.cancel()
+        await asyncio.gather(*self._healing.values(), return_exceptions=True)
         for partition in list(self.writers):
             await self._close_writer(partition)
         if isinstance(self.oms, OmsClient) and self._own_oms:

@@ -47,6 +47,10 @@ STOP_TIMEOUT_S: Final = 10.0
 MAX_GROUP_RECORDS: Final = 5000
 
 
+#: Errors meaning another producer with our transactional id took over: the partition is not ours.
+FENCED = (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed)
+
+
 class PartitionLost(Exception):
     """The partition's producer was fenced or closed: another worker owns it now."""
 
@@ -172,7 +176,7 @@ class PartitionWriter:
 
         Raise `PartitionLost` (do not ack) or `RetryBatch` (decide again against `self.state`).
         """
-        if self._lost or self._task is None:
+        if self._lost or self._task is None or self._task.done():
             raise PartitionLost(f"partition {self.partition} is not writable")
         item = _Write(records, state)
         self._queue.put_nowait(item)
@@ -202,7 +206,17 @@ class PartitionWriter:
                 self._lost = True
                 while not self._queue.empty():  # every later write fails too
                     self._fail([self._queue.get_nowait()], exc)
+                    self._queue.task_done()
                 return
+            except Exception as exc:  # a bug or an unforeseen client error: never leave callers hanging
+                log.exception("unexpected error in the commit loop", extra={"partition": self.partition})
+                try:
+                    await self._recover()
+                except PartitionLost as lost:
+                    self._fail(group, lost)
+                    self._lost = True
+                    return
+                self._fail(group, RetryBatch(repr(exc)))
             except asyncio.CancelledError:
                 self._fail(group, PartitionLost("writer stopped"))
                 raise
@@ -219,8 +233,8 @@ class PartitionWriter:
     async def _commit_with_retry(self, group: list[_Write]) -> None:
         try:
             started = time.perf_counter()
-            last_changelog_offset = await asyncio.wait_for(self._commit(group), self._timeout * 2)
-        except (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed) as exc:
+            last_changelog_offset = await asyncio.wait_for(self._commit(group), self._timeout * 4)
+        except FENCED as exc:
             log.warning(
                 "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
             )
@@ -263,7 +277,7 @@ class PartitionWriter:
             except (ProducerFenced, InvalidProducerEpoch) as exc:
                 fresh.close()
                 raise PartitionLost(str(exc)) from exc
-            except (KafkaError, TimeoutError, OSError):
+            except Exception:
                 fresh.close()
                 delay = min(self._backoff_max, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
                 log.warning(
@@ -277,17 +291,27 @@ class PartitionWriter:
             return
 
     async def _commit(self, group: list[_Write]) -> int | None:
-        """Send and commit the group; return the offset of its last changelog record, if any."""
+        """Send and commit the group; return the offset of its last changelog record, if any.
+
+        Every step is bounded, and a failed transaction is never aborted here: aiokafka's abort can
+        wait forever on a fenced producer, and the recovery's new producer aborts it anyway.
+        """
         producer = self._producer
         if producer is None:
             raise KafkaError("writer has no producer")
         futures: list[asyncio.Future[Any]] = []
         changelog: list[asyncio.Future[Any]] = []
         try:
+            await asyncio.wait_for(producer.begin_transaction(), self._timeout)
             await self._send_all(producer, group, futures, changelog)
-        except BaseException:
+            await asyncio.wait_for(asyncio.gather(*futures, *changelog), self._timeout)
+            await asyncio.wait_for(producer.commit_transaction(), self._timeout)
+        except BaseException as exc:
             for future in futures + changelog:  # a failed group: the other sends' errors are no news
                 future.add_done_callback(_retrieve)
+            fenced = _fence_error(producer)
+            if fenced is not None and not isinstance(exc, FENCED):
+                raise fenced from exc
             raise
         return max((f.result().offset for f in changelog), default=None)
 
@@ -298,28 +322,26 @@ class PartitionWriter:
         futures: list[asyncio.Future[Any]],
         changelog: list[asyncio.Future[Any]],
     ) -> None:
-        async with producer.transaction():
-            for item in group:
-                for record in item.records:
-                    futures.append(
-                        await producer.send(
-                            record.topic,
-                            value=record.value,
-                            key=record.key,
-                            headers=record.headers,
-                            partition=record.partition,
-                        )
+        for item in group:
+            for record in item.records:
+                futures.append(
+                    await producer.send(
+                        record.topic,
+                        value=record.value,
+                        key=record.key,
+                        headers=record.headers,
+                        partition=record.partition,
                     )
-                for order_id, memory in item.state:
-                    changelog.append(
-                        await producer.send(
-                            self._changelog,
-                            value=encode_memory(memory),
-                            key=order_id.encode(),
-                            partition=self.partition,
-                        )
+                )
+            for order_id, memory in item.state:
+                changelog.append(
+                    await producer.send(
+                        self._changelog,
+                        value=encode_memory(memory),
+                        key=order_id.encode(),
+                        partition=self.partition,
                     )
-            await asyncio.gather(*futures, *changelog)
+                )
 
     async def stop(self) -> None:
         """Stop the loop (queued writes fail with PartitionLost) and the producer."""
@@ -340,3 +362,17 @@ class PartitionWriter:
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _fence_error(producer: AIOKafkaProducer) -> BaseException | None:
+    """Return the fencing error that killed the producer's sender task, if that is what happened.
+
+    When the sender dies (e.g. ProducerFenced on AddPartitionsToTxn), records sent afterwards never
+    complete; the wait times out, and this tells a fenced producer from a slow broker.
+    """
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    if task is None or not task.done() or task.cancelled():
+        return None
+    exc = task.exception()
+    return exc if isinstance(exc, FENCED) else None

@@ -23,28 +23,25 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.dev.hook import configure_every_change_hook
 from bridge.dev.supervisor import Child, Supervisor
 from bridge.local_kafka import LocalKafka, free_port
 from bridge.settings import SIMULATOR_APP_KEY, SIMULATOR_APP_TOKEN, load_settings
 from bridge.statuses import KNOWN_STATUSES
+from tests.chaos import probes
 from tests.support.checker import CheckResult, Expectation, check_kafka
 from tests.support.kafka import unique, wait_until
 
 READY_TIMEOUT_S = 90.0
 HTTP_TIMEOUT_S = 10.0
-KAFKA_PROBE_TIMEOUT_S = 10.0
 #: Bound of the settle phase (VTEX has nothing pending, the processor committed the input's end).
 SETTLE_TIMEOUT_S = 150.0
 PARTITIONS = 4
@@ -66,7 +63,8 @@ class BridgeOptions:
     time_compression: float = 10.0
     duplicate_rate: float = 0.0
     reorder_rate: float = 0.0
-    worker_env: dict[str, str] = field(default_factory=dict)
+    #: Extra environment of every service (e.g. a worker or feed-poller setting).
+    env: dict[str, str] = field(default_factory=dict)
     with_feed_poller: bool = False
 
 
@@ -124,7 +122,7 @@ class Bridge:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        env.update(self.options.worker_env)
+        env.update(self.options.env)
         return env
 
     @property
@@ -292,13 +290,14 @@ class Bridge:
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{count} feed messages")
 
     async def input_count(self) -> int:
-        return sum((await self._end_offsets()).values())
+        """Return the records on the input topic (every copy, from every source)."""
+        return sum((await probes.end_offsets(self.bootstrap, self.input_topic)).values())
 
     async def wait_input_records(self, count: int, timeout: float = 90.0) -> None:
         """Wait until the input topic holds `count` records (the ingress or feed poller produced them)."""
 
         async def reached() -> bool:
-            return sum((await self._end_offsets()).values()) >= count
+            return await self.input_count() >= count
 
         await wait_until(reached, timeout=timeout, interval=0.2, message=f"{count} input records")
 
@@ -377,39 +376,8 @@ class Bridge:
                 raise AssertionError(f"{child.name} died with {child.exit_code}:\n{tail}")
 
     async def caught_up(self) -> bool:
-        """Tell whether the consumer group's committed offsets equal the input topic's end offsets."""
-        try:
-            end = await self._end_offsets()
-            committed = await self._committed_offsets()
-        except Exception:  # noqa: BLE001 - the broker may be restarting: not caught up yet
-            return False
-        return bool(end) and all(committed.get(tp, 0) >= offset for tp, offset in end.items())
-
-    async def _end_offsets(self) -> dict[TopicPartition, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await asyncio.wait_for(consumer.start(), KAFKA_PROBE_TIMEOUT_S)
-        try:
-            partitions = consumer.partitions_for_topic(self.input_topic) or set()
-            if not partitions:
-                await asyncio.wait_for(consumer._client.force_metadata_update(), KAFKA_PROBE_TIMEOUT_S)
-                partitions = consumer.partitions_for_topic(self.input_topic) or set()
-            tps = [TopicPartition(self.input_topic, p) for p in partitions]
-            if not tps:
-                return {}
-            return dict(await asyncio.wait_for(consumer.end_offsets(tps), KAFKA_PROBE_TIMEOUT_S))
-        finally:
-            await asyncio.wait_for(consumer.stop(), KAFKA_PROBE_TIMEOUT_S)
-
-    async def _committed_offsets(self) -> dict[TopicPartition, int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await asyncio.wait_for(admin.start(), KAFKA_PROBE_TIMEOUT_S)
-        try:
-            offsets = await asyncio.wait_for(
-                admin.list_consumer_group_offsets(self.app_id), KAFKA_PROBE_TIMEOUT_S
-            )
-        finally:
-            await asyncio.wait_for(admin.close(), KAFKA_PROBE_TIMEOUT_S)
-        return {tp: meta.offset for tp, meta in offsets.items() if tp.topic == self.input_topic}
+        """Tell whether the worker group committed the end of the input topic."""
+        return await probes.caught_up(self.bootstrap, self.app_id, self.input_topic)
 
     async def expectation(self, *, feed_is_lossless: bool = False) -> Expectation:
         """Ask the simulator what it delivered; with a feed, every notified event must appear too."""
@@ -446,23 +414,20 @@ class Bridge:
         """Sum the running workers' event outcomes and retry causes (evidence of what a fault caused).
 
         A restarted worker counts from zero, so after a crash these cover the new process only: its
-        `duplicate` count is the input it re-read and recognised.
+        `duplicate` count includes the input it re-read and recognised.
         """
         events: dict[str, int] = {}
         retries: dict[str, int] = {}
-        wanted = {"bridge_processor_events": events, "bridge_processor_retries": retries}
         for child in self.workers:
             if not child.running:
                 continue
             text = await self._get_text(f"http://127.0.0.1:{self.worker_ports[child.name]}/metrics")
-            for family in text_string_to_metric_families(text):
-                target = wanted.get(family.name)
-                if target is None:
-                    continue
-                for sample in family.samples:
-                    if sample.name.endswith("_total"):
-                        label = next(iter(sample.labels.values()), "")
-                        target[label] = target.get(label, 0) + int(sample.value)
+            for family, target in (
+                ("bridge_processor_events", events),
+                ("bridge_processor_retries", retries),
+            ):
+                for label, value in probes.counter_totals(text, family).items():
+                    target[label] = target.get(label, 0) + value
         return {"worker_events": events, "worker_retries": retries}
 
     async def _get_text(self, url: str) -> str:
@@ -492,4 +457,3 @@ class Bridge:
 
 
 BridgeFactory = Callable[..., Awaitable[Bridge]]
-Facts = Mapping[str, Any]

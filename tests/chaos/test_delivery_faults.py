@@ -60,7 +60,7 @@ class TestOmsTimeouts:
     """OMS leaves 30% of reads hanging (then 504) for a while: the worker times out and retries."""
 
     async def test_timeouts(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
-        bridge = await bridge_factory(seed=33, worker_env={"VTEX_BRIDGE_OMS_TIMEOUT_S": "1"})
+        bridge = await bridge_factory(seed=33, env={"VTEX_BRIDGE_OMS_TIMEOUT_S": "1"})
         work = await bridge.start_workload(40, rate_per_s=150)
         await bridge.wait_accepted(work.transitions // 4)
         await bridge.controls(oms_timeout_rate=0.3)

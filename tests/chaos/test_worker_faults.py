@@ -97,7 +97,7 @@ class TestLocalStateLost:
     async def test_state_wiped_before_restart(
         self, bridge_factory: BridgeFactory, chaos_report: Report
     ) -> None:
-        bridge = await bridge_factory(seed=14, worker_env={"VTEX_BRIDGE_WORKER_STORE": "rocksdict://"})
+        bridge = await bridge_factory(seed=14, env={"VTEX_BRIDGE_WORKER_STORE": "rocksdict://"})
         work = await bridge.start_workload(40, rate_per_s=150)
         worker = bridge.workers[0]
         await bridge.wait_accepted(work.transitions // 2)

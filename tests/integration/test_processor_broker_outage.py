@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 
 from bridge.local_kafka import LocalKafka
-from tests.integration.processor_support import downstream, fake_oms, produce
 from tests.integration.test_processor_guarantees import (
     assert_exactly_once_in_order,
     grouped_config,
     workload,
 )
-from tests.support.fake_oms import FakeOms
+from tests.support.fake_oms import FakeOms, fake_oms
 from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import WorkerProcess
+from tests.support.worker import WorkerProcess, downstream, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 __all__ = ["fake_oms"]

@@ -10,14 +10,8 @@ import pytest
 
 from bridge.statuses import KNOWN_STATUSES
 from bridge.validation import validate
-from tests.integration.processor_support import (
-    downstream,
-    duplicates,
-    fake_oms,
-    hook,
-    lifecycle,
-    per_order_sequence,
-    produce,
+from tests.support.fake_oms import fake_oms
+from tests.support.worker import downstream, duplicates, hook, lifecycle, per_order_sequence, produce
 )
 from tests.support.fake_oms import FakeOms
 from tests.support.kafka import create_topics, read_all, wait_until

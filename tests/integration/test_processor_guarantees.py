@@ -13,13 +13,8 @@ import pytest
 
 from bridge.events import InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.integration.processor_support import (
-    downstream,
-    duplicates,
-    fake_oms,
-    lifecycle,
-    per_order_sequence,
-    produce,
+from tests.support.fake_oms import fake_oms
+from tests.support.worker import downstream, duplicates, lifecycle, per_order_sequence, produce
 )
 from tests.support.fake_oms import FakeOms
 from tests.support.kafka import create_topics, wait_until

@@ -12,11 +12,13 @@ import asyncio
 import copy
 import json
 from collections import Counter, deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
 EXAMPLE_ORDER = Path(__file__).resolve().parents[2] / "simulator" / "data" / "example-order.json"
@@ -119,3 +121,14 @@ class FakeOms:
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": {"code": str(status), "message": message, "exception": None}}
     return web.json_response(body, status=status, headers=headers)
+
+
+@pytest.fixture
+async def fake_oms() -> AsyncIterator[FakeOms]:
+    """Yield a started FakeOms (import this fixture into a test module to use it)."""
+    oms = FakeOms()
+    await oms.start()
+    try:
+        yield oms
+    finally:
+        await oms.stop()
