@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from simulator import control_api, feed_api, hook_config, metrics, oms
+from simulator import control_api, feed_api, hook_config, metrics, oms, oms_list
 from simulator.clock import Clock, CompressedClock
 from simulator.config import SimConfig
 from simulator.context import SIMULATOR, Simulator
@@ -43,7 +43,7 @@ def create_app(config: SimConfig, clock: Clock | None = None) -> web.Application
     """Build the simulator application; `clock` defaults to real time compressed by the config."""
     app = web.Application(middlewares=[vtex_errors])
     app[SIMULATOR] = build_simulator(config, clock)
-    for table in (oms.routes, hook_config.routes, feed_api.routes, control_api.routes):
+    for table in (oms.routes, oms_list.routes, hook_config.routes, feed_api.routes, control_api.routes):
         app.router.add_routes(table)
     metrics.install(app)
     app.cleanup_ctx.append(_sender_lifecycle)

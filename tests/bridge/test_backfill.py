@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from bridge.cli import main
 from bridge.events import compute_event_id, decode_input_event
 from bridge.settings import SIMULATOR_APP_KEY as APP_KEY
 from bridge.settings import SIMULATOR_APP_TOKEN as APP_TOKEN
+from bridge.timestamps import canonical_timestamp
 from bridge.vtex.config_api import ConfigApiClient
-from bridge.vtex.config_models import EXIT_AUTH, EXIT_NOT_FOUND
+from bridge.vtex.config_models import EXIT_AUTH
 from bridge.vtex.oms import OmsClient
 from simulator.server import SimHandle
 
@@ -281,6 +283,26 @@ class TestDateRange:
         assert 2 == code and "is after" in err
         code, _, err = await cli(capsys, "backfill", "--since", "2026-01-01")
         assert 2 == code and "both --since and --until" in err
+
+    async def test_command_against_the_simulator(
+        self, sim: SimHandle, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        workload = sim.workload(orders=5, start=datetime(2026, 1, 1, 10, 0, tzinfo=UTC))
+        for transition in workload.transitions():
+            sim.emit(transition)
+        created = {
+            order_id: canonical_timestamp(doc["creationDate"]) for order_id, doc in sim.state.orders.items()
+        }
+        assert 5 == len(created)
         monkeypatch.setenv("VTEX_BRIDGE_VTEX_BASE_URL", sim.base_url)
-        code, _, err = await cli(capsys, "backfill", "--since", "2026-01-01", "--until", "2026-01-02")
-        assert EXIT_NOT_FOUND == code and "use --order-ids" in err, err
+        code, out, err = await cli(
+            capsys, "backfill", "--since", "2026-01-01", "--until", "2026-01-02", "--dry-run"
+        )
+        assert 0 == code, err
+        expected = sorted(i for i, c in created.items() if c <= "2026-01-02T23:59:59.9999999Z")
+        assert expected == sorted(line.split("\t")[0] for line in out.splitlines())
+        code, out, err = await cli(
+            capsys, "backfill", "--since", "2020-01-01", "--until", "2020-01-02", "--dry-run"
+        )
+        assert 0 == code, err
+        assert "" == out

@@ -34,10 +34,11 @@ import orjson
 from bridge.dev.hook import configure_every_change_hook
 from bridge.dev.supervisor import Child, Supervisor
 from bridge.local_kafka import LocalKafka, free_port
-from bridge.settings import SIMULATOR_APP_KEY, SIMULATOR_APP_TOKEN, load_settings
+from bridge.settings import load_settings
 from bridge.statuses import KNOWN_STATUSES
 from tests.chaos import probes
-from tests.support.checker import CheckResult, Expectation, check_kafka
+from tests.chaos.sim_client import SimClient, Workload
+from tests.support.checker import CheckResult, check_kafka
 from tests.support.kafka import unique, wait_until
 
 READY_TIMEOUT_S = 90.0
@@ -46,12 +47,6 @@ HTTP_TIMEOUT_S = 10.0
 SETTLE_TIMEOUT_S = 150.0
 PARTITIONS = 4
 ROUTE_ALL = "all"
-
-
-@dataclass(frozen=True)
-class Workload:
-    orders: int
-    transitions: int
 
 
 @dataclass
@@ -162,21 +157,9 @@ class Bridge:
             settings, f"{self.ingress_url}{settings.ingress_path}", allow_http=True
         )
         if o.with_feed_poller:
-            await self.configure_feed()
+            await self.vtex.configure_every_change_feed()
             self.feed_poller = self.supervisor.spawn("feed-poller", "feed", "poll")
             await self.wait_http(self.feed_poller, f"http://127.0.0.1:{self.feed_port}/healthz")
-
-    async def configure_feed(self) -> None:
-        """Configure Feed v3 with the hook's filter (every change), so both paths carry every event."""
-        body = {
-            "filter": {"type": "FromOrders", "expression": "$exists(orderId)", "disableSingleFire": True},
-            "queue": {"visibilityTimeoutInSeconds": 240, "MessageRetentionPeriodInSeconds": 345600},
-        }
-        headers = {"X-VTEX-API-AppKey": SIMULATOR_APP_KEY, "X-VTEX-API-AppToken": SIMULATOR_APP_TOKEN}
-        async with self.session.post(
-            f"{self.sim_url}/api/orders/feed/config", json=body, headers=headers
-        ) as r:
-            assert 200 == r.status, await r.text()
 
     async def add_worker(self) -> Child:
         """Start one more worker of the group and wait until it owns partitions."""
@@ -228,34 +211,20 @@ class Bridge:
         return self._session
 
     # --- driving ---------------------------------------------------------------------------------
-    async def start_workload(
-        self, orders: int, *, rate_per_s: float = 100.0, seed: int | None = None
-    ) -> Workload:
-        body = {
-            "orders": orders,
-            "seed": self.options.seed if seed is None else seed,
-            "rate_per_s": rate_per_s,
-        }
-        async with self.session.post(f"{self.sim_url}/_sim/workload", json=body) as response:
-            assert 202 == response.status, await response.text()
-            data = await response.json()
-        return Workload(orders=int(data["orders"]), transitions=int(data["transitions"]))
+    @property
+    def vtex(self) -> SimClient:
+        """The simulator's HTTP API (workloads, knobs, counters)."""
+        return SimClient(self.session, self.sim_url)
 
-    async def controls(self, **changes: Any) -> dict[str, Any]:
-        async with self.session.post(f"{self.sim_url}/_sim/controls", json=changes) as response:
-            assert 200 == response.status, await response.text()
-            return dict(await response.json())
-
-    async def sim_stats(self) -> dict[str, Any]:
-        async with self.session.get(f"{self.sim_url}/_sim/stats") as response:
-            assert 200 == response.status, await response.text()
-            return dict(await response.json())
+    async def start_workload(self, orders: int, *, rate_per_s: float = 100.0) -> Workload:
+        """Start the scenario's seeded workload of `orders` orders."""
+        return await self.vtex.start_workload(orders, seed=self.options.seed, rate_per_s=rate_per_s)
 
     async def wait_accepted(self, count: int, timeout: float = 90.0) -> None:
         """Wait until VTEX saw `count` deliveries accepted (a point "mid-stream" to inject at)."""
 
         async def reached() -> bool:
-            return int((await self.sim_stats())["sender"]["accepted"]) >= count
+            return (await self.vtex.sender())["accepted"] >= count
 
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{count} hooks accepted")
 
@@ -263,29 +232,21 @@ class Bridge:
         """Wait until VTEX made `count` delivery attempts in total."""
 
         async def reached() -> bool:
-            return int((await self.sim_stats())["sender"]["sent"]) >= count
+            return (await self.vtex.sender())["sent"] >= count
 
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{count} hook attempts")
-
-    async def sim_counter(self, name: str) -> int:
-        return int((await self.sim_stats())["counters"].get(name, 0))
 
     async def wait_counter(self, *names: str, at_least: int, timeout: float = 90.0) -> None:
         """Wait until the simulator's counters `names` sum to `at_least` (e.g. OMS errors it served)."""
 
         async def reached() -> bool:
-            counters = (await self.sim_stats())["counters"]
-            return sum(int(counters.get(n, 0)) for n in names) >= at_least
+            return await self.vtex.counter(*names) >= at_least
 
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{'+'.join(names)} >= {at_least}")
 
-    async def feed_backlog(self) -> int:
-        """Return the messages in the simulator's feeds (in flight or not)."""
-        return sum(int(n) for n in (await self.sim_stats())["feed_depth"].values())
-
     async def wait_feed_depth(self, count: int, timeout: float = 90.0) -> None:
         async def reached() -> bool:
-            return await self.feed_backlog() >= count
+            return await self.vtex.feed_backlog() >= count
 
         await wait_until(reached, timeout=timeout, interval=0.1, message=f"{count} feed messages")
 
@@ -354,7 +315,7 @@ class Bridge:
 
         async def vtex_idle() -> bool:
             self._assert_alive()
-            stats = await self.sim_stats()
+            stats = await self.vtex.stats()
             sender = stats["sender"]
             idle = not (sender["pending"] or sender["held"] or sender["running"]) or not hook
             if feed:
@@ -379,33 +340,24 @@ class Bridge:
         """Tell whether the worker group committed the end of the input topic."""
         return await probes.caught_up(self.bootstrap, self.app_id, self.input_topic)
 
-    async def expectation(self, *, feed_is_lossless: bool = False) -> Expectation:
-        """Ask the simulator what it delivered; with a feed, every notified event must appear too."""
-        async with self.session.get(f"{self.sim_url}/_sim/accepted") as response:
-            accepted = await response.json()
-        async with self.session.get(f"{self.sim_url}/_sim/deliveries") as response:
-            deliveries = await response.json()
-        also = [str(d["event_id"]) for d in deliveries] if feed_is_lossless else []
-        return Expectation.from_simulator(accepted, deliveries, also_must=also)
-
     async def check(self, scenario: str, *, feed: bool = False, **facts: Any) -> CheckResult:
         """Settle, then compare Kafka with the simulator's record; `facts` go into the JSON line."""
         await self.settle(feed=feed)
         result = await check_kafka(
             scenario,
-            await self.expectation(feed_is_lossless=feed),
+            await self.vtex.expectation(feed_is_lossless=feed),
             bootstrap=self.bootstrap,
             input_topic=self.input_topic,
             status_prefix=self.status_prefix,
             dead_letter_topic=self.dead_letter_topic,
         )
-        stats = await self.sim_stats()
+        sender = await self.vtex.sender()
         result.facts = {
             **facts,
             **await self.worker_counters(),
-            "hook_attempts": stats["sender"]["sent"],
-            "hook_retries": stats["sender"]["retried"],
-            "hook_duplicates": stats["sender"]["duplicates"],
+            "hook_attempts": sender["sent"],
+            "hook_retries": sender["retried"],
+            "hook_duplicates": sender["duplicates"],
             "seconds": round(time.monotonic() - self.started_at, 1),
         }
         return result

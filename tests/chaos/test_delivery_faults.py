@@ -38,12 +38,12 @@ class TestOmsStorm:
         bridge = await bridge_factory(seed=32)
         work = await bridge.start_workload(40, rate_per_s=150)
         await bridge.wait_accepted(work.transitions // 4)
-        await bridge.controls(oms_429_rate=0.3, oms_5xx_rate=0.3)
+        await bridge.vtex.controls(oms_429_rate=0.3, oms_5xx_rate=0.3)
         try:
             await bridge.wait_counter("oms_429", "oms_5xx", at_least=40)
         finally:
-            await bridge.controls(oms_429_rate=0.0, oms_5xx_rate=0.0)
-        counters = (await bridge.sim_stats())["counters"]
+            await bridge.vtex.controls(oms_429_rate=0.0, oms_5xx_rate=0.0)
+        counters = (await bridge.vtex.stats())["counters"]
         result = await bridge.check(
             "oms-429-5xx-storm",
             transitions=work.transitions,
@@ -63,12 +63,12 @@ class TestOmsTimeouts:
         bridge = await bridge_factory(seed=33, env={"VTEX_BRIDGE_OMS_TIMEOUT_S": "1"})
         work = await bridge.start_workload(40, rate_per_s=150)
         await bridge.wait_accepted(work.transitions // 4)
-        await bridge.controls(oms_timeout_rate=0.3)
+        await bridge.vtex.controls(oms_timeout_rate=0.3)
         try:
             await bridge.wait_counter("oms_timeouts", at_least=20)
         finally:
-            await bridge.controls(oms_timeout_rate=0.0)
-        counters = (await bridge.sim_stats())["counters"]
+            await bridge.vtex.controls(oms_timeout_rate=0.0)
+        counters = (await bridge.vtex.stats())["counters"]
         result = await bridge.check(
             "oms-timeouts", transitions=work.transitions, oms_timeouts=counters.get("oms_timeouts", 0)
         )
@@ -88,7 +88,7 @@ class TestIngressKill:
         assert ingress is not None
         await bridge.wait_accepted(work.transitions // 3)
         bridge.kill(ingress)
-        stats = await bridge.sim_stats()
+        stats = await bridge.vtex.stats()
         await bridge.wait_sent(int(stats["sender"]["sent"]) + 20)  # VTEX fails to reach it meanwhile
         await bridge.restart(ingress)
         result = await bridge.check("ingress-kill9", transitions=work.transitions)

@@ -33,6 +33,10 @@ async def feed_repeats(bridge: Bridge) -> int:
     return len(feed_ids) - len(set(feed_ids))
 
 
+async def feed_repeated(bridge: Bridge) -> bool:
+    return await feed_repeats(bridge) > 0
+
+
 @pytest.mark.chaos
 @pytest.mark.chaos_full
 class TestHookPlusFeed:
@@ -70,13 +74,13 @@ class TestFeedPollerKill:
         )
         poller = bridge.feed_poller
         assert poller is not None
-        await bridge.controls(hook_paused=True)
+        await bridge.vtex.controls(hook_paused=True)
         work = await bridge.start_workload(60, rate_per_s=100)
         kills = 0
         repeats = 0
-        while kills < MAX_POLLER_KILLS and not repeats and await bridge.feed_backlog():
+        while kills < MAX_POLLER_KILLS and not repeats and await bridge.vtex.feed_backlog():
             await bridge.wait_input_records(await bridge.input_count() + 10)
-            read = await bridge.sim_counter("feed_items_read")
+            read = await bridge.vtex.counter("feed_items_read")
             bridge.broker_signal(signal.SIGSTOP)
             try:
                 await bridge.wait_counter("feed_items_read", at_least=read + 1, timeout=30)
@@ -88,10 +92,10 @@ class TestFeedPollerKill:
             await bridge.restart(poller)
             # The killed lot is invisible for the visibility timeout (2.4 s here), then read again.
             with contextlib.suppress(AssertionError):
-                await wait_until(lambda: feed_repeats(bridge), timeout=REAPPEAR_S, interval=0.5)
+                await wait_until(lambda: feed_repeated(bridge), timeout=REAPPEAR_S, interval=0.5)
             repeats = await feed_repeats(bridge)
         await bridge.settle(feed=True, hook=False)  # the feed alone delivered everything
-        await bridge.controls(hook_paused=False)
+        await bridge.vtex.controls(hook_paused=False)
         result = await bridge.check("feed-poller-kill9", feed=True, transitions=work.transitions, kills=kills)
         chaos_report(result)
         assert result.ok, result.to_json()

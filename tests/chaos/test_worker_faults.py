@@ -19,7 +19,9 @@ class TestWorkerKill:
 
     async def test_kill9_mid_stream(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
         bridge = await bridge_factory(seed=11)
-        await bridge.controls(oms_latency_s=0.05)  # more events in flight (open transactions) at the kill
+        await bridge.vtex.controls(
+            oms_latency_s=0.05
+        )  # more events in flight (open transactions) at the kill
         work = await bridge.start_workload(40, rate_per_s=150)
         worker = bridge.workers[0]
         await bridge.wait_accepted(work.transitions // 3)
@@ -38,7 +40,7 @@ class TestWorkerKilledRepeatedly:
 
     async def test_three_kills(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
         bridge = await bridge_factory(seed=15)
-        await bridge.controls(oms_latency_s=0.05)
+        await bridge.vtex.controls(oms_latency_s=0.05)
         work = await bridge.start_workload(60, rate_per_s=100)
         worker = bridge.workers[0]
         for share in (4, 2):

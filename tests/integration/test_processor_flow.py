@@ -10,12 +10,18 @@ import pytest
 
 from bridge.statuses import KNOWN_STATUSES
 from bridge.validation import validate
-from tests.support.fake_oms import fake_oms
-from tests.support.worker import downstream, duplicates, hook, lifecycle, per_order_sequence, produce
-)
-from tests.support.fake_oms import FakeOms
+from tests.support.fake_oms import FakeOms, fake_oms
 from tests.support.kafka import create_topics, read_all, wait_until
-from tests.support.worker import WorkerConfig, WorkerProcess
+from tests.support.worker import (
+    WorkerConfig,
+    WorkerProcess,
+    downstream,
+    duplicates,
+    hook,
+    lifecycle,
+    per_order_sequence,
+    produce,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

@@ -13,12 +13,17 @@ import pytest
 
 from bridge.events import InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.support.fake_oms import fake_oms
-from tests.support.worker import downstream, duplicates, lifecycle, per_order_sequence, produce
-)
-from tests.support.fake_oms import FakeOms
+from tests.support.fake_oms import FakeOms, fake_oms
 from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import WorkerConfig, WorkerProcess
+from tests.support.worker import (
+    WorkerConfig,
+    WorkerProcess,
+    downstream,
+    duplicates,
+    lifecycle,
+    per_order_sequence,
+    produce,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
