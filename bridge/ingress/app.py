@@ -11,6 +11,7 @@ from bridge.ingress.accounts import HookAccount, load_accounts
 from bridge.ingress.auth import Authenticator
 from bridge.ingress.handlers import handle_healthz, handle_hook, handle_readyz
 from bridge.ingress.metrics import IngressMetrics
+from bridge.ingress.responses import json_errors
 from bridge.ingress.state import STATE, HookProducer, IngressState
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.settings import Settings
@@ -50,7 +51,7 @@ def create_app(
         producer=producer if producer is not None else build_producer(settings),
     )
     metrics.in_flight.set_function(lambda: state.in_flight)
-    app = web.Application(client_max_size=settings.ingress_max_body_bytes)
+    app = web.Application(client_max_size=settings.ingress_max_body_bytes, middlewares=[json_errors])
     app[STATE] = state
     app.cleanup_ctx.append(_producer_lifecycle)
     app.router.add_post(settings.ingress_path, handle_hook)

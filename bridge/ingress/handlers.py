@@ -29,6 +29,7 @@ from bridge.ingress.auth import REASON_ORIGIN_MISMATCH, Authenticator
 from bridge.ingress.responses import JSON, error_response, json_response
 from bridge.ingress.state import READY_CACHE_S, STATE, IngressState
 from bridge.kafka_producer import ProduceError, ProducerUnavailable, ProduceTimeout
+from bridge.timestamps import InvalidTimestamp, canonical_timestamp
 from bridge.validation import SchemaViolation, validate
 
 log = logging.getLogger(__name__)
@@ -108,14 +109,17 @@ async def _produce(
     state: IngressState, payload: dict[str, Any], account: HookAccount, deadline: float
 ) -> web.Response:
     settings, metrics = state.settings, state.metrics
-    try:
-        event = build_input_event(payload, source="hook", account=account.account)
-    except (ValueError, OverflowError) as exc:
-        # The schema's date-time check is a regex: a second of 60, year 0 or an instant that overflows
-        # with its offset pass it but are not instants (bridge.timestamps cannot convert them).
-        metrics.outcome["schema_violation"].inc()
-        message = f"LastChange is not a representable instant: {exc}"
-        return error_response(422, "schema_violation", message, field="LastChange")
+    for name in ("LastChange", "CurrentChange"):
+        try:
+            if payload.get(name) is not None:
+                canonical_timestamp(str(payload[name]))
+        except InvalidTimestamp as exc:
+            # The schema's date-time check is a regex: a second of 60, year 0 or an instant that
+            # overflows with its offset pass it but are not instants, and could not be ordered later.
+            metrics.outcome["schema_violation"].inc()
+            message = f"{name} is not a representable instant: {exc}"
+            return error_response(422, "schema_violation", message, field=name)
+    event = build_input_event(payload, source="hook", account=account.account)
     log_extra = {"order_id": event.order_id, "state": event.state, "event_id": event.event_id}
     remaining = min(settings.ingress_produce_timeout_s, deadline - time.monotonic())
     if remaining < MIN_PRODUCE_S:
