@@ -7,10 +7,8 @@ event_id (the processor's own `processors.dedup` functions) leaves exactly one e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,10 @@ from bridge.cli import main
 from bridge.commands.hook import EXIT_SILENT
 from bridge.events import decode_input_event
 from bridge.feed_poller.service import run_poller
-from bridge.ingress.server import serve
-from bridge.settings import Settings, load_settings
+from bridge.settings import load_settings
 from processors.dedup import EMPTY, OrderMemory, is_duplicate, remember
 from simulator.server import SimHandle
+from tests.support.ingress import running_ingress
 from tests.support.kafka import create_topics, read_all, unique, wait_until
 from tests.support.sim import SimFactory
 
@@ -31,19 +29,6 @@ pytestmark = pytest.mark.integration
 
 SECRET = "e2e-hook-secret-0042"
 TTL_S = 6 * 24 * 3600.0
-
-
-@contextlib.asynccontextmanager
-async def running_ingress(settings: Settings) -> AsyncIterator[int]:
-    """Serve the real ingress on a free loopback port; yield the port."""
-    stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(settings, host="127.0.0.1", port=0, started=bound.set_result, stop=stop))
-    try:
-        yield await asyncio.wait_for(bound, 30)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiokafka.structs import RecordMetadata, TopicPartition
 
+from bridge.ingress.server import serve
 from bridge.kafka_producer import ProducerStats
 from bridge.settings import Settings, load_settings
 
@@ -144,3 +146,16 @@ def response_schema_errors(path: str, method: str, status: int, body: Any, conte
     pointer = f"#/paths/{escaped_path}/{method}/responses/{status}/content/{escaped_mime}/schema"
     validator = Draft202012Validator({"$ref": f"urn:ingress-openapi{pointer}"}, registry=registry)
     return [error.message for error in validator.iter_errors(body)]
+
+
+@contextlib.asynccontextmanager
+async def running_ingress(settings: Settings) -> AsyncIterator[int]:
+    """Serve the real ingress on a free loopback port; yield the port."""
+    stop = asyncio.Event()
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(serve(settings, host="127.0.0.1", port=0, started=bound.set_result, stop=stop))
+    try:
+        yield await asyncio.wait_for(bound, 30)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
