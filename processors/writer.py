@@ -132,7 +132,7 @@ class PartitionWriter:
         old, self._producer = self._producer, None
         if old is not None:
             try:
-                await asyncio.wait_for(old.stop(), STOP_TIMEOUT_S)
+                await _stop_producer(old)
             except Exception:
                 log.warning("stopping the previous producer failed", exc_info=True)
         self._producer = await self._new_producer()
@@ -265,7 +265,7 @@ class PartitionWriter:
             old, self._producer = self._producer, None
             if old is not None:
                 try:
-                    await asyncio.wait_for(old.stop(), STOP_TIMEOUT_S)
+                    await _stop_producer(old)
                 except Exception:
                     log.warning("stopping a failed producer failed", exc_info=True)
             fresh = self._state_factory()
@@ -355,7 +355,7 @@ class PartitionWriter:
             self._queue.task_done()
         producer, self._producer = self._producer, None
         if producer is not None:
-            await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+            await _stop_producer(producer)
         self.state.close()
 
 
@@ -376,3 +376,14 @@ def _fence_error(producer: AIOKafkaProducer) -> BaseException | None:
         return None
     exc = task.exception()
     return exc if isinstance(exc, FENCED) else None
+
+
+async def _stop_producer(producer: AIOKafkaProducer) -> None:
+    """Stop a producer; a fenced one leaves failed internal futures that must not be logged as news."""
+    try:
+        await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+    finally:
+        manager = getattr(producer, "_txn_manager", None)
+        waiter = getattr(manager, "_transaction_waiter", None)
+        if isinstance(waiter, asyncio.Future) and waiter.done():
+            _retrieve(waiter)

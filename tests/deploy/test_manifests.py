@@ -1,0 +1,107 @@
+"""Deployment files agree with Kubernetes' schemas, with the services' routes and with their metrics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+
+from bridge.feed_poller.metrics import PollerMetrics
+from bridge.ingress.metrics import IngressMetrics
+from bridge.settings import load_settings
+from processors.metrics import ProcessorMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.30"
+#: The paths each service's probes may use (the routes its app factory registers).
+PROBE_PATHS = {
+    "vtex-bridge-ingress": {"/healthz", "/readyz"},
+    "vtex-bridge-worker": {"/health", "/ready"},
+    "vtex-bridge-feed-poller": {"/healthz"},
+}
+
+
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        docs.extend((path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return docs
+
+
+def _metric_names(registry: CollectorRegistry) -> set[str]:
+    """Return the series names a registry exports, labelled families with no child yet included."""
+    names = set()
+    for family in registry.collect():
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+    return names
+
+
+class TestKubernetesManifests:
+    """Every manifest is a valid object of Kubernetes 1.30 and wired to real routes and ports."""
+
+    @pytest.mark.parametrize(("name", "doc"), _documents(), ids=lambda v: v if isinstance(v, str) else "")
+    def test_valid_against_kubernetes_schema(self, name: str, doc: dict[str, Any]) -> None:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+    def test_probes_use_real_routes(self) -> None:
+        for _, doc in _documents():
+            if doc["kind"] not in ("Deployment", "StatefulSet"):
+                continue
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            for probe in ("readinessProbe", "livenessProbe"):
+                if probe in container:
+                    assert container[probe]["httpGet"]["path"] in PROBE_PATHS[doc["metadata"]["name"]]
+
+    def test_worker_replicas_do_not_exceed_partitions(self) -> None:
+        config = next(d for _, d in _documents() if d["kind"] == "ConfigMap")["data"]
+        worker = next(d for _, d in _documents() if d["kind"] == "StatefulSet")
+        assert worker["spec"]["replicas"] <= int(config["VTEX_BRIDGE_INPUT_TOPIC_PARTITIONS"])
+
+    def test_configmap_names_real_settings(self) -> None:
+        fields = set(load_settings().model_dump())
+        config = next(d for _, d in _documents() if d["kind"] == "ConfigMap")["data"]
+        secret = next(d for _, d in _documents() if d["kind"] == "Secret")["stringData"]
+        for key in [*config, *secret]:
+            name = key.removeprefix("VTEX_BRIDGE_").lower()
+            aliases = {"kafka_bootstrap_servers", "vtex_account", "vtex_app_key", "vtex_app_token"}
+            assert name in fields or name in aliases, f"{key} is not a setting"
+
+    def test_ports_match_settings_defaults(self) -> None:
+        settings = load_settings()
+        ports = {
+            "vtex-bridge-ingress": settings.ingress_port,
+            "vtex-bridge-worker": settings.worker_web_port,
+            "vtex-bridge-feed-poller": settings.feed_poll_http_port,
+        }
+        for _, doc in _documents():
+            if doc["kind"] in ("Deployment", "StatefulSet"):
+                port = doc["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+                assert ports[doc["metadata"]["name"]] == port
+
+
+class TestAlertRules:
+    """Every alert queries metrics the services really export and links a runbook."""
+
+    def test_alerts_reference_exported_metrics(self) -> None:
+        exported = (
+            _metric_names(IngressMetrics().registry)
+            | _metric_names(ProcessorMetrics(rate_limit_per_s=10).registry)
+            | _metric_names(PollerMetrics().registry)
+        )
+        rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+        alerts = [r for group in rules["groups"] for r in group["rules"]]
+        assert len(alerts) >= 8
+        for alert in alerts:
+            names = set(re.findall(r"\b((?:vtex_)?bridge_[a-z_]+)\b", alert["expr"]))
+            assert names, alert["alert"]
+            assert names <= exported, f"{alert['alert']}: {names - exported} are not exported"
+            assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
