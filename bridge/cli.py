@@ -30,6 +30,7 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "bridge.commands.feed",
     "bridge.commands.expr",
     "bridge.commands.backfill",
+    "bridge.commands.asyncapi",
 )
 
 EXIT_OK: Final = 0
