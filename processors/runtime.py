@@ -127,8 +127,18 @@ class Runtime:
         for task in list(self._healing.values()):
             task.cancel()
         await asyncio.gather(*self._healing.values(), return_exceptions=True)
-        for partition in list(self.writers):
-            await self._close_writer(partition)
+        # A rebalance may still be opening writers while the worker stops: let it finish first.
+        try:
+            await asyncio.wait_for(self._rebalance_lock.acquire(), LOAD_TIMEOUT_S)
+            locked = True
+        except TimeoutError:
+            locked = False
+        try:
+            for partition in list(self.writers):
+                await self._close_writer(partition)
+        finally:
+            if locked:
+                self._rebalance_lock.release()
         if isinstance(self.oms, OmsClient) and self._own_oms:
             await self.oms.close()
         self.started = False
@@ -199,14 +209,19 @@ class Runtime:
     async def _retake_writer(self, partition: int) -> bool:
         writer = self.writers[partition]
         kept = await self._with_retry(partition, "retake", writer.retake)
-        self._ready[partition].set()
+        self._mark_ready(partition)
         return kept
 
     async def _open_writer(self, partition: int) -> bool:
         writer = await self._with_retry(partition, "open", lambda: self._new_writer(partition))
         self.writers[partition] = writer
-        self._ready[partition].set()
+        self._mark_ready(partition)
         return False
+
+    def _mark_ready(self, partition: int) -> None:
+        ready = self._ready.get(partition)
+        if ready is not None:
+            ready.set()
 
     async def _with_retry(self, partition: int, what: str, action: Callable[[], Awaitable[T]]) -> T:
         """Retry opening/retaking a partition through broker trouble (a crash would only restart it)."""

@@ -111,3 +111,26 @@ class TestLocalStateLost:
         chaos_report(result)
         assert result.ok, result.to_json()
         assert had_state, "the worker wrote no local state: the scenario proves nothing"
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
+class TestWorkerKillWhileOmsHangs:
+    """A worker killed with -9 while OMS leaves 30% of reads hanging, so some events stay in flight for
+    seconds while later events of their partition are done (and their offsets committed)."""
+
+    async def test_kill9_with_events_stuck_in_flight(
+        self, bridge_factory: BridgeFactory, chaos_report: Report
+    ) -> None:
+        bridge = await bridge_factory(seed=16)
+        await bridge.vtex.controls(oms_timeout_rate=0.3)
+        work = await bridge.start_workload(40, rate_per_s=150)
+        worker = bridge.workers[0]
+        await bridge.wait_accepted(work.transitions // 2)
+        await bridge.wait_counter("oms_timeouts", at_least=10)
+        bridge.kill(worker)
+        await bridge.vtex.controls(oms_timeout_rate=0.0)
+        await bridge.restart(worker)
+        result = await bridge.check("worker-kill9-oms-hangs", transitions=work.transitions)
+        chaos_report(result)
+        assert result.ok, result.to_json()
