@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     worker_app_id: str = "vtex-bridge-processor"
     worker_store: str = "memory://"
     worker_web_port: int = 6066
+    #: Listen address of /metrics, /health(z), /ready(z): loopback locally, 0.0.0.0 in a container.
+    worker_web_host: str = "127.0.0.1"
     worker_dedup_ttl_s: float = 6 * 24 * 3600.0
     worker_max_in_flight_orders: int = 256
     oms_rate_limit_per_s: float = 90.0

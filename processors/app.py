@@ -47,7 +47,7 @@ def create_app(
         datadir=str(data_dir / "faust"),
         autodiscover=False,
         web_enabled=True,
-        web_host="127.0.0.1",
+        web_host=settings.worker_web_host,
         web_port=settings.worker_web_port,
         topic_partitions=settings.input_topic_partitions,
         topic_allow_declare=True,  # Faust's own assignor-leader topic; ours exist (processors.topics)
@@ -117,7 +117,7 @@ def create_app(
             await runtime.start()
             self._runner = web.AppRunner(build_web_app(runtime), access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", settings.worker_web_port)
+            site = web.TCPSite(self._runner, settings.worker_web_host, settings.worker_web_port)
             await site.start()
 
         async def on_stop(self) -> None:

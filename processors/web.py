@@ -37,4 +37,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
+    # The names the ingress and the feed poller use, so probes and scripts need not know which is which.
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/readyz", ready)
     return app

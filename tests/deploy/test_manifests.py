@@ -22,7 +22,7 @@ KUBERNETES_VERSION = "1.30"
 #: The paths each service's probes may use (the routes its app factory registers).
 PROBE_PATHS = {
     "vtex-bridge-ingress": {"/healthz", "/readyz"},
-    "vtex-bridge-worker": {"/health", "/ready"},
+    "vtex-bridge-worker": {"/health", "/ready", "/healthz", "/readyz"},
     "vtex-bridge-feed-poller": {"/healthz"},
 }
 
