@@ -105,3 +105,32 @@ class TestAlertRules:
             assert names, alert["alert"]
             assert names <= exported, f"{alert['alert']}: {names - exported} are not exported"
             assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
+
+
+class TestCompose:
+    """docker-compose.yml runs the same Kafka version as the local broker and real commands/settings.
+
+    No Docker engine runs on our machines, so `docker compose config` cannot be the check; these are
+    the schema-level checks that catch what usually goes stale.
+    """
+
+    def _compose(self) -> dict[str, Any]:
+        return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+    def test_kafka_image_matches_local_broker(self) -> None:
+        image = self._compose()["services"]["kafka"]["image"]
+        assert f"apache/kafka:{load_settings().kafka_local_version}" == image
+
+    def test_commands_and_settings_exist(self) -> None:
+        from bridge.cli import build_parser
+
+        commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        fields = set(load_settings().model_dump())
+        for name, service in self._compose()["services"].items():
+            if name == "kafka":
+                continue
+            assert service["command"][0] == "vtex-bridge"
+            assert service["command"][1] in commands
+            for key in service.get("environment", {}):
+                setting = key.removeprefix("VTEX_BRIDGE_").lower()
+                assert setting in fields or key == "KAFKA_BOOTSTRAP_SERVERS", key
