@@ -116,17 +116,21 @@ class TestLocalStateLost:
 @pytest.mark.chaos
 @pytest.mark.chaos_full
 class TestWorkerKillWhileOmsHangs:
-    """A worker killed with -9 while OMS leaves 30% of reads hanging, so some events stay in flight for
-    seconds while later events of their partition are done (and their offsets committed)."""
+    """A worker killed with -9 while OMS leaves half of the reads hanging, so some events stay in flight for
+    seconds while later events of their partition are done (and their offsets committed).
+
+    Fails today (1 event lost in about 1 run of 3): Faust commits past an unacked event at the head of a
+    partition (see docs/chaos.md, "Product failures found"); the worker restarts after it.
+    """
 
     async def test_kill9_with_events_stuck_in_flight(
         self, bridge_factory: BridgeFactory, chaos_report: Report
     ) -> None:
         bridge = await bridge_factory(seed=16)
-        await bridge.vtex.controls(oms_timeout_rate=0.3)
+        await bridge.vtex.controls(oms_timeout_rate=0.5)
         work = await bridge.start_workload(40, rate_per_s=150)
         worker = bridge.workers[0]
-        await bridge.wait_accepted(work.transitions // 2)
+        await bridge.wait_accepted(work.transitions // 3)
         await bridge.wait_counter("oms_timeouts", at_least=10)
         bridge.kill(worker)
         await bridge.vtex.controls(oms_timeout_rate=0.0)
