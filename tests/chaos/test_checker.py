@@ -87,7 +87,7 @@ class TestCheckerVerdicts:
         result = run(accepted_only(A, B, C), inputs(A, B, C), [output(A, 0), output(C, 1)])
         assert 1 == result.lost
         assert not result.ok
-        assert [f"{event_id(B)} (on input)"] == result.samples["lost"]
+        assert [f"{event_id(B)} (on input 0:1)"] == result.samples["lost"]
 
     def test_dead_lettered_accepted_event_is_lost_and_said_so(self) -> None:
         dead = OutputRecord("dlq", 0, 0, 0, {"event_id": event_id(B)})

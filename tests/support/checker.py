@@ -194,11 +194,12 @@ def check(
     for event_id in expectation.must:
         if event_id not in copies:
             result.lost += 1
-            where = (
-                "dead-lettered"
-                if event_id in dead
-                else ("on input" if event_id in arrival else "never reached the input topic")
-            )
+            if event_id in dead:
+                where = "dead-lettered"
+            elif event_id in arrival:
+                where = "on input {}:{}".format(*arrival[event_id])
+            else:
+                where = "never reached the input topic"
             note("lost", f"{event_id} ({where})")
     result.dead_lettered = sum(1 for e in dead if e in expectation.must or e in expectation.may)
 
