@@ -22,6 +22,7 @@ from aiohttp import web
 from mode import Service
 
 from bridge.settings import Settings
+from processors.ordered_acks import OrderedAcks
 from processors.runtime import Runtime
 from processors.web import build_web_app
 
@@ -63,6 +64,7 @@ def create_app(
     )
     runtime = Runtime(settings, data_dir=data_dir / "state", oms=oms, clock=clock)
     app.bridge_runtime = runtime  # type: ignore[attr-defined]
+    acks = OrderedAcks()
     input_topic = app.topic(
         settings.input_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
@@ -71,7 +73,12 @@ def create_app(
         async for event in stream.noack().events():  # type: ignore[attr-defined]
             message = event.message
             await runtime.submit(
-                message.partition, message.offset, message.key, message.value, event.ack, runtime.epoch
+                message.partition,
+                message.offset,
+                message.key,
+                message.value,
+                acks.track(message.partition, message.offset, event.ack),
+                runtime.epoch,
             )
 
     app.agent(input_topic, name="process")(process)
@@ -84,6 +91,7 @@ def create_app(
         await runtime.on_assigned(input_partitions(assigned))
 
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        acks.forget(input_partitions(revoked))
         await runtime.on_revoked(input_partitions(revoked))
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
