@@ -193,6 +193,8 @@ class DownstreamRecord:
     route: str
     lateness: Lateness = field(default_factory=Lateness)
     processed_at: str = field(default_factory=utc_now_iso)
+    #: 1, 2, 3… per order in emission order, across every status topic (None outside the processor).
+    sequence: int | None = None
 
     def key(self) -> bytes:
         return self.event.key()
@@ -219,6 +221,7 @@ class DownstreamRecord:
             "newer_state": self.lateness.newer_state,
             "newer_change": self.lateness.newer_change,
             "order_status": self.order.get("status"),
+            "order_sequence": self.sequence,
             "order": dict(self.order),
         }
 

@@ -26,6 +26,9 @@ class OrderMemory:
     #: record*, reprocessed after a crash, from being dead-lettered twice; a replayed copy sits at a new
     #: offset, so it is processed (and, failing again, dead-lettered) afresh.
     dead: Mapping[str, float] = field(default_factory=dict)
+    #: Records emitted for the order so far: the next record's `order_sequence` is this plus one. Kept in
+    #: the same transaction as the records, so a crash never reuses or skips a number.
+    emitted: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +36,7 @@ class OrderMemory:
             "newest_state": self.newest_state,
             "newest_change": self.newest_change,
             "dead": dict(self.dead),
+            "emitted": self.emitted,
         }
 
     @classmethod
@@ -44,6 +48,7 @@ class OrderMemory:
             newest_state=value.get("newest_state"),
             newest_change=value.get("newest_change"),
             dead={str(k): float(v) for k, v in (value.get("dead") or {}).items()},
+            emitted=int(value.get("emitted") or 0),
         )
 
 
@@ -60,9 +65,12 @@ def remember(memory: OrderMemory, event_id: str, now: float, state: str, change:
     """Return the memory after emitting `event_id`; the newest change only moves forward."""
     seen = dict(memory.seen)
     seen[event_id] = now
+    emitted = memory.emitted + 1
     if change is not None and (memory.newest_change is None or change >= memory.newest_change):
-        return OrderMemory(seen=seen, newest_state=state, newest_change=change, dead=memory.dead)
-    return replace(memory, seen=seen)
+        return OrderMemory(
+            seen=seen, newest_state=state, newest_change=change, dead=memory.dead, emitted=emitted
+        )
+    return replace(memory, seen=seen, emitted=emitted)
 
 
 def was_dead_lettered(memory: OrderMemory, position: str, now: float, ttl_s: float) -> bool:

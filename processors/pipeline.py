@@ -156,7 +156,7 @@ class Pipeline:
                     if not route.known:
                         self._metrics.unknown_route.inc()
                         log.warning("unknown state routed to %s", route.topic, extra=_ids(event))
-                    records.append(downstream(event, order, route, lateness))
+                    records.append(downstream(event, order, route, lateness, memory.emitted + 1))
                     memory = dedup.remember(memory, event.event_id, now, event.state, change)
                     outcomes.append("late" if lateness.late else "emitted")
             except _Permanent as exc:

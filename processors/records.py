@@ -28,9 +28,13 @@ class Outgoing:
     partition: int | None = None
 
 
-def downstream(event: InputEvent, order: dict[str, Any], route: Route, lateness: Lateness) -> Outgoing:
+def downstream(
+    event: InputEvent, order: dict[str, Any], route: Route, lateness: Lateness, sequence: int | None = None
+) -> Outgoing:
     """Return the enriched record of `event` for its route's topic, keyed by OrderId."""
-    record = DownstreamRecord(event=event, order=order, route=route.name, lateness=lateness)
+    record = DownstreamRecord(
+        event=event, order=order, route=route.name, lateness=lateness, sequence=sequence
+    )
     return Outgoing(route.topic, record.key(), record.encode(), record.headers())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from processors import dedup
 from processors.dedup import (
     EMPTY,
     OrderMemory,
@@ -84,3 +85,17 @@ class TestSerialisation:
 
     def test_none_is_empty(self) -> None:
         assert EMPTY == OrderMemory.from_json(None)
+
+
+class TestOrderSequence:
+    """Each emitted record of an order gets the next number; the count survives the changelog."""
+
+    def test_remember_counts_emitted_records(self) -> None:
+        memory = dedup.EMPTY
+        for i, change in enumerate(["2026-01-01T00:00:02.0000000Z", "2026-01-01T00:00:01.0000000Z"], 1):
+            memory = dedup.remember(memory, f"e{i}", 100.0, "state", change)
+            assert i == memory.emitted
+        assert memory == dedup.OrderMemory.from_json(memory.to_json())
+
+    def test_old_changelog_entries_start_at_zero(self) -> None:
+        assert 0 == dedup.OrderMemory.from_json({"seen": {"e": 1.0}}).emitted

@@ -17,12 +17,11 @@ copies of an event downstream), `out_of_order` (per order, a record emitted afte
 on the input topic), `unexpected` (downstream records of events nobody sent, whose ids do not match their
 content, or on the wrong topic).
 
-Emission order: downstream records carry no per-order sequence, so a record's place is
-(`processed_at`, topic, partition, offset). Within one topic partition the offset is exact (records of one
-order share a key, hence a partition); across topics it rests on `processed_at`, the processor's
-microsecond wall clock, which is sound for records of different batches (the next batch of an order starts
-after the previous one committed) and in practice for records of one batch (built one after the other).
-The chaos harness routes every known status to one topic so that almost all records compare by offset.
+Emission order: a downstream record's place is its `order_sequence` (1, 2, 3… per order, committed with
+the de-dup state in the processor's transaction), which is exact across topics. Records without one
+(older processors) fall back to (`processed_at`, topic, partition, offset): exact within one topic
+partition, resting on the processor's microsecond clock across topics. The chaos harness also routes every
+known status to one topic so that the two orderings can be compared by offset.
 """
 
 from __future__ import annotations
@@ -75,8 +74,15 @@ class OutputRecord:
     def order_id(self) -> str:
         return str(self.value.get("order_id"))
 
-    def emission_key(self) -> tuple[str, str, int, int]:
-        return (str(self.value.get("processed_at", "")), self.topic, self.partition, self.offset)
+    def emission_key(self) -> tuple[int, str, str, int, int]:
+        sequence = self.value.get("order_sequence")
+        return (
+            sequence if isinstance(sequence, int) else 0,
+            str(self.value.get("processed_at", "")),
+            self.topic,
+            self.partition,
+            self.offset,
+        )
 
 
 @dataclass(frozen=True, slots=True)
