@@ -127,10 +127,45 @@ class TestCompose:
         commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
         fields = set(load_settings().model_dump())
         for name, service in self._compose()["services"].items():
-            if name == "kafka":
+            if name == "kafka" or "profiles" in service:
                 continue
-            assert service["command"][0] == "vtex-bridge"
-            assert service["command"][1] in commands
+            command = service["command"]
+            if command[0] == "sh":  # a one-shot script of vtex-bridge commands
+                for step in command[2].split("&&"):
+                    assert step.split()[1] in commands, step
+            else:
+                assert "vtex-bridge" == command[0]
+                assert command[1] in commands
             for key in service.get("environment", {}):
                 setting = key.removeprefix("VTEX_BRIDGE_").lower()
                 assert setting in fields or key == "KAFKA_BOOTSTRAP_SERVERS", key
+
+
+class TestObservabilityProfile:
+    """Prometheus scrapes every service of the stack and the dashboard only queries exported metrics."""
+
+    def test_dashboard_queries_exported_metrics(self) -> None:
+        exported = (
+            _metric_names(IngressMetrics().registry)
+            | _metric_names(ProcessorMetrics(rate_limit_per_s=10).registry)
+            | _metric_names(PollerMetrics().registry)
+        )
+        dashboard = yaml.safe_load(
+            (ROOT / "deploy" / "grafana" / "dashboards" / "vtex-kafka-bridge.json").read_text()
+        )
+        assert dashboard["panels"]
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                names = set(re.findall(r"\b((?:vtex_)?bridge_[a-z_]+?)(?:_bucket)?\b", target["expr"]))
+                names = {n.removesuffix("_bucket") for n in names}
+                assert names, panel["title"]
+                assert names <= exported, f"{panel['title']}: {names - exported}"
+
+    def test_prometheus_scrapes_the_compose_services(self) -> None:
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+        config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+        for job in config["scrape_configs"]:
+            for target in job["static_configs"][0]["targets"]:
+                host, port = target.split(":")
+                assert host in compose, target
+                assert any(p.startswith(f"{port}:") for p in compose[host]["ports"]), target
