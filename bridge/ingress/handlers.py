@@ -189,7 +189,9 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
 
 def _is_ping(payload: Any) -> bool:
     """VTEX's configuration ping is `{"hookConfig": "ping"}`; anything with an OrderId is a hook."""
-    return isinstance(payload, dict) and "hookConfig" in payload and "OrderId" not in payload
+    # Exactly the documented body (schemas/ingress.openapi.json, Ping): anything else is validated as a
+    # hook and rejected with the field at fault, so a malformed ping never passes for a healthy one.
+    return isinstance(payload, dict) and payload.get("hookConfig") == "ping" and "OrderId" not in payload
 
 
 def _ping(state: IngressState, request: web.Request, *, authenticated: bool) -> web.Response:
