@@ -135,6 +135,12 @@ async def main(args: argparse.Namespace) -> None:
             "rss_ok": rocks["rss_mb"] <= 1024,
             "dict_keys": in_dict["keys"],
             "rss_mb_dict": in_dict["rss_mb"],
+            # The baseline beside the figure: memory per key of RocksDB relative to the in-memory store.
+            "rss_per_key_ratio_rocksdb_to_dict": round(
+                (rocks["rss_mb"] / max(1, rocks["keys"]))
+                / max(1e-9, in_dict["rss_mb"] / max(1, in_dict["keys"])),
+                4,
+            ),
             "recovery_keys": recovery["keys"],
             "recovery_s": recovery["recovery_s"],
             "recovery_s_rocksdb": recovery["recovery_s_rocksdb"],
