@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -34,13 +34,13 @@ from bridge.vtex.config_models import (
     VtexRateLimited,
     VtexUnavailable,
 )
+from bridge.vtex.http import VtexHttpClient
 
 HOOK_CONFIG_PATH: Final = "/api/orders/hook/config"
 FEED_CONFIG_PATH: Final = "/api/orders/feed/config"
 FEED_PATH: Final = "/api/orders/feed"
 #: VTEX's List orders (indexed search); only `backfill --since/--until` uses it.
 LIST_ORDERS_PATH: Final = "/api/oms/pvt/orders"
-CLOSE_TIMEOUT_S: Final = 5.0
 #: Cap on an honoured Retry-After; the guide suggests about a minute after a 429.
 MAX_RETRY_AFTER_S: Final = 120.0
 
@@ -131,19 +131,11 @@ def _not_found_hint(what: str) -> str:
     )
 
 
-class ConfigApiClient:
+class ConfigApiClient(VtexHttpClient):
     """Read and change the appKey's hook and feed configuration; read and commit Feed v3 items."""
 
     def __init__(self, *, base_url: str, app_key: str, app_token: str, timeout_s: float) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._headers = {
-            "X-VTEX-API-AppKey": app_key,
-            "X-VTEX-API-AppToken": app_token,
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        }
-        self._timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        super().__init__(base_url=base_url, app_key=app_key, app_token=app_token, timeout_s=timeout_s)
         self.app_key = app_key
         self.calls = 0
 
@@ -162,24 +154,6 @@ class ConfigApiClient:
     @property
     def base_url(self) -> str:
         return self._base_url
-
-    async def start(self) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self._timeout_s)
-            )
-
-    async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await asyncio.wait_for(session.close(), CLOSE_TIMEOUT_S)
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # --- hook ---------------------------------------------------------------------------------------
 

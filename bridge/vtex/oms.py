@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any, Final, Protocol, Self
+from typing import Any, Final, Protocol
 
 import aiohttp
 import orjson
@@ -23,10 +23,10 @@ from tenacity.wait import wait_random_exponential
 
 from bridge.settings import Settings
 from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
+from bridge.vtex.http import VtexHttpClient
 
 ORDER_PATH: Final = "/api/oms/pvt/orders/{order_id}"
 #: Bound on closing the session (connector shutdown), separate from the per-request timeout.
-CLOSE_TIMEOUT_S: Final = 5.0
 #: Upper bound honoured for a `Retry-After`; the guide suggests ~1 minute after a 429 (REFERENCE.md 1).
 MAX_RETRY_AFTER_S: Final = 60.0
 
@@ -65,7 +65,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(seconds, MAX_RETRY_AFTER_S)
 
 
-class OmsClient:
+class OmsClient(VtexHttpClient):
     """Read full orders from OMS, within the account's budget, retrying what is worth retrying."""
 
     def __init__(
@@ -82,23 +82,20 @@ class OmsClient:
         max_connections: int = 64,
         observer: OmsObserver | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._headers = {
-            "X-VTEX-API-AppKey": app_key,
-            "X-VTEX-API-AppToken": app_token,
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-        }
+        super().__init__(
+            base_url=base_url,
+            app_key=app_key,
+            app_token=app_token,
+            timeout_s=timeout_s,
+            max_connections=max_connections,
+        )
         # Bucket of one second's budget: a burst may use it at once, then calls are spaced evenly.
         self._limiter = AsyncLimiter(max(rate_limit_per_s, 0.001), 1.0)
-        self._timeout_s = timeout_s
         self._max_attempts = max(1, max_attempts)
         self._wait = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
-        self._max_connections = max_connections
         self._observer = observer
-        self._session: aiohttp.ClientSession | None = None
         self._cooldown_until = 0.0
         self.calls = 0
 
@@ -116,29 +113,6 @@ class OmsClient:
             max_connections=settings.oms_max_connections,
             observer=observer,
         )
-
-    async def start(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=self._max_connections
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-            )
-
-    async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await asyncio.wait_for(session.close(), CLOSE_TIMEOUT_S)
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def get_order(self, order_id: str) -> dict[str, Any]:
         """Return the order document; raise an `OmsError` subclass when it cannot be had.
