@@ -14,7 +14,13 @@ from typing import Final
 
 import orjson
 
-BENCHMARKS: Final[tuple[str, ...]] = ("bench.ingress", "bench.processor", "bench.state", "bench.e2e")
+BENCHMARKS: Final[tuple[str, ...]] = (
+    "bench.ingress",
+    "bench.processor",
+    "bench.state",
+    "bench.e2e",
+    "bench.scale",
+)
 #: Bound of one benchmark run, start-up of its broker included.
 BENCH_TIMEOUT_S: Final = 1200.0
 

@@ -55,7 +55,8 @@ APP_KEY = "vtexappkey-benchaccount-BENCH"
 HEADER = "X-Bridge-Secret"
 SECRET = "bench-secret-not-a-secret"
 PARTITIONS = 12
-WARMUP_S = 1.5
+#: Unmeasured load at the start of each phase (the broker's JIT, connections, first batches).
+WARMUP_S = 3.0
 SERVER_START_TIMEOUT_S = 30.0
 SERVER_STOP_TIMEOUT_S = 30.0
 STATES = (
@@ -147,19 +148,21 @@ def load() -> str:
 def _server_main(
     overrides: dict[str, Any], null_producer: bool, conn: multiprocessing.connection.Connection
 ) -> None:
+    from bridge import process_runtime
     from bridge.ingress.server import serve
     from bridge.log import configure_logging
 
     settings = load_settings(**overrides)
     configure_logging("WARNING", "json")
-    asyncio.run(
+    process_runtime.run(  # event loop and GC as `vtex-bridge ingress` sets them
+        settings,
         serve(
             settings,
             host="127.0.0.1",
             port=0,
             producer=NullProducer() if null_producer else None,
             started=lambda port: (gc.freeze(), conn.send(port)),  # as `vtex-bridge ingress` does
-        )
+        ),
     )
 
 

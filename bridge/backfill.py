@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 from bridge.events import InputEvent, build_input_event
 from bridge.feed_poller.poller import RecordSink
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
+from bridge.topics.resolver import InputTopicSource
 from bridge.validation import SchemaViolation, validate
 from bridge.vtex.config_models import EXIT_AUTH, EXIT_NOT_FOUND, EXIT_UNAVAILABLE
 from bridge.vtex.errors import OmsAuthError, OmsError, OmsUnavailable, OrderNotFound
@@ -151,7 +152,7 @@ async def backfill_orders(
     *,
     oms: OrderReader,
     sink: RecordSink | None,
-    topic: str,
+    topic: str | InputTopicSource,
     account: str,
     app_key: str,
     concurrency: int = 4,
@@ -160,7 +161,8 @@ async def backfill_orders(
     """Produce one `source: backfill` event per order (`sink` None = dry run: build, do not produce).
 
     An order that cannot be read or does not make a valid event is reported and skipped; a credentials
-    or permission failure raises `BackfillAborted` because it would fail every order.
+    or permission failure raises `BackfillAborted` because it would fail every order. `topic` is the
+    input topic, or a source of the current one (`bridge.topics.resolver`), read at every send.
     """
     result = BackfillResult()
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -186,8 +188,9 @@ async def backfill_orders(
             event = build_input_event(payload, source="backfill", account=account)
             if sink is not None:
                 try:
+                    current = topic if isinstance(topic, str) else topic.produce_topic
                     await sink.send(
-                        topic, event.key(), event.encode(), event.headers(), timeout=produce_timeout_s
+                        current, event.key(), event.encode(), event.headers(), timeout=produce_timeout_s
                     )
                 except Exception as exc:  # any produce failure: report this order, keep going
                     result.failed[order_id] = f"not acknowledged by Kafka: {exc}"

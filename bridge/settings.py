@@ -53,6 +53,40 @@ class Settings(BaseSettings):
     dead_letter_topic: str = "vtex.orders.deadletter"
     input_topic_partitions: int = 12
 
+    # --- Topics (`vtex-bridge topics plan|apply|describe`, docs/topics.md) ----------------------
+    # Partitions of the input topic: `input_topic_partitions` (Kafka, above); replication factor of
+    # every topic: `worker_topic_replication` (Processor, below). Production: 3 replicas, min ISR 2.
+    #: Partitions of the status and unknown topics; 0 = as many as the input topic has when they are
+    #: created (an existing one then keeps its count, e.g. across a reshard of the input).
+    topics_status_partitions: int = 0
+    #: Partitions of the dead-letter topic; 0 = as for the status topics.
+    topics_dead_letter_partitions: int = 0
+    #: `min.insync.replicas` of every topic (1 suits a single local broker only; production: 2).
+    topics_min_insync_replicas: int = 1
+    #: `retention.ms` by kind (-1 = forever); the de-dup changelog is compacted, never deleted by time.
+    topics_input_retention_ms: int = 7 * 24 * 3600 * 1000
+    topics_status_retention_ms: int = 7 * 24 * 3600 * 1000
+    #: Dead letters wait for a fix and `vtex-bridge replay`: kept longer than the rest.
+    topics_dead_letter_retention_ms: int = 30 * 24 * 3600 * 1000
+    #: Further topic configs by kind as JSON, e.g. `{"status": {"compression.type": "zstd"}}`; kinds:
+    #: input, status, unknown, dead-letter, changelog, control. They win over the settings above.
+    topics_extra_configs: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: Bound of one admin request (`topics` commands and the worker's topic creation at startup).
+    topics_admin_timeout_s: float = 30.0
+
+    # --- Topics / generations (`vtex-bridge topics reshard`, docs/operations.md) --------------------
+    #: Compacted one-partition topic holding the current input generation; empty = `<input_topic>.control`.
+    generation_control_topic: str = ""
+    #: How often producers and workers re-read the generation record (a switch is seen within this).
+    generation_refresh_s: float = 1.0
+    #: Bound of the first read of the generation record at startup (producers then keep trying).
+    generation_startup_timeout_s: float = 10.0
+    #: Reshard: the old input topic counts as sealed once its end offsets did not move for this long.
+    #: Must exceed `generation_refresh_s` plus the longest a record can sit in a producer (~10 s).
+    reshard_quiet_s: float = 15.0
+    #: Reshard: bound of the whole run (seal, drain, migration); run it again to continue after it.
+    reshard_timeout_s: float = 900.0
+
     # --- VTEX account the bridge serves ------------------------------------------------------
     vtex_account: str = Field(default=SIMULATOR_ACCOUNT, validation_alias=_env("VTEX_ACCOUNT"))
     vtex_app_key: str = Field(default=SIMULATOR_APP_KEY, validation_alias=_env("VTEX_APP_KEY"))
@@ -123,12 +157,25 @@ class Settings(BaseSettings):
     #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
     worker_max_pending_events: int = 5000
     worker_produce_timeout_s: float = 10.0
+    #: How long a partition's writer waits for other lanes to join a transaction. Each transaction costs
+    #: several broker round trips and markers on every partition it wrote, whatever its size: under load
+    #: a longer wait means fewer, larger transactions and less CPU per event, for that much latency.
+    worker_txn_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
     #: Create the input, dead-letter and status topics at startup when missing.
     worker_create_topics: bool = True
     #: Consumer-group session timeout: how long a crashed worker's partitions wait before moving.
     worker_session_timeout_s: float = 30.0
     #: Replication factor of the topics the worker creates (1 suits a single local broker only).
     worker_topic_replication: int = 1
+    #: Keep a per-order timeline of what happened to each notification (operator console, docs/console.md).
+    worker_timeline_enabled: bool = True
+    #: Entries kept per order (oldest dropped first); entries also expire with `worker_dedup_ttl_s`.
+    worker_timeline_max_entries: int = Field(default=64, ge=1, le=1000)
+    #: URL other workers and `vtex-bridge order` use to reach this worker's web port (behind one Service,
+    #: the pod's own address); empty = http://127.0.0.1:<worker_web_port>.
+    worker_advertised_url: str = ""
+    #: Bearer token the console's replay needs; empty = replay from the console disabled.
+    console_admin_token: SecretStr = SecretStr("")
 
     # --- Simulator -------------------------------------------------------------------------------
     sim_host: str = "127.0.0.1"
@@ -196,9 +243,41 @@ class Settings(BaseSettings):
     #: Public URL VTEX should call for the ingress when running against a real account.
     dev_public_hook_url: str = ""
 
+    # --- Process runtime (every long-running service; docs/performance.md) -----------------------------
+    #: Event loop of the services: uvloop cuts the loop's and the transports' share of CPU per event;
+    #: `asyncio` is the standard library's, for debugging or a platform without uvloop.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: `gc.set_threshold` of the services. The default (700, 10, 10) runs a full collection every few
+    #: thousand events once the heap holds the de-dup state, which cost the worker ~20 % of its CPU.
+    gc_thresholds: tuple[int, int, int] = (50_000, 20, 100)
+
     # --- Observability ---------------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+
+    # --- Tracing (OpenTelemetry, docs/tracing.md) ---------------------------------------------------
+    #: OTLP/HTTP collector base URL (spans go to `<url>/v1/traces`); empty = tracing off: no spans and no
+    #: trace headers anywhere. The standard `OTEL_EXPORTER_OTLP_ENDPOINT` is accepted too.
+    tracing_otlp_endpoint: str = Field(
+        default="",
+        validation_alias=AliasChoices(f"{ENV_PREFIX}TRACING_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    #: Headers of every export as `name=value,name2=value2` (e.g. a vendor's API key).
+    tracing_otlp_headers: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices(f"{ENV_PREFIX}TRACING_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
+    )
+    #: Share of new traces kept; the worker's spans follow the ingress's decision (parent-based).
+    tracing_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    #: `deployment.environment.name` of every span (empty: not set).
+    tracing_environment: str = ""
+    #: Spans are exported in batches at least this often.
+    tracing_export_interval_s: float = 2.0
+    tracing_export_timeout_s: float = 5.0
+    #: Spans held while the collector is slow or away; beyond this, new spans are dropped (never waited on).
+    tracing_max_queue_size: int = 4096
+    #: On shutdown: how long exporting the spans still queued may take.
+    tracing_shutdown_timeout_s: float = 5.0
 
     def vtex_url(self) -> str:
         """Return the VTEX base URL: the configured one, else the account's real one."""

@@ -17,6 +17,9 @@ _PATTERN: Final = re.compile(
     r"(?:\.(?P<fraction>\d{1,9}))?"
     r"(?P<zone>Z|z|[+-]\d{2}:?\d{2})?$"
 )
+#: The canonical form itself: what hooks carry and what every record stores, so the common case only
+#: needs its calendar fields checked (second 60, February 30), not a rebuild.
+_CANONICAL: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z")
 
 
 class InvalidTimestamp(ValueError):
@@ -25,6 +28,12 @@ class InvalidTimestamp(ValueError):
 
 def canonical_timestamp(text: str) -> str:
     """Return `text` as `YYYY-MM-DDTHH:MM:SS.fffffffZ` in UTC (a missing zone means UTC)."""
+    if _CANONICAL.fullmatch(text):
+        try:
+            datetime.fromisoformat(text[:19])
+        except ValueError as exc:
+            raise InvalidTimestamp(f"not a representable date-time: {text!r} ({exc})") from exc
+        return text
     match = _PATTERN.match(text.strip())
     if match is None:
         raise InvalidTimestamp(f"not an ISO-8601 date-time: {text!r}")
@@ -43,7 +52,7 @@ def canonical_timestamp(text: str) -> str:
 def parse_timestamp(text: str) -> datetime:
     """Return an aware UTC datetime for `text` (sub-microsecond digits are dropped)."""
     canonical = canonical_timestamp(text)
-    return datetime.strptime(canonical[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    return datetime.fromisoformat(canonical[:26]).replace(tzinfo=UTC)
 
 
 def format_vtex_timestamp(moment: datetime) -> str:

@@ -22,6 +22,8 @@ from aiohttp import web
 from mode import Service
 
 from bridge.settings import Settings
+from bridge.tracing import Tracing, setup_tracing
+from processors.console.directory import OwnerDirectory
 from processors.ordered_acks import OrderedAcks
 from processors.runtime import Runtime
 from processors.web import build_web_app
@@ -37,8 +39,13 @@ def create_app(
     data_dir: Path | None = None,
     oms: Any = None,
     clock: Callable[[], float] = time.time,
+    tracing: Tracing | None = None,
 ) -> faust.App:
-    """Return a Faust app processing `settings.input_topic`; `app.bridge_runtime` is its `Runtime`."""
+    """Return a Faust app processing `settings.input_topic`; `app.bridge_runtime` is its `Runtime`.
+
+    `tracing` defaults to `setup_tracing(settings, "worker")` (off unless configured), which the app
+    shuts down when it stops; an injected one is the caller's.
+    """
     data_dir = data_dir or Path(".vtex-bridge") / settings.worker_app_id
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -58,12 +65,19 @@ def create_app(
         processing_guarantee="at_least_once",
         stream_wait_empty=False,  # the runtime drains its lanes itself, bounded (Runtime.on_revoked)
         broker_commit_interval=1.0,
+        # No Faust table, so no standby to place; with Faust's default of 1 its assignor keeps
+        # ceil(partitions / workers) per worker and a joining worker may get nothing (4 partitions,
+        # 3 workers: 2/2/0); with 0 it rebalances down to floor(...) and every worker gets some.
+        table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=4096,
         producer_acks=-1,
     )
-    runtime = Runtime(settings, data_dir=data_dir / "state", oms=oms, clock=clock)
+    own_tracing = tracing is None
+    tracing = tracing if tracing is not None else setup_tracing(settings, "worker")
+    runtime = Runtime(settings, data_dir=data_dir / "state", oms=oms, clock=clock, tracing=tracing)
     app.bridge_runtime = runtime  # type: ignore[attr-defined]
+    owners = OwnerDirectory.from_settings(settings)
     acks = OrderedAcks()
     input_topic = app.topic(
         settings.input_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -79,6 +93,7 @@ def create_app(
                 message.value,
                 acks.track(message.partition, message.offset, event.ack),
                 runtime.epoch,
+                message.headers,
             )
 
     app.agent(input_topic, name="process")(process)
@@ -89,6 +104,7 @@ def create_app(
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
         await runtime.start()
         await runtime.on_assigned(input_partitions(assigned))
+        owners.claim(input_partitions(assigned))  # the console forwards order lookups by these claims
 
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         acks.forget(input_partitions(revoked))
@@ -102,19 +118,23 @@ def create_app(
 
     app.timer(settings.worker_dedup_sweep_interval_s, name="dedup-sweep")(sweep)
 
-    def lag() -> float:
+    def partition_lags() -> dict[int, float]:
+        """Return end - committed of each assigned input partition (the autoscaling signal)."""
         consumer = app.consumer
-        total = 0
+        lags: dict[int, float] = {}
         for tp in consumer.assignment():
             if tp.topic != settings.input_topic:
                 continue
             high = consumer.highwater(tp)
             committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
             if high is not None:
-                total += max(0, high - (committed or 0))
-        return float(total)
+                lags[tp.partition] = float(max(0, high - (committed or 0)))
+        return lags
 
-    runtime.lag_fn = lag
+    runtime.lag_fn = lambda: sum(partition_lags().values())
+    runtime.metrics.bind_scaling(
+        partition_lag=partition_lags, in_flight_orders_limit=settings.worker_max_in_flight_orders
+    )
 
     class RuntimeWeb(Service):
         """Serves /metrics, /health, /ready and stops the runtime with the app."""
@@ -123,7 +143,8 @@ def create_app(
 
         async def on_start(self) -> None:
             await runtime.start()
-            self._runner = web.AppRunner(build_web_app(runtime), access_log=None)
+            await owners.start()
+            self._runner = web.AppRunner(build_web_app(runtime, owners), access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, settings.worker_web_host, settings.worker_web_port)
             await site.start()
@@ -132,7 +153,10 @@ def create_app(
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None
+            await owners.close()
             await runtime.stop()
+            if own_tracing:
+                await runtime.tracing.shutdown()
 
     app.web_server(RuntimeWeb)
     return app

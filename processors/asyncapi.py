@@ -13,6 +13,7 @@ from typing import Any
 from bridge import __version__
 from bridge.events import HEADER_EVENT_ID, HEADER_SOURCE, HEADER_STATE
 from bridge.settings import Settings
+from bridge.tracing import TRACEPARENT, TRACESTATE
 from processors.routing import Router
 
 GUARANTEES = (
@@ -78,6 +79,16 @@ def render(settings: Settings) -> dict[str, Any]:
                             HEADER_SOURCE: {"enum": ["hook", "feed", "backfill"]},
                             HEADER_STATE: {"type": "string", "description": "The event's routed state."},
                             "late": {"enum": ["true", "false"]},
+                            TRACEPARENT: {
+                                "type": "string",
+                                "description": "W3C trace context of the bridge's span that wrote the "
+                                "record (only when the bridge traces, docs/tracing.md): a consumer's span "
+                                "continues the trace of the VTEX notification.",
+                            },
+                            TRACESTATE: {
+                                "type": "string",
+                                "description": "W3C trace state accompanying `traceparent`, when any.",
+                            },
                         },
                     },
                     "bindings": {

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 OUTCOMES = ("emitted", "duplicate", "dead_lettered", "invalid")
 
@@ -79,6 +81,13 @@ class ProcessorMetrics:
         self.lag = Gauge(
             "bridge_processor_consumer_lag", "Sum over assigned partitions of end - committed", registry=r
         )
+        self._partition_lag = _PartitionLag()
+        r.register(self._partition_lag)
+        self.in_flight_orders_limit = Gauge(
+            "bridge_processor_in_flight_orders_limit",
+            "Orders enriched at once at most (worker_max_in_flight_orders); active_lanes / this = saturation",
+            registry=r,
+        )
 
     def bind(
         self,
@@ -92,6 +101,13 @@ class ProcessorMetrics:
         self.lanes.set_function(lanes)
         self.state_keys.set_function(state_keys)
         self.lag.set_function(lag)
+
+    def bind_scaling(
+        self, *, partition_lag: Callable[[], Mapping[int, float]], in_flight_orders_limit: int
+    ) -> None:
+        """Export the autoscaling signals: lag per assigned partition, and the in-flight cap."""
+        self._partition_lag.source = partition_lag
+        self.in_flight_orders_limit.set(in_flight_orders_limit)
 
     # OmsObserver
     def on_oms_response(self, status: str, latency_s: float) -> None:
@@ -114,3 +130,24 @@ class ProcessorMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _PartitionLag(Collector):
+    """`bridge_processor_partition_lag{partition}`: end - committed of each input partition assigned here.
+
+    A collector rather than a labelled Gauge so that a partition revoked from this worker disappears
+    from its series at the next scrape instead of lingering with its last value.
+    """
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Mapping[int, float]] = dict
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "bridge_processor_partition_lag",
+            "Input partition assigned to this worker: end - committed offset",
+            labels=["partition"],
+        )
+        for partition, lag in sorted(self.source().items()):
+            family.add_metric([str(partition)], lag)
+        yield family

@@ -7,6 +7,8 @@ the consumer (backpressure). Only permanent failures are dead-lettered: an order
 for after `worker_not_found_grace_s`, a non-order answer, an input record that breaks the contract.
 401/403 are our outage: the pipeline flags itself halted (readiness fails, metric, critical log), keeps
 retrying slowly and dead-letters nothing. Acks happen only after the batch's transaction committed.
+Each event's outcome also becomes one entry of its order's timeline (`processors.timeline`, for the
+operator console), committed in the same transaction.
 Nothing here knows Faust: the runtime supplies the writers, the OMS client and the acks.
 """
 
@@ -16,19 +18,22 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bridge.events import InputEvent
 from bridge.settings import Settings
 from bridge.timestamps import InvalidTimestamp, parse_timestamp
+from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsError, OrderNotFound
 from processors import dedup
 from processors.lateness import assess, event_change
 from processors.metrics import ProcessorMetrics
 from processors.records import Outgoing, dead_letter, downstream
 from processors.routing import Router
+from processors.timeline import BatchHistory, Entry, batch_op, note
+from processors.tracing import BatchTrace, OmsSpans
 from processors.writer import PartitionLost, PartitionWriter, RetryBatch
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,8 @@ class Work:
     event: InputEvent | None
     invalid_reason: str | None
     ack: Callable[[], object]
+    #: The input record's headers (read only when tracing is on: they carry the trace context).
+    headers: Sequence[tuple[str, bytes]] | None = None
 
     @property
     def position(self) -> str:
@@ -76,8 +83,10 @@ class Pipeline:
         metrics: ProcessorMetrics,
         writer_for: Callable[[int], PartitionWriter | None],
         clock: Callable[[], float] = time.time,
+        tracing: Tracing = DISABLED,
     ) -> None:
         self._settings = settings
+        self._tracing = tracing
         self._oms = oms
         self._router = router
         self._metrics = metrics
@@ -89,42 +98,73 @@ class Pipeline:
 
     async def handle(self, order_id: str, batch: list[Work]) -> None:
         """Process `batch` (events of one order, in arrival order) until it is committed, then ack."""
+        if not self._tracing.enabled:
+            await self._handle(order_id, batch, None)
+            return
+        settings = self._settings
+        trace = BatchTrace(
+            self._tracing,
+            batch,
+            topic=settings.input_topic,
+            group=settings.worker_app_id,
+            oms_url=settings.vtex_url(),
+        )
+        acked = False
+        try:
+            acked = await self._handle(order_id, batch, trace)
+        finally:
+            trace.end(acked=acked)
+
+    async def _handle(self, order_id: str, batch: list[Work], trace: BatchTrace | None) -> bool:
         partition = batch[0].partition
         attempt = 0
         order: dict[str, Any] | None = None
+        history = BatchHistory() if self._settings.worker_timeline_enabled else None
         while True:
             writer = self._writer_for(partition)
             if writer is None:
-                return  # revoked: leave unacked, the new owner reprocesses
+                return False  # revoked: leave unacked, the new owner reprocesses
             try:
                 if writer.lost:  # fenced while still assigned here: the runtime is healing it
                     raise PartitionLost("writer is being reopened")
-                order = await self._process(writer, order_id, batch, order)
+                order = await self._process(writer, order_id, batch, order, trace, history)
                 break
             except PartitionLost:
-                self._metrics.retries.labels("partition-lost").inc()
+                self._retried("partition-lost", history)
             except RetryBatch:
-                self._metrics.retries.labels("kafka").inc()
+                self._retried("kafka", history)
             except OmsAuthError as exc:
                 self._halt(exc)
-                self._metrics.retries.labels("oms-auth").inc()
+                self._retried("oms-auth", history)
                 attempt = max(attempt, 8)  # retry slowly while the credentials are broken
             except OmsError as exc:
-                self._metrics.retries.labels("oms").inc()
+                self._retried("oms", history)
                 log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
             except Exception:
-                self._metrics.retries.labels("bug").inc()
+                self._retried("bug", history)
                 log.exception("processing failed; retrying", extra={"order_id": order_id})
             attempt += 1
+            if history is not None:
+                history.attempts += 1
+            if trace is not None:
+                trace.retry(attempt)
             await asyncio.sleep(self._backoff(attempt))
         for work in batch:
             work.ack()
+        return True
 
     async def _process(
-        self, writer: PartitionWriter, order_id: str, batch: list[Work], order: dict[str, Any] | None
+        self,
+        writer: PartitionWriter,
+        order_id: str,
+        batch: list[Work],
+        order: dict[str, Any] | None,
+        trace: BatchTrace | None = None,
+        history: BatchHistory | None = None,
     ) -> dict[str, Any] | None:
         """Decide, fetch (once), build and commit the batch; return the order for a retry to reuse."""
         now = self._clock()
+        entries: list[Entry] | None = None if history is None else []  # the batch's timeline entries
         ttl = self._settings.worker_dedup_ttl_s
         memory = writer.state.get(order_id)
         emit: list[Work] = []
@@ -133,20 +173,30 @@ class Pipeline:
         outcomes: list[str] = []
         for work in batch:
             if work.event is None:
-                records.append(self._dead_letter(work, "invalid-event", work.invalid_reason or "invalid"))
+                records.append(
+                    self._dead_letter(work, "invalid-event", work.invalid_reason or "invalid", trace)
+                )
                 outcomes.append("invalid")
+                note(entries, now, work, "invalid", history, len(records) - 1, why="invalid-event")
+                if trace is not None:
+                    trace.outcome(work, "dead_lettered", dead_letter_reason="invalid-event")
             elif (
                 dedup.is_duplicate(memory, work.event.event_id, now, ttl) or work.event.event_id in batch_ids
             ):
                 outcomes.append("duplicate")
+                note(entries, now, work, "duplicate", history)
                 log.debug("duplicate dropped", extra=_ids(work.event))
+                if trace is not None:
+                    trace.outcome(work, "duplicate")
             else:
                 batch_ids.add(work.event.event_id)
                 emit.append(work)
         if emit:
             try:
                 if order is None:
-                    order = await self._fetch(order_id)
+                    order = await self._fetch(
+                        order_id, None if trace is None else trace.oms(order_id, emit), history
+                    )
                 for work in emit:
                     event = work.event
                     assert event is not None
@@ -156,32 +206,67 @@ class Pipeline:
                     if not route.known:
                         self._metrics.unknown_route.inc()
                         log.warning("unknown state routed to %s", route.topic, extra=_ids(event))
-                    records.append(downstream(event, order, route, lateness, memory.emitted + 1))
+                    trace_headers = () if trace is None else trace.headers(work)
+                    records.append(
+                        downstream(event, order, route, lateness, memory.emitted + 1, trace_headers)
+                    )
                     memory = dedup.remember(memory, event.event_id, now, event.state, change)
                     outcomes.append("late" if lateness.late else "emitted")
+                    late = lateness.newer_state if lateness.late else None
+                    note(
+                        entries,
+                        now,
+                        work,
+                        outcomes[-1],
+                        history,
+                        len(records) - 1,
+                        late=late,
+                        seq=memory.emitted,
+                    )
+                    if trace is not None:
+                        trace.outcome(work, outcomes[-1], downstream_topic=route.topic)
             except _Permanent as exc:
                 for work in emit:
                     if not dedup.was_dead_lettered(memory, work.position, now, ttl):
-                        records.append(self._dead_letter(work, exc.reason, str(exc)))
+                        records.append(self._dead_letter(work, exc.reason, str(exc), trace))
                         memory = dedup.remember_dead(memory, work.position, now)
+                        note(
+                            entries,
+                            now,
+                            work,
+                            "dead_lettered",
+                            history,
+                            len(records) - 1,
+                            why=exc.reason,
+                            msg=str(exc),
+                        )
                     outcomes.append("dead_lettered:" + exc.reason)
+                    if trace is not None:
+                        trace.outcome(work, "dead_lettered", dead_letter_reason=exc.reason)
         state = [(order_id, memory)] if emit else []
-        if records or state:
-            await writer.write(records, state)
+        timeline = batch_op(order_id, entries)
+        if records or state or timeline:
+            await writer.write(records, state, timeline)
         self._count(outcomes, batch)
         return order
 
-    async def _fetch(self, order_id: str) -> dict[str, Any]:
+    async def _fetch(
+        self, order_id: str, spans: OmsSpans | None = None, history: BatchHistory | None = None
+    ) -> dict[str, Any]:
         """Read the order; 404 is retried within the grace period; other permanent errors raise."""
         first = time.monotonic()
         attempt = 0
         while True:
+            called = time.monotonic()
             try:
-                order = await self._oms.get_order(order_id)
+                if spans is None:
+                    order = await self._oms.get_order(order_id)
+                else:
+                    order = await spans.call(self._oms.get_order)
             except OrderNotFound as exc:
                 if time.monotonic() - first >= self._settings.worker_not_found_grace_s:
                     raise _Permanent("order-not-found", str(exc)) from exc
-                self._metrics.retries.labels("oms-404").inc()
+                self._retried("oms-404", history)
                 attempt += 1
                 await asyncio.sleep(self._backoff(attempt))
                 continue
@@ -189,9 +274,18 @@ class Pipeline:
                 raise _Permanent("oms-bad-response", str(exc)) from exc
             self._metrics.oms_fetches.inc()
             self._resume()
+            if history is not None:
+                history.oms_ms = round((time.monotonic() - called) * 1000.0, 1)
+                history.oms_status = str(order.get("status"))
             return order
 
-    def _dead_letter(self, work: Work, reason: str, detail: str) -> Outgoing:
+    def _retried(self, cause: str, history: BatchHistory | None) -> None:
+        """Count a retry of the batch (metric; and on the batch's timeline entries)."""
+        self._metrics.retries.labels(cause).inc()
+        if history is not None:
+            history.retried(cause)
+
+    def _dead_letter(self, work: Work, reason: str, detail: str, trace: BatchTrace | None = None) -> Outgoing:
         extra = _ids(work.event) if work.event else {}
         log.error(
             "dead-lettering event: %s", reason, extra={**extra, "detail": detail, "position": work.position}
@@ -207,6 +301,7 @@ class Pipeline:
             reason=reason,
             detail=detail,
             event=work.event,
+            trace_headers=() if trace is None else trace.headers(work),
         )
 
     def _count(self, outcomes: list[str], batch: list[Work]) -> None:

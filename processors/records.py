@@ -8,6 +8,7 @@ can put it back on the input topic byte for byte.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,13 +30,25 @@ class Outgoing:
 
 
 def downstream(
-    event: InputEvent, order: dict[str, Any], route: Route, lateness: Lateness, sequence: int | None = None
+    event: InputEvent,
+    order: dict[str, Any],
+    route: Route,
+    lateness: Lateness,
+    sequence: int | None = None,
+    trace_headers: Sequence[tuple[str, bytes]] = (),
 ) -> Outgoing:
-    """Return the enriched record of `event` for its route's topic, keyed by OrderId."""
+    """Return the enriched record of `event` for its route's topic, keyed by OrderId.
+
+    `trace_headers` (`traceparent`/`tracestate`, only when tracing is on) let consumers continue the
+    event's trace.
+    """
     record = DownstreamRecord(
         event=event, order=order, route=route.name, lateness=lateness, sequence=sequence
     )
-    return Outgoing(route.topic, record.key(), record.encode(), record.headers())
+    headers = record.headers()
+    if trace_headers:
+        headers.extend(trace_headers)
+    return Outgoing(route.topic, record.key(), record.encode(), headers)
 
 
 def dead_letter(
@@ -49,6 +62,7 @@ def dead_letter(
     reason: str,
     detail: str,
     event: InputEvent | None,
+    trace_headers: Sequence[tuple[str, bytes]] = (),
 ) -> Outgoing:
     """Return the dead letter of one input record, keeping its value for replay."""
     value: dict[str, Any] = {
@@ -69,6 +83,7 @@ def dead_letter(
     headers = [(HEADER_REASON, reason.encode())]
     if event is not None:
         headers.append((HEADER_EVENT_ID, event.event_id.encode()))
+    headers.extend(trace_headers)
     return Outgoing(topic, key, orjson.dumps(value), headers)
 
 

@@ -21,9 +21,18 @@ FETCH_TIMEOUT_MS: Final = 500
 
 
 async def replay(
-    settings: Settings, *, reason: str | None = None, limit: int | None = None, dry_run: bool = False
+    settings: Settings,
+    *,
+    reason: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    input_topic: str | None = None,
 ) -> dict[str, Any]:
-    """Replay dead letters present now; return counts {"replayed", "skipped", "scanned"}."""
+    """Replay dead letters present now; return counts {"replayed", "skipped", "scanned"}.
+
+    `input_topic` is the topic to write (the current input generation's); default `settings.input_topic`.
+    """
+    target = input_topic or settings.input_topic
     group = f"{settings.worker_app_id}-replay"
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -68,9 +77,7 @@ async def replay(
                     counts["replayed"] += 1
                     if not dry_run:
                         futures.append(
-                            await producer.send(
-                                settings.input_topic, value=value, key=message.key, headers=headers
-                            )
+                            await producer.send(target, value=value, key=message.key, headers=headers)
                         )
             await asyncio.wait_for(asyncio.gather(*futures), TIMEOUT_S)
             if commits and not dry_run:
@@ -83,6 +90,54 @@ async def replay(
         await asyncio.wait_for(consumer.stop(), TIMEOUT_S)
     log.info("replay finished", extra=counts)
     return counts
+
+
+async def replay_record(
+    settings: Settings, *, partition: int, offset: int, input_topic: str | None = None
+) -> dict[str, Any]:
+    """Replay the one dead letter at (`partition`, `offset`) of the dead-letter topic (the console's button).
+
+    The record goes back exactly as `replay` puts records back (original value, key and headers). The
+    replay group's offsets are left alone: a later `vtex-bridge replay` may put it back once more, which
+    the worker's de-dup makes harmless once it was emitted. Return {"replayed", "order_id", "event_id"}.
+    """
+    target = input_topic or settings.input_topic
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await asyncio.wait_for(consumer.start(), TIMEOUT_S)
+    try:
+        tp = TopicPartition(settings.dead_letter_topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        message = None
+        deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+        while message is None and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=FETCH_TIMEOUT_MS, max_records=1)
+            for found in batch.get(tp, []):
+                message = found
+            if message is None and await consumer.position(tp) >= (await consumer.end_offsets([tp]))[tp]:
+                break
+    finally:
+        await asyncio.wait_for(consumer.stop(), TIMEOUT_S)
+    if message is None or message.offset != offset or not message.value:
+        raise LookupError(f"no dead letter at {settings.dead_letter_topic}[{partition}]@{offset}")
+    letter = orjson.loads(message.value)
+    value = original_value(message.value)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await asyncio.wait_for(producer.start(), TIMEOUT_S)
+    try:
+        sent = await producer.send(target, value=value, key=message.key, headers=_headers(value))
+        await asyncio.wait_for(sent, TIMEOUT_S)
+    finally:
+        await asyncio.wait_for(producer.stop(), TIMEOUT_S)
+    result = {"replayed": 1, "order_id": letter.get("order_id"), "event_id": letter.get("event_id")}
+    log.info("dead letter replayed", extra={**result, "partition": partition, "offset": offset})
+    return result
 
 
 def _headers(value: bytes) -> list[tuple[str, bytes]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from bridge.events import InvalidEvent, decode_input_event
 from bridge.settings import Settings
+from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.oms import OmsClient
 from processors import dedup
 from processors.lanes import LaneScheduler
@@ -26,6 +27,8 @@ from processors.metrics import ProcessorMetrics
 from processors.pipeline import OrderReader, Pipeline, Work
 from processors.routing import Router
 from processors.state import changelog_topic, new_state
+from processors.timeline import TimelineOp
+from processors.timeline_store import TimelineConfig, TimelineStore, new_timelines, timeline_topic
 from processors.writer import PartitionLost, PartitionWriter, RetryBatch
 
 log = logging.getLogger(__name__)
@@ -53,8 +56,10 @@ class Runtime:
         data_dir: Path,
         oms: OrderReader | None = None,
         clock: Callable[[], float] = time.time,
+        tracing: Tracing = DISABLED,
     ) -> None:
         self.settings = settings
+        self.tracing = tracing
         self.metrics = ProcessorMetrics(settings.oms_rate_limit_per_s)
         self._own_oms = oms is None
         self.oms: OrderReader = oms if oms is not None else OmsClient.from_settings(settings, self.metrics)
@@ -75,6 +80,7 @@ class Runtime:
             metrics=self.metrics,
             writer_for=self._writer_for,
             clock=clock,
+            tracing=tracing,
         )
         self.lanes: LaneScheduler[Work] = LaneScheduler(
             self.pipeline.handle,
@@ -151,6 +157,7 @@ class Runtime:
         value: bytes | None,
         ack: Callable[[], object],
         epoch: int,
+        headers: Sequence[tuple[str, bytes]] | None = None,
     ) -> bool:
         """Queue one input record in its order's lane; return False when it was dropped (revoked)."""
         if not self.pipeline.resumed.is_set():
@@ -173,7 +180,7 @@ class Runtime:
         except InvalidEvent as exc:
             event, invalid = None, str(exc)
             lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
-        work = Work(partition, offset, key, raw, event, invalid, ack)
+        work = Work(partition, offset, key, raw, event, invalid, ack, headers)
         await self.lanes.submit(lane_key, partition, work)
         return True
 
@@ -245,6 +252,8 @@ class Runtime:
             produce_timeout_s=self.settings.worker_produce_timeout_s,
             backoff_max_s=self.settings.worker_retry_backoff_max_s,
             on_commit=lambda seconds, _n: self.metrics.txn_seconds.observe(seconds),
+            group_linger_s=self.settings.worker_txn_linger_ms / 1000,
+            timeline=self._timeline_config(partition),
         )
         try:
             await writer.start()
@@ -252,6 +261,29 @@ class Runtime:
             await writer.stop()
             raise
         return writer
+
+    def _timeline_config(self, partition: int) -> TimelineConfig | None:
+        settings = self.settings
+        if not settings.worker_timeline_enabled:
+            return None
+        return TimelineConfig(
+            changelog=timeline_topic(settings.worker_app_id),
+            factory=lambda: new_timelines(settings.worker_store, self._data_dir, partition),
+            max_entries=settings.worker_timeline_max_entries,
+        )
+
+    def timelines(self, partition: int) -> TimelineStore | None:
+        """Return the committed timelines of `partition` when it is assigned here and ready, else None."""
+        ready = self._ready.get(partition)
+        writer = self.writers.get(partition)
+        if writer is None or ready is None or not ready.is_set():
+            return None
+        return writer.timeline
+
+    def owns(self, partition: int) -> bool:
+        """Tell whether `partition` is assigned here and ready."""
+        ready = self._ready.get(partition)
+        return partition in self.writers and ready is not None and ready.is_set()
 
     async def on_revoked(self, partitions: Iterable[int]) -> None:
         """Let in-flight batches of `partitions` finish (bounded) and abandon the rest.
@@ -308,9 +340,28 @@ class Runtime:
                     log.info("sweep of partition %s deferred", partition)
                     break
                 changed += len(chunk)
+            changed += await self._sweep_timelines(partition, writer, now - ttl)
         if changed:
             log.info("expired de-dup entries", extra={"keys": changed})
         return changed
+
+    async def _sweep_timelines(self, partition: int, writer: PartitionWriter, cutoff: float) -> int:
+        """Drop timeline entries recorded before `cutoff` (tombstone emptied timelines); return orders."""
+        store = writer.timeline
+        if store is None:
+            return 0
+        ops = [
+            TimelineOp(order_id, expire_before=cutoff)
+            for order_id in store.order_ids()
+            if not self.lanes.has_lane(order_id) and _older(store.oldest(order_id), cutoff)
+        ]
+        for start in range(0, len(ops), SWEEP_CHUNK):
+            try:
+                await writer.write([], [], ops[start : start + SWEEP_CHUNK])
+            except (PartitionLost, RetryBatch):
+                log.info("timeline sweep of partition %s deferred", partition)
+                return start
+        return len(ops)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -324,3 +375,7 @@ class Runtime:
 
     def ready(self) -> bool:
         return self.started and not self.pipeline.halted
+
+
+def _older(recorded: float | None, cutoff: float) -> bool:
+    return recorded is not None and recorded < cutoff

@@ -19,7 +19,7 @@ import logging
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
@@ -168,6 +168,33 @@ async def load_partition(
     Call only after the partition's transactional producer started: its `init_transactions` aborts a
     killed predecessor's open transaction, which would otherwise hold the LSO back until it times out.
     """
+
+    def apply(order_id: str, value: bytes | None) -> None:
+        state.apply(order_id, decode_memory(value))
+
+    started = time.monotonic()
+    loaded = await load_changelog(bootstrap, topic, partition, apply, timeout_s=timeout_s)
+    log.info(
+        "state partition loaded",
+        extra={
+            "partition": partition,
+            "records": loaded.records,
+            "keys": len(state),
+            "seconds": time.monotonic() - started,
+        },
+    )
+    return loaded
+
+
+async def load_changelog(
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    apply: Callable[[str, bytes | None], None],
+    *,
+    timeout_s: float,
+) -> Loaded:
+    """Replay one changelog partition (read_committed, to the LSO): `apply(key, value)` per record."""
     consumer = _state_consumer(bootstrap)
     await asyncio.wait_for(consumer.start(), START_TIMEOUT_S)
     started = time.monotonic()
@@ -184,16 +211,16 @@ async def load_partition(
             for message in batch.get(tp, []):
                 if message.key is None:
                     continue
-                state.apply(message.key.decode(), decode_memory(message.value))
+                apply(message.key.decode(), message.value)
                 count += 1
     finally:
         await asyncio.wait_for(consumer.stop(), START_TIMEOUT_S)
-    log.info(
-        "state partition loaded",
+    log.debug(
+        "changelog partition read",
         extra={
+            "topic": topic,
             "partition": partition,
             "records": count,
-            "keys": len(state),
             "seconds": time.monotonic() - started,
         },
     )

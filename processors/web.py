@@ -1,4 +1,5 @@
-"""HTTP endpoints of a worker: Prometheus `/metrics`, liveness `/health`, readiness `/ready`.
+"""HTTP endpoints of a worker: Prometheus `/metrics`, liveness `/health`, readiness `/ready`, and the
+operator console (`/console`, `/api/...`: `processors.console`).
 
 Readiness fails while OMS refuses our credentials (the worker has stopped consuming on purpose) so an
 orchestrator and an alert can see it; liveness stays up (restarting would not fix credentials).
@@ -11,6 +12,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from processors.console import add_console
+from processors.console.directory import OwnerDirectory
 from processors.runtime import Runtime
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
@@ -31,7 +34,8 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["ready"] else 503)
 
 
-def build_web_app(runtime: Runtime) -> web.Application:
+def build_web_app(runtime: Runtime, directory: OwnerDirectory | None = None) -> web.Application:
+    """Return the worker's web app; `directory` tells the console who owns which input partition."""
     app = web.Application()
     app[RUNTIME] = runtime
     app.router.add_get("/metrics", metrics)
@@ -40,4 +44,16 @@ def build_web_app(runtime: Runtime) -> web.Application:
     # The names the ingress and the feed poller use, so probes and scripts need not know which is which.
     app.router.add_get("/healthz", health)
     app.router.add_get("/readyz", ready)
+
+    def timeline_orders() -> float:
+        return float(sum(len(w.timeline) for w in runtime.writers.values() if w.timeline is not None))
+
+    add_console(
+        app,
+        runtime,
+        directory.distribution if directory is not None else dict,
+        registry=runtime.metrics.registry,
+        timeline_orders=timeline_orders,
+        partition_count=directory.partition_count if directory is not None else None,
+    )
     return app

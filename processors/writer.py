@@ -37,7 +37,10 @@ from aiokafka.errors import (
 
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
-from processors.state import PartitionState, changelog_end, encode_memory, load_partition
+from processors.state import PartitionState, changelog_end, encode_memory, load_changelog, load_partition
+from processors.timeline import TimelineOp, encode_entry, encode_value
+from processors.timeline import apply as apply_timeline
+from processors.timeline_store import TimelineConfig, TimelineStore, loader
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ StateChange = tuple[str, OrderMemory | None]
 class _Write:
     records: Sequence[Outgoing]
     state: Sequence[StateChange]
+    timeline: Sequence[TimelineOp] = ()
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -86,6 +90,7 @@ class PartitionWriter:
         linger_ms: int = 5,
         group_linger_s: float = 0.005,
         on_commit: Callable[[float, int], None] | None = None,
+        timeline: TimelineConfig | None = None,
     ) -> None:
         self.partition = partition
         self._bootstrap = bootstrap
@@ -106,6 +111,10 @@ class PartitionWriter:
         #: The changelog end offset our state reflects; lets `retake` keep the state after a rebalance
         #: when nobody else wrote to the partition meanwhile.
         self._expected_end: int | None = None
+        #: Order timelines (`processors.timeline`), kept like the state; None when switched off.
+        self._timeline_config = timeline
+        self.timeline: TimelineStore | None = timeline.factory() if timeline else None
+        self._timeline_end: int | None = None
 
     @property
     def lost(self) -> bool:
@@ -118,6 +127,7 @@ class PartitionWriter:
             self._bootstrap, self._changelog, self.partition, self.state, timeout_s=self._load_timeout
         )
         self._expected_end = loaded.end
+        self._timeline_end = await self._load_timelines(self.timeline)
         self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
 
     async def retake(self) -> bool:
@@ -138,6 +148,11 @@ class PartitionWriter:
         self._producer = await self._new_producer()
         end = await changelog_end(self._bootstrap, self._changelog, self.partition)
         kept = not self._lost and self._expected_end is not None and end == self._expected_end
+        if self._timeline_config is not None:
+            timeline_end = await changelog_end(
+                self._bootstrap, self._timeline_config.changelog, self.partition
+            )
+            kept = kept and timeline_end == self._timeline_end
         if not kept:
             fresh = self._state_factory()
             loaded = await load_partition(
@@ -146,6 +161,7 @@ class PartitionWriter:
             old_state, self.state = self.state, fresh
             old_state.close()
             self._expected_end = loaded.end
+            await self._reload_timelines()
         self._lost = False
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
@@ -171,14 +187,16 @@ class PartitionWriter:
             raise
         return producer
 
-    async def write(self, records: Sequence[Outgoing], state: Sequence[StateChange]) -> None:
-        """Commit `records` and `state` in one transaction (shared with other lanes).
+    async def write(
+        self, records: Sequence[Outgoing], state: Sequence[StateChange], timeline: Sequence[TimelineOp] = ()
+    ) -> None:
+        """Commit `records`, `state` and `timeline` changes in one transaction (shared with other lanes).
 
         Raise `PartitionLost` (do not ack) or `RetryBatch` (decide again against `self.state`).
         """
         if self._lost or self._task is None or self._task.done():
             raise PartitionLost(f"partition {self.partition} is not writable")
-        item = _Write(records, state)
+        item = _Write(records, state, timeline)
         self._queue.put_nowait(item)
         await asyncio.shield(item.done)
 
@@ -194,11 +212,11 @@ class PartitionWriter:
                 # cost the broker far less than many small ones (each writes markers to every partition).
                 await asyncio.sleep(self._group_linger_s)
             group = [first]
-            count = len(first.records) + len(first.state)
+            count = len(first.records) + len(first.state) + len(first.timeline)
             while not self._queue.empty() and count < MAX_GROUP_RECORDS:
                 item = self._queue.get_nowait()
                 group.append(item)
-                count += len(item.records) + len(item.state)
+                count += len(item.records) + len(item.state) + len(item.timeline)
             try:
                 await self._commit_with_retry(group)
             except PartitionLost as exc:
@@ -233,7 +251,7 @@ class PartitionWriter:
     async def _commit_with_retry(self, group: list[_Write]) -> None:
         try:
             started = time.perf_counter()
-            last_changelog_offset = await asyncio.wait_for(self._commit(group), self._timeout * 4)
+            committed = await asyncio.wait_for(self._commit(group), self._timeout * 4)
         except FENCED as exc:
             log.warning(
                 "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
@@ -249,8 +267,13 @@ class PartitionWriter:
             return
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - started, sum(len(i.records) for i in group))
-        if last_changelog_offset is not None:
-            self._expected_end = last_changelog_offset + 2  # our records, then the commit marker
+        if committed.changelog_offset is not None:
+            self._expected_end = committed.changelog_offset + 2  # our records, then the commit marker
+        if committed.timeline_offset is not None:
+            self._timeline_end = committed.timeline_offset + 2
+        if self.timeline is not None:
+            for order_id, entries in committed.timelines.items():
+                self.timeline.put(order_id, entries)
         for item in group:
             for order_id, memory in item.state:
                 self.state.apply(order_id, memory)
@@ -274,6 +297,7 @@ class PartitionWriter:
                 loaded = await load_partition(
                     self._bootstrap, self._changelog, self.partition, fresh, timeout_s=self._load_timeout
                 )
+                await self._reload_timelines()
             except (ProducerFenced, InvalidProducerEpoch) as exc:
                 fresh.close()
                 raise PartitionLost(str(exc)) from exc
@@ -290,8 +314,8 @@ class PartitionWriter:
             self._expected_end = loaded.end
             return
 
-    async def _commit(self, group: list[_Write]) -> int | None:
-        """Send and commit the group; return the offset of its last changelog record, if any.
+    async def _commit(self, group: list[_Write]) -> _Committed:
+        """Send and commit the group; return the offsets of its last changelog records, if any.
 
         Every step is bounded, and a failed transaction is never aborted here: aiokafka's abort can
         wait forever on a fenced producer, and the recovery's new producer aborts it anyway.
@@ -301,19 +325,103 @@ class PartitionWriter:
             raise KafkaError("writer has no producer")
         futures: list[asyncio.Future[Any]] = []
         changelog: list[asyncio.Future[Any]] = []
+        timeline: list[asyncio.Future[Any]] = []
         try:
             await asyncio.wait_for(producer.begin_transaction(), self._timeout)
             await self._send_all(producer, group, futures, changelog)
             await asyncio.wait_for(asyncio.gather(*futures, *changelog), self._timeout)
+            # Timelines name where each record landed, known only now: sent last, same transaction.
+            timelines = await self._send_timelines(producer, group, futures, timeline)
+            if timeline:
+                await asyncio.wait_for(asyncio.gather(*timeline), self._timeout)
             await asyncio.wait_for(producer.commit_transaction(), self._timeout)
         except BaseException as exc:
-            for future in futures + changelog:  # a failed group: the other sends' errors are no news
+            # A failed group: the other sends' errors are no news.
+            for future in futures + changelog + timeline:
                 future.add_done_callback(_retrieve)
             fenced = _fence_error(producer)
             if fenced is not None and not isinstance(exc, FENCED):
                 raise fenced from exc
             raise
-        return max((f.result().offset for f in changelog), default=None)
+        return _Committed(
+            changelog_offset=max((f.result().offset for f in changelog), default=None),
+            timelines=timelines,
+            timeline_offset=max((f.result().offset for f in timeline), default=None),
+        )
+
+    async def _send_timelines(
+        self,
+        producer: AIOKafkaProducer,
+        group: list[_Write],
+        futures: list[asyncio.Future[Any]],
+        sent: list[asyncio.Future[Any]],
+    ) -> dict[str, list[bytes]]:
+        """Send the new timeline of every order the group changes; return them (applied after commit).
+
+        `futures` are the group's acknowledged record sends, in `_send_all` order: an entry's record
+        index within its write maps to one of them, which gives the entry its (topic, partition, offset).
+        """
+        config, store = self._timeline_config, self.timeline
+        values: dict[str, list[bytes]] = {}
+        if config is None or store is None:
+            return values
+        start = 0
+        for item in group:
+            for op in item.timeline:
+                appended = []
+                for entry in op.entries:
+                    position = None
+                    if entry.record is not None:
+                        metadata = futures[start + entry.record].result()
+                        position = (metadata.topic, metadata.partition, metadata.offset)
+                    appended.append(encode_entry(entry, position))
+                current = values.get(op.order_id)
+                if current is None:
+                    current = store.get(op.order_id)
+                new = apply_timeline(
+                    current, appended, max_entries=config.max_entries, expire_before=op.expire_before
+                )
+                if appended or new != current:
+                    values[op.order_id] = new
+            start += len(item.records)
+        for order_id, entries in values.items():
+            sent.append(
+                await producer.send(
+                    config.changelog,
+                    value=encode_value(entries),
+                    key=order_id.encode(),
+                    partition=self.partition,
+                )
+            )
+        return values
+
+    async def _load_timelines(self, store: TimelineStore | None) -> int | None:
+        """Rebuild `store` from the timeline changelog; return the end offset it reflects."""
+        if store is None or self._timeline_config is None:
+            return None
+        loaded = await load_changelog(
+            self._bootstrap,
+            self._timeline_config.changelog,
+            self.partition,
+            loader(store),
+            timeout_s=self._load_timeout,
+        )
+        return loaded.end
+
+    async def _reload_timelines(self) -> None:
+        """Replace the timelines by a fresh copy of what committed (with the state, after a failure)."""
+        if self._timeline_config is None:
+            return
+        fresh = self._timeline_config.factory()
+        try:
+            end = await self._load_timelines(fresh)
+        except BaseException:
+            fresh.close()
+            raise
+        old, self.timeline = self.timeline, fresh
+        if old is not None:
+            old.close()
+        self._timeline_end = end
 
     async def _send_all(
         self,
@@ -357,6 +465,17 @@ class PartitionWriter:
         if producer is not None:
             await _stop_producer(producer)
         self.state.close()
+        if self.timeline is not None:
+            self.timeline.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Committed:
+    """What a committed group wrote to the changelogs."""
+
+    changelog_offset: int | None
+    timelines: dict[str, list[bytes]]
+    timeline_offset: int | None
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

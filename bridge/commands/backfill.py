@@ -88,10 +88,13 @@ async def _backfill_range(args: argparse.Namespace, settings: Settings) -> int:
 async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) -> int:
     from bridge.backfill import BackfillAborted, backfill_orders
     from bridge.kafka_producer import ProducerConfig, ProducerUnavailable, ResilientProducer
+    from bridge.topics.resolver import InputTopicResolver, InputTopicSource, StaticInputTopic
     from bridge.vtex.config_models import EXIT_AUTH, EXIT_UNAVAILABLE
     from bridge.vtex.oms import OmsClient
 
     producer = None
+    # The input generation is followed while the backfill runs (`vtex-bridge topics reshard`).
+    input_topics: InputTopicSource = StaticInputTopic(settings.input_topic)
     if not dry_run:
         producer = ResilientProducer(
             ProducerConfig(
@@ -106,13 +109,15 @@ async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) 
                 file=sys.stderr,
             )
             return EXIT_UNAVAILABLE
+        input_topics = InputTopicResolver(settings)
+        await input_topics.start()
     try:
         async with OmsClient.from_settings(settings) as oms:
             result = await backfill_orders(
                 order_ids,
                 oms=oms,
                 sink=producer,
-                topic=settings.input_topic,
+                topic=input_topics,
                 account=settings.vtex_account,
                 app_key=settings.vtex_app_key,
                 concurrency=settings.backfill_concurrency,
@@ -128,10 +133,13 @@ async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) 
     finally:
         if producer is not None:
             await producer.stop()
+        await input_topics.stop()
     for event in result.produced:
         print(f"{event.order_id}\t{event.state}\t{event.last_change}\t{event.event_id}")
     verb = "built (dry run)" if dry_run else "produced"
-    print(f"backfill: {len(result.produced)} event(s) {verb} to {settings.input_topic}", file=sys.stderr)
+    print(
+        f"backfill: {len(result.produced)} event(s) {verb} to {input_topics.produce_topic}", file=sys.stderr
+    )
     for order_id in result.not_found:
         print(f"backfill: order {order_id} not found in OMS", file=sys.stderr)
     for order_id, reason in result.failed.items():

@@ -149,5 +149,7 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_poller(effective, stop)
 
-    asyncio.run(main())
+    from bridge import process_runtime
+
+    process_runtime.run(effective, main())
     return 0

@@ -22,10 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until a stop signal; return 0 after a graceful shutdown, 1 when it cannot start."""
-    import asyncio
     import gc
     import logging
 
+    from bridge import process_runtime
     from bridge.ingress.accounts import AccountsConfigError
     from bridge.ingress.server import serve
 
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         gc.freeze()
 
     try:
-        asyncio.run(serve(settings, host=host, port=port, started=freeze_heap))
+        process_runtime.run(settings, serve(settings, host=host, port=port, started=freeze_heap))
     except AccountsConfigError as exc:
         log.error("ingress cannot start: %s", exc)
         return 1

@@ -27,8 +27,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     import orjson
 
+    from bridge.topics.resolver import current_produce_topic
     from processors.replay import replay
 
-    result = asyncio.run(replay(settings, reason=args.reason, limit=args.limit, dry_run=args.dry_run))
+    async def main() -> dict[str, object]:
+        topic = await current_produce_topic(settings)  # the current input generation's topic
+        return await replay(
+            settings, reason=args.reason, limit=args.limit, dry_run=args.dry_run, input_topic=topic
+        )
+
+    result = asyncio.run(main())
     print(orjson.dumps(result).decode())
     return 0

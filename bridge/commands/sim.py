@@ -76,7 +76,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import asyncio
 
     from simulator.config import SimConfig
 
@@ -107,7 +106,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.sim_host
     port = settings.sim_port if args.port is None else args.port
     hook = None if not args.hook_url else (args.hook_url, headers, args.hook_filter)
-    return asyncio.run(_serve(config, host, port, hook, wait=not args.no_wait))
+    from bridge import process_runtime
+
+    return process_runtime.run(settings, _serve(config, host, port, hook, wait=not args.no_wait))
 
 
 def _header(text: str) -> tuple[str, str]:

@@ -1,8 +1,11 @@
 """`vtex-bridge worker`: run one processor worker (Faust) until SIGTERM/SIGINT.
 
-Creates the input, dead-letter, status and changelog topics when missing (`worker_create_topics`),
-builds the app with `processors.app.create_app(settings)` and runs it with Faust's worker, which stops
-cleanly on SIGTERM. Start several with the same `VTEX_BRIDGE_WORKER_APP_ID` to split the partitions.
+Reads which input generation to consume (`bridge.topics.worker_switch`: generation 1 = the settings'
+topic unless `vtex-bridge topics reshard` made a newer one active), creates that generation's topics
+when missing (`worker_create_topics`), builds the app with `processors.app.create_app` and runs it with
+Faust's worker, which stops cleanly on SIGTERM. When a reshard retires the generation, the worker stops
+the same way and re-executes itself to run the next one. Start several with the same
+`VTEX_BRIDGE_WORKER_APP_ID` to split the partitions.
 """
 
 from __future__ import annotations
@@ -28,27 +31,49 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
+    import signal
+    import sys
 
     import faust
 
+    from bridge import process_runtime
+    from bridge.topics.generation import GenerationError, settings_for
+    from bridge.topics.worker_switch import GenerationWatch, consuming_generation, reexec, stop_like_sigterm
     from processors.app import create_app
     from processors.topics import ensure_topics
 
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    if settings.worker_create_topics:
+    loop = process_runtime.new_event_loop(settings)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # until Faust installs its own handlers
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        generation = loop.run_until_complete(consuming_generation(settings, stop))
+    except GenerationError as exc:
+        print(f"vtex-bridge worker: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if generation is None:
+        return 0  # stopped while waiting for a migration to finish
+    if settings.worker_create_topics:  # the deployment's settings: it creates the generation(s) in use
         loop.run_until_complete(ensure_topics(settings))
-    app = create_app(settings, data_dir=args.data_dir)
+    app = create_app(settings_for(settings, generation), data_dir=args.data_dir)
+    watch = GenerationWatch(settings, generation, stop_like_sigterm, loop=loop)
     worker = faust.Worker(
         app,
+        watch,
         loop=loop,
         loglevel=settings.log_level,
         override_logging=False,
         redirect_stdouts=False,
         quiet=True,
     )
+    code = 0
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int | None) else 1
-    return 0
+        code = int(exc.code or 0) if isinstance(exc.code, int | None) else 1
+    if watch.retired:
+        reexec()
+    return code

@@ -255,7 +255,7 @@ async def _live_view(
     endpoints = [
         f"Hook URL   {_hook_url(plan)}   metrics {plan.ingress_url}/metrics",
         *(
-            f"Worker {i}   metrics http://127.0.0.1:{p}/metrics   ready http://127.0.0.1:{p}/ready"
+            f"Worker {i}   console http://127.0.0.1:{p}/console   metrics http://127.0.0.1:{p}/metrics"
             for i, p in enumerate(plan.worker_ports, start=1)
         ),
         *(

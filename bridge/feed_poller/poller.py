@@ -36,6 +36,8 @@ from bridge.feed_poller.convert import to_hook_payload
 from bridge.feed_poller.metrics import PollerMetrics
 from bridge.kafka_producer import ProduceError, ProducerUnavailable
 from bridge.settings import Settings
+from bridge.topics.resolver import InputTopicSource
+from bridge.tracing import DISABLED, Tracing
 from bridge.validation import SchemaViolation, validate
 from bridge.vtex.config_models import (
     MAX_LOT,
@@ -149,8 +151,13 @@ class FeedPoller:
         metrics: PollerMetrics | None = None,
         *,
         before_commit: BeforeCommit | None = None,
+        tracing: Tracing = DISABLED,
+        input_topics: InputTopicSource | None = None,
     ) -> None:
         self._source = source
+        self._tracing = tracing
+        #: Follows the input generation (`vtex-bridge topics reshard`); None = always `config.input_topic`.
+        self._input_topics = input_topics
         self._sink = sink
         self._config = config
         self.metrics = metrics or PollerMetrics()
@@ -202,9 +209,8 @@ class FeedPoller:
                 problem = f"breaks the hook schema at {exc.path}: {exc}"
             else:
                 event = build_input_event(payload, source="feed", account=config.account)
-                return _Record(
-                    item, event.key(), event.encode(), event.headers(), config.input_topic, event.event_id
-                )
+                topic = config.input_topic if self._input_topics is None else self._input_topics.produce_topic
+                return _Record(item, event.key(), event.encode(), event.headers(), topic, event.event_id)
         log.error(
             "unusable feed item dead-lettered",
             extra={"order_id": item.order_id, "feed_event_id": item.event_id, "reason": problem},
@@ -238,7 +244,10 @@ class FeedPoller:
 
         async def send_in_order(group: list[_Record]) -> None:
             for record in group:
-                await self._sink.send(
+                # With tracing on, each event starts its trace here: a producer span whose context the
+                # record carries to the worker (docs/tracing.md).
+                send = self._sink.send if not self._tracing.enabled else self._send_traced
+                await send(
                     record.topic,
                     record.key,
                     record.value,
@@ -254,6 +263,17 @@ class FeedPoller:
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _send_traced(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        *,
+        timeout: float,
+    ) -> Any:
+        return await self._tracing.send(self._sink.send, topic, key, value, headers, timeout=timeout)
 
     # --- the loop -------------------------------------------------------------------------------------
 

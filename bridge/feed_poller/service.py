@@ -20,6 +20,8 @@ from bridge.feed_poller.metrics import PollerMetrics
 from bridge.feed_poller.poller import BeforeCommit, FeedPoller, PollerConfig
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.settings import Settings
+from bridge.topics.resolver import InputTopicResolver
+from bridge.tracing import setup_tracing
 from bridge.vtex.config_api import ConfigApiClient
 
 log = logging.getLogger(__name__)
@@ -79,16 +81,29 @@ async def run_poller(
         )
     )
     client = ConfigApiClient.from_settings(settings)
-    poller = FeedPoller(client, producer, config, PollerMetrics(), before_commit=before_commit)
+    tracing = setup_tracing(settings, "feed-poller")
+    input_topics = InputTopicResolver(settings)
+    poller = FeedPoller(
+        client,
+        producer,
+        config,
+        PollerMetrics(),
+        before_commit=before_commit,
+        tracing=tracing,
+        input_topics=input_topics,
+    )
     runner: web.AppRunner | None = None
-    await producer.start()
+    await asyncio.gather(producer.start(), input_topics.start())
     try:
         await client.start()
         if serve_http:
             runner = web.AppRunner(create_app(settings, poller, producer), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.feed_poll_http_host, settings.feed_poll_http_port).start()
-        log.info("feed poller started", extra={"account": settings.vtex_account, "topic": config.input_topic})
+        log.info(
+            "feed poller started",
+            extra={"account": settings.vtex_account, "topic": input_topics.produce_topic},
+        )
         if ready is not None:
             ready.set()
         task = asyncio.create_task(poller.run(stop), name="feed-poller")
@@ -108,4 +123,6 @@ async def run_poller(
             await runner.cleanup()
         await client.close()
         await producer.stop()
+        await input_topics.stop()
+        await tracing.shutdown()
         log.info("feed poller stopped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -13,8 +14,11 @@ from bridge.ingress.handlers import handle_healthz, handle_hook, handle_readyz
 from bridge.ingress.metrics import IngressMetrics
 from bridge.ingress.responses import json_errors
 from bridge.ingress.state import STATE, HookProducer, IngressState
+from bridge.ingress.tracing import traced_hook
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.settings import Settings
+from bridge.topics.resolver import InputTopicSource, resolver_for
+from bridge.tracing import Tracing, setup_tracing
 
 
 def build_producer(settings: Settings) -> ResilientProducer:
@@ -36,12 +40,18 @@ def create_app(
     *,
     producer: HookProducer | None = None,
     accounts: tuple[HookAccount, ...] | None = None,
+    tracing: Tracing | None = None,
+    input_topics: InputTopicSource | None = None,
 ) -> web.Application:
     """Return the ingress app; it starts `producer` on startup and stops (flushes) it on cleanup.
 
     `producer` defaults to a `ResilientProducer` on `settings.kafka_bootstrap_servers`; tests and the
     benchmark inject fakes. `accounts` defaults to `load_accounts(settings)` (raises
-    `AccountsConfigError` on a bad configuration, before anything is served).
+    `AccountsConfigError` on a bad configuration, before anything is served). `tracing` defaults to
+    `setup_tracing(settings, "ingress")`, which the app then shuts down on cleanup (an injected one is
+    the caller's). `input_topics` (which topic to write now) follows the input generation in the
+    control topic (`bridge.topics.resolver`); with an injected producer it defaults to the fixed
+    `settings.input_topic`, as a fake producer has no cluster to read it from.
     """
     metrics = IngressMetrics()
     state = IngressState(
@@ -49,12 +59,17 @@ def create_app(
         authenticator=Authenticator(accounts if accounts is not None else load_accounts(settings)),
         metrics=metrics,
         producer=producer if producer is not None else build_producer(settings),
+        tracing=tracing if tracing is not None else setup_tracing(settings, "ingress"),
+        input_topics=input_topics or resolver_for(settings, static=producer is not None),
     )
     metrics.in_flight.set_function(lambda: state.in_flight)
     app = web.Application(client_max_size=settings.ingress_max_body_bytes, middlewares=[json_errors])
     app[STATE] = state
+    if tracing is None and state.tracing.enabled:
+        app.cleanup_ctx.append(_tracing_lifecycle)  # first in, so cleaned up last: after the flush
     app.cleanup_ctx.append(_producer_lifecycle)
-    app.router.add_post(settings.ingress_path, handle_hook)
+    hook_handler = traced_hook(handle_hook, settings.ingress_path) if state.tracing.enabled else handle_hook
+    app.router.add_post(settings.ingress_path, hook_handler)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
     app.router.add_get("/metrics", handle_metrics)
@@ -64,11 +79,23 @@ def create_app(
 async def _producer_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Start the producer (a broker that is down is not fatal: hooks get 503 until it is back)."""
     state = app[STATE]
-    await state.producer.start()
+    topics = state.input_topics
+    # Both bounded; the generation's first read runs alongside the producer's first connection.
+    await asyncio.gather(state.producer.start(), *([topics.start()] if topics is not None else []))
     yield
     # aiohttp runs this after the site stopped accepting and in-flight handlers finished, so stopping
     # here flushes what they produced.
-    await state.producer.stop(state.settings.ingress_shutdown_timeout_s)
+    try:
+        await state.producer.stop(state.settings.ingress_shutdown_timeout_s)
+    finally:
+        if topics is not None:
+            await topics.stop()
+
+
+async def _tracing_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Export the spans still queued (bounded) once the producer is stopped."""
+    yield
+    await app[STATE].tracing.shutdown()
 
 
 async def handle_metrics(request: web.Request) -> web.Response:

@@ -28,6 +28,7 @@ from bridge.ingress.accounts import HookAccount
 from bridge.ingress.auth import REASON_ORIGIN_MISMATCH, Authenticator
 from bridge.ingress.responses import JSON, error_response, json_response
 from bridge.ingress.state import READY_CACHE_S, STATE, IngressState
+from bridge.ingress.tracing import send_traced
 from bridge.kafka_producer import ProduceError, ProducerUnavailable, ProduceTimeout
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
 from bridge.validation import SchemaViolation, validate
@@ -84,7 +85,7 @@ async def _handle(request: web.Request, state: IngressState, deadline: float) ->
         return _ping(state, request, authenticated=header.ok)
     if not header.ok:
         return _unauthorized(state, request, header.reason, payload)
-    if request.content_type != JSON:
+    if _content_type(request) != JSON:
         metrics.outcome["unsupported_media_type"].inc()
         return error_response(415, "unsupported_media_type", f"Content-Type must be {JSON}")
     if parse_error is not None:
@@ -127,9 +128,12 @@ async def _produce(
         return _unavailable(settings.ingress_retry_after_s, "kafka_timeout", "no time left to produce")
     started = time.monotonic()
     try:
-        record = await state.producer.send(
-            settings.input_topic, event.key(), event.encode(), event.headers(), timeout=remaining
-        )
+        if state.tracing.enabled:  # the record then carries the trace context in its headers
+            record = await send_traced(state, event, remaining)
+        else:
+            record = await state.producer.send(
+                state.input_topic, event.key(), event.encode(), event.headers(), timeout=remaining
+            )
     except ProducerUnavailable:
         metrics.outcome["kafka_unavailable"].inc()
         log.warning("hook refused: no Kafka producer", extra=log_extra)
@@ -185,6 +189,15 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
         return orjson.loads(body), None
     except orjson.JSONDecodeError as exc:
         return None, str(exc)
+
+
+def _content_type(request: web.Request) -> str | None:
+    """The request's media type; None when aiohttp's parser chokes on the header (it raises on some
+    malformed parameter lists, e.g. `;0*`): that is a 415, not a 500."""
+    try:
+        return request.content_type
+    except (IndexError, ValueError):
+        return None
 
 
 def _is_ping(payload: Any) -> bool:
@@ -255,7 +268,7 @@ async def handle_readyz(request: web.Request) -> web.Response:
     """Answer 200 when a producer is connected and the input topic exists, else 503."""
     state = request.app[STATE]
     connected = state.producer.connected
-    topic = state.settings.input_topic
+    topic = state.input_topic
     now = time.monotonic()
     if connected and (not state.topic_exists or now - state.topic_checked_at > READY_CACHE_S):
         state.topic_exists = await state.producer.topic_exists(topic)

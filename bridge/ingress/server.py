@@ -15,7 +15,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bridge.ingress.app import create_app
-from bridge.ingress.state import HookProducer
+from bridge.ingress.state import STATE, HookProducer
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ async def serve(
         bound = _bound_port(runner, port)
         log.info(
             "ingress listening",
-            extra={"url": f"http://{host}:{bound}{settings.ingress_path}", "topic": settings.input_topic},
+            extra={"url": f"http://{host}:{bound}{settings.ingress_path}", "topic": app[STATE].input_topic},
         )
         if started is not None:
             started(bound)

@@ -17,6 +17,8 @@ from bridge.ingress.auth import Authenticator
 from bridge.ingress.metrics import IngressMetrics
 from bridge.kafka_producer import ProducerStats
 from bridge.settings import Settings
+from bridge.topics.resolver import InputTopicSource
+from bridge.tracing import DISABLED, Tracing
 
 
 class HookProducer(Protocol):
@@ -81,6 +83,16 @@ class IngressState:
     topic_checked_at: float = field(default=float("-inf"))
     topic_exists: bool = False
     auth_log: LogThrottle = field(default_factory=lambda: LogThrottle(AUTH_LOGS_PER_S))
+    #: Spans of this app (`bridge.tracing`); `DISABLED` unless tracing is configured.
+    tracing: Tracing = DISABLED
+    #: Follows the input generation (`vtex-bridge topics reshard`); None = always `settings.input_topic`.
+    input_topics: InputTopicSource | None = None
+
+    @property
+    def input_topic(self) -> str:
+        """Return the topic hooks go to now: the current input generation's (an attribute read, no I/O)."""
+        source = self.input_topics
+        return self.settings.input_topic if source is None else source.produce_topic
 
 
 STATE: Final = web.AppKey("ingress_state", IngressState)

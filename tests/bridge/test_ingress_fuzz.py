@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bridge.events import decode_input_event
@@ -138,6 +138,7 @@ class TestArbitraryHeaders:
 
     @FUZZ
     @given(content_type=header_text)
+    @example(content_type=";0*")  # aiohttp's parser raised IndexError on it: was a 500
     async def test_content_types(
         self, client: TestClient[Any, Any], producer: FakeProducer, content_type: str
     ) -> None:

@@ -93,6 +93,34 @@ class TestRebalance:
 
 @pytest.mark.chaos
 @pytest.mark.chaos_full
+class TestScaleOutAndIn:
+    """The group grows from one worker to three mid-stream, then shrinks back to one: a worker leaves
+    cleanly (SIGTERM) and another crashes (-9); every move keeps each event exactly once and in order."""
+
+    async def test_two_join_then_one_leaves_and_one_crashes(
+        self, bridge_factory: BridgeFactory, chaos_report: Report
+    ) -> None:
+        bridge = await bridge_factory(seed=17)
+        await bridge.vtex.controls(oms_latency_s=0.02)  # events in flight at every move
+        work = await bridge.start_workload(80, rate_per_s=120)
+        await bridge.wait_accepted(work.transitions // 5)
+        second = await bridge.add_worker()
+        await bridge.wait_accepted(work.transitions * 2 // 5)
+        third = await bridge.add_worker()
+        await bridge.wait_accepted(work.transitions * 3 // 5)
+        await bridge.terminate(second)
+        await bridge.wait_accepted(work.transitions * 4 // 5)
+        bridge.kill(third)
+        await bridge.wait_worker_ready(bridge.workers[0])
+        result = await bridge.check(
+            "scale-out-and-in", transitions=work.transitions, joined=2, left=1, crashed=1
+        )
+        chaos_report(result)
+        assert result.ok, result.to_json()
+
+
+@pytest.mark.chaos
+@pytest.mark.chaos_full
 class TestLocalStateLost:
     """A worker killed with -9 whose local state directory (RocksDB) is deleted before it restarts."""
 

@@ -38,7 +38,10 @@ class FakeWriter:
         self.fail_next = 0
 
     async def write(
-        self, records: Sequence[Outgoing], state: Sequence[tuple[str, OrderMemory | None]]
+        self,
+        records: Sequence[Outgoing],
+        state: Sequence[tuple[str, OrderMemory | None]],
+        timeline: Sequence[object] = (),
     ) -> None:
         if self.fail_next:
             self.fail_next -= 1

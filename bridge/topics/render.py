@@ -1,0 +1,89 @@
+"""Human-readable text of a plan, an apply result and a describe report (`--json` prints the data)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from bridge.topics.apply import ApplyResult
+from bridge.topics.plan import Action, Plan
+
+MARKS: Final = {"apply": "+", "refused": "!", "impossible": "x", "info": "?"}
+
+
+def plan_text(plan: Plan) -> str:
+    """Return one line per difference, marked + (apply does it), ! (refused), x (impossible), ? (info)."""
+    if not plan.actions:
+        return "topics: the cluster matches the declared topics; nothing to do"
+    lines = [_action_line(a) for a in plan.actions]
+    summary = plan.to_json()["summary"]
+    lines.append(
+        f"topics: {summary['apply']} change(s) `apply` makes, {summary['refused']} refused, "
+        f"{summary['impossible']} impossible, {summary['info']} reported only"
+    )
+    return "\n".join(lines)
+
+
+def _action_line(action: Action) -> str:
+    return f"{MARKS[action.verdict]} {action.kind:<26} {action.topic}: {action.detail}"
+
+
+def apply_text(result: ApplyResult) -> str:
+    lines = [
+        f"{'done' if o.ok else 'FAILED':<6} {o.action.kind:<14} {o.action.topic}: {o.detail}"
+        for o in result.outcomes
+    ]
+    lines += [_action_line(a) for a in result.plan.blocked]
+    if not result.outcomes and not result.plan.blocked:
+        lines.append("topics: nothing to do")
+    elif result.plan.blocked:
+        lines.append(
+            f"topics: {len(result.plan.blocked)} refused or impossible difference(s) left as they are "
+            "(see `vtex-bridge topics plan`)"
+        )
+    return "\n".join(lines)
+
+
+def describe_text(report: dict[str, Any]) -> str:
+    generation = report.get("generation")
+    lines = [
+        f"cluster {report['bootstrap']}: {report['brokers']} broker(s); input generation "
+        + (f"{generation} ({report['phase']})" if generation else "1 (never resharded)")
+    ]
+    lines += [
+        f"worker group {g['id']} on {g['input']}: {g.get('state') or 'unknown'}, "
+        f"{g.get('members', 0)} member(s)"
+        for g in report["groups"]
+    ]
+    lines.append(
+        f"{'topic':<48} {'kind':<11} {'parts':>5} {'repl':>4} {'minisr':>6} {'cleanup':<8} {'retention':>9}"
+    )
+    for topic in report["topics"]:
+        if not topic["exists"]:
+            lines.append(f"{topic['name']:<48} {topic['kind']:<11} MISSING")
+            continue
+        configs = topic["configs"]
+        line = (
+            f"{topic['name']:<48} {topic['kind']:<11} {topic['partitions']:>5} "
+            f"{topic['replication_factor']:>4} {configs.get('min.insync.replicas') or '':>6} "
+            f"{configs.get('cleanup.policy') or '':<8} {_duration(configs.get('retention.ms')):>9}"
+        )
+        if topic["under_replicated_partitions"]:
+            line += f"  under-replicated partitions: {topic['under_replicated_partitions']}"
+        lines.append(line)
+        if "group_lag" in topic:
+            per = ", ".join(f"p{lag['partition']}={lag['lag']}" for lag in topic["group_lag"])
+            lines.append(f"    lag of {topic['group']}: {topic['total_lag']} ({per})")
+    return "\n".join(lines)
+
+
+def _duration(ms: str | None) -> str:
+    if ms is None:
+        return ""
+    value = int(ms)
+    if value < 0:
+        return "forever"
+    if value % 86_400_000 == 0:
+        return f"{value // 86_400_000}d"
+    if value % 3_600_000 == 0:
+        return f"{value // 3_600_000}h"
+    return f"{value}ms"

@@ -1,0 +1,87 @@
+"""The operator console: "what happened to order X?" as a web page and a JSON API on the worker.
+
+`add_console(app, runtime, distribution)` mounts it on the worker's web app (`processors.web`): the page
+(`page`), the API (`api`), the owner lookup (`ownership`, fed by `directory`), the Kafka reads (`reader`)
+and the masking (`masking`). The timeline it serves is written by the pipeline (`processors.timeline`).
+docs/console.md describes it for operators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import ClientSession, web
+from prometheus_client import CollectorRegistry, Gauge
+
+from bridge.settings import Settings
+from processors.console import api, page
+from processors.console.api import CONSOLE, Console, ConsoleRuntime, ReplayAll, ReplayOne
+from processors.console.ownership import Distribution, Owners, advertised_url
+from processors.console.reader import RecordReader
+
+__all__ = ["CONSOLE", "Console", "add_console"]
+
+
+async def replay_all(settings: Settings, **options: Any) -> dict[str, Any]:
+    """Run `vtex-bridge replay` (same function, same target topic) with the console's options."""
+    from bridge.topics.resolver import current_produce_topic
+    from processors.replay import replay
+
+    topic = await current_produce_topic(settings)
+    return await replay(settings, input_topic=topic, **options)
+
+
+async def replay_one(settings: Settings, *, partition: int, offset: int) -> dict[str, Any]:
+    """Put one dead letter back, to the topic `vtex-bridge replay` would write."""
+    from bridge.topics.resolver import current_produce_topic
+    from processors.replay import replay_record
+
+    topic = await current_produce_topic(settings)
+    return await replay_record(settings, partition=partition, offset=offset, input_topic=topic)
+
+
+def add_console(
+    app: web.Application,
+    runtime: ConsoleRuntime,
+    distribution: Callable[[], Distribution],
+    *,
+    registry: CollectorRegistry,
+    reader: RecordReader | None = None,
+    replay_all_fn: ReplayAll = replay_all,
+    replay_one_fn: ReplayOne = replay_one,
+    timeline_orders: Callable[[], float] | None = None,
+    partition_count: Callable[[], int | None] | None = None,
+) -> Console:
+    """Mount the console's page and API on `app`; return its shared state."""
+    settings = runtime.settings
+    requests, forwards, replays = api.console_metrics(registry)
+    if timeline_orders is not None:
+        Gauge(
+            "bridge_processor_timeline_orders", "Orders with a timeline on this worker", registry=registry
+        ).set_function(timeline_orders)
+    console = Console(
+        runtime=runtime,
+        owners=Owners(settings.input_topic, settings.input_topic_partitions, distribution, partition_count),
+        own_url=advertised_url(settings),
+        reader=reader or RecordReader(settings.kafka_bootstrap_servers),
+        replay_all=replay_all_fn,
+        replay_one=replay_one_fn,
+        requests=requests,
+        forwards=forwards,
+        replays=replays,
+    )
+    app[CONSOLE] = console
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        console.session = ClientSession()
+        try:
+            yield
+        finally:
+            await console.session.close()
+            await console.reader.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    api.add_routes(app)
+    page.add_routes(app)
+    return console

@@ -1,0 +1,120 @@
+"""The console page in headless Chromium (Debian's, driven by Playwright) against a real worker and broker:
+search an order, see its states in order and follow a link between them, replay a dead-lettered event.
+
+Chromium comes from the system (`make browser` installs Debian's package); Playwright never downloads one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from playwright.async_api import ConsoleMessage, async_playwright, expect
+
+from tests.support.fake_oms import FakeOms, fake_oms
+from tests.support.kafka import create_topics, read_all, wait_until
+from tests.support.worker import WorkerConfig, WorkerProcess, hook, lifecycle, produce
+
+pytestmark = pytest.mark.integration
+__all__ = ["fake_oms"]
+
+CHROMIUM = "/usr/bin/chromium"
+TOKEN = "browser-test-token"
+UI_TIMEOUT_MS = 15_000
+
+
+async def outcomes(port: int, order_id: str) -> list[str]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/api/orders/{order_id}?latest=0") as response,
+    ):
+        if response.status != 200:
+            return []
+        return [e["outcome"] for e in orjson.loads(await response.read())["timeline"]]
+
+
+class TestConsolePage:
+    """An operator finds an order's story on the page and puts a dead letter back with the admin token."""
+
+    async def test_search_states_and_replay(
+        self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
+    ) -> None:
+        config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=2)
+        config.extra["VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN"] = TOKEN
+        await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+        events = lifecycle("ord-web", 3)
+        late = hook("ord-web", "payment-pending", -5.0)
+        dead = hook("ord-dlq", "invoiced", 0.0)
+        fake_oms.not_found_calls["ord-dlq"] = -1  # 404 past the grace period: dead-lettered
+        await produce(kafka_bootstrap, config.input_topic, [*events, late, dead])
+
+        with WorkerProcess(config, tmp_path) as worker:
+            await worker.start()
+
+            async def processed() -> bool:
+                web, dlq = await outcomes(worker.port, "ord-web"), await outcomes(worker.port, "ord-dlq")
+                return len(web) == 4 and dlq == ["dead_lettered"]
+
+            await wait_until(processed, timeout=60, message="events processed")
+            errors: list[str] = []
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=["--no-sandbox", "--disable-gpu"],
+                    timeout=UI_TIMEOUT_MS * 2,
+                )
+                try:
+                    page = await browser.new_page()
+                    page.set_default_timeout(UI_TIMEOUT_MS)
+
+                    def on_console(message: ConsoleMessage) -> None:
+                        if message.type == "error":
+                            errors.append(message.text)
+
+                    page.on("console", on_console)
+                    page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    await page.goto(f"http://127.0.0.1:{worker.port}/")  # redirects to /console
+
+                    await page.fill("#order-id", "ord-web")
+                    await page.click("#search-button")
+                    rows = page.locator("#timeline tbody tr")
+                    await expect(rows).to_have_count(4)
+                    states = await page.locator("#timeline tbody td.state").all_text_contents()
+                    assert [e.state for e in [*events, late]] == states
+                    shown: list[Any] = await rows.evaluate_all("rows => rows.map(r => r.dataset.outcome)")
+                    assert ["emitted", "emitted", "emitted", "late"] == shown
+                    await page.click("#timeline a.link-newer")  # the late event links to the newer state
+                    assert "entry-3" == await page.locator("#timeline tr.highlight").get_attribute("id")
+                    assert "ready-for-handling" == await page.text_content("#latest-status")
+                    document = await page.text_content("#latest-order") or ""
+                    assert "a***@e***.com" in document and "ana.souza@example.com" not in document
+
+                    fake_oms.not_found_calls["ord-dlq"] = 0  # the order is readable now: the replay succeeds
+                    letter = page.locator("#dead-letters tbody tr", has_text="ord-dlq")
+                    await letter.wait_for()
+                    assert "order-not-found" == await letter.locator("td.reason").text_content()
+                    await page.fill("#admin-token", TOKEN)
+                    await letter.locator("button.replay").click()
+                    await page.locator("#replay-status", has_text="Replayed order ord-dlq").wait_for()
+
+                    async def replayed() -> bool:
+                        return await outcomes(worker.port, "ord-dlq") == ["dead_lettered", "emitted"]
+
+                    await wait_until(replayed, timeout=60, message="replayed event emitted")
+                    await letter.locator("a").click()  # the dead letter links to its order
+                    await expect(page.locator("#order-title")).to_have_text("ord-dlq")
+                    await expect(rows).to_have_count(2)
+                    shown = await rows.evaluate_all("rows => rows.map(r => r.dataset.outcome)")
+                    assert ["dead_lettered", "emitted"] == shown
+                finally:
+                    await browser.close()
+            assert [] == errors
+            assert 0 == await worker.terminate()
+
+        inputs = [
+            orjson.loads(m.value) for m in await read_all(kafka_bootstrap, config.input_topic, timeout=30)
+        ]
+        assert 2 == sum(1 for value in inputs if value["OrderId"] == "ord-dlq")  # the original and the replay
