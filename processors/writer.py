@@ -103,6 +103,8 @@ class PartitionWriter:
         self._backoff_max = backoff_max_s
         self._linger_ms = linger_ms
         self._group_linger_s = group_linger_s
+        #: Whether the last transaction grouped several writes (only then is lingering worth it).
+        self._concurrent = False
         self._on_commit = on_commit
         self._queue: asyncio.Queue[_Write] = asyncio.Queue()
         self._producer: AIOKafkaProducer | None = None
@@ -207,9 +209,14 @@ class PartitionWriter:
     async def _loop(self) -> None:
         while True:
             first = await self._queue.get()
-            if self._group_linger_s > 0 and self._queue.qsize() < MAX_GROUP_RECORDS // 10:
+            if (
+                self._group_linger_s > 0
+                and (self._concurrent or not self._queue.empty())
+                and self._queue.qsize() < MAX_GROUP_RECORDS // 10
+            ):
                 # A short wait lets concurrent lanes join this transaction: fewer, larger transactions
                 # cost the broker far less than many small ones (each writes markers to every partition).
+                # Only when lanes do write concurrently: a lone writer would just wait for nobody.
                 await asyncio.sleep(self._group_linger_s)
             group = [first]
             count = len(first.records) + len(first.state) + len(first.timeline)
@@ -217,6 +224,7 @@ class PartitionWriter:
                 item = self._queue.get_nowait()
                 group.append(item)
                 count += len(item.records) + len(item.state) + len(item.timeline)
+            self._concurrent = len(group) > 1
             try:
                 await self._commit_with_retry(group)
             except PartitionLost as exc:

@@ -26,6 +26,7 @@ from bridge.topics.generation import (
     control_topic,
     generation_app_id,
 )
+from processors.console.directory import owners_topic
 from processors.routing import Router
 
 #: `control` is the input-generation control topic; `leader` is Faust's assignor-leader topic.
@@ -156,6 +157,8 @@ def generation_topics(settings: Settings, input_topic: str, partitions: int, app
         _spec(settings, name, partitions, "changelog", co=input_topic) for name in changelog_topics(app_id)
     ]
     topics.append(_spec(settings, leader_topic(app_id), 1, "leader", keyed=False))
+    # The operator console's partition-owner claims (processors.console.directory): compacted, one partition.
+    topics.append(_spec(settings, owners_topic(app_id), 1, "control"))
     return topics
 
 

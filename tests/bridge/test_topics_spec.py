@@ -30,6 +30,7 @@ class TestDeclaredTopics:
             timeline_topic(settings.worker_app_id),
             f"{settings.worker_app_id}-__assignor-__leader",
             f"{settings.input_topic}.control",
+            f"{settings.worker_app_id}-console-owners",
         }
         assert expected == set(names)
         assert len(expected) == len(names)

@@ -52,6 +52,7 @@ class Names:
             self.changelog,
             f"{self.app}-timeline-changelog",
             f"{self.app}-__assignor-__leader",
+            f"{self.app}-console-owners",
         }
 
 
