@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
     worker_max_pending_events: int = 5000
     worker_produce_timeout_s: float = 10.0
+    #: Longest time the broker may hold the worker's fetch request when there is nothing new (Faust's
+    #: own value, 1,500 ms, added up to that much latency to events of partitions drained meanwhile).
+    worker_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
     #: How long a partition's writer waits for other lanes to join a transaction. Each transaction costs
     #: several broker round trips and markers on every partition it wrote, whatever its size: under load
     #: a longer wait means fewer, larger transactions and less CPU per event, for that much latency.
