@@ -78,32 +78,37 @@ class MemoryState:
         self._data.clear()
 
 
-class RocksState:
-    """OrderMemory JSON in a RocksDB database per partition (keeps RSS flat at millions of keys)."""
+class RocksBytes:
+    """A RocksDB database of order id -> bytes for one partition, counting its keys.
+
+    Rebuilt from a changelog on every assignment, so it starts clean and is deleted on close. The
+    de-dup state and the timelines each keep one per partition (keeps RSS flat at millions of keys).
+    """
 
     def __init__(self, path: Path) -> None:
         from rocksdict import Rdict
 
-        if path.exists():  # rebuilt from the changelog on every assignment, so start clean
+        if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._db = Rdict(str(path))
         self._count = 0
 
-    def get(self, order_id: str) -> OrderMemory:
+    def get(self, order_id: str) -> bytes | None:
         raw = self._db.get(order_id.encode())
-        return EMPTY if raw is None else OrderMemory.from_json(orjson.loads(raw))
+        return None if raw is None else bytes(raw)
 
-    def apply(self, order_id: str, memory: OrderMemory | None) -> None:
+    def put(self, order_id: str, value: bytes | None) -> None:
+        """Store `value`, or delete the key when it is None."""
         key = order_id.encode()
         exists = self._db.get(key) is not None
-        if memory is None:
+        if value is None:
             if exists:
                 del self._db[key]
                 self._count -= 1
         else:
-            self._db[key] = orjson.dumps(memory.to_json())
+            self._db[key] = value
             self._count += 0 if exists else 1
 
     def order_ids(self) -> Iterator[str]:
@@ -117,9 +122,37 @@ class RocksState:
         shutil.rmtree(self._path, ignore_errors=True)
 
 
+def is_rocks(store_url: str) -> bool:
+    """Whether `worker_store` asks for RocksDB (`rocksdb://` or `rocksdict://`) rather than memory."""
+    return store_url.startswith(("rocksdb", "rocksdict"))
+
+
+class RocksState:
+    """OrderMemory JSON in a RocksDB database per partition."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = RocksBytes(path)
+
+    def get(self, order_id: str) -> OrderMemory:
+        raw = self._db.get(order_id)
+        return EMPTY if raw is None else OrderMemory.from_json(orjson.loads(raw))
+
+    def apply(self, order_id: str, memory: OrderMemory | None) -> None:
+        self._db.put(order_id, encode_memory(memory))
+
+    def order_ids(self) -> Iterator[str]:
+        return self._db.order_ids()
+
+    def __len__(self) -> int:
+        return len(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def new_state(store_url: str, data_dir: Path, partition: int) -> PartitionState:
     """Return an empty state for `partition` in the configured store."""
-    if store_url.startswith("rocksdb") or store_url.startswith("rocksdict"):
+    if is_rocks(store_url):
         # A unique directory: a rebuild fills a fresh state while the old one still serves reads.
         return RocksState(data_dir / f"state-p{partition}-{uuid.uuid4().hex[:8]}")
     return MemoryState()

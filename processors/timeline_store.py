@@ -13,13 +13,13 @@ state in RocksDB, newline-joined in a RocksDB database per partition (orjson nev
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from processors.state import RocksBytes, is_rocks
 from processors.timeline import decode_value, entry_time
 
 
@@ -76,52 +76,35 @@ class RocksTimelines:
     """Newline-joined entries in a RocksDB database per partition (keeps RSS flat at many orders)."""
 
     def __init__(self, path: Path) -> None:
-        from rocksdict import Rdict
-
-        if path.exists():  # rebuilt from the changelog on every assignment, so start clean
-            shutil.rmtree(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        self._db = Rdict(str(path))
-        self._count = 0
+        self._db = RocksBytes(path)
 
     def get(self, order_id: str) -> list[bytes]:
-        raw = self._db.get(order_id.encode())
-        return [] if raw is None else bytes(raw).split(b"\n")
+        raw = self._db.get(order_id)
+        return [] if raw is None else raw.split(b"\n")
 
     def put(self, order_id: str, entries: list[bytes] | None) -> None:
-        key = order_id.encode()
-        exists = self._db.get(key) is not None
-        if not entries:
-            if exists:
-                del self._db[key]
-                self._count -= 1
-        else:
-            self._db[key] = b"\n".join(entries)
-            self._count += 0 if exists else 1
+        self._db.put(order_id, b"\n".join(entries) if entries else None)
 
     def oldest(self, order_id: str) -> float | None:
-        raw = self._db.get(order_id.encode())
+        raw = self._db.get(order_id)
         if raw is None:
             return None
-        raw = bytes(raw)
         newline = raw.find(b"\n")
         return entry_time(raw if newline < 0 else raw[:newline])
 
     def order_ids(self) -> Iterator[str]:
-        return (k.decode() if isinstance(k, bytes) else str(k) for k in self._db.keys())  # noqa: SIM118 (Rdict iterates items)
+        return self._db.order_ids()
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._db)
 
     def close(self) -> None:
         self._db.close()
-        shutil.rmtree(self._path, ignore_errors=True)
 
 
 def new_timelines(store_url: str, data_dir: Path, partition: int) -> TimelineStore:
     """Return an empty timeline store for `partition` in the configured store kind."""
-    if store_url.startswith("rocksdb") or store_url.startswith("rocksdict"):
+    if is_rocks(store_url):
         return RocksTimelines(data_dir / f"timeline-p{partition}-{uuid.uuid4().hex[:8]}")
     return MemoryTimelines()
 
