@@ -127,18 +127,11 @@ def is_rocks(store_url: str) -> bool:
     return store_url.startswith(("rocksdb", "rocksdict"))
 
 
-class RocksState:
-    """OrderMemory JSON in a RocksDB database per partition."""
+class RocksBacked:
+    """What a store over one `RocksBytes` answers the same way whatever it keeps in it."""
 
     def __init__(self, path: Path) -> None:
         self._db = RocksBytes(path)
-
-    def get(self, order_id: str) -> OrderMemory:
-        raw = self._db.get(order_id)
-        return EMPTY if raw is None else OrderMemory.from_json(orjson.loads(raw))
-
-    def apply(self, order_id: str, memory: OrderMemory | None) -> None:
-        self._db.put(order_id, encode_memory(memory))
 
     def order_ids(self) -> Iterator[str]:
         return self._db.order_ids()
@@ -148,6 +141,17 @@ class RocksState:
 
     def close(self) -> None:
         self._db.close()
+
+
+class RocksState(RocksBacked):
+    """OrderMemory JSON in a RocksDB database per partition."""
+
+    def get(self, order_id: str) -> OrderMemory:
+        raw = self._db.get(order_id)
+        return EMPTY if raw is None else OrderMemory.from_json(orjson.loads(raw))
+
+    def apply(self, order_id: str, memory: OrderMemory | None) -> None:
+        self._db.put(order_id, encode_memory(memory))
 
 
 def new_state(store_url: str, data_dir: Path, partition: int) -> PartitionState:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from processors.state import RocksBytes, is_rocks
+from processors.state import RocksBacked, is_rocks
 from processors.timeline import decode_value, entry_time
 
 
@@ -72,11 +72,8 @@ class MemoryTimelines:
         self._data.clear()
 
 
-class RocksTimelines:
+class RocksTimelines(RocksBacked):
     """Newline-joined entries in a RocksDB database per partition (keeps RSS flat at many orders)."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = RocksBytes(path)
 
     def get(self, order_id: str) -> list[bytes]:
         raw = self._db.get(order_id)
@@ -91,15 +88,6 @@ class RocksTimelines:
             return None
         newline = raw.find(b"\n")
         return entry_time(raw if newline < 0 else raw[:newline])
-
-    def order_ids(self) -> Iterator[str]:
-        return self._db.order_ids()
-
-    def __len__(self) -> int:
-        return len(self._db)
-
-    def close(self) -> None:
-        self._db.close()
 
 
 def new_timelines(store_url: str, data_dir: Path, partition: int) -> TimelineStore:
