@@ -30,6 +30,10 @@ Handler = Callable[[str, list[T]], Awaitable[None]]
 HANDLER_CRASH_BACKOFF_S = 1.0
 
 
+class LanesClosed(RuntimeError):
+    """The scheduler was closed (the worker is stopping): the item was not queued."""
+
+
 @dataclass
 class _Lane(Generic[T]):
     group: int
@@ -75,7 +79,7 @@ class LaneScheduler(Generic[T]):
             async with self._changed:
                 await self._changed.wait_for(lambda: self._pending < self._max_pending or self._closed)
         if self._closed:
-            raise RuntimeError("lane scheduler is closed")
+            raise LanesClosed("lane scheduler is closed")
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = _Lane(group=group)

@@ -22,7 +22,7 @@ from bridge.settings import Settings
 from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.oms import OmsClient
 from processors import dedup
-from processors.lanes import LaneScheduler
+from processors.lanes import LaneScheduler, LanesClosed
 from processors.metrics import ProcessorMetrics
 from processors.pipeline import OrderReader, Pipeline, Work
 from processors.routing import Router
@@ -181,7 +181,13 @@ class Runtime:
             event, invalid = None, str(exc)
             lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
         work = Work(partition, offset, key, raw, event, invalid, ack, headers)
-        await self.lanes.submit(lane_key, partition, work)
+        try:
+            await self.lanes.submit(lane_key, partition, work)
+        except LanesClosed:
+            # Stopping while Faust still hands over a fetched record: it stays unacked, so its offset is
+            # not committed and the next owner processes it (the de-dup state makes a repeat harmless).
+            log.debug("record left unacked: the worker is stopping", extra={"position": work.position})
+            return False
         return True
 
     async def on_assigned(self, partitions: Iterable[int]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from processors.lanes import LaneScheduler
+import pytest
+
+from processors.lanes import LaneScheduler, LanesClosed
 from tests.support.kafka import wait_until
 
 
@@ -99,3 +101,30 @@ class TestLanes:
         assert ["p1"] == done
         assert 0 == lanes.pending
         await lanes.close()
+
+
+class TestClosedLanes:
+    """After `close` (the worker stopping), a submit is refused with `LanesClosed`, also one that waited."""
+
+    async def test_submit_after_close(self) -> None:
+        async def handler(key: str, batch: list[int]) -> None:
+            return None
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=1, max_pending=10)
+        await lanes.close()
+        with pytest.raises(LanesClosed):
+            await lanes.submit("a", 0, 1)
+
+    async def test_submit_waiting_at_the_bound_when_closed(self) -> None:
+        gate = asyncio.Event()
+
+        async def handler(key: str, batch: list[int]) -> None:
+            await gate.wait()
+
+        lanes: LaneScheduler[int] = LaneScheduler(handler, max_active=1, max_pending=1)
+        await lanes.submit("a", 0, 1)
+        blocked = asyncio.create_task(lanes.submit("b", 0, 2))
+        await wait_until(lambda: not blocked.done() and lanes.pending == 1, timeout=5)
+        await lanes.close()
+        with pytest.raises(LanesClosed):
+            await asyncio.wait_for(blocked, 5)
