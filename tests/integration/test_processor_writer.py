@@ -7,24 +7,11 @@ import pytest
 
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
-from processors.state import MemoryState
-from processors.writer import PartitionLost, PartitionWriter
+from processors.writer import PartitionLost
 from tests.support.kafka import create_topics, read_all, unique
+from tests.support.worker import partition_writer
 
 pytestmark = pytest.mark.integration
-
-
-def writer(bootstrap: str, app_id: str, changelog: str) -> PartitionWriter:
-    return PartitionWriter(
-        bootstrap=bootstrap,
-        app_id=app_id,
-        partition=0,
-        changelog=changelog,
-        state_factory=MemoryState,
-        load_timeout_s=30,
-        produce_timeout_s=5,
-        backoff_max_s=0.5,
-    )
 
 
 class TestPartitionWriter:
@@ -33,14 +20,14 @@ class TestPartitionWriter:
     async def test_commit_fence_and_retake(self, kafka_bootstrap: str) -> None:
         app_id, out, changelog = unique("wr"), unique("out"), unique("cl")
         await create_topics(kafka_bootstrap, out, changelog, partitions=1)
-        first = writer(kafka_bootstrap, app_id, changelog)
+        first = partition_writer(kafka_bootstrap, app_id, changelog)
         await first.start()
         try:
             await first.write([Outgoing(out, b"o1", b'{"n":1}')], [("o1", OrderMemory(seen={"e1": 1.0}))])
             assert {"e1"} == set(first.state.get("o1").seen)
             assert True is await first.retake()  # nobody else wrote: the local state is kept
 
-            second = writer(kafka_bootstrap, app_id, changelog)
+            second = partition_writer(kafka_bootstrap, app_id, changelog)
             await second.start()  # same transactional id: fences `first`
             try:
                 assert {"e1"} == set(second.state.get("o1").seen)  # loaded from the changelog

@@ -8,27 +8,12 @@ import pytest
 
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
-from processors.state import MemoryState
 from processors.timeline import TimelineOp, entry, expand
-from processors.timeline_store import MemoryTimelines, TimelineConfig
 from processors.writer import PartitionLost, PartitionWriter
 from tests.support.kafka import create_topics, read_all, unique
+from tests.support.worker import partition_writer
 
 pytestmark = pytest.mark.integration
-
-
-def writer(bootstrap: str, app_id: str, changelog: str, timeline: str) -> PartitionWriter:
-    return PartitionWriter(
-        bootstrap=bootstrap,
-        app_id=app_id,
-        partition=0,
-        changelog=changelog,
-        state_factory=MemoryState,
-        load_timeout_s=30,
-        produce_timeout_s=5,
-        backoff_max_s=0.5,
-        timeline=TimelineConfig(changelog=timeline, factory=MemoryTimelines, max_entries=3),
-    )
 
 
 def op(order_id: str, t: float, outcome: str = "emitted", record: int | None = 0) -> TimelineOp:
@@ -47,7 +32,7 @@ class TestTimelineWriter:
     async def test_commit_positions_reload_fence_retake_expire(self, kafka_bootstrap: str) -> None:
         app_id, out, changelog, timeline = unique("tw"), unique("out"), unique("cl"), unique("tl")
         await create_topics(kafka_bootstrap, out, changelog, timeline, partitions=1)
-        first = writer(kafka_bootstrap, app_id, changelog, timeline)
+        first = partition_writer(kafka_bootstrap, app_id, changelog, timeline)
         await first.start()
         try:
             memory = OrderMemory(seen={"e1": 1.0})
@@ -60,7 +45,7 @@ class TestTimelineWriter:
             assert [("emitted", 2), ("duplicate", None), ("emitted", 4)] == outcomes(first, "o1")  # bound 3
             assert True is await first.retake()
 
-            second = writer(kafka_bootstrap, app_id, changelog, timeline)
+            second = partition_writer(kafka_bootstrap, app_id, changelog, timeline)
             await second.start()  # fences `first`, loads the timeline from its changelog
             try:
                 assert outcomes(first, "o1") == outcomes(second, "o1")

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from bridge.events import InputEvent, build_input_event
 from bridge.statuses import KNOWN_STATUSES
 from bridge.timestamps import format_vtex_timestamp
+from processors.writer import PartitionWriter
 from tests.support.kafka import read_all, unique
 
 REPO = Path(__file__).resolve().parents[2]
@@ -238,3 +239,26 @@ def per_order_sequence(records: list[dict[str, Any]]) -> dict[str, list[str]]:
 def duplicates(records: list[dict[str, Any]]) -> dict[str, int]:
     counts = Counter(r["event_id"] for r in records)
     return {k: v for k, v in counts.items() if v > 1}
+
+
+def partition_writer(
+    bootstrap: str, app_id: str, changelog: str, timeline: str | None = None
+) -> PartitionWriter:
+    """A `PartitionWriter` of partition 0 with in-memory state (and timelines when `timeline` names the
+    changelog), with the short bounds the writer's integration tests use."""
+    from processors.state import MemoryState
+    from processors.timeline_store import MemoryTimelines, TimelineConfig
+
+    return PartitionWriter(
+        bootstrap=bootstrap,
+        app_id=app_id,
+        partition=0,
+        changelog=changelog,
+        state_factory=MemoryState,
+        load_timeout_s=30,
+        produce_timeout_s=5,
+        backoff_max_s=0.5,
+        timeline=None
+        if timeline is None
+        else TimelineConfig(changelog=timeline, factory=MemoryTimelines, max_entries=3),
+    )
