@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,21 @@ def memory_backed_dir() -> Path | None:
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
+@dataclass(frozen=True)
+class Broker:
+    """The broker a benchmark runs against; `pid` is set when it is the local one started here."""
+
+    bootstrap: str
+    pid: int | None = None
+
+
 @contextlib.contextmanager
-def kafka_broker(version: str = "3.9.1", *, memory_backed: bool = False) -> Iterator[str]:
-    """Yield a bootstrap address: KAFKA_BOOTSTRAP_SERVERS when set, else a fresh local broker."""
+def kafka_broker_process(version: str = "3.9.1", *, memory_backed: bool = False) -> Iterator[Broker]:
+    """Yield the broker: KAFKA_BOOTSTRAP_SERVERS when set, else a fresh local one (with its pid)."""
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if given:
         progress(f"using the Kafka cluster at {given}")
-        yield given
+        yield Broker(given)
         return
     progress("starting a local Kafka broker (bridge.local_kafka)")
     libs = local_kafka.ensure_distribution(version)
@@ -60,9 +69,16 @@ def kafka_broker(version: str = "3.9.1", *, memory_backed: bool = False) -> Iter
         broker.start()
         try:
             progress(f"broker ready at {broker.bootstrap}")
-            yield broker.bootstrap
+            yield Broker(broker.bootstrap, broker.process.pid if broker.process else None)
         finally:
             broker.stop()
+
+
+@contextlib.contextmanager
+def kafka_broker(version: str = "3.9.1", *, memory_backed: bool = False) -> Iterator[str]:
+    """Yield a bootstrap address: KAFKA_BOOTSTRAP_SERVERS when set, else a fresh local broker."""
+    with kafka_broker_process(version, memory_backed=memory_backed) as broker:
+        yield broker.bootstrap
 
 
 def machine_description() -> dict[str, Any]:
@@ -273,6 +289,27 @@ def process_cpu_seconds(pid: int) -> float:
     """Return the user+system CPU seconds process `pid` used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: Mapping[str, int | None]) -> dict[str, float]:
+    """Return CPU seconds used so far by each named process and by this one ("harness").
+
+    On a small machine every process of a benchmark shares the cores: the split says where they went.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    snapshot = {"harness": usage.ru_utime + usage.ru_stime}
+    for name, pid in pids.items():
+        if pid is not None:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                snapshot[name] = process_cpu_seconds(pid)
+    return snapshot
+
+
+def cpu_ms_per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:
+    """Return CPU milliseconds per item of each process measured in both snapshots, and their sum."""
+    split = {k: (after[k] - before[k]) * 1000 / max(1, items) for k in before if k in after}
+    split["total"] = sum(split.values())
+    return {k: round(v, 3) for k, v in split.items()}
 
 
 def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:

@@ -1,6 +1,9 @@
 """Benchmark of one processor worker (`vtex-bridge worker` subprocess) against an OMS with 50 ms latency.
 
 Phases, each with fresh topics and a fresh worker:
+0. warm-up: the latency workload for a while, not measured. A fresh broker's JVM compiles its hot paths
+   during the first tens of seconds of load; until then its answers are slower and the e2e latency
+   measured 2-5x higher (a production broker is warm);
 1. throughput: N pre-produced events of distinct orders (no batching help), worker started, time until
    every downstream record is committed -> `events_per_s`;
 2. naive baseline: the same worker with one lane (`worker_max_in_flight_orders=1`) on fewer events,
@@ -9,6 +12,10 @@ Phases, each with fresh topics and a fresh worker:
    = downstream record seen (read_committed) - event produced -> `e2e_p99_ms`, and `order_kept` (each
    order's records in produced order, on one grouped topic);
 4. bursty: bursts of many events per order -> `oms_calls_per_event` (target <= 0.5).
+
+Every phase also reports where the machine's CPU went per event (`cpu_ms_per_event`: the worker, the
+local broker, this harness with the fake OMS, producer and sink, and their total): on a 2-core machine
+the three share the cores, so the total bounds what any worker can reach here (2 cores / total).
 
 The OMS is the tests' fake OMS (real HTTP on loopback) with its latency set to 50 ms. Throughput and
 latency runs set the OMS budget high (`oms_rate_limit_per_s`), since VTEX's real 100/s budget would
@@ -29,7 +36,16 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.common import emit, kafka_broker, machine_description, percentile, progress
+from bench.common import (
+    Broker,
+    cpu_ms_per_item,
+    cpu_snapshot,
+    emit,
+    kafka_broker_process,
+    machine_description,
+    percentile,
+    progress,
+)
 from bridge.events import HEADER_EVENT_ID, InputEvent
 from bridge.statuses import KNOWN_STATUSES
 from tests.support.fake_oms import FakeOms
@@ -111,14 +127,8 @@ async def produce(
     return sent
 
 
-def cpu_seconds(pid: int) -> float:
-    """Return the user+system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run_phase(
-    bootstrap: str,
+    broker: Broker,
     oms: FakeOms,
     work: Path,
     name: str,
@@ -129,6 +139,7 @@ async def run_phase(
     start_worker_first: bool = False,
     timeout: float = 600,
 ) -> dict[str, Any]:
+    bootstrap = broker.bootstrap
     config = WorkerConfig(bootstrap, oms.base_url, partitions=12)
     config.extra.update({"VTEX_BRIDGE_LOG_LEVEL": "WARNING", **extra})
     config.extra["VTEX_BRIDGE_WORKER_ROUTE_GROUPS"] = orjson.dumps({"all": list(KNOWN_STATUSES)}).decode()
@@ -141,18 +152,20 @@ async def run_phase(
         if start_worker_first:
             await worker.start()
             assert worker.proc is not None
-            cpu_before = cpu_seconds(worker.proc.pid)
+            pids = {"worker": worker.proc.pid, "broker": broker.pid}
+            cpu_before = cpu_snapshot(pids)
             started = time.monotonic()
             sent = await produce(bootstrap, config.input_topic, events, rate)
         else:
             sent = await produce(bootstrap, config.input_topic, events, rate)
             await worker.start()
             assert worker.proc is not None
-            cpu_before = cpu_seconds(worker.proc.pid)
+            pids = {"worker": worker.proc.pid, "broker": broker.pid}
+            cpu_before = cpu_snapshot(pids)
             started = time.monotonic()
         done = await sink.wait_count(len(events), timeout)
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(worker.proc.pid) - cpu_before
+        cpu = cpu_ms_per_item(cpu_before, cpu_snapshot(pids), len(events))
         await worker.terminate()
     finally:
         worker.kill()
@@ -167,7 +180,8 @@ async def run_phase(
         "seconds": round(elapsed, 3),
         "events_per_s": round(len(events) / elapsed, 1),
         "oms_calls": oms.total_calls - calls_before,
-        "worker_cpu_ms_per_event": round(cpu * 1000 / len(events), 3),
+        "worker_cpu_ms_per_event": cpu["worker"],
+        "cpu_ms_per_event": cpu,
         "order_kept": dict(sink.per_order) == dict(expected),
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
@@ -185,13 +199,33 @@ async def main(args: argparse.Namespace) -> None:
         "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "512",
         "VTEX_BRIDGE_OMS_MAX_CONNECTIONS": "256",
     }
+    steps = 5
+
+    def lifecycles(prefix: str, seconds: int) -> list[InputEvent]:
+        """Order lifecycles at HOOKS_PER_S for `seconds`, each order's steps spread over the run."""
+        orders = HOOKS_PER_S * seconds // steps
+        per_order = [lifecycle(f"{prefix}{i:06d}", steps, start=0.0) for i in range(orders)]
+        return [per_order[o][s] for s in range(steps) for o in range(orders)]
+
     try:
-        with kafka_broker() as bootstrap:
+        # In memory when possible: the figures are the worker's, not the VM disk's write-back stalls.
+        with kafka_broker_process(memory_backed=True) as broker:
+            if args.warmup_seconds > 0:
+                await run_phase(
+                    broker,
+                    oms,
+                    work,
+                    "warmup",
+                    lifecycles("w", args.warmup_seconds),
+                    extra=fast,
+                    rate=HOOKS_PER_S,
+                    start_worker_first=True,
+                )
             distinct = [hook(f"t{i:07d}", "invoiced", 0.0) for i in range(args.events)]
-            throughput = await run_phase(bootstrap, oms, work, "throughput", distinct, extra=fast)
+            throughput = await run_phase(broker, oms, work, "throughput", distinct, extra=fast)
             naive_events = [hook(f"n{i:07d}", "invoiced", 0.0) for i in range(args.naive_events)]
             naive = await run_phase(
-                bootstrap,
+                broker,
                 oms,
                 work,
                 "naive",
@@ -201,17 +235,12 @@ async def main(args: argparse.Namespace) -> None:
                     "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "1",
                 },
             )
-            steps = 5
-            orders = HOOKS_PER_S * args.latency_seconds // steps
-            per_order = [lifecycle(f"l{i:06d}", steps, start=0.0) for i in range(orders)]
-            # Each order's steps spread over time: interleave orders step by step, as real hooks arrive.
-            interleaved = [per_order[o][s] for s in range(steps) for o in range(orders)]
             latency = await run_phase(
-                bootstrap,
+                broker,
                 oms,
                 work,
                 "latency",
-                interleaved,
+                lifecycles("l", args.latency_seconds),
                 extra=fast,
                 rate=HOOKS_PER_S,
                 start_worker_first=True,
@@ -219,7 +248,7 @@ async def main(args: argparse.Namespace) -> None:
             burst_orders = [lifecycle(f"b{i:05d}", 10) for i in range(args.burst_orders)]
             bursty = [e for events in burst_orders for e in events]
             burst = await run_phase(
-                bootstrap,
+                broker,
                 oms,
                 work,
                 "bursty",
@@ -241,6 +270,13 @@ async def main(args: argparse.Namespace) -> None:
             "events_per_cpu_s": round(1000 / throughput["worker_cpu_ms_per_event"], 1)
             if throughput["worker_cpu_ms_per_event"]
             else None,
+            # Where the cores went per event in the throughput phase, and what that total allows here.
+            "throughput_cpu_ms_per_event": throughput["cpu_ms_per_event"],
+            "cpu_bound_events_per_s": round(
+                1000 * (os.cpu_count() or 1) / throughput["cpu_ms_per_event"]["total"], 1
+            )
+            if throughput["cpu_ms_per_event"].get("total")
+            else None,
             "e2e_p99_ms": latency["p99_ms"],
             "e2e_p50_ms": latency["p50_ms"],
             "hooks_per_s": HOOKS_PER_S,
@@ -257,6 +293,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--naive-events", type=int, default=150)
     parser.add_argument("--latency-seconds", type=int, default=10)
+    parser.add_argument("--warmup-seconds", type=int, default=20)
     parser.add_argument("--burst-orders", type=int, default=300)
     parser.add_argument("--work-dir", default="/tmp/bench-processor")
     return parser.parse_args()

@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     #: several broker round trips and markers on every partition it wrote, whatever its size: under load
     #: a longer wait means fewer, larger transactions and less CPU per event, for that much latency.
     worker_txn_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
+    #: The same wait while there is a backlog (every `worker_max_in_flight_orders` slot busy and events
+    #: waiting): their latency is queueing anyway, and larger transactions drain the backlog faster.
+    worker_txn_linger_backlog_ms: float = Field(default=100.0, ge=0.0, le=1000.0)
     #: Create the input, dead-letter and status topics at startup when missing.
     worker_create_topics: bool = True
     #: Consumer-group session timeout: how long a crashed worker's partitions wait before moving.

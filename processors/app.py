@@ -19,6 +19,7 @@ from typing import Any
 
 import faust
 from aiohttp import web
+from faust.types import TP
 from mode import Service
 
 from bridge.settings import Settings
@@ -152,6 +153,14 @@ def create_app(
         return lags
 
     runtime.lag_fn = lambda: sum(partition_lags().values())
+
+    def highwater(partition: int) -> int | None:
+        try:
+            return app.consumer.highwater(TP(settings.input_topic, partition))  # type: ignore[no-any-return]
+        except Exception:  # not assigned (any more), or the consumer is not started: unknown
+            return None
+
+    runtime.highwater_fn = highwater
     runtime.metrics.bind_scaling(
         partition_lag=partition_lags, in_flight_orders_limit=settings.worker_max_in_flight_orders
     )

@@ -63,6 +63,11 @@ class LaneScheduler(Generic[T]):
         return self._pending
 
     @property
+    def saturated(self) -> bool:
+        """Whether every slot is taken: more keys wait to run than may run at once (a backlog)."""
+        return self._slots.locked()
+
+    @property
     def active_lanes(self) -> int:
         return len(self._lanes)
 

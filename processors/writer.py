@@ -88,7 +88,7 @@ class PartitionWriter:
         produce_timeout_s: float,
         backoff_max_s: float,
         linger_ms: int = 5,
-        group_linger_s: float = 0.005,
+        group_linger_s: float | Callable[[], float] = 0.005,
         on_commit: Callable[[float, int], None] | None = None,
         timeline: TimelineConfig | None = None,
     ) -> None:
@@ -102,7 +102,10 @@ class PartitionWriter:
         self._timeout = produce_timeout_s
         self._backoff_max = backoff_max_s
         self._linger_ms = linger_ms
-        self._group_linger_s = group_linger_s
+        #: Seconds to wait for more writes before a transaction; a callable lets the owner adapt it.
+        self._group_linger: Callable[[], float] = (
+            group_linger_s if callable(group_linger_s) else lambda: float(group_linger_s)
+        )
         #: Whether the last transaction grouped several writes (only then is lingering worth it).
         self._concurrent = False
         self._on_commit = on_commit
@@ -209,15 +212,16 @@ class PartitionWriter:
     async def _loop(self) -> None:
         while True:
             first = await self._queue.get()
+            linger = self._group_linger()
             if (
-                self._group_linger_s > 0
+                linger > 0
                 and (self._concurrent or not self._queue.empty())
                 and self._queue.qsize() < MAX_GROUP_RECORDS // 10
             ):
                 # A short wait lets concurrent lanes join this transaction: fewer, larger transactions
                 # cost the broker far less than many small ones (each writes markers to every partition).
                 # Only when lanes do write concurrently: a lone writer would just wait for nobody.
-                await asyncio.sleep(self._group_linger_s)
+                await asyncio.sleep(linger)
             group = [first]
             count = len(first.records) + len(first.state) + len(first.timeline)
             while not self._queue.empty() and count < MAX_GROUP_RECORDS:

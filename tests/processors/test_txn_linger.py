@@ -1,0 +1,66 @@
+"""The writer's wait before a transaction: short when caught up, longer while there is a backlog."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bridge.settings import load_settings
+from processors.lanes import LaneScheduler
+from processors.runtime import BEHIND_RECORDS, Runtime
+
+
+class _NoOms:
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        raise AssertionError("not called")
+
+
+def _runtime(tmp_path: Path) -> Runtime:
+    settings = load_settings(worker_txn_linger_ms=20.0, worker_txn_linger_backlog_ms=100.0)
+    return Runtime(settings, data_dir=tmp_path, oms=_NoOms())
+
+
+class TestTxnLinger:
+    """`Runtime._txn_linger_s(partition)` is what each partition's writer asks before a transaction."""
+
+    def test_caught_up_partition_gets_the_short_wait(self, tmp_path: Path) -> None:
+        runtime = _runtime(tmp_path)
+        runtime.highwater_fn = lambda _p: 1000
+        runtime._submitted[0] = 1000 - 1 - BEHIND_RECORDS  # exactly at the bound: not behind
+        assert not runtime.behind(0)
+        assert 0.020 == runtime._txn_linger_s(0)
+
+    def test_partition_behind_gets_the_backlog_wait(self, tmp_path: Path) -> None:
+        runtime = _runtime(tmp_path)
+        runtime.highwater_fn = lambda p: 5000 if p == 1 else 10
+        runtime._submitted.update({0: 9, 1: 200})
+        assert runtime.behind(1)
+        assert 0.100 == runtime._txn_linger_s(1)
+        assert 0.020 == runtime._txn_linger_s(0)  # per partition: the caught-up one keeps the short wait
+
+    def test_unknown_highwater_is_not_a_backlog(self, tmp_path: Path) -> None:
+        runtime = _runtime(tmp_path)  # no consumer yet: highwater_fn answers None
+        assert not runtime.behind(0)
+        assert 0.020 == runtime._txn_linger_s(0)
+
+    async def test_every_lane_slot_busy_is_a_backlog(self, tmp_path: Path) -> None:
+        runtime = _runtime(tmp_path)
+        gate = asyncio.Event()
+
+        async def handler(key: str, batch: list[int]) -> None:
+            await gate.wait()
+
+        runtime.lanes = LaneScheduler(handler, max_active=2, max_pending=100)
+        await runtime.lanes.submit("a", 0, 1)
+        await asyncio.sleep(0)
+        assert not runtime.lanes.saturated
+        await runtime.lanes.submit("b", 0, 2)
+        await runtime.lanes.submit("c", 0, 3)
+        await asyncio.sleep(0)
+        assert runtime.lanes.saturated
+        assert 0.100 == runtime._txn_linger_s(0)
+        gate.set()
+        assert await runtime.lanes.wait_idle(timeout=5)
+        assert not runtime.lanes.saturated
+        await runtime.lanes.close()
