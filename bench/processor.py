@@ -300,6 +300,10 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    import uvloop  # the harness (fake OMS, sink) shares the CPU with the worker: keep it lean
+    from bridge import process_runtime
+    from bridge.settings import load_settings
 
-    uvloop.run(main(parse_args()))
+    # The harness (fake OMS, producer, sink) shares the cores with the worker and timestamps the records:
+    # the worker's loop and GC thresholds keep it lean and free of the long full collections that would
+    # show up as latency that is not the worker's.
+    process_runtime.run(load_settings(), main(parse_args()))
