@@ -42,8 +42,6 @@ REVOKE_DRAIN_S: Final = 5.0
 SWEEP_CHUNK: Final = 1000
 #: Bound of loading one partition's changelog at assignment.
 LOAD_TIMEOUT_S: Final = 300.0
-#: Bound of waiting for a partition to become ready before an event of it is dropped unacked.
-READY_TIMEOUT_S: Final = LOAD_TIMEOUT_S + 30.0
 #: Records of a partition in Kafka beyond the last one handed to the lanes that make it "behind": its
 #: writer then waits `worker_txn_linger_backlog_ms` for larger transactions. Caught up at hundreds of
 #: events/s, fetched-but-not-yet-submitted records stay far below this.
@@ -74,6 +72,8 @@ class Runtime:
         self.writers: dict[int, PartitionWriter] = {}
         self._ready: dict[int, asyncio.Event] = {}
         self.epoch = 0
+        #: Set (and replaced) whenever `epoch` moves: wakes records waiting for a partition to be ready.
+        self._epoch_moved = asyncio.Event()
         #: Faust may signal a revocation while the previous assignment is still being handled.
         self._rebalance_lock = asyncio.Lock()
         self._healing: dict[int, asyncio.Task[None]] = {}
@@ -138,6 +138,7 @@ class Runtime:
         """Drain briefly, then stop lanes, writers and the OMS client (unfinished events stay unacked)."""
         await self.lanes.wait_idle(timeout=REVOKE_DRAIN_S)
         await self.lanes.close()
+        self._move_epoch()  # records still waiting for a partition to load give up (unacked)
         for task in list(self._healing.values()):
             task.cancel()
         await asyncio.gather(*self._healing.values(), return_exceptions=True)
@@ -173,13 +174,8 @@ class Runtime:
         ready = self._ready.get(partition)
         if ready is None or epoch != self.epoch:
             return False
-        if not ready.is_set():
-            try:
-                await asyncio.wait_for(ready.wait(), READY_TIMEOUT_S)
-            except TimeoutError:
-                return False
-            if epoch != self.epoch:
-                return False
+        if not ready.is_set() and not await self._wait_ready(ready, epoch):
+            return False
         self._submitted[partition] = offset
         raw = value or b""
         try:
@@ -198,6 +194,31 @@ class Runtime:
             log.debug("record left unacked: the worker is stopping", extra={"position": work.position})
             return False
         return True
+
+    async def _wait_ready(self, ready: asyncio.Event, epoch: int) -> bool:
+        """Wait until the partition is ready (True) or the assignment it belonged to ended (False).
+
+        No time limit: while the partition is ours its state is being loaded (retried until it is), and
+        a record dropped here would stay unacked and hold back the partition's commits until the next
+        rebalance. A rebalance or stop moves the epoch, which ends the wait at once.
+        """
+        while not ready.is_set():
+            moved = self._epoch_moved
+            if epoch != self.epoch:
+                return False
+            waits = [asyncio.ensure_future(ready.wait()), asyncio.ensure_future(moved.wait())]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+        return epoch == self.epoch
+
+    def _move_epoch(self) -> None:
+        """Start a new assignment epoch: records of the previous one are no longer accepted."""
+        self.epoch += 1
+        moved, self._epoch_moved = self._epoch_moved, asyncio.Event()
+        moved.set()
 
     async def on_assigned(self, partitions: Iterable[int]) -> None:
         """Close writers of partitions gone elsewhere; retake the ones still here; open the new ones.
@@ -325,7 +346,7 @@ class Runtime:
         Writers stay open until the assignment that follows: Faust rebalances eagerly (everything is
         revoked, then reassigned), and most partitions come back to the same worker.
         """
-        self.epoch += 1
+        self._move_epoch()
         async with self._rebalance_lock:
             await self._on_revoked(set(partitions))
 
