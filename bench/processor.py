@@ -207,20 +207,18 @@ async def main(args: argparse.Namespace) -> None:
         per_order = [lifecycle(f"{prefix}{i:06d}", steps, start=0.0) for i in range(orders)]
         return [per_order[o][s] for s in range(steps) for o in range(orders)]
 
+    async def paced_lifecycles(broker: Broker, name: str, seconds: int) -> dict[str, Any]:
+        """A phase of order lifecycles offered at HOOKS_PER_S to a worker already running."""
+        events = lifecycles(name[0], seconds)
+        return await run_phase(
+            broker, oms, work, name, events, extra=fast, rate=HOOKS_PER_S, start_worker_first=True
+        )
+
     try:
         # In memory when possible: the figures are the worker's, not the VM disk's write-back stalls.
         with kafka_broker_process(memory_backed=True) as broker:
             if args.warmup_seconds > 0:
-                await run_phase(
-                    broker,
-                    oms,
-                    work,
-                    "warmup",
-                    lifecycles("w", args.warmup_seconds),
-                    extra=fast,
-                    rate=HOOKS_PER_S,
-                    start_worker_first=True,
-                )
+                await paced_lifecycles(broker, "warmup", args.warmup_seconds)
             distinct = [hook(f"t{i:07d}", "invoiced", 0.0) for i in range(args.events)]
             throughput = await run_phase(broker, oms, work, "throughput", distinct, extra=fast)
             naive_events = [hook(f"n{i:07d}", "invoiced", 0.0) for i in range(args.naive_events)]
@@ -235,16 +233,7 @@ async def main(args: argparse.Namespace) -> None:
                     "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "1",
                 },
             )
-            latency = await run_phase(
-                broker,
-                oms,
-                work,
-                "latency",
-                lifecycles("l", args.latency_seconds),
-                extra=fast,
-                rate=HOOKS_PER_S,
-                start_worker_first=True,
-            )
+            latency = await paced_lifecycles(broker, "latency", args.latency_seconds)
             burst_orders = [lifecycle(f"b{i:05d}", 10) for i in range(args.burst_orders)]
             bursty = [e for events in burst_orders for e in events]
             burst = await run_phase(
