@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     #: several broker round trips and markers on every partition it wrote, whatever its size: under load
     #: a longer wait means fewer, larger transactions and less CPU per event, for that much latency.
     worker_txn_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
-    #: The same wait while there is a backlog (every `worker_max_in_flight_orders` slot busy and events
-    #: waiting): their latency is queueing anyway, and larger transactions drain the backlog faster.
+    #: The same wait while the partition is behind (more than 100 records in Kafka beyond the last one
+    #: handed to the lanes) and lane slots are free: the worker's core is the limit then, the latency is
+    #: queueing anyway, and larger transactions drain the backlog faster (docs/performance.md).
     worker_txn_linger_backlog_ms: float = Field(default=100.0, ge=0.0, le=1000.0)
     #: Create the input, dead-letter and status topics at startup when missing.
     worker_create_topics: bool = True

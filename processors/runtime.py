@@ -308,12 +308,13 @@ class Runtime:
     def _txn_linger_s(self, partition: int) -> float:
         """How long the writer of `partition` waits for other lanes before a transaction.
 
-        With a backlog (the partition is behind, or every lane slot is busy) latency is queueing anyway,
-        and larger transactions cost the worker and the broker less per event: the worker then spends
-        less of its one core on commits and keeps more orders in flight, which drains the backlog
-        sooner. Caught up, the short wait keeps the latency low.
+        Behind (records wait in Kafka) with lane slots to spare, the worker's one core is the limit, not
+        the lanes: larger transactions cost the worker and the broker less per event, which leaves more
+        of the core to fetch and process, and the wait is queueing the events would see anyway. With
+        every slot busy the lanes are the limit, and a longer wait would hold them longer (fewer events
+        per second when OMS latency bounds each lane). Caught up, the short wait keeps latency low.
         """
-        if self.lanes.saturated or self.behind(partition):
+        if self.behind(partition) and not self.lanes.saturated:
             return self.settings.worker_txn_linger_backlog_ms / 1000
         return self.settings.worker_txn_linger_ms / 1000
 

@@ -44,8 +44,11 @@ class TestTxnLinger:
         assert not runtime.behind(0)
         assert 0.020 == runtime._txn_linger_s(0)
 
-    async def test_every_lane_slot_busy_is_a_backlog(self, tmp_path: Path) -> None:
+    async def test_every_lane_slot_busy_keeps_the_short_wait(self, tmp_path: Path) -> None:
+        """The lanes are the limit then: a longer wait would hold every slot longer."""
         runtime = _runtime(tmp_path)
+        runtime.highwater_fn = lambda _p: 5000
+        runtime._submitted[0] = 10
         gate = asyncio.Event()
 
         async def handler(key: str, batch: list[int]) -> None:
@@ -55,11 +58,12 @@ class TestTxnLinger:
         await runtime.lanes.submit("a", 0, 1)
         await asyncio.sleep(0)
         assert not runtime.lanes.saturated
+        assert 0.100 == runtime._txn_linger_s(0)
         await runtime.lanes.submit("b", 0, 2)
         await runtime.lanes.submit("c", 0, 3)
         await asyncio.sleep(0)
         assert runtime.lanes.saturated
-        assert 0.100 == runtime._txn_linger_s(0)
+        assert 0.020 == runtime._txn_linger_s(0)
         gate.set()
         assert await runtime.lanes.wait_idle(timeout=5)
         assert not runtime.lanes.saturated
