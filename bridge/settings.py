@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     #: a longer wait means fewer, larger transactions and less CPU per event, for that much latency.
     worker_txn_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
     #: The same wait while the partition is behind (more than 100 records in Kafka beyond the last one
-    #: handed to the lanes) and lane slots are free: the worker's core is the limit then, the latency is
+    #: handed to the lanes) and the worker's core, not its lane slots, is the limit: the latency is
     #: queueing anyway, and larger transactions drain the backlog faster (docs/performance.md).
     worker_txn_linger_backlog_ms: float = Field(default=100.0, ge=0.0, le=1000.0)
     #: Create the input, dead-letter and status topics at startup when missing.

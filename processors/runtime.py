@@ -22,6 +22,7 @@ from bridge.settings import Settings
 from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.oms import OmsClient
 from processors import dedup
+from processors.cpu_load import CpuLoad
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.metrics import ProcessorMetrics
 from processors.pipeline import OrderReader, Pipeline, Work
@@ -46,6 +47,8 @@ LOAD_TIMEOUT_S: Final = 300.0
 #: writer then waits `worker_txn_linger_backlog_ms` for larger transactions. Caught up at hundreds of
 #: events/s, fetched-but-not-yet-submitted records stay far below this.
 BEHIND_RECORDS: Final = 100
+#: Share of one core above which the worker counts as CPU-bound (see `Runtime._txn_linger_s`).
+CPU_BOUND_LOAD: Final = 0.8
 
 
 class Runtime:
@@ -97,6 +100,7 @@ class Runtime:
         #: Faust app supplies it. With `_submitted` it tells whether a partition is behind.
         self.highwater_fn: Callable[[int], int | None] = lambda _partition: None
         self._submitted: dict[int, int] = {}
+        self.cpu_load = CpuLoad()
         self.metrics.bind(
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),
@@ -308,13 +312,13 @@ class Runtime:
     def _txn_linger_s(self, partition: int) -> float:
         """How long the writer of `partition` waits for other lanes before a transaction.
 
-        Behind (records wait in Kafka) with lane slots to spare, the worker's one core is the limit, not
-        the lanes: larger transactions cost the worker and the broker less per event, which leaves more
-        of the core to fetch and process, and the wait is queueing the events would see anyway. With
-        every slot busy the lanes are the limit, and a longer wait would hold them longer (fewer events
-        per second when OMS latency bounds each lane). Caught up, the short wait keeps latency low.
+        Behind (records wait in Kafka) and limited by the worker's one core, larger transactions cost
+        the worker and the broker less per event, which leaves more of the core to fetch and process;
+        the wait is queueing those events would see anyway. Limited by the lane slots instead (every
+        slot busy, the core not), a longer wait would only hold the slots longer: fewer events per
+        second when OMS latency bounds each lane. Caught up, the short wait keeps latency low.
         """
-        if self.behind(partition) and not self.lanes.saturated:
+        if self.behind(partition) and (not self.lanes.saturated or self.cpu_load.busy() >= CPU_BOUND_LOAD):
             return self.settings.worker_txn_linger_backlog_ms / 1000
         return self.settings.worker_txn_linger_ms / 1000
 

@@ -11,6 +11,16 @@ from processors.lanes import LaneScheduler
 from processors.runtime import BEHIND_RECORDS, Runtime
 
 
+class _Load:
+    """Stands in for `CpuLoad` with a load the test sets."""
+
+    def __init__(self, busy: float) -> None:
+        self.value = busy
+
+    def busy(self) -> float:
+        return self.value
+
+
 class _NoOms:
     async def get_order(self, order_id: str) -> dict[str, Any]:
         raise AssertionError("not called")
@@ -44,9 +54,14 @@ class TestTxnLinger:
         assert not runtime.behind(0)
         assert 0.020 == runtime._txn_linger_s(0)
 
-    async def test_every_lane_slot_busy_keeps_the_short_wait(self, tmp_path: Path) -> None:
-        """The lanes are the limit then: a longer wait would hold every slot longer."""
+    async def test_every_lane_slot_busy_and_core_idle_keeps_the_short_wait(self, tmp_path: Path) -> None:
+        """The lanes are the limit then (not the core): a longer wait would hold every slot longer.
+
+        With the core busy as well, the longer wait is back: the core is what it saves.
+        """
         runtime = _runtime(tmp_path)
+        load = _Load(0.1)
+        runtime.cpu_load = load  # type: ignore[assignment]
         runtime.highwater_fn = lambda _p: 5000
         runtime._submitted[0] = 10
         gate = asyncio.Event()
@@ -64,6 +79,8 @@ class TestTxnLinger:
         await asyncio.sleep(0)
         assert runtime.lanes.saturated
         assert 0.020 == runtime._txn_linger_s(0)
+        load.value = 0.95
+        assert 0.100 == runtime._txn_linger_s(0)
         gate.set()
         assert await runtime.lanes.wait_idle(timeout=5)
         assert not runtime.lanes.saturated
