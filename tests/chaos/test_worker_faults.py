@@ -147,8 +147,8 @@ class TestWorkerKillWhileOmsHangs:
     """A worker killed with -9 while OMS leaves half of the reads hanging, so some events stay in flight for
     seconds while later events of their partition are done (and their offsets committed).
 
-    Fails today (1 event lost in about 1 run of 3): Faust commits past an unacked event at the head of a
-    partition (see docs/chaos.md, "Product failures found"); the worker restarts after it.
+    It lost events until Faust was kept from committing past an unacked event at the head of a partition
+    (processors/ordered_acks.py; docs/chaos.md, "Product failures found").
     """
 
     async def test_kill9_with_events_stuck_in_flight(
