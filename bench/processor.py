@@ -149,20 +149,15 @@ async def run_phase(
     calls_before = oms.total_calls
     worker = WorkerProcess(config, work, name)
     try:
+        if not start_worker_first:
+            sent = await produce(bootstrap, config.input_topic, events, rate)
+        await worker.start()
+        assert worker.proc is not None
+        pids = {"worker": worker.proc.pid, "broker": broker.pid}
+        cpu_before = cpu_snapshot(pids)
+        started = time.monotonic()
         if start_worker_first:
-            await worker.start()
-            assert worker.proc is not None
-            pids = {"worker": worker.proc.pid, "broker": broker.pid}
-            cpu_before = cpu_snapshot(pids)
-            started = time.monotonic()
             sent = await produce(bootstrap, config.input_topic, events, rate)
-        else:
-            sent = await produce(bootstrap, config.input_topic, events, rate)
-            await worker.start()
-            assert worker.proc is not None
-            pids = {"worker": worker.proc.pid, "broker": broker.pid}
-            cpu_before = cpu_snapshot(pids)
-            started = time.monotonic()
         done = await sink.wait_count(len(events), timeout)
         elapsed = time.monotonic() - started
         cpu = cpu_ms_per_item(cpu_before, cpu_snapshot(pids), len(events))

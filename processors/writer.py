@@ -212,16 +212,15 @@ class PartitionWriter:
     async def _loop(self) -> None:
         while True:
             first = await self._queue.get()
-            linger = self._group_linger()
-            if (
-                linger > 0
-                and (self._concurrent or not self._queue.empty())
-                and self._queue.qsize() < MAX_GROUP_RECORDS // 10
-            ):
+            joinable = self._concurrent or not self._queue.empty()
+            if joinable and self._queue.qsize() < MAX_GROUP_RECORDS // 10:
                 # A short wait lets concurrent lanes join this transaction: fewer, larger transactions
                 # cost the broker far less than many small ones (each writes markers to every partition).
-                # Only when lanes do write concurrently: a lone writer would just wait for nobody.
-                await asyncio.sleep(linger)
+                # Only when lanes do write concurrently: a lone writer would just wait for nobody (and
+                # the owner is not even asked how long to wait).
+                linger = self._group_linger()
+                if linger > 0:
+                    await asyncio.sleep(linger)
             group = [first]
             count = len(first.records) + len(first.state) + len(first.timeline)
             while not self._queue.empty() and count < MAX_GROUP_RECORDS:
