@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -45,7 +45,7 @@ DOMAINS: Final = frozenset({"Marketplace", "Fulfillment"})
 class OrderReader(Protocol):
     """The part of `bridge.vtex.oms.OmsClient` backfill uses."""
 
-    async def get_order(self, order_id: str) -> dict[str, Any]: ...
+    async def get_order(self, order_id: str) -> Mapping[str, Any]: ...
 
 
 class OrderLister(Protocol):
@@ -118,7 +118,7 @@ async def list_order_ids(lister: OrderLister, since: str, until: str) -> list[st
         page += 1
 
 
-def order_to_payload(order: dict[str, Any], *, account: str, app_key: str) -> dict[str, Any]:
+def order_to_payload(order: Mapping[str, Any], *, account: str, app_key: str) -> dict[str, Any]:
     """Return the hook payload describing the order's current state (no LastState: it is unknown)."""
     last_change = str(order.get("lastChange") or "")
     with contextlib.suppress(InvalidTimestamp):  # an unparsable one is reported by the schema check

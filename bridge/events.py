@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 import orjson
 
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
+from bridge.vtex.order_document import order_json
 
 Source = Literal["hook", "feed", "backfill"]
 SOURCES: Final[tuple[str, ...]] = ("hook", "feed", "backfill")
@@ -222,7 +223,7 @@ class DownstreamRecord:
             "newer_change": self.lateness.newer_change,
             "order_status": self.order.get("status"),
             "order_sequence": self.sequence,
-            "order": dict(self.order),
+            "order": order_json(self.order),
         }
 
     def encode(self) -> bytes:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ RETRY_BASE_S = 0.2
 
 
 class OrderReader(Protocol):
-    async def get_order(self, order_id: str) -> dict[str, Any]: ...
+    async def get_order(self, order_id: str) -> Mapping[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -118,7 +118,7 @@ class Pipeline:
     async def _handle(self, order_id: str, batch: list[Work], trace: BatchTrace | None) -> bool:
         partition = batch[0].partition
         attempt = 0
-        order: dict[str, Any] | None = None
+        order: Mapping[str, Any] | None = None
         history = BatchHistory() if self._settings.worker_timeline_enabled else None
         while True:
             writer = self._writer_for(partition)
@@ -158,10 +158,10 @@ class Pipeline:
         writer: PartitionWriter,
         order_id: str,
         batch: list[Work],
-        order: dict[str, Any] | None,
+        order: Mapping[str, Any] | None,
         trace: BatchTrace | None = None,
         history: BatchHistory | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> Mapping[str, Any] | None:
         """Decide, fetch (once), build and commit the batch; return the order for a retry to reuse."""
         now = self._clock()
         entries: list[Entry] | None = None if history is None else []  # the batch's timeline entries
@@ -252,7 +252,7 @@ class Pipeline:
 
     async def _fetch(
         self, order_id: str, spans: OmsSpans | None = None, history: BatchHistory | None = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         """Read the order; 404 is retried within the grace period; other permanent errors raise."""
         first = time.monotonic()
         attempt = 0

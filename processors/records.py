@@ -8,7 +8,7 @@ can put it back on the input topic byte for byte.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ class Outgoing:
 
 def downstream(
     event: InputEvent,
-    order: dict[str, Any],
+    order: Mapping[str, Any],
     route: Route,
     lateness: Lateness,
     sequence: int | None = None,

@@ -9,7 +9,7 @@ to the others. Downstream records and dead letters carry their event's span in t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -114,7 +114,7 @@ class OmsSpans:
         self._links = [Link(span.get_span_context()) for span in served[1:]]
         self._served = len(served)
 
-    async def call(self, get_order: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def call(self, get_order: Callable[[str], Awaitable[Mapping[str, Any]]]) -> Mapping[str, Any]:
         """Run `get_order(order_id)` under a client span; record the answer or the error, re-raise it."""
         attributes: dict[str, str | int] = {
             "http.request.method": "GET",

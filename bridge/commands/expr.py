@@ -89,7 +89,7 @@ def _fetch(order_id: str, settings: Settings) -> Any | int:
 
     async def fetch() -> dict[str, Any]:
         async with OmsClient.from_settings(settings) as oms:
-            return await oms.get_order(order_id)
+            return dict(await oms.get_order(order_id))
 
     try:
         return asyncio.run(fetch())

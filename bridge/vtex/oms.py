@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import aiohttp
-import orjson
 from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
@@ -24,6 +23,7 @@ from tenacity.wait import wait_random_exponential
 from bridge.settings import Settings
 from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
 from bridge.vtex.http import VtexHttpClient
+from bridge.vtex.order_document import NotAnOrder, OrderDocument
 
 ORDER_PATH: Final = "/api/oms/pvt/orders/{order_id}"
 #: Bound on closing the session (connector shutdown), separate from the per-request timeout.
@@ -114,8 +114,8 @@ class OmsClient(VtexHttpClient):
             observer=observer,
         )
 
-    async def get_order(self, order_id: str) -> dict[str, Any]:
-        """Return the order document; raise an `OmsError` subclass when it cannot be had.
+    async def get_order(self, order_id: str) -> OrderDocument:
+        """Return the order (validated, parsed on demand) or raise an `OmsError` subclass.
 
         Transient failures (5xx, 429, timeouts, connection errors) are retried up to `max_attempts`
         then raised as `OmsUnavailable`; 404, 401/403 and other 4xx are raised at once.
@@ -151,7 +151,7 @@ class OmsClient(VtexHttpClient):
             return exc.retry_after
         return float(self._wait(state))
 
-    async def _attempt(self, order_id: str) -> dict[str, Any]:
+    async def _attempt(self, order_id: str) -> OrderDocument:
         if self._session is None:
             raise RuntimeError("OmsClient.start() was not awaited")
         await self._respect_cooldown()
@@ -177,16 +177,14 @@ class OmsClient(VtexHttpClient):
             if self._observer is not None:
                 self._observer.on_oms_response(status_label, time.perf_counter() - started)
 
-    def _interpret(self, order_id: str, response: aiohttp.ClientResponse, body: bytes) -> dict[str, Any]:
+    def _interpret(self, order_id: str, response: aiohttp.ClientResponse, body: bytes) -> OrderDocument:
         status = response.status
         if status == 200:
             try:
-                order = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise OmsBadResponse(f"OMS returned non-JSON for {order_id}", status=status) from exc
-            if not isinstance(order, dict):
-                raise OmsBadResponse(f"OMS returned a non-object for {order_id}", status=status)
-            return order
+                return OrderDocument.parse(body)
+            except NotAnOrder as exc:
+                message = f"OMS returned no order object for {order_id}: {exc}"
+                raise OmsBadResponse(message, status=status) from exc
         if status == 404:
             raise OrderNotFound(f"order {order_id} not found", status=status)
         if status in (401, 403):

@@ -109,6 +109,26 @@ class TestGetOrder:
                 await c.get_order("o-8")
         assert 1 == oms.calls["o-8"]
 
+    @pytest.mark.parametrize(
+        ("body", "why"),
+        [
+            (b"<html>maintenance</html>", "TAPE_ERROR"),
+            (b'{"orderId": "o-10", "status": "invoiced"', "TAPE_ERROR"),
+            (b'[{"orderId": "o-10"}]', "a JSON array, not an object"),
+            (b'"o-10"', "a JSON string, not an object"),
+            (b'{"orderId": "o-10", "x": "\xff"}', "UTF8_ERROR"),
+            (b"", "EMPTY"),
+        ],
+    )
+    async def test_a_200_without_an_order_object_is_a_bad_response(
+        self, oms: FakeOms, body: bytes, why: str
+    ) -> None:
+        oms.bodies["o-10"] = body
+        async with client(oms) as c:
+            with pytest.raises(OmsBadResponse, match=f"no order object for o-10: .*{why}"):
+                await c.get_order("o-10")
+        assert 1 == oms.calls["o-10"]  # permanent: not retried
+
     async def test_timeout_is_retried_then_unavailable(self, oms: FakeOms) -> None:
         oms.latency_s = 0.5
         async with client(oms, timeout_s=0.1, max_attempts=2) as c:

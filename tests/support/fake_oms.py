@@ -36,6 +36,7 @@ class FakeOms:
     app_token: str = APP_TOKEN
     statuses: dict[str, str] = field(default_factory=dict)
     not_found_calls: dict[str, int] = field(default_factory=dict)  # order -> 404s left (-1 = forever)
+    bodies: dict[str, bytes] = field(default_factory=dict)  # order -> 200 body to answer instead of it
     scripted: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     auth_broken: bool = False
     calls: Counter[str] = field(default_factory=Counter)
@@ -92,7 +93,10 @@ class FakeOms:
                 if left > 0:
                     self.not_found_calls[order_id] = left - 1
                 return _error(404, "Order not found")
-            return web.Response(body=self._order_body(order_id), content_type="application/json")
+            body = self.bodies.get(order_id)
+            if body is None:
+                body = self._order_body(order_id)
+            return web.Response(body=body, content_type="application/json")
         finally:
             self.in_flight -= 1
 
