@@ -48,6 +48,11 @@ START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 10.0
 #: Upper bound of records in one transaction (the rest wait for the next one).
 MAX_GROUP_RECORDS: Final = 5000
+#: Bytes of records per partition the producer gathers into one batch. aiokafka's default (16 kB)
+#: holds one enriched record (~11 kB), and a full batch makes `send` wait until the sender drains it,
+#: which it does for one request per broker at a time: a transaction's records for one partition went
+#: out one per round trip. Below the broker's default `message.max.bytes` (1 MB) with room to spare.
+MAX_BATCH_BYTES: Final = 512 * 1024
 
 
 #: Errors meaning another producer with our transactional id took over: the partition is not ours.
@@ -179,6 +184,7 @@ class PartitionWriter:
             enable_idempotence=True,
             acks="all",
             linger_ms=self._linger_ms,
+            max_batch_size=MAX_BATCH_BYTES,
             request_timeout_ms=int(self._timeout * 1000),
             # The broker answers CONCURRENT_TRANSACTIONS to a new transaction while the previous one's
             # markers are being written; the default 100 ms backoff would cap each partition at a few
