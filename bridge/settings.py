@@ -167,7 +167,7 @@ class Settings(BaseSettings):
     #: The same wait while the partition is behind (more than 100 records in Kafka beyond the last one
     #: handed to the lanes) and the worker's core, not its lane slots, is the limit: the latency is
     #: queueing anyway, and larger transactions drain the backlog faster (docs/performance.md).
-    worker_txn_linger_backlog_ms: float = Field(default=100.0, ge=0.0, le=1000.0)
+    worker_txn_linger_backlog_ms: float = Field(default=250.0, ge=0.0, le=1000.0)
     #: Create the input, dead-letter and status topics at startup when missing.
     worker_create_topics: bool = True
     #: Consumer-group session timeout: how long a crashed worker's partitions wait before moving.
