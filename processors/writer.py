@@ -92,7 +92,7 @@ class PartitionWriter:
         load_timeout_s: float,
         produce_timeout_s: float,
         backoff_max_s: float,
-        linger_ms: int = 5,
+        linger_ms: int = 0,
         group_linger_s: float | Callable[[], float] = 0.005,
         on_commit: Callable[[float, int], None] | None = None,
         timeline: TimelineConfig | None = None,
@@ -183,6 +183,9 @@ class PartitionWriter:
             transactional_id=self._txn_id,
             enable_idempotence=True,
             acks="all",
+            # A transaction's records are all appended before the sender runs (no await suspends in
+            # between), so they share a batch per partition without any linger; with batches that are
+            # never full, a linger would only delay every transaction (twice: records, then timelines).
             linger_ms=self._linger_ms,
             max_batch_size=MAX_BATCH_BYTES,
             request_timeout_ms=int(self._timeout * 1000),
