@@ -28,6 +28,13 @@ class ProcessorMetrics:
             "bridge_processor_events_total", "Input events by outcome", ["outcome"], registry=r
         )
         self.late = Counter("bridge_processor_late_events_total", "Events emitted flagged late", registry=r)
+        self.records_written = Counter(
+            "bridge_processor_records_written_total",
+            "Records committed to downstream and dead-letter topics, by topic (Kafka offsets overcount them:"
+            " every transaction's commit marker takes an offset too)",
+            ["topic"],
+            registry=r,
+        )
         self.unknown_route = Counter(
             "bridge_processor_unknown_route_total", "Events routed to the unknown topic", registry=r
         )

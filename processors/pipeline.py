@@ -247,6 +247,8 @@ class Pipeline:
         timeline = batch_op(order_id, entries)
         if records or state or timeline:
             await writer.write(records, state, timeline)
+            for record in records:
+                self._metrics.records_written.labels(record.topic).inc()
         self._count(outcomes, batch)
         return order
 

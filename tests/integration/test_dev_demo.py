@@ -20,6 +20,33 @@ pytestmark = pytest.mark.integration
 
 DEMO_DEADLINE_S = 180.0
 STATUS_LINE = re.compile(r"^\s+vtex\.orders\.status\.(?P<route>[\w.-]+)\s+(?P<count>[\d,]+)$")
+EMITTED_LINE = re.compile(r"^Processor  enriched\+emitted (?P<count>[\d,]+) ")
+SCREEN_START = "vtex-kafka-bridge — live"
+
+
+def _count(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def _screens_where_topics_match_emitted(lines: list[str]) -> tuple[int, int]:
+    """Return (screens, screens whose status-topic records add up to the events emitted on them).
+
+    Both come from one scrape of the worker; Kafka offsets would count each commit marker too.
+    """
+    screens = matching = 0
+    emitted: int | None = None
+    records = 0
+    for line in [*lines, SCREEN_START]:
+        if SCREEN_START in line:
+            if emitted is not None and records:
+                screens += 1
+                matching += records == emitted
+            emitted, records = None, 0
+        elif match := EMITTED_LINE.match(line):
+            emitted = _count(match["count"])
+        elif match := STATUS_LINE.match(line):
+            records += _count(match["count"])
+    return screens, matching
 
 
 def _free_ports_env(tmp_path: Path) -> dict[str, str]:
@@ -74,6 +101,8 @@ class TestDevDemo:
         output = "\n".join(lines)
         assert 0 == code, output[-3000:]
         assert "Hooks      accepted" in output
+        screens, matching = _screens_where_topics_match_emitted(lines)
+        assert screens > 0 and matching == screens, output[-3000:]
         assert "Stopping the local Kafka broker" in output
         leftovers = subprocess.run(
             ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
