@@ -61,17 +61,23 @@ def _n(value: float | int | None) -> str:
     return "-" if value is None else f"{int(value):,}"
 
 
-def records_per_topic(offsets: dict[str, int], workers: list[Samples | None]) -> dict[str, float]:
-    """Return records per topic: what the workers committed to their topics, offsets for the others.
+def records_per_topic(
+    offsets: dict[str, int], workers: list[Samples | None], input_topic: str
+) -> dict[str, float]:
+    """Return records per topic: offsets for the input topic, what the workers committed for the others.
 
-    The workers write transactionally, and each commit marker takes an offset of every partition it
-    closes: at demo rates (one record per transaction) offsets counted twice the records.
+    The workers write the status and dead-letter topics transactionally, and each commit marker takes
+    an offset of every partition it closes: at demo rates (one record per transaction) offsets counted
+    twice the records. Their metric is read in the same scrape as the events they count.
     """
     written: dict[str, float] = {}
     for worker in workers:
         for topic, value in by_label(worker, WORKER_RECORDS, "topic").items():
             written[topic] = written.get(topic, 0.0) + value
-    return {topic: written.get(topic, count) for topic, count in offsets.items()}
+    return {
+        topic: float(count) if topic == input_topic else written.get(topic, 0.0)
+        for topic, count in offsets.items()
+    }
 
 
 def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: list[str]) -> str:
@@ -135,7 +141,7 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
     if snap.kafka is not None:
         lag = snap.kafka.input_lag
         lines.append(f"Lag        {_n(lag)} records on the input topic (processor group)")
-        counts = records_per_topic(snap.kafka.records_per_topic, snap.workers)
+        counts = records_per_topic(snap.kafka.records_per_topic, snap.workers, snap.kafka.input_topic)
         filled = {t: c for t, c in counts.items() if c}
         empty = len(counts) - len(filled)
         lines.append(

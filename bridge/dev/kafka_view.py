@@ -15,10 +15,11 @@ KAFKA_CALL_TIMEOUT_S: Final = 5.0
 
 @dataclass(frozen=True)
 class KafkaSnapshot:
-    """Records per topic (end minus start offsets) and the group's lag on the input topic."""
+    """Offsets per topic (end minus start) and the group's lag on the input topic."""
 
     records_per_topic: dict[str, int]
     input_lag: int | None
+    input_topic: str = ""
 
 
 class KafkaView:
@@ -52,7 +53,7 @@ class KafkaView:
             start = await asyncio.wait_for(self._consumer.beginning_offsets(tps), KAFKA_CALL_TIMEOUT_S)
             records[topic] = sum(end[tp] - start[tp] for tp in tps)
             ends.update(end)
-        return KafkaSnapshot(records, await self._lag(input_topic, group, ends))
+        return KafkaSnapshot(records, await self._lag(input_topic, group, ends), input_topic)
 
     async def _partitions(self, topic: str) -> set[int]:
         partitions = self._consumer.partitions_for_topic(topic)
