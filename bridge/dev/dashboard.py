@@ -61,6 +61,15 @@ def _n(value: float | int | None) -> str:
     return "-" if value is None else f"{int(value):,}"
 
 
+def _workers_by_label(workers: list[Samples | None], name: str, label: str) -> dict[str, float]:
+    """Sum `name` over every worker, grouped by `label`."""
+    summed: dict[str, float] = {}
+    for worker in workers:
+        for value_of_label, value in by_label(worker, name, label).items():
+            summed[value_of_label] = summed.get(value_of_label, 0.0) + value
+    return summed
+
+
 def records_per_topic(
     offsets: dict[str, int], workers: list[Samples | None], input_topic: str
 ) -> dict[str, float]:
@@ -70,10 +79,7 @@ def records_per_topic(
     an offset of every partition it closes: at demo rates (one record per transaction) offsets counted
     twice the records. Their metric is read in the same scrape as the events they count.
     """
-    written: dict[str, float] = {}
-    for worker in workers:
-        for topic, value in by_label(worker, WORKER_RECORDS, "topic").items():
-            written[topic] = written.get(topic, 0.0) + value
+    written = _workers_by_label(workers, WORKER_RECORDS, "topic")
     return {
         topic: float(count) if topic == input_topic else written.get(topic, 0.0)
         for topic, count in offsets.items()
@@ -115,20 +121,14 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
             f"committed {_n(total(snap.feed, FEED_COMMITTED))}  (the processor de-dups them against hooks)"
         )
 
-    events: dict[str, float] = {}
-    for worker in snap.workers:
-        for outcome, value in by_label(worker, WORKER_EVENTS, "outcome").items():
-            events[outcome] = events.get(outcome, 0.0) + value
+    events = _workers_by_label(snap.workers, WORKER_EVENTS, "outcome")
     emitted = snap.events_emitted()
     erate = _rate(emitted, previous.events_emitted(), seconds) if previous else "-"
     fetches = sum(total(w, WORKER_FETCHES) for w in snap.workers)
     late = sum(total(w, WORKER_LATE) for w in snap.workers)
     dead = sum(total(w, WORKER_DEAD) for w in snap.workers)
     halted = any(total(w, WORKER_HALTED) for w in snap.workers)
-    oms: dict[str, float] = {}
-    for worker in snap.workers:
-        for status, value in by_label(worker, OMS_REQUESTS, "status").items():
-            oms[status] = oms.get(status, 0.0) + value
+    oms = _workers_by_label(snap.workers, OMS_REQUESTS, "status")
     per_event = f"{fetches / emitted:.2f}" if emitted else "-"
     lines.append(
         f"Processor  enriched+emitted {_n(emitted)} ({erate})  duplicates {_n(events.get('duplicate', 0))}  "
@@ -141,7 +141,7 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
     if snap.kafka is not None:
         lag = snap.kafka.input_lag
         lines.append(f"Lag        {_n(lag)} records on the input topic (processor group)")
-        counts = records_per_topic(snap.kafka.records_per_topic, snap.workers, snap.kafka.input_topic)
+        counts = records_per_topic(snap.kafka.offsets_per_topic, snap.workers, snap.kafka.input_topic)
         filled = {t: c for t, c in counts.items() if c}
         empty = len(counts) - len(filled)
         lines.append(

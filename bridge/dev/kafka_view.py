@@ -17,7 +17,7 @@ KAFKA_CALL_TIMEOUT_S: Final = 5.0
 class KafkaSnapshot:
     """Offsets per topic (end minus start) and the group's lag on the input topic."""
 
-    records_per_topic: dict[str, int]
+    offsets_per_topic: dict[str, int]
     input_lag: int | None
     input_topic: str = ""
 
