@@ -207,6 +207,10 @@ async def main(args: argparse.Namespace) -> None:
         per_order = [lifecycle(f"{prefix}{i:06d}", steps, start=0.0) for i in range(orders)]
         return [per_order[o][s] for s in range(steps) for o in range(orders)]
 
+    def distinct(prefix: str, count: int) -> list[InputEvent]:
+        """One event each of `count` different orders (no batching help)."""
+        return [hook(f"{prefix}{i:07d}", "invoiced", 0.0) for i in range(count)]
+
     async def paced_lifecycles(broker: Broker, name: str, seconds: int) -> dict[str, Any]:
         """A phase of order lifecycles offered at HOOKS_PER_S to a worker already running."""
         events = lifecycles(name[0], seconds)
@@ -220,14 +224,14 @@ async def main(args: argparse.Namespace) -> None:
             if args.warmup_seconds > 0:
                 await paced_lifecycles(broker, "warmup", args.warmup_seconds)
             if args.warmup_events > 0:
-                warm = [hook(f"w{i:07d}", "invoiced", 0.0) for i in range(args.warmup_events)]
+                warm = distinct("w", args.warmup_events)
                 await run_phase(broker, oms, work, "warmup-throughput", warm, extra=fast)
             runs = []
             for run in range(max(1, args.throughput_runs)):
-                distinct = [hook(f"t{run}-{i:07d}", "invoiced", 0.0) for i in range(args.events)]
-                runs.append(await run_phase(broker, oms, work, f"throughput-{run + 1}", distinct, extra=fast))
+                events = distinct(f"t{run}-", args.events)
+                runs.append(await run_phase(broker, oms, work, f"throughput-{run + 1}", events, extra=fast))
             throughput = sorted(runs, key=lambda r: float(r["events_per_s"]))[len(runs) // 2]
-            naive_events = [hook(f"n{i:07d}", "invoiced", 0.0) for i in range(args.naive_events)]
+            naive_events = distinct("n", args.naive_events)
             naive = await run_phase(
                 broker,
                 oms,

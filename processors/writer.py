@@ -92,7 +92,6 @@ class PartitionWriter:
         load_timeout_s: float,
         produce_timeout_s: float,
         backoff_max_s: float,
-        linger_ms: int = 0,
         group_linger_s: float | Callable[[], float] = 0.005,
         on_commit: Callable[[float, int], None] | None = None,
         timeline: TimelineConfig | None = None,
@@ -106,7 +105,6 @@ class PartitionWriter:
         self.state: PartitionState = state_factory()
         self._timeout = produce_timeout_s
         self._backoff_max = backoff_max_s
-        self._linger_ms = linger_ms
         #: Seconds to wait for more writes before a transaction; a callable lets the owner adapt it.
         self._group_linger: Callable[[], float] = (
             group_linger_s if callable(group_linger_s) else lambda: float(group_linger_s)
@@ -186,7 +184,7 @@ class PartitionWriter:
             # A transaction's records are all appended before the sender runs (no await suspends in
             # between), so they share a batch per partition without any linger; with batches that are
             # never full, a linger would only delay every transaction (twice: records, then timelines).
-            linger_ms=self._linger_ms,
+            linger_ms=0,
             max_batch_size=MAX_BATCH_BYTES,
             request_timeout_ms=int(self._timeout * 1000),
             # The broker answers CONCURRENT_TRANSACTIONS to a new transaction while the previous one's

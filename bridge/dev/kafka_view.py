@@ -19,7 +19,7 @@ class KafkaSnapshot:
 
     offsets_per_topic: dict[str, int]
     input_lag: int | None
-    input_topic: str = ""
+    input_topic: str
 
 
 class KafkaView:

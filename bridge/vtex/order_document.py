@@ -87,11 +87,6 @@ class OrderDocument(Mapping[str, Any]):
         """Return the order for embedding in another document as it came (no re-serialisation)."""
         return orjson.Fragment(self.raw)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        if key == "status":
-            return default if self._status is _ABSENT else self._status
-        return self.parsed().get(key, default)
-
     def __getitem__(self, key: str) -> Any:
         if key == "status" and self._status is not _ABSENT:
             return self._status
