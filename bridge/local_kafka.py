@@ -37,6 +37,8 @@ SLF4J_BINDING: Final = ("org.slf4j", "slf4j-reload4j", "1.7.36")
 MAVEN_TIMEOUT_S: Final = 900.0
 READY_TIMEOUT_S: Final = 120.0
 STOP_TIMEOUT_S: Final = 30.0
+#: How long a process that did not stop gets to write its stacks before SIGKILL (it takes milliseconds).
+DUMP_GRACE_S: Final = 2.0
 METADATA_PROBE_TIMEOUT_S: Final = 5.0
 _PR_SET_PDEATHSIG: Final = 1
 
@@ -362,18 +364,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stop_process_group(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM the group led by `pid`, then SIGKILL it if it is still there after `timeout`."""
+def stop_process_group(pid: int, timeout: float = STOP_TIMEOUT_S, *, dump_signal: int | None = None) -> None:
+    """SIGTERM the group led by `pid`, then SIGKILL it if it is still there after `timeout`.
+
+    With `dump_signal`, a leader that did not stop first gets that signal and a moment to write its
+    stacks (our services: `bridge.stack_dumps`), so a hang in the stop path leaves more than a log
+    that ends.
+    """
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout) and dump_signal is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, dump_signal)
+        _wait_gone(pid, DUMP_GRACE_S)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Reap `pid` if it is our child; return whether it exited within `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         time.sleep(0.1)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+    return not _alive(pid)
 
 
 # --- the detached broker of `vtex-bridge kafka up|down|status` --------------------------------------

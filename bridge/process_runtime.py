@@ -1,8 +1,9 @@
 """Process-wide runtime choices of the long-running services (worker, ingress, feed poller, simulator).
 
 Two knobs that cost nothing in code but a lot in CPU per event (docs/performance.md): the event loop
-implementation and the cyclic garbage collector's thresholds. They are process-wide, so only the
-commands that own a process apply them; tests and libraries building apps in a shared process do not.
+implementation and the cyclic garbage collector's thresholds; and `kill -USR1` writing the process's
+thread and task stacks (`bridge.stack_dumps`). They are process-wide, so only the commands that own a
+process apply them; tests and libraries building apps in a shared process do not.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gc
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from bridge import stack_dumps
 from bridge.settings import Settings
 
 T = TypeVar("T")
@@ -27,12 +29,14 @@ def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def install(settings: Settings) -> None:
-    """Apply the settings to this process: GC thresholds, and the loop policy for threads' own loops.
+    """Apply the settings to this process: GC thresholds, the loop policy for threads' own loops, and
+    the stack dumps on SIGUSR1.
 
     Faust runs its consumer in a thread with a loop of its own, created from the policy: setting the
     policy makes that loop uvloop too.
     """
     gc.set_threshold(*settings.gc_thresholds)
+    stack_dumps.install()
     if settings.event_loop == "uvloop":
         import uvloop
 

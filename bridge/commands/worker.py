@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bridge.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,12 +33,30 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(func=run)
 
 
+def _worker_class() -> type[faust.Worker]:
+    """faust.Worker whose SIGUSR1 writes `bridge.stack_dumps` (threads and tasks' await chains) instead
+    of mode's dump, which also pretty-prints every frame's local variables (settings, tokens) to stderr;
+    and whose SIGUSR2 does not stop the event loop in pdb (mode's default: every partition would stall)."""
+    import sys
+
+    import faust
+
+    from bridge import stack_dumps
+
+    class Worker(faust.Worker):
+        def _on_sigusr1(self) -> None:
+            stack_dumps.dump(sys.stderr)
+
+        def _on_sigusr2(self) -> None:
+            self.log.warning("SIGUSR2 ignored (SIGUSR1 writes the stacks)")
+
+    return Worker
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import signal
     import sys
-
-    import faust
 
     from bridge import process_runtime
     from bridge.topics.generation import GenerationError, settings_for
@@ -60,7 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         loop.run_until_complete(ensure_topics(settings))
     app = create_app(settings_for(settings, generation), data_dir=args.data_dir)
     watch = GenerationWatch(settings, generation, stop_like_sigterm, loop=loop)
-    worker = faust.Worker(
+    worker = _worker_class()(
         app,
         watch,
         loop=loop,

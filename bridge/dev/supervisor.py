@@ -2,7 +2,8 @@
 
 Each service runs as its own `vtex-bridge <command>` process, exactly as in production, so the demo
 exercises the real entry points. Children get their own process group (so one Ctrl-C in the terminal
-reaches only us, and we stop them in order) and die with us if we are killed (PR_SET_PDEATHSIG).
+reaches only us, and we stop them in order) and die with us if we are killed (PR_SET_PDEATHSIG). One
+that does not stop on SIGTERM writes its stacks to its log (SIGUSR1) before it is killed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
+from bridge import stack_dumps
 from bridge.local_kafka import _die_with_parent, stop_process_group
 
 STOP_TIMEOUT_S: Final = 20.0
@@ -55,7 +57,7 @@ class Child:
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         if self.process is not None:
-            stop_process_group(self.process.pid, timeout)
+            stop_process_group(self.process.pid, timeout, dump_signal=stack_dumps.DUMP_SIGNAL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=1)
         if self._log is not None:

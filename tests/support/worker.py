@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from bridge import stack_dumps
 from bridge.events import InputEvent, build_input_event
 from bridge.statuses import KNOWN_STATUSES
 from bridge.timestamps import format_vtex_timestamp
@@ -158,11 +159,28 @@ class WorkerProcess:
         try:
             return await asyncio.to_thread(self.proc.wait, timeout)
         except subprocess.TimeoutExpired:
+            await self.dump_stacks()
             self.proc.kill()
             self.proc.wait(10)
             raise AssertionError(
-                f"worker did not stop on SIGTERM within {timeout}s:\n{self.tail()}"
+                f"worker did not stop on SIGTERM within {timeout}s (its stacks at the end):\n{self.tail(400)}"
             ) from None
+
+    async def dump_stacks(self, timeout: float = 10.0) -> bool:
+        """Have the worker write its threads' and tasks' stacks to its log (SIGUSR1); return whether
+        they arrived within `timeout` (a worker stuck in C code writes only its threads')."""
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        start = self.log_path.stat().st_size
+        self.proc.send_signal(stack_dumps.DUMP_SIGNAL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.log_path.open("rb") as log:
+                log.seek(start)
+                if stack_dumps.END_OF_DUMP.encode() in log.read():
+                    return True
+            await asyncio.sleep(0.1)
+        return False
 
     def kill(self) -> None:
         """SIGKILL (a crash: no shutdown code runs)."""

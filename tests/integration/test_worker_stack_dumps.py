@@ -1,0 +1,41 @@
+"""A real worker answers SIGUSR1 with its stacks (threads, and the tasks of both its event loops) and goes
+on working; mode's own dump, which prints every frame's local variables, is not used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_oms import FakeOms, fake_oms
+from tests.support.kafka import create_topics, wait_until
+from tests.support.worker import WorkerConfig, WorkerProcess, downstream, lifecycle, produce
+
+pytestmark = pytest.mark.integration
+__all__ = ["fake_oms"]
+
+
+async def test_worker_writes_its_stacks_and_keeps_working(
+    kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
+) -> None:
+    config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=2)
+    await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+    with WorkerProcess(config, tmp_path) as worker:
+        await worker.start()
+        assert await worker.dump_stacks()
+        log = worker.log_path.read_text(errors="replace")
+        assert "Current thread 0x" in log
+        assert log.count("(running):") >= 2  # the main loop and the consumer thread's
+        assert "processors/" in log  # our own tasks, with where they wait
+        assert "LOCAL VARIABLES" not in log
+
+        events = lifecycle("ord-after-dump", 3)
+        await produce(kafka_bootstrap, config.input_topic, events)
+        topics = [config.status_topic(e.state or "unknown") for e in events]
+
+        async def all_there() -> bool:
+            return len(await downstream(kafka_bootstrap, topics)) >= len(events)
+
+        await wait_until(all_there, timeout=60, message="the events produced after the dump")
+        assert 0 == await worker.terminate()
+        assert [] == worker.error_lines()
