@@ -43,6 +43,8 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
+from bridge.kafka_metadata import topic_exists
+
 log = logging.getLogger(__name__)
 
 #: Errors after which an idempotent producer never recovers by itself (aiokafka#1017).
@@ -307,10 +309,9 @@ class ResilientProducer:
             return False
         bound = self._config.metadata_timeout_s if timeout is None else timeout
         try:
-            metadata = await asyncio.wait_for(client.fetch_all_metadata(), bound)
+            return await asyncio.wait_for(topic_exists(client, topic), bound)
         except (TimeoutError, KafkaError, OSError):
             return False
-        return topic in metadata.topics()
 
     # --- supervision ------------------------------------------------------------------------------
 

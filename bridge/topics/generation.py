@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from bridge.events import utc_now_iso
+from bridge.kafka_metadata import topic_exists
 from bridge.settings import Settings
 from processors.state import changelog_topic
 from processors.timeline_store import timeline_topic
@@ -200,8 +201,9 @@ def settings_for(settings: Settings, generation: Generation) -> Settings:
 class ControlReader:
     """Follows the control topic with one long-lived consumer (no group); `refresh` catches up, bounded.
 
-    The topic's existence is checked with a metadata request for *all* topics: one naming it would
-    create it (with the broker's defaults, not compacted) on a broker with `auto.create.topics.enable`.
+    Until the topic exists, each refresh asks whether it does with a metadata request for that topic
+    alone that may not create it (`bridge.kafka_metadata`): a plain one would create it with the
+    broker's defaults, not compacted, on a broker with `auto.create.topics.enable`.
     """
 
     def __init__(self, bootstrap: str, topic: str) -> None:
@@ -244,7 +246,7 @@ class ControlReader:
         assert consumer is not None
         tp = TopicPartition(self._topic, 0)
         if not self._assigned:
-            if self._topic not in await consumer.topics():
+            if not await topic_exists(consumer._client, self._topic):
                 return self.record  # no control topic: generation 1 (or the last record seen)
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
