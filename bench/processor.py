@@ -10,10 +10,14 @@ Phases, each with fresh topics and a fresh worker:
 1. throughput: N pre-produced events of distinct orders (no batching help), worker started, time until
    every downstream record is committed; `--throughput-runs` times, each with a fresh worker ->
    `events_per_s` is their median (`events_per_s_runs` all of them): the same code on this VM measured
-   ±15 % from one run to the next (so did a plain CPU loop);
+   ±15 % from one run to the next (so did a plain CPU loop). The worker has a core of its own meanwhile,
+   the broker and this harness the other(s) (`bench.common.own_core`, `worker_core` in the output): the
+   engine's capacity, not how the scheduler shares two cores among three busy processes. One more run
+   with the cores shared -> `events_per_s_shared_cores` (`--shared-cores`: every run shared);
 2. naive baseline: the same worker with one lane (`worker_max_in_flight_orders=1`) on fewer events,
-   i.e. one event at a time -> `naive_events_per_s`, `ratio`;
-3. latency: order lifecycles produced at 500 events/s for a while against a running worker; end-to-end
+   i.e. one event at a time, with a core of its own as in 1 -> `naive_events_per_s`, `ratio`;
+3. latency (cores shared: at this rate the broker and the harness need more than one core between
+   them): order lifecycles produced at 500 events/s for a while against a running worker; end-to-end
    = downstream record seen (read_committed) - event produced -> `e2e_p99_ms`, and `order_kept` (each
    order's records in produced order, on one grouped topic);
 4. bursty: bursts of many events per order -> `oms_calls_per_event` (target <= 0.5).
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
 from collections import defaultdict
@@ -48,6 +53,7 @@ from bench.common import (
     emit,
     kafka_broker_process,
     machine_description,
+    own_core,
     percentile,
     progress,
 )
@@ -143,7 +149,10 @@ async def run_phase(
     rate: float | None = None,
     start_worker_first: bool = False,
     timeout: float = 600,
+    worker_core: bool = False,
 ) -> dict[str, Any]:
+    """Run `events` through a fresh worker; with `worker_core`, the worker has a core of its own
+    meanwhile (`bench.common.own_core`)."""
     bootstrap = broker.bootstrap
     config = WorkerConfig(bootstrap, oms.base_url, partitions=12)
     config.extra.update({"VTEX_BRIDGE_LOG_LEVEL": "WARNING", **extra})
@@ -159,13 +168,17 @@ async def run_phase(
         await worker.start()
         assert worker.proc is not None
         pids = {"worker": worker.proc.pid, "broker": broker.pid}
-        cpu_before = cpu_snapshot(pids)
-        started = time.monotonic()
-        if start_worker_first:
-            sent = await produce(bootstrap, config.input_topic, events, rate)
-        done = await sink.wait_count(len(events), timeout)
-        elapsed = time.monotonic() - started
-        cpu = cpu_ms_per_item(cpu_before, cpu_snapshot(pids), len(events))
+        with contextlib.ExitStack() as pinning:
+            cores = None
+            if worker_core:
+                cores = pinning.enter_context(own_core(worker.proc.pid, [broker.pid, os.getpid()]))
+            cpu_before = cpu_snapshot(pids)
+            started = time.monotonic()
+            if start_worker_first:
+                sent = await produce(bootstrap, config.input_topic, events, rate)
+            done = await sink.wait_count(len(events), timeout)
+            elapsed = time.monotonic() - started
+            cpu = cpu_ms_per_item(cpu_before, cpu_snapshot(pids), len(events))
         await worker.terminate()
     finally:
         worker.kill()
@@ -185,6 +198,7 @@ async def run_phase(
         "order_kept": dict(sink.per_order) == dict(expected),
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+        "worker_core": cores,
     }
     progress(f"{name}: {result}")
     return result
@@ -200,6 +214,7 @@ async def main(args: argparse.Namespace) -> None:
         "VTEX_BRIDGE_OMS_MAX_CONNECTIONS": "256",
     }
     steps = 5
+    own = not args.shared_cores
 
     def lifecycles(prefix: str, seconds: int) -> list[InputEvent]:
         """Order lifecycles at HOOKS_PER_S for `seconds`, each order's steps spread over the run."""
@@ -229,8 +244,20 @@ async def main(args: argparse.Namespace) -> None:
             runs = []
             for run in range(max(1, args.throughput_runs)):
                 events = distinct(f"t{run}-", args.events)
-                runs.append(await run_phase(broker, oms, work, f"throughput-{run + 1}", events, extra=fast))
+                runs.append(
+                    await run_phase(
+                        broker, oms, work, f"throughput-{run + 1}", events, extra=fast, worker_core=own
+                    )
+                )
             throughput = sorted(runs, key=lambda r: float(r["events_per_s"]))[len(runs) // 2]
+            # The same run with the cores shared as the scheduler likes: how much the pinning matters.
+            shared = (
+                await run_phase(
+                    broker, oms, work, "throughput-shared", distinct("s", args.events), extra=fast
+                )
+                if throughput["worker_core"]
+                else throughput
+            )
             naive_events = distinct("n", args.naive_events)
             naive = await run_phase(
                 broker,
@@ -242,6 +269,7 @@ async def main(args: argparse.Namespace) -> None:
                     "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "100000",
                     "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "1",
                 },
+                worker_core=own,  # the ratio compares like with like
             )
             latency = await paced_lifecycles(broker, "latency", args.latency_seconds)
             burst_orders = [lifecycle(f"b{i:05d}", 10) for i in range(args.burst_orders)]
@@ -264,6 +292,9 @@ async def main(args: argparse.Namespace) -> None:
             "oms_latency_ms": OMS_LATENCY_S * 1000,
             "events_per_s": throughput["events_per_s"],
             "events_per_s_runs": [r["events_per_s"] for r in runs],
+            # The throughput and naive runs give the worker a core of its own (None: cores shared).
+            "worker_core": throughput["worker_core"],
+            "events_per_s_shared_cores": shared["events_per_s"],
             "naive_events_per_s": naive_rate,
             "ratio": round(throughput["events_per_s"] / naive_rate, 1) if naive_rate else None,
             "worker_cpu_ms_per_event": throughput["worker_cpu_ms_per_event"],
@@ -282,8 +313,14 @@ async def main(args: argparse.Namespace) -> None:
             "hooks_per_s": HOOKS_PER_S,
             "order_kept": bool(latency["order_kept"] and bursty and burst["order_kept"]),
             "oms_calls_per_event": round(burst["oms_calls"] / max(1, burst["events"]), 3),
-            "all_completed": all(p["completed"] for p in (throughput, naive, latency, burst)),
-            "phases": {"throughput": throughput, "naive": naive, "latency": latency, "bursty": burst},
+            "all_completed": all(p["completed"] for p in (throughput, shared, naive, latency, burst)),
+            "phases": {
+                "throughput": throughput,
+                "throughput_shared_cores": shared,
+                "naive": naive,
+                "latency": latency,
+                "bursty": burst,
+            },
         }
     )
 
@@ -296,6 +333,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup-seconds", type=int, default=20)
     parser.add_argument("--warmup-events", type=int, default=40000)
     parser.add_argument("--throughput-runs", type=int, default=3)
+    parser.add_argument(
+        "--shared-cores",
+        action="store_true",
+        help="do not give the worker a core of its own in the throughput and naive runs",
+    )
     parser.add_argument("--burst-orders", type=int, default=300)
     parser.add_argument("--work-dir", default="/tmp/bench-processor")
     return parser.parse_args()
