@@ -160,10 +160,16 @@ class Settings(BaseSettings):
     #: Longest time the broker may hold the worker's fetch request when there is nothing new (Faust's
     #: own value, 1,500 ms, added up to that much latency to events of partitions drained meanwhile).
     worker_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
-    #: How long a partition's writer waits for other lanes to join a transaction. Each transaction costs
-    #: several broker round trips and markers on every partition it wrote, whatever its size: under load
-    #: a longer wait means fewer, larger transactions and less CPU per event, for that much latency.
-    worker_txn_linger_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
+    #: How long a partition's writer waits for other lanes to join a transaction (only when its last
+    #: transaction grouped several) while lane slots are free. Each transaction costs several broker
+    #: round trips and markers on every partition it wrote, whatever its size: a longer wait means
+    #: fewer, larger transactions and less broker CPU per event, for that much latency. At 500 events/s
+    #: on a 2-core box, 100 ms instead of 20 cut the broker's CPU per event by a third and the e2e
+    #: p99 from 340-900 to ~250 ms (docs/performance.md, fifth session).
+    worker_txn_linger_ms: float = Field(default=100.0, ge=0.0, le=1000.0)
+    #: The same wait while every lane slot is busy and the worker's core is not the limit: the slots
+    #: are (OMS latency bounds each lane), and every ms of waiting would hold all of them longer.
+    worker_txn_linger_saturated_ms: float = Field(default=20.0, ge=0.0, le=1000.0)
     #: The same wait while the partition is behind (more than 100 records in Kafka beyond the last one
     #: handed to the lanes) and the worker's core, not its lane slots, is the limit: the latency is
     #: queueing anyway, and larger transactions drain the backlog faster (docs/performance.md).

@@ -316,11 +316,17 @@ class Runtime:
         the worker and the broker less per event, which leaves more of the core to fetch and process;
         the wait is queueing those events would see anyway. Limited by the lane slots instead (every
         slot busy, the core not), a longer wait would only hold the slots longer: fewer events per
-        second when OMS latency bounds each lane. Caught up, the short wait keeps latency low.
+        second when OMS latency bounds each lane, so the wait is short. Caught up with slots free,
+        waiting costs latency only, and fewer transactions spare the broker (and the box) enough CPU
+        to cut the queueing that makes the tail.
         """
-        if self.behind(partition) and (not self.lanes.saturated or self.cpu_load.busy() >= CPU_BOUND_LOAD):
-            return self.settings.worker_txn_linger_backlog_ms / 1000
-        return self.settings.worker_txn_linger_ms / 1000
+        settings = self.settings
+        saturated = self.lanes.saturated
+        if self.behind(partition) and (not saturated or self.cpu_load.busy() >= CPU_BOUND_LOAD):
+            return settings.worker_txn_linger_backlog_ms / 1000
+        if saturated:
+            return settings.worker_txn_linger_saturated_ms / 1000
+        return settings.worker_txn_linger_ms / 1000
 
     def _timeline_config(self, partition: int) -> TimelineConfig | None:
         settings = self.settings

@@ -1,4 +1,5 @@
-"""The writer's wait before a transaction: short when caught up, longer while there is a backlog."""
+"""The writer's wait before a transaction: short while the lane slots are the limit, longer when they
+are free, longest while a backlog waits and the core is the limit."""
 
 from __future__ import annotations
 
@@ -27,19 +28,21 @@ class _NoOms:
 
 
 def _runtime(tmp_path: Path) -> Runtime:
-    settings = load_settings(worker_txn_linger_ms=20.0, worker_txn_linger_backlog_ms=100.0)
+    settings = load_settings(
+        worker_txn_linger_ms=50.0, worker_txn_linger_saturated_ms=20.0, worker_txn_linger_backlog_ms=100.0
+    )
     return Runtime(settings, data_dir=tmp_path, oms=_NoOms())
 
 
 class TestTxnLinger:
     """`Runtime._txn_linger_s(partition)` is what each partition's writer asks before a transaction."""
 
-    def test_caught_up_partition_gets_the_short_wait(self, tmp_path: Path) -> None:
+    def test_caught_up_partition_with_free_slots_gets_the_caught_up_wait(self, tmp_path: Path) -> None:
         runtime = _runtime(tmp_path)
         runtime.highwater_fn = lambda _p: 1000
         runtime._submitted[0] = 1000 - 1 - BEHIND_RECORDS  # exactly at the bound: not behind
         assert not runtime.behind(0)
-        assert 0.020 == runtime._txn_linger_s(0)
+        assert 0.050 == runtime._txn_linger_s(0)
 
     def test_partition_behind_gets_the_backlog_wait(self, tmp_path: Path) -> None:
         runtime = _runtime(tmp_path)
@@ -47,12 +50,12 @@ class TestTxnLinger:
         runtime._submitted.update({0: 9, 1: 200})
         assert runtime.behind(1)
         assert 0.100 == runtime._txn_linger_s(1)
-        assert 0.020 == runtime._txn_linger_s(0)  # per partition: the caught-up one keeps the short wait
+        assert 0.050 == runtime._txn_linger_s(0)  # per partition: the caught-up one keeps its wait
 
     def test_unknown_highwater_is_not_a_backlog(self, tmp_path: Path) -> None:
         runtime = _runtime(tmp_path)  # no consumer yet: highwater_fn answers None
         assert not runtime.behind(0)
-        assert 0.020 == runtime._txn_linger_s(0)
+        assert 0.050 == runtime._txn_linger_s(0)
 
     async def test_every_lane_slot_busy_and_core_idle_keeps_the_short_wait(self, tmp_path: Path) -> None:
         """The lanes are the limit then (not the core): a longer wait would hold every slot longer.
@@ -84,4 +87,29 @@ class TestTxnLinger:
         gate.set()
         assert await runtime.lanes.wait_idle(timeout=5)
         assert not runtime.lanes.saturated
+        await runtime.lanes.close()
+
+    async def test_caught_up_with_every_slot_busy_gets_the_saturated_wait(self, tmp_path: Path) -> None:
+        """Not behind, but OMS-bound lanes hold every slot: waiting longer would hold them all longer."""
+        runtime = _runtime(tmp_path)
+        runtime.highwater_fn = lambda _p: 10
+        runtime._submitted[0] = 9
+        gate = asyncio.Event()
+
+        async def handler(key: str, batch: list[int]) -> None:
+            await gate.wait()
+
+        runtime.lanes = LaneScheduler(handler, max_active=1, max_pending=100)
+        assert 0.050 == runtime._txn_linger_s(0)
+        await runtime.lanes.submit("a", 0, 1)
+        await asyncio.sleep(0)
+        assert runtime.lanes.saturated and not runtime.behind(0)
+        assert 0.020 == runtime._txn_linger_s(0)
+        gate.set()
+        assert await runtime.lanes.wait_idle(timeout=5)
+        for _ in range(100):  # the lane leaves its slot right after its last item is done
+            if not runtime.lanes.saturated:
+                break
+            await asyncio.sleep(0)
+        assert 0.050 == runtime._txn_linger_s(0)
         await runtime.lanes.close()
