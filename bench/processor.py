@@ -18,8 +18,10 @@ Phases, each with fresh topics and a fresh worker:
    i.e. one event at a time, with a core of its own as in 1 -> `naive_events_per_s`, `ratio`;
 3. latency (cores shared: at this rate the broker and the harness need more than one core between
    them): order lifecycles produced at 500 events/s for a while against a running worker; end-to-end
-   = downstream record seen (read_committed) - event produced -> `e2e_p99_ms`, and `order_kept` (each
-   order's records in produced order, on one grouped topic);
+   = downstream record seen (read_committed) - event produced; `--latency-runs` times, each with a fresh
+   worker -> `e2e_p99_ms` is the median run's p99 (`e2e_p99_ms_runs` all of them: one run's p99 is its
+   50th slowest event, and the same code measured 200-660 ms from one run to the next on this VM), and
+   `order_kept` (each order's records in produced order, on one grouped topic, in every run);
 4. bursty: bursts of many events per order -> `oms_calls_per_event` (target <= 0.5).
 
 Every phase also reports where the machine's CPU went per event (`cpu_ms_per_event`: the worker, the
@@ -228,7 +230,7 @@ async def main(args: argparse.Namespace) -> None:
 
     async def paced_lifecycles(broker: Broker, name: str, seconds: int) -> dict[str, Any]:
         """A phase of order lifecycles offered at HOOKS_PER_S to a worker already running."""
-        events = lifecycles(name[0], seconds)
+        events = lifecycles(f"{name}-", seconds)
         return await run_phase(
             broker, oms, work, name, events, extra=fast, rate=HOOKS_PER_S, start_worker_first=True
         )
@@ -271,7 +273,11 @@ async def main(args: argparse.Namespace) -> None:
                 },
                 worker_core=own,  # the ratio compares like with like
             )
-            latency = await paced_lifecycles(broker, "latency", args.latency_seconds)
+            latencies = [
+                await paced_lifecycles(broker, f"latency-{run + 1}", args.latency_seconds)
+                for run in range(max(1, args.latency_runs))
+            ]
+            latency = sorted(latencies, key=lambda r: float(r["p99_ms"] or 0.0))[len(latencies) // 2]
             burst_orders = [lifecycle(f"b{i:05d}", 10) for i in range(args.burst_orders)]
             bursty = [e for events in burst_orders for e in events]
             burst = await run_phase(
@@ -310,10 +316,11 @@ async def main(args: argparse.Namespace) -> None:
             else None,
             "e2e_p99_ms": latency["p99_ms"],
             "e2e_p50_ms": latency["p50_ms"],
+            "e2e_p99_ms_runs": [r["p99_ms"] for r in latencies],
             "hooks_per_s": HOOKS_PER_S,
-            "order_kept": bool(latency["order_kept"] and bursty and burst["order_kept"]),
+            "order_kept": bool(all(r["order_kept"] for r in latencies) and bursty and burst["order_kept"]),
             "oms_calls_per_event": round(burst["oms_calls"] / max(1, burst["events"]), 3),
-            "all_completed": all(p["completed"] for p in (throughput, shared, naive, latency, burst)),
+            "all_completed": all(p["completed"] for p in (throughput, shared, naive, *latencies, burst)),
             "phases": {
                 "throughput": throughput,
                 "throughput_shared_cores": shared,
@@ -330,6 +337,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--naive-events", type=int, default=150)
     parser.add_argument("--latency-seconds", type=int, default=10)
+    parser.add_argument("--latency-runs", type=int, default=3)
     parser.add_argument("--warmup-seconds", type=int, default=20)
     parser.add_argument("--warmup-events", type=int, default=40000)
     parser.add_argument("--throughput-runs", type=int, default=3)
