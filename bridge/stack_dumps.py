@@ -9,7 +9,8 @@ so they come even when the interpreter is stuck in C code. In an asyncio service
 show the event loop waiting; where the work waits is in the tasks' await chains, which a Python-level
 handler writes as soon as the main thread runs Python again (at once, in an idle event loop). The
 Faust worker's own SIGUSR1 handler (mode's, installed over ours, which also prints every frame's local
-variables: settings, tokens) is replaced by `dump` (bridge/commands/worker.py).
+variables: settings, tokens) writes the tasks instead, with faulthandler put back in front of it
+(bridge/commands/worker.py).
 """
 
 from __future__ import annotations
@@ -37,21 +38,22 @@ _lock = threading.Lock()
 def install() -> None:
     """Make DUMP_SIGNAL write this process's thread and task stacks to stderr (main thread only)."""
     signal.signal(DUMP_SIGNAL, _on_signal)
-    # chain: faulthandler's C handler writes the threads' stacks, then calls the handler above.
+    put_thread_dump_first()
+
+
+def put_thread_dump_first() -> None:
+    """(Re)install faulthandler's C handler in front of whatever handles DUMP_SIGNAL now.
+
+    An event loop's `add_signal_handler` for the signal (mode's worker does that) replaces it; called
+    after that, the threads are written at once again, even when the interpreter is stuck, and the
+    loop's handler still runs after it (chain).
+    """
+    faulthandler.unregister(DUMP_SIGNAL)
     faulthandler.register(DUMP_SIGNAL, all_threads=True, chain=True)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     dump_tasks(sys.stderr)
-
-
-def dump(out: TextIO) -> None:
-    """Write every thread's stack, then every task's await chain, to `out` (from Python code)."""
-    with _lock:
-        out.write(f"--- threads of pid {os.getpid()} ---\n")
-        out.flush()
-        faulthandler.dump_traceback(out, all_threads=True)
-    dump_tasks(out)
 
 
 def dump_tasks(out: TextIO) -> None:

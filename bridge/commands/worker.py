@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _worker_class() -> type[faust.Worker]:
-    """faust.Worker whose SIGUSR1 writes `bridge.stack_dumps` (threads and tasks' await chains) instead
+    """faust.Worker whose SIGUSR1 writes `bridge.stack_dumps` (threads, then tasks' await chains) instead
     of mode's dump, which also pretty-prints every frame's local variables (settings, tokens) to stderr;
     and whose SIGUSR2 does not stop the event loop in pdb (mode's default: every partition would stall)."""
     import sys
@@ -44,8 +44,12 @@ def _worker_class() -> type[faust.Worker]:
     from bridge import stack_dumps
 
     class Worker(faust.Worker):
+        def install_signal_handlers(self) -> None:
+            super().install_signal_handlers()
+            stack_dumps.put_thread_dump_first()  # the loop's SIGUSR1 handler replaced faulthandler's
+
         def _on_sigusr1(self) -> None:
-            stack_dumps.dump(sys.stderr)
+            stack_dumps.dump_tasks(sys.stderr)  # the threads were written by faulthandler already
 
         def _on_sigusr2(self) -> None:
             self.log.warning("SIGUSR2 ignored (SIGUSR1 writes the stacks)")
