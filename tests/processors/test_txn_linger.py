@@ -34,6 +34,17 @@ def _runtime(tmp_path: Path) -> Runtime:
     return Runtime(settings, data_dir=tmp_path, oms=_NoOms())
 
 
+def _blocked_lanes(runtime: Runtime, slots: int) -> asyncio.Event:
+    """Give `runtime` lanes with `slots` slots whose handler holds every batch until the gate opens."""
+    gate = asyncio.Event()
+
+    async def handler(key: str, batch: list[int]) -> None:
+        await gate.wait()
+
+    runtime.lanes = LaneScheduler(handler, max_active=slots, max_pending=100)
+    return gate
+
+
 class TestTxnLinger:
     """`Runtime._txn_linger_s(partition)` is what each partition's writer asks before a transaction."""
 
@@ -67,12 +78,7 @@ class TestTxnLinger:
         runtime.cpu_load = load  # type: ignore[assignment]
         runtime.highwater_fn = lambda _p: 5000
         runtime._submitted[0] = 10
-        gate = asyncio.Event()
-
-        async def handler(key: str, batch: list[int]) -> None:
-            await gate.wait()
-
-        runtime.lanes = LaneScheduler(handler, max_active=2, max_pending=100)
+        gate = _blocked_lanes(runtime, slots=2)
         await runtime.lanes.submit("a", 0, 1)
         await asyncio.sleep(0)
         assert not runtime.lanes.saturated
@@ -94,12 +100,7 @@ class TestTxnLinger:
         runtime = _runtime(tmp_path)
         runtime.highwater_fn = lambda _p: 10
         runtime._submitted[0] = 9
-        gate = asyncio.Event()
-
-        async def handler(key: str, batch: list[int]) -> None:
-            await gate.wait()
-
-        runtime.lanes = LaneScheduler(handler, max_active=1, max_pending=100)
+        gate = _blocked_lanes(runtime, slots=1)
         assert 0.050 == runtime._txn_linger_s(0)
         await runtime.lanes.submit("a", 0, 1)
         await asyncio.sleep(0)
