@@ -21,9 +21,7 @@ import gc
 import os
 import signal
 import sys
-import threading
 import time
-import traceback
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any, Final, TextIO
@@ -31,8 +29,8 @@ from typing import Any, Final, TextIO
 DUMP_SIGNAL: Final = signal.SIGUSR1
 #: The last line of a dump: what a reader waits for.
 END_OF_DUMP: Final = "--- end of asyncio tasks ---"
-
-_lock = threading.Lock()
+#: Await chains deeper than this are cut (a cycle would otherwise never end).
+MAX_CHAIN: Final = 200
 
 
 def install() -> None:
@@ -57,23 +55,26 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def dump_tasks(out: TextIO) -> None:
-    """Write the await chain of every pending task of every event loop in this process to `out`."""
-    with _lock:  # two signals in a row must not interleave their output
-        lines = [f"--- asyncio tasks of pid {os.getpid()} at {time.strftime('%H:%M:%S')} ---"]
-        for loop in _event_loops():
-            try:
-                tasks = asyncio.all_tasks(loop)
-            except RuntimeError:  # the loop's task set changed under us (another thread's loop)
-                tasks = set()
-            state = "closed" if loop.is_closed() else ("running" if loop.is_running() else "idle")
-            lines.append(f"loop {type(loop).__name__} 0x{id(loop):x} ({state}): {len(tasks)} task(s)")
-            for task in sorted(tasks, key=lambda t: t.get_name()):
-                lines.append(f"  task {task.get_name()!r}:")
-                waits_on = getattr(task, "_fut_waiter", None)  # what the innermost await is parked on
-                lines.extend(f"    {entry}" for entry in _await_chain(task.get_coro(), waits_on))
-        lines.append(END_OF_DUMP)
-        out.write("\n".join(lines) + "\n")
-        out.flush()
+    """Write the await chain of every pending task of every event loop in this process to `out`.
+
+    Built first and written at once: a second signal during a dump runs this again in the same thread
+    (Python handlers run between bytecodes), so it must neither interleave nor wait on a lock.
+    """
+    lines = [f"--- asyncio tasks of pid {os.getpid()} at {time.strftime('%H:%M:%S')} ---"]
+    for loop in _event_loops():
+        try:
+            tasks = asyncio.all_tasks(loop)
+        except RuntimeError:  # the loop's task set changed under us (another thread's loop)
+            tasks = set()
+        state = "closed" if loop.is_closed() else ("running" if loop.is_running() else "idle")
+        lines.append(f"loop {type(loop).__name__} 0x{id(loop):x} ({state}): {len(tasks)} task(s)")
+        for task in sorted(tasks, key=lambda t: t.get_name()):
+            lines.append(f"  task {task.get_name()!r}:")
+            waits_on = getattr(task, "_fut_waiter", None)  # what the innermost await is parked on
+            lines.extend(f"    {entry}" for entry in _await_chain(task.get_coro(), waits_on))
+    lines.append(END_OF_DUMP)
+    out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
 def _event_loops() -> list[asyncio.AbstractEventLoop]:
@@ -85,16 +86,17 @@ def _event_loops() -> list[asyncio.AbstractEventLoop]:
 def _await_chain(awaitable: Any, waits_on: Any) -> Iterator[str]:
     """Yield `file:line in function` for each coroutine a task awaits, outermost first, then what the
     innermost one waits on (a task's own stack shows only its outermost frame)."""
-    seen = 0
-    while awaitable is not None and seen < 200:
-        seen += 1
+    if awaitable is None:
+        return
+    for _ in range(MAX_CHAIN):
         frame = _frame_of(awaitable)
         if frame is None:
             yield f"waits on {_describe(waits_on if waits_on is not None else awaitable)}"
             return
-        summary = traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-        yield f"{summary.filename}:{summary.lineno} in {summary.name}"
-        awaitable = _awaited_by(awaitable)
+        yield f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        awaitable = _inner(awaitable)
+        if awaitable is None:  # running, or awaiting nothing we can see
+            return
 
 
 def _frame_of(awaitable: Any) -> FrameType | None:
@@ -105,7 +107,8 @@ def _frame_of(awaitable: Any) -> FrameType | None:
     return None
 
 
-def _awaited_by(awaitable: Any) -> Any:
+def _inner(awaitable: Any) -> Any:
+    """Return what `awaitable` (a coroutine, generator or async generator) awaits now, if anything."""
     for attribute in ("cr_await", "gi_yieldfrom", "ag_await"):
         inner = getattr(awaitable, attribute, None)
         if inner is not None:

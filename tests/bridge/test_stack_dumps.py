@@ -123,3 +123,23 @@ class TestDumpTasks:
         assert block[1].endswith(" in outer")
         assert block[2].endswith(" in inner")
         assert "(running)" in text
+
+    def test_a_dump_during_a_dump_neither_waits_nor_interleaves(self) -> None:
+        """A second SIGUSR1 runs the handler again in the same thread, in the middle of the first dump."""
+
+        class SignalDuringWrite(io.StringIO):
+            nested = False
+
+            def write(self, text: str) -> int:
+                if not self.nested:
+                    self.nested = True
+                    stack_dumps.dump_tasks(self)  # as if the second signal arrived right here
+                return super().write(text)
+
+        out = SignalDuringWrite()
+        stack_dumps.dump_tasks(out)
+        *dumps, rest = out.getvalue().split(stack_dumps.END_OF_DUMP + "\n")
+        assert ("", 2) == (rest, len(dumps))  # two whole dumps, one after the other
+        assert all(
+            d.startswith("--- asyncio tasks of pid") and d.count("--- asyncio tasks") == 1 for d in dumps
+        )
