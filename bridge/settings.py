@@ -178,6 +178,10 @@ class Settings(BaseSettings):
     worker_create_topics: bool = True
     #: Consumer-group session timeout: how long a crashed worker's partitions wait before moving.
     worker_session_timeout_s: float = 30.0
+    #: Bound on a worker's graceful stop (SIGTERM/SIGINT): past it the worker writes its stacks to the
+    #: log and exits with code 3 (bridge.stop_watchdog). Keep a supervisor's own grace period longer
+    #: (Kubernetes' terminationGracePeriodSeconds defaults to 30 s).
+    worker_stop_timeout_s: float = Field(default=45.0, gt=0.0, le=3600.0)
     #: Replication factor of the topics the worker creates (1 suits a single local broker only).
     worker_topic_replication: int = 1
     #: Keep a per-order timeline of what happened to each notification (operator console, docs/console.md).

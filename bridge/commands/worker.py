@@ -3,7 +3,8 @@
 Reads which input generation to consume (`bridge.topics.worker_switch`: generation 1 = the settings'
 topic unless `vtex-bridge topics reshard` made a newer one active), creates that generation's topics
 when missing (`worker_create_topics`), builds the app with `processors.app.create_app` and runs it with
-Faust's worker, which stops cleanly on SIGTERM. When a reshard retires the generation, the worker stops
+Faust's worker, which stops cleanly on SIGTERM, within `worker_stop_timeout_s` (`bridge.stop_watchdog`
+exits with code 3 past it). When a reshard retires the generation, the worker stops
 the same way and re-executes itself to run the next one. Start several with the same
 `VTEX_BRIDGE_WORKER_APP_ID` to split the partitions.
 """
@@ -19,6 +20,8 @@ from bridge.settings import Settings
 if TYPE_CHECKING:
     import faust
 
+    from bridge.stop_watchdog import StopWatchdog
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -33,10 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(func=run)
 
 
-def _worker_class() -> type[faust.Worker]:
+def _worker_class(watchdog: StopWatchdog) -> type[faust.Worker]:
     """faust.Worker whose SIGUSR1 writes `bridge.stack_dumps` (threads, then tasks' await chains) instead
     of mode's dump, which also pretty-prints every frame's local variables (settings, tokens) to stderr;
-    and whose SIGUSR2 does not stop the event loop in pdb (mode's default: every partition would stall)."""
+    whose SIGUSR2 does not stop the event loop in pdb (mode's default: every partition would stall); and
+    whose stop on SIGTERM/SIGINT is bounded by `watchdog` (`worker_stop_timeout_s`)."""
+    import signal
     import sys
 
     import faust
@@ -44,6 +49,10 @@ def _worker_class() -> type[faust.Worker]:
     from bridge import stack_dumps
 
     class Worker(faust.Worker):
+        def _schedule_shutdown(self, signal: signal.Signals) -> None:
+            watchdog.arm()
+            super()._schedule_shutdown(signal)
+
         def install_signal_handlers(self) -> None:
             super().install_signal_handlers()
             stack_dumps.put_thread_dump_first()  # the loop's SIGUSR1 handler replaced faulthandler's
@@ -63,6 +72,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import sys
 
     from bridge import process_runtime
+    from bridge.stop_watchdog import StopWatchdog
     from bridge.topics.generation import GenerationError, settings_for
     from bridge.topics.worker_switch import GenerationWatch, consuming_generation, reexec, stop_like_sigterm
     from processors.app import create_app
@@ -86,7 +96,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         loop.run_until_complete(ensure_topics(settings))
     app = create_app(settings_for(settings, generation), data_dir=args.data_dir)
     watch = GenerationWatch(settings, generation, stop_like_sigterm, loop=loop)
-    worker = _worker_class()(
+    # A retired generation's worker goes on with the next one even when its stop had to be cut short.
+    watchdog = StopWatchdog(settings.worker_stop_timeout_s, before_exit=lambda: watch.retired and reexec())
+    worker = _worker_class(watchdog)(
         app,
         watch,
         loop=loop,
@@ -100,6 +112,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         worker.execute_from_commandline()
     except SystemExit as exc:
         code = int(exc.code or 0) if isinstance(exc.code, int | None) else 1
+    watchdog.disarm()
     if watch.retired:
         reexec()
     return code

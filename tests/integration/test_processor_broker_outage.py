@@ -4,11 +4,13 @@ lost or duplicated (the writer's RetryBatch path)."""
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 
 import pytest
 
 from bridge.local_kafka import LocalKafka
+from bridge.stop_watchdog import STOP_TIMEOUT_EXIT_CODE
 from tests.integration.test_processor_guarantees import (
     assert_exactly_once_in_order,
     grouped_config,
@@ -52,5 +54,12 @@ class TestBrokerCrash:
                 return len(await downstream(bootstrap, [topic])) >= len(events)
 
             await wait_until(all_done, timeout=180, message="whole stream after the broker restart")
-            assert 0 == await worker.terminate()
+            # After a broker outage the Kafka clients may wait on a request for their whole request
+            # timeout while the worker stops (a CI run's stacks: the consumer's group coordinator still
+            # waiting for metadata a minute after SIGTERM); the worker's watchdog bounds that stop, and
+            # what follows checks that cutting it short lost and duplicated nothing.
+            code = await worker.terminate(cut_short_ok=True)
+            if code == STOP_TIMEOUT_EXIT_CODE:
+                warnings.warn(f"the worker's stop was cut short; {worker.stacks_since(0)}", stacklevel=1)
+            assert code in (0, STOP_TIMEOUT_EXIT_CODE)
         assert_exactly_once_in_order(events, await downstream(bootstrap, [topic]))

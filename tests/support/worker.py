@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from bridge import stack_dumps
 from bridge.events import InputEvent, build_input_event
 from bridge.statuses import KNOWN_STATUSES
+from bridge.stop_watchdog import STOP_TIMEOUT_EXIT_CODE
 from bridge.timestamps import format_vtex_timestamp
 from processors.writer import PartitionWriter
 from tests.support.kafka import read_all, unique
@@ -151,20 +152,42 @@ class WorkerProcess:
         except OSError:
             return ""
 
-    async def terminate(self, timeout: float = 60.0) -> int:
-        """SIGTERM and wait for a clean exit; return the exit code."""
+    async def terminate(self, timeout: float = 60.0, *, cut_short_ok: bool = False) -> int:
+        """SIGTERM and wait for the exit; return its code.
+
+        A stop that the worker's watchdog cut short (`worker_stop_timeout_s`, exit code 3) fails here
+        with the stacks it wrote, unless `cut_short_ok` (the caller then sees code 3).
+        """
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else 0
+        start = self.log_path.stat().st_size
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return await asyncio.to_thread(self.proc.wait, timeout)
+            code = await asyncio.to_thread(self.proc.wait, timeout)
         except subprocess.TimeoutExpired:
             await self.dump_stacks()
             self.proc.kill()
             self.proc.wait(10)
             raise AssertionError(
-                f"worker did not stop on SIGTERM within {timeout}s (its stacks at the end):\n{self.tail(400)}"
+                f"worker did not stop on SIGTERM within {timeout}s; {self.stacks_since(start)}"
             ) from None
+        if code == STOP_TIMEOUT_EXIT_CODE and not cut_short_ok:
+            raise AssertionError(f"worker's stop was cut short by its watchdog; {self.stacks_since(start)}")
+        return code
+
+    def stacks_since(self, offset: int) -> str:
+        """The stacks the worker wrote after `offset` in its log (tasks first), then its last log lines
+        without the Kafka client's reconnection chatter (which buries everything after a broker outage):
+        what CI shows of a long failure message is its beginning and its end."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+        stacks = [line for line in lines if not line.startswith("{")]
+        tasks_at = next((i for i, line in enumerate(stacks) if line.startswith("--- asyncio tasks")), 0)
+        stacks = stacks[tasks_at:] + stacks[:tasks_at]  # the await chains say more than the threads
+        chatter = ("Unable connect", "Unable to update", "not ready", "Connection at", "Failed fetch")
+        events = [line for line in lines if line.startswith("{") and not any(c in line for c in chatter)]
+        return "its stacks:\n" + "\n".join(stacks) + "\nits last log lines:\n" + "\n".join(events[-40:])
 
     async def dump_stacks(self, timeout: float = 10.0) -> bool:
         """Have the worker write its threads' and tasks' stacks to its log (SIGUSR1); return whether
