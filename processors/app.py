@@ -25,6 +25,7 @@ from mode import Service
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
+from processors.faust_monitor import LeanMonitor
 from processors.ordered_acks import OrderedAcks
 from processors.runtime import Runtime
 from processors.web import build_web_app
@@ -92,6 +93,7 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=4096,
         producer_acks=-1,
+        Monitor=LeanMonitor,
     )
     own_tracing = tracing is None
     tracing = tracing if tracing is not None else setup_tracing(settings, "worker")

@@ -20,7 +20,10 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
+
+from prometheus_client import Counter
 
 from bridge.events import InputEvent
 from bridge.settings import Settings
@@ -92,6 +95,7 @@ class Pipeline:
         self._metrics = metrics
         self._writer_for = writer_for
         self._clock = clock
+        self._children: dict[tuple[Counter, str], Counter] = {}
         self.halted = False
         self.resumed = asyncio.Event()
         self.resumed.set()
@@ -248,7 +252,7 @@ class Pipeline:
         if records or state or timeline:
             await writer.write(records, state, timeline)
             for record in records:
-                self._metrics.records_written.labels(record.topic).inc()
+                self._counter(self._metrics.records_written, record.topic).inc()
         self._count(outcomes, batch)
         return order
 
@@ -311,17 +315,23 @@ class Pipeline:
             if outcome == "late":
                 self._metrics.late.inc()
                 outcome = "emitted"
-            self._metrics.events.labels(outcome.split(":")[0]).inc()
+            self._counter(self._metrics.events, outcome.split(":")[0]).inc()
         for work in batch:
             if work.event is not None and work.event.received_at:
                 self._observe_e2e(work.event.received_at)
 
+    def _counter(self, family: Counter, label: str) -> Counter:
+        """`family.labels(label)`, kept: prometheus_client validates and locks on every `labels` call,
+        which is per event here (docs/performance.md)."""
+        child = self._children.get((family, label))
+        if child is None:
+            child = self._children[(family, label)] = family.labels(label)
+        return child
+
     def _observe_e2e(self, received_at: str) -> None:
-        try:
-            received = parse_timestamp(received_at).timestamp()
-        except InvalidTimestamp:
-            return
-        self._metrics.e2e_seconds.observe(max(0.0, time.time() - received))
+        received = _epoch_seconds(received_at)
+        if received is not None:
+            self._metrics.e2e_seconds.observe(max(0.0, time.time() - received))
 
     def _halt(self, exc: Exception) -> None:
         if not self.halted:
@@ -344,6 +354,21 @@ class Pipeline:
     def _backoff(self, attempt: int) -> float:
         cap = self._settings.worker_retry_backoff_max_s
         return float(min(cap, RETRY_BASE_S * 2.0 ** min(attempt, 20)) * random.uniform(0.5, 1.0))
+
+
+def _epoch_seconds(received_at: str) -> float | None:
+    """The ingress writes UTC ISO 8601 (bridge.events.utc_now_iso), which fromisoformat reads at a
+    fraction of parse_timestamp's cost (per event); anything else goes the long way."""
+    try:
+        moment = datetime.fromisoformat(received_at)
+        if moment.tzinfo is not None:
+            return moment.timestamp()
+    except ValueError:
+        pass
+    try:
+        return parse_timestamp(received_at).timestamp()
+    except InvalidTimestamp:
+        return None
 
 
 def _ids(event: InputEvent | None) -> dict[str, str]:

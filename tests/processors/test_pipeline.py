@@ -14,7 +14,7 @@ from bridge.settings import load_settings
 from bridge.vtex.errors import OmsAuthError, OmsUnavailable, OrderNotFound
 from processors.dedup import OrderMemory
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Pipeline, Work
+from processors.pipeline import Pipeline, Work, _epoch_seconds
 from processors.records import Outgoing
 from processors.routing import Router
 from processors.state import MemoryState
@@ -163,3 +163,19 @@ class TestPipeline:
             reader.calls,
         )
         assert ["bad"] == acks
+
+
+class TestEpochSeconds:
+    """The e2e histogram's reading of `received_at`: the ingress's own format fast, any other the long way."""
+
+    def test_the_ingress_format(self) -> None:
+        assert 1764090000.123456 == pytest.approx(_epoch_seconds("2025-11-25T17:00:00.123456Z"))
+
+    def test_an_offset_and_seven_digits(self) -> None:
+        assert 1764090000.0 == pytest.approx(_epoch_seconds("2025-11-25T14:00:00.0000000-03:00"))
+
+    def test_naive_is_utc(self) -> None:
+        assert 1764090000.0 == pytest.approx(_epoch_seconds("2025-11-25T17:00:00"))
+
+    def test_not_a_timestamp(self) -> None:
+        assert _epoch_seconds("yesterday") is None
