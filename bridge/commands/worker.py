@@ -3,9 +3,9 @@
 Reads which input generation to consume (`bridge.topics.worker_switch`: generation 1 = the settings'
 topic unless `vtex-bridge topics reshard` made a newer one active), creates that generation's topics
 when missing (`worker_create_topics`), builds the app with `processors.app.create_app` and runs it with
-Faust's worker, which stops cleanly on SIGTERM, within `worker_stop_timeout_s` (`bridge.stop_watchdog`
-exits with code 3 past it). When a reshard retires the generation, the worker stops
-the same way and re-executes itself to run the next one. Start several with the same
+Faust's worker, which stops cleanly on SIGTERM within `worker_stop_timeout_s` (past it,
+`bridge.stop_watchdog` writes the stacks and exits with code 3). When a reshard retires the generation,
+the worker stops the same way and re-executes itself to run the next one. Start several with the same
 `VTEX_BRIDGE_WORKER_APP_ID` to split the partitions.
 """
 
