@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import resource
 import statistics
@@ -19,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -81,8 +82,30 @@ def kafka_broker(version: str = "3.9.1", *, memory_backed: bool = False) -> Iter
         yield broker.bootstrap
 
 
+#: Iterations of the reference loop in `python_loop_s` (reported scaled to 10 M).
+_LOOP_ITERATIONS: Final = 2_000_000
+
+
+@functools.cache
+def python_loop_s() -> float:
+    """Seconds a plain `s += i` loop of 10 M iterations takes here (best of three runs of 2 M, scaled).
+
+    The VMs these benchmarks run on differ in speed by 2-3x from one day to the next (the same loop
+    took 0.53 s on one and 1.41-1.64 s on another), and every figure that is CPU time moves with it;
+    reported beside the figures, it tells a slower machine from a slower commit.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(_LOOP_ITERATIONS):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best * 10_000_000 / _LOOP_ITERATIONS, 3)
+
+
 def machine_description() -> dict[str, Any]:
-    """Describe the machine the figures come from."""
+    """Describe the machine the figures come from, with its speed (`python_loop_s`)."""
     model = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -97,6 +120,7 @@ def machine_description() -> dict[str, Any]:
         "cpu_model": model,
         "memory_gb": round(memory_gb, 1),
         "python": sys.version.split()[0],
+        "python_loop_s": python_loop_s(),
     }
 
 
