@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -82,30 +82,50 @@ def kafka_broker(version: str = "3.9.1", *, memory_backed: bool = False) -> Iter
         yield broker.bootstrap
 
 
-#: Iterations of the reference loop in `python_loop_s` (reported scaled to 10 M).
+#: Repetitions of each reference measure in `machine_speed` (the best of three runs is reported).
 _LOOP_ITERATIONS: Final = 2_000_000
+_SYSCALLS: Final = 200_000
 
 
-@functools.cache
-def python_loop_s() -> float:
-    """Seconds a plain `s += i` loop of 10 M iterations takes here (best of three runs of 2 M, scaled).
-
-    The VMs these benchmarks run on differ in speed by 2-3x from one day to the next (the same loop
-    took 0.53 s on one and 1.41-1.64 s on another), and every figure that is CPU time moves with it;
-    reported beside the figures, it tells a slower machine from a slower commit.
-    """
+def _best_of_three(run: Callable[[], None]) -> float:
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        total = 0
-        for i in range(_LOOP_ITERATIONS):
-            total += i
+        run()
         best = min(best, time.perf_counter() - started)
-    return round(best * 10_000_000 / _LOOP_ITERATIONS, 3)
+    return best
+
+
+def _python_loop() -> None:
+    total = 0
+    for i in range(_LOOP_ITERATIONS):
+        total += i
+
+
+def _system_calls() -> None:
+    getppid = os.getppid  # not cached by the C library: one real system call each
+    for _ in range(_SYSCALLS):
+        getppid()
+
+
+@functools.cache
+def machine_speed() -> dict[str, float]:
+    """How fast this machine runs Python (`python_loop_s`: a 10 M-iteration `total += i` loop in a
+    function) and a system call from Python (`syscall_ns`: `os.getppid()`).
+
+    The VMs these benchmarks run on differ from one day to the next, and not evenly: on one the worker
+    needed 0.94 ms of CPU per event against 0.39 ms on another with the same code, while the plain loop
+    ran as fast on both; system calls were what had slowed down (docs/performance.md). Reported beside
+    the figures, the two tell a slower machine from a slower commit.
+    """
+    return {
+        "python_loop_s": round(_best_of_three(_python_loop) * 10_000_000 / _LOOP_ITERATIONS, 3),
+        "syscall_ns": round(_best_of_three(_system_calls) * 1e9 / _SYSCALLS),
+    }
 
 
 def machine_description() -> dict[str, Any]:
-    """Describe the machine the figures come from, with its speed (`python_loop_s`)."""
+    """Describe the machine the figures come from, with its speed (`machine_speed`)."""
     model = ""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -120,7 +140,7 @@ def machine_description() -> dict[str, Any]:
         "cpu_model": model,
         "memory_gb": round(memory_gb, 1),
         "python": sys.version.split()[0],
-        "python_loop_s": python_loop_s(),
+        **machine_speed(),
     }
 
 
