@@ -114,9 +114,9 @@ def machine_speed() -> dict[str, float]:
     function) and a system call from Python (`syscall_ns`: `os.getppid()`).
 
     The VMs these benchmarks run on differ from one day to the next, and not evenly: on one the worker
-    needed 0.94 ms of CPU per event against 0.39 ms on another with the same code, while the plain loop
-    ran as fast on both; system calls were what had slowed down (docs/performance.md). Reported beside
-    the figures, the two tell a slower machine from a slower commit.
+    needed 0.94 ms of CPU per event against 0.39 ms on another with the same code (docs/performance.md),
+    while a tight loop was not slow. Reported beside the figures, these give the next comparison
+    across VMs something to go by; neither alone predicts the workload's speed.
     """
     return {
         "python_loop_s": round(_best_of_three(_python_loop) * 10_000_000 / _LOOP_ITERATIONS, 3),
