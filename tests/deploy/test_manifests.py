@@ -117,6 +117,51 @@ class TestAlertRules:
             assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
 
 
+#: Each service's own bound on its graceful stop: its supervisor's grace period must be longer, or the
+#: supervisor's SIGKILL cuts the stop short (no stacks, no clean leave of the consumer group).
+STOP_BOUNDS = {"ingress": "ingress_shutdown_timeout_s", "worker": "worker_stop_timeout_s"}
+
+
+def _stop_bound(service: str, overrides: dict[str, str]) -> float:
+    """The service's stop bound in seconds: the settings' default unless `overrides` (env) set it."""
+    field = STOP_BOUNDS[service]
+    return float(overrides.get(f"VTEX_BRIDGE_{field.upper()}", getattr(load_settings(), field)))
+
+
+def _seconds(duration: str | int) -> float:
+    """A compose duration ("1m30s", "45s", "500ms") or a number of seconds."""
+    if isinstance(duration, int):
+        return float(duration)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, duration
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+class TestGracePeriods:
+    """Kubernetes and compose give every service longer to stop than the service gives itself."""
+
+    @pytest.mark.parametrize("service", sorted(STOP_BOUNDS))
+    def test_kubernetes(self, service: str) -> None:
+        docs = [doc for _, doc in _documents()]
+        overrides = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+        workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+        workload = next(d for d in workloads if d["metadata"]["name"] == f"vtex-bridge-{service}")
+        grace = workload["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        assert grace > _stop_bound(service, overrides)
+
+    @pytest.mark.parametrize("service", sorted(STOP_BOUNDS))
+    def test_compose(self, service: str) -> None:
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][service]
+        environment = {k: str(v) for k, v in compose.get("environment", {}).items()}
+        assert _seconds(compose.get("stop_grace_period", "10s")) > _stop_bound(service, environment)
+
+    def test_durations(self) -> None:
+        assert 90.0 == _seconds("1m30s")
+        assert 0.5 == _seconds("500ms")
+        assert 60.0 == _seconds(60)
+
+
 class TestCompose:
     """docker-compose.yml runs the same Kafka version as the local broker and real commands/settings.
 
