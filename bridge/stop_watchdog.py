@@ -4,8 +4,8 @@ A worker's clean stop waits on Kafka more than once (lanes drain, transactions e
 leaves its group), and after a broker outage the client libraries can wait on one request for as long
 as their request timeout (Faust's is 90 s) or, in a bug, for good (faust #175, #523). A supervisor
 then either waits with it or SIGKILLs it without a word on why. Exiting at the bound loses nothing:
-the worker commits input offsets only with the records they produced (one Kafka transaction), so
-whatever the stop did not finish is uncommitted and processed again by the next owner, de-duplicated.
+the worker commits an input offset only after the transaction holding its event's records and de-dup
+state committed, so whatever the stop did not finish is read again by the next owner, de-duplicated.
 
 The watchdog is a thread, not a task: the event loop may be the thing that is stuck.
 """

@@ -11,6 +11,7 @@ transaction. Faust's `concurrency>1` (breaks ordering, faust #606) and its exact
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from mode import Service
 
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
+from processors import aiokafka_fixes
 from processors.console.directory import OwnerDirectory
 from processors.faust_monitor import LeanMonitor
 from processors.ordered_acks import OrderedAcks
@@ -54,6 +56,33 @@ def shorten_fetch_wait(app: faust.App, wait_ms: int) -> bool:
     return True
 
 
+def bound_final_commit(app: faust.App, timeout_s: float) -> None:
+    """Give up the offset commit Faust makes when it stops after `timeout_s` instead of waiting for it.
+
+    Faust's consumer commits the acked offsets once more on its way down and stops the Kafka consumer
+    only after that commit (and any commit still running) returned. While the broker is unreachable,
+    aiokafka's commit waits for the group coordinator until it is found again, however long that is:
+    the worker's stop then hung until its watchdog cut it short, and a SIGTERM during a broker outage
+    always ended with exit code 3. Skipping that commit loses nothing: offsets not committed are read
+    again by the partition's next owner, whose de-dup state (committed with the records) marks the
+    events as done.
+    """
+    consumer: Any = app.consumer  # the method is Faust's Consumer's, not on its ConsumerT protocol
+    commit = consumer.commit_and_end_transactions
+
+    async def bounded() -> None:
+        try:
+            await asyncio.wait_for(commit(), timeout_s)
+        except TimeoutError:
+            log.warning(
+                "final offset commit did not finish in time; skipped (the next owner re-reads and "
+                "de-duplicates what it did not cover)",
+                extra={"timeout_s": timeout_s},
+            )
+
+    consumer.commit_and_end_transactions = bounded
+
+
 def create_app(
     settings: Settings,
     *,
@@ -67,6 +96,7 @@ def create_app(
     `tracing` defaults to `setup_tracing(settings, "worker")` (off unless configured), which the app
     shuts down when it stops; an injected one is the caller's.
     """
+    aiokafka_fixes.install()
     data_dir = data_dir or Path(".vtex-bridge") / settings.worker_app_id
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -173,6 +203,7 @@ def create_app(
         _runner: web.AppRunner | None = None
 
         async def on_start(self) -> None:
+            bound_final_commit(app, settings.worker_stop_commit_timeout_s)
             await runtime.start()
             await owners.start()
             self._runner = web.AppRunner(build_web_app(runtime, owners), access_log=None)
