@@ -67,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vtex-bridge: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings.log_level, settings.log_format)
+    from bridge import aiokafka_fixes  # here, not at the top: `--help` need not import aiokafka
+
+    aiokafka_fixes.install()  # every command's Kafka consumers stop cleanly while the broker is down
     handler: Handler = args.func
     try:
         return handler(args, settings)

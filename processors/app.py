@@ -23,9 +23,9 @@ from aiohttp import web
 from faust.types import TP
 from mode import Service
 
+from bridge import aiokafka_fixes
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
-from processors import aiokafka_fixes
 from processors.console.directory import OwnerDirectory
 from processors.faust_monitor import LeanMonitor
 from processors.ordered_acks import OrderedAcks

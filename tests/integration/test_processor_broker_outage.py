@@ -70,7 +70,7 @@ class TestStopDuringOutage:
     """SIGTERM while the broker is down: the stop ends by itself with exit code 0, and once the broker is
     back another worker finishes the stream, every event exactly once and in order.
 
-    Before the fixes this needed (processors.aiokafka_fixes, bounded final commit, writers closed side
+    Before the fixes this needed (bridge.aiokafka_fixes, bounded final commit, writers closed side
     by side) such a stop always ran into the watchdog: Faust's consumer thread died on a CancelledError
     out of aiokafka's `Fetcher.close` and the stop waited 60 s for it.
     """

@@ -1,5 +1,8 @@
 """A fix for a bug of the pinned aiokafka (0.14.0) that stalled every worker stop during a broker outage.
 
+Installed by every `vtex-bridge` command (bridge.cli) and by `processors.app.create_app`: any consumer
+of ours that stops while the broker is unreachable can hit it.
+
 `Fetcher.close()`, part of `AIOKafkaConsumer.stop()`, cancels the fetch tasks still pending and awaits
 each. A fetch task that is in its retry backoff after a failed fetch (where it is most of the time
 while the broker is unreachable) lets that cancellation out, so `stop()` raised `CancelledError`
@@ -10,7 +13,7 @@ ended with the stop watchdog's exit code 3 (bridge.stop_watchdog). aiokafka #647
 pattern in another close path.
 
 The fix is applied to the pinned version only (`install` says whether it was): a newer aiokafka must be
-checked for the bug again before the pin moves (tests/processors/test_aiokafka_fixes.py fails until then).
+checked for the bug again before the pin moves (tests/bridge/test_aiokafka_fixes.py fails until then).
 """
 
 from __future__ import annotations

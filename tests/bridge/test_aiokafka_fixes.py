@@ -12,7 +12,7 @@ import aiokafka
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
 
-from processors import aiokafka_fixes
+from bridge import aiokafka_fixes
 
 
 class FetcherState:
