@@ -373,7 +373,15 @@ class Runtime:
         """Close writers side by side: each close is bounded (idle wait, then the producer's stop), but
         one after the other those bounds add up, and while the broker is down every close takes its
         whole bound (12 partitions: 3 minutes, past any supervisor's grace period)."""
-        await asyncio.gather(*(self._close_writer(partition) for partition in partitions))
+        partitions = list(partitions)
+        results = await asyncio.gather(
+            *(self._close_writer(partition) for partition in partitions), return_exceptions=True
+        )
+        for partition, result in zip(partitions, results, strict=True):
+            if isinstance(result, Exception):  # one writer's failure leaves the others' closes whole
+                log.warning("closing a writer failed", extra={"partition": partition, "error": repr(result)})
+            elif isinstance(result, BaseException):
+                raise result
 
     async def _close_writer(self, partition: int) -> None:
         writer = self.writers.pop(partition, None)

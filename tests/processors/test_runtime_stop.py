@@ -52,3 +52,21 @@ async def test_writers_close_side_by_side(tmp_path: Path) -> None:
     await asyncio.wait_for(stop, 5.0)
     assert all(writer.stopped for writer in writers.values())
     assert not runtime.writers
+
+
+class _FailingWriter(_SlowWriter):
+    async def stop(self) -> None:
+        self._stopping.set()
+        raise TimeoutError("producer did not stop")
+
+
+async def test_one_failing_close_leaves_the_others_whole(tmp_path: Path) -> None:
+    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=_NoOms())
+    release = asyncio.Event()
+    release.set()
+    failing = _FailingWriter(asyncio.Event(), release)
+    fine = _SlowWriter(asyncio.Event(), release)
+    runtime.writers.update({0: failing, 1: fine})  # type: ignore[dict-item]
+    await asyncio.wait_for(runtime.stop(), 5.0)  # does not raise: the stop goes on
+    assert fine.stopped
+    assert not runtime.writers
