@@ -219,7 +219,8 @@ async def main(args: argparse.Namespace) -> None:
             "machine": machine_description(),
             "note": (
                 "I/O-bound by design: each worker is capped at --in-flight orders awaiting a "
-                f"{args.oms_latency_ms} ms OMS; a 2-core box cannot show CPU scale-out"
+                f"{args.oms_latency_ms} ms OMS; a 2-core box cannot show CPU scale-out, and on a slow "
+                "one the cores bound the larger groups first (see cpu_cores_by_worker)"
             ),
             "partitions": PARTITIONS,
             "oms_latency_ms": args.oms_latency_ms,
