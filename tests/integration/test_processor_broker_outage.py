@@ -14,6 +14,7 @@ from bridge.local_kafka import LocalKafka
 from bridge.stop_watchdog import STOP_TIMEOUT_EXIT_CODE
 from tests.integration.test_processor_guarantees import (
     assert_exactly_once_in_order,
+    count_records,
     grouped_config,
     workload,
 )
@@ -44,7 +45,7 @@ class TestBrokerCrash:
             await worker.start()
 
             async def some_done() -> bool:
-                return len(await downstream(bootstrap, [topic])) >= half // 4
+                return await count_records(bootstrap, topic) >= half // 4
 
             await wait_until(some_done, timeout=60, message="some events processed")
             await asyncio.to_thread(own_kafka.kill)
@@ -52,7 +53,7 @@ class TestBrokerCrash:
             await produce(bootstrap, config.input_topic, events[half:])
 
             async def all_done() -> bool:
-                return len(await downstream(bootstrap, [topic])) >= len(events)
+                return await count_records(bootstrap, topic) >= len(events)
 
             await wait_until(all_done, timeout=180, message="whole stream after the broker restart")
             # After a broker outage the Kafka clients may wait on a request for their whole request
@@ -89,7 +90,7 @@ class TestStopDuringOutage:
         await produce(bootstrap, config.input_topic, events)
 
         async def done(count: int) -> bool:
-            return len(await downstream(bootstrap, [topic])) >= count
+            return await count_records(bootstrap, topic) >= count
 
         with WorkerProcess(config, tmp_path, name="first") as first:
             await first.start()

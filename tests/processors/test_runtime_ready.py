@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from bridge.settings import load_settings
 from processors.runtime import Runtime
+from tests.support.fake_oms import UnusedOms
 from tests.support.worker import hook
 
 DEADLINE_S = 5.0
 
 
-class _NoOms:
-    async def get_order(self, order_id: str) -> dict[str, Any]:
-        raise AssertionError("not called")
-
-
 def _loading_runtime(tmp_path: Path) -> Runtime:
     """A runtime that owns partition 0 whose state is still loading (its ready event not set)."""
-    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=_NoOms())
+    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=UnusedOms())
     runtime._ready[0] = asyncio.Event()
     return runtime
 

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from bridge.settings import load_settings
 from processors.runtime import Runtime
-
-
-class _NoOms:
-    async def get_order(self, order_id: str) -> dict[str, Any]:
-        raise AssertionError("not called")
+from tests.support.fake_oms import UnusedOms
 
 
 class _SlowWriter:
@@ -38,7 +33,7 @@ class _SlowWriter:
 
 
 async def test_writers_close_side_by_side(tmp_path: Path) -> None:
-    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=_NoOms())
+    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=UnusedOms())
     release = asyncio.Event()
     stopping = {partition: asyncio.Event() for partition in range(4)}
     writers = {partition: _SlowWriter(stopping[partition], release) for partition in range(4)}
@@ -61,7 +56,7 @@ class _FailingWriter(_SlowWriter):
 
 
 async def test_one_failing_close_leaves_the_others_whole(tmp_path: Path) -> None:
-    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=_NoOms())
+    runtime = Runtime(load_settings(), data_dir=tmp_path, oms=UnusedOms())
     release = asyncio.Event()
     release.set()
     failing = _FailingWriter(asyncio.Event(), release)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from bridge.settings import load_settings
 from processors.lanes import LaneScheduler
 from processors.runtime import BEHIND_RECORDS, Runtime
+from tests.support.fake_oms import UnusedOms
 
 
 class _Load:
@@ -22,16 +22,11 @@ class _Load:
         return self.value
 
 
-class _NoOms:
-    async def get_order(self, order_id: str) -> dict[str, Any]:
-        raise AssertionError("not called")
-
-
 def _runtime(tmp_path: Path) -> Runtime:
     settings = load_settings(
         worker_txn_linger_ms=50.0, worker_txn_linger_saturated_ms=20.0, worker_txn_linger_backlog_ms=100.0
     )
-    return Runtime(settings, data_dir=tmp_path, oms=_NoOms())
+    return Runtime(settings, data_dir=tmp_path, oms=UnusedOms())
 
 
 def _blocked_lanes(runtime: Runtime, slots: int) -> asyncio.Event:

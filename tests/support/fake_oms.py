@@ -26,6 +26,13 @@ APP_KEY = "vtexappkey-simaccount-BRIDGE"
 APP_TOKEN = "sim-app-token-not-a-secret"
 
 
+class UnusedOms:
+    """The OMS of a runtime whose test never reads an order: any read fails the test."""
+
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        raise AssertionError("not called")
+
+
 @dataclass
 class FakeOms:
     """Scriptable OMS; `base_url` is valid between `start()` and `stop()`."""
