@@ -52,7 +52,7 @@ def run_one(module: str) -> tuple[int, dict[str, object] | None]:
 
 def main() -> int:
     failures = []
-    results: dict[str, object] = {}
+    results: dict[str, dict[str, object] | None] = {}
     for module in BENCHMARKS:
         code, result = run_one(module)
         results[module] = result

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import logging
 import multiprocessing
@@ -145,6 +146,12 @@ def load() -> str:
 # --- the server process ---------------------------------------------------------------------------
 
 
+def _started(conn: multiprocessing.connection.Connection, port: int) -> None:
+    """What `vtex-bridge ingress` does once listening (freeze the start-up heap), then report the port."""
+    gc.freeze()
+    conn.send(port)
+
+
 def _server_main(
     overrides: dict[str, Any], null_producer: bool, conn: multiprocessing.connection.Connection
 ) -> None:
@@ -161,7 +168,7 @@ def _server_main(
             host="127.0.0.1",
             port=0,
             producer=NullProducer() if null_producer else None,
-            started=lambda port: (gc.freeze(), conn.send(port)),  # as `vtex-bridge ingress` does
+            started=functools.partial(_started, conn),  # as `vtex-bridge ingress` does
         ),
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.local_kafka import LocalKafka
 from tests.support import kafka as kafka_support
 
 pytest_plugins = ["tests.support.sim"]
@@ -34,7 +35,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def own_kafka(tmp_path: Path) -> Iterator[kafka_support.local_kafka.LocalKafka]:
+def own_kafka(tmp_path: Path) -> Iterator[LocalKafka]:
     """Return a private local broker that the test may stop, kill and restart (fault injection)."""
     with kafka_support.local_broker(tmp_path / "kafka") as broker:
         yield broker

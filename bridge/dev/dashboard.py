@@ -7,6 +7,7 @@ simulator's `/_sim/stats`, Kafka offsets), so what the demo shows is what an SRE
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -61,7 +62,7 @@ def _n(value: float | int | None) -> str:
     return "-" if value is None else f"{int(value):,}"
 
 
-def _workers_by_label(workers: list[Samples | None], name: str, label: str) -> dict[str, float]:
+def _workers_by_label(workers: Sequence[Samples | None], name: str, label: str) -> dict[str, float]:
     """Sum `name` over every worker, grouped by `label`."""
     summed: dict[str, float] = {}
     for worker in workers:
@@ -71,7 +72,7 @@ def _workers_by_label(workers: list[Samples | None], name: str, label: str) -> d
 
 
 def records_per_topic(
-    offsets: dict[str, int], workers: list[Samples | None], input_topic: str
+    offsets: dict[str, int], workers: Sequence[Samples | None], input_topic: str
 ) -> dict[str, float]:
     """Return records per topic: offsets for the input topic, what the workers committed for the others.
 

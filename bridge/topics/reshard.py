@@ -47,7 +47,11 @@ from bridge.topics.generation import (
 from bridge.topics.migration import copy_changelog, fence_writers, forward_stragglers, without_dead_positions
 from bridge.topics.reshard_kafka import CreateFailed, ReshardKafka, TopicConflict
 from bridge.topics.spec import TopicSpec, TopicSpecError, generation_topics, topic_configs
-from bridge.vtex.config_models import EXIT_BAD_REQUEST, EXIT_CONFLICT, EXIT_UNAVAILABLE
+
+# Re-exported (`X as X`): run_reshard returns them, its callers compare with them.
+from bridge.vtex.config_models import EXIT_BAD_REQUEST as EXIT_BAD_REQUEST
+from bridge.vtex.config_models import EXIT_CONFLICT as EXIT_CONFLICT
+from bridge.vtex.config_models import EXIT_UNAVAILABLE as EXIT_UNAVAILABLE
 
 #: Exit codes: 0 done (or nothing to do); the control-plane codes for a bad request (3), a conflict
 #: with the recorded switch or a concurrent run (6) and Kafka unreachable (8); 9 = timed out (resumable).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import orjson
@@ -14,7 +15,7 @@ from bridge import events
 from bridge.validation import SchemaViolation, load_schema, validate
 from schemas import BASE_URI, SCHEMA_DIR
 
-HOOK = {
+HOOK: dict[str, Any] = {
     "Domain": "Fulfillment",
     "OrderId": "v52277740atmc-01",
     "State": "ready-for-handling",

@@ -90,7 +90,7 @@ def ingress() -> Iterator[RunningIngress]:
 
 @SCHEMA.parametrize()
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
-def test_ingress_conforms_to_its_openapi(case: schemathesis.Case, ingress: RunningIngress) -> None:
+def test_ingress_conforms_to_its_openapi(case: schemathesis.Case[Any], ingress: RunningIngress) -> None:
     """Generated requests, with the valid secret, get documented answers; only 200s produce."""
     before = len(ingress.producer.records)
     response = case.call(base_url=ingress.url, headers={HEADER: SECRET})

@@ -251,8 +251,8 @@ class TestSeveralInstances:
             await producer.stop()
         expected = {key: DefaultPartitioner()(key, list(range(6)), list(range(6))) for key in keys}
         for index, fake in enumerate(fakes):
-            assert all(partition % 3 == index for _, partition in fake.routed)
-            assert all(expected[key] == partition for key, partition in fake.routed)
+            assert all(partition is not None and partition % 3 == index for _, partition in fake.routed)
+            assert all(key is not None and expected[key] == partition for key, partition in fake.routed)
         assert all(fake.routed for fake in fakes)  # the keys spread over every instance
         assert 120 == sum(len(fake.sent) for fake in fakes)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn, cast
 
 import pytest
 
@@ -22,12 +24,19 @@ class Exits:
         self.codes.append(code)
         self.done.set()
 
+    @property
+    def process_exit(self) -> Callable[[int], NoReturn]:
+        """This double in os._exit's type (which never returns; the double does)."""
+        return cast("Callable[[int], NoReturn]", self)
+
 
 def test_past_its_bound_it_writes_the_stacks_then_exits(tmp_path: Path) -> None:
     exits = Exits()
     calls: list[str] = []
     with (tmp_path / "stacks").open("w+") as out:
-        watchdog = StopWatchdog(0.05, out=out, exit_process=exits, before_exit=lambda: calls.append("before"))
+        watchdog = StopWatchdog(
+            0.05, out=out, exit_process=exits.process_exit, before_exit=lambda: calls.append("before")
+        )
         watchdog.arm()
         assert exits.done.wait(10)
         out.seek(0)
@@ -42,7 +51,7 @@ def test_past_its_bound_it_writes_the_stacks_then_exits(tmp_path: Path) -> None:
 def test_disarmed_in_time_it_does_nothing(tmp_path: Path) -> None:
     exits = Exits()
     with (tmp_path / "stacks").open("w") as out:
-        watchdog = StopWatchdog(0.2, out=out, exit_process=exits)
+        watchdog = StopWatchdog(0.2, out=out, exit_process=exits.process_exit)
         watchdog.arm()
         assert watchdog.armed
         watchdog.disarm()
@@ -54,7 +63,7 @@ def test_disarmed_in_time_it_does_nothing(tmp_path: Path) -> None:
 def test_a_second_arm_does_not_push_the_bound_back(tmp_path: Path) -> None:
     exits = Exits()
     with (tmp_path / "stacks").open("w") as out:
-        watchdog = StopWatchdog(0.3, out=out, exit_process=exits)
+        watchdog = StopWatchdog(0.3, out=out, exit_process=exits.process_exit)
         watchdog.arm()
         first = watchdog._timer
         watchdog.arm()  # a second SIGTERM during the stop
@@ -69,7 +78,7 @@ def test_it_exits_even_when_the_stacks_cannot_be_written(
     exits = Exits()
     with (tmp_path / "stacks").open("w") as out:
         pass  # closed: writing to it raises ValueError
-    StopWatchdog(0.01, out=out, exit_process=exits).arm()
+    StopWatchdog(0.01, out=out, exit_process=exits.process_exit).arm()
     assert exits.done.wait(10)
     assert [STOP_TIMEOUT_EXIT_CODE] == exits.codes
     assert "could not write the stacks" in caplog.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -292,17 +292,17 @@ class TestResume:
         writer = FakeWriter()
         done: list[str] = []
 
-        def step(name: str) -> Callable[[GenerationRecord], Awaitable[None]]:
+        def step(name: str) -> Callable[[GenerationRecord], Coroutine[Any, Any, None]]:
             async def go(_: GenerationRecord) -> None:
                 done.append(name)
 
             return go
 
         run.writer = writer  # type: ignore[assignment]
-        run._prepare = step("prepare")  # type: ignore[method-assign]
-        run._seal = step("seal")  # type: ignore[method-assign]
-        run._drain = step("drain")  # type: ignore[method-assign]
-        run._migrate = step("migrate")  # type: ignore[method-assign]
+        run._prepare = step("prepare")  # type: ignore[method-assign,assignment]
+        run._seal = step("seal")  # type: ignore[method-assign,assignment]
+        run._drain = step("drain")  # type: ignore[method-assign,assignment]
+        run._migrate = step("migrate")  # type: ignore[method-assign,assignment]
         assert reshard_module.EXIT_OK == await run._carry(record(start))
         assert (steps, writes) == (done, writer.phases)
 

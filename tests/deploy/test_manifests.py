@@ -28,7 +28,7 @@ PROBE_PATHS = {
 
 
 def _documents() -> list[tuple[str, dict[str, Any]]]:
-    docs = []
+    docs: list[tuple[str, dict[str, Any]]] = []
     for path in sorted(K8S.glob("*.yaml")):
         docs.extend((path.name, doc) for doc in yaml.safe_load_all(path.read_text()) if doc)
     return docs
@@ -179,7 +179,7 @@ class TestCompose:
     def test_commands_and_settings_exist(self) -> None:
         from bridge.cli import build_parser
 
-        commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        commands = set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr,arg-type]
         fields = set(load_settings().model_dump())
         for name, service in self._compose()["services"].items():
             if name == "kafka" or "profiles" in service:

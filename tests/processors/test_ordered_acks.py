@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from processors.ordered_acks import OrderedAcks
 
 
@@ -11,7 +13,7 @@ class TestOrderedAcks:
     def test_later_offsets_wait_for_the_head(self) -> None:
         released: list[int] = []
         acks = OrderedAcks()
-        done = {o: acks.track(0, o, lambda o=o: released.append(o)) for o in (10, 11, 12)}
+        done = {o: acks.track(0, o, functools.partial(released.append, o)) for o in (10, 11, 12)}
         done[12]()
         done[11]()
         assert [] == released

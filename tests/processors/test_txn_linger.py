@@ -29,15 +29,19 @@ def _runtime(tmp_path: Path) -> Runtime:
     return Runtime(settings, data_dir=tmp_path, oms=UnusedOms())
 
 
-def _blocked_lanes(runtime: Runtime, slots: int) -> asyncio.Event:
-    """Give `runtime` lanes with `slots` slots whose handler holds every batch until the gate opens."""
+def _blocked_lanes(runtime: Runtime, slots: int) -> tuple[asyncio.Event, LaneScheduler[int]]:
+    """Give `runtime` lanes with `slots` slots whose handler holds every batch until the gate opens.
+
+    Their items are ints standing in for `Work`: the linger reads only the lanes' counts.
+    """
     gate = asyncio.Event()
 
     async def handler(key: str, batch: list[int]) -> None:
         await gate.wait()
 
-    runtime.lanes = LaneScheduler(handler, max_active=slots, max_pending=100)
-    return gate
+    lanes = LaneScheduler(handler, max_active=slots, max_pending=100)
+    runtime.lanes = lanes  # type: ignore[assignment]
+    return gate, lanes
 
 
 class TestTxnLinger:
@@ -73,39 +77,39 @@ class TestTxnLinger:
         runtime.cpu_load = load  # type: ignore[assignment]
         runtime.highwater_fn = lambda _p: 5000
         runtime._submitted[0] = 10
-        gate = _blocked_lanes(runtime, slots=2)
-        await runtime.lanes.submit("a", 0, 1)
+        gate, lanes = _blocked_lanes(runtime, slots=2)
+        await lanes.submit("a", 0, 1)
         await asyncio.sleep(0)
-        assert not runtime.lanes.saturated
+        assert not lanes.saturated
         assert 0.100 == runtime._txn_linger_s(0)
-        await runtime.lanes.submit("b", 0, 2)
-        await runtime.lanes.submit("c", 0, 3)
+        await lanes.submit("b", 0, 2)
+        await lanes.submit("c", 0, 3)
         await asyncio.sleep(0)
-        assert runtime.lanes.saturated
+        assert lanes.saturated
         assert 0.020 == runtime._txn_linger_s(0)
         load.value = 0.95
         assert 0.100 == runtime._txn_linger_s(0)
         gate.set()
-        assert await runtime.lanes.wait_idle(timeout=5)
-        assert not runtime.lanes.saturated
-        await runtime.lanes.close()
+        assert await lanes.wait_idle(timeout=5)
+        assert not lanes.saturated
+        await lanes.close()
 
     async def test_caught_up_with_every_slot_busy_gets_the_saturated_wait(self, tmp_path: Path) -> None:
         """Not behind, but OMS-bound lanes hold every slot: waiting longer would hold them all longer."""
         runtime = _runtime(tmp_path)
         runtime.highwater_fn = lambda _p: 10
         runtime._submitted[0] = 9
-        gate = _blocked_lanes(runtime, slots=1)
+        gate, lanes = _blocked_lanes(runtime, slots=1)
         assert 0.050 == runtime._txn_linger_s(0)
-        await runtime.lanes.submit("a", 0, 1)
+        await lanes.submit("a", 0, 1)
         await asyncio.sleep(0)
-        assert runtime.lanes.saturated and not runtime.behind(0)
+        assert lanes.saturated and not runtime.behind(0)
         assert 0.020 == runtime._txn_linger_s(0)
         gate.set()
-        assert await runtime.lanes.wait_idle(timeout=5)
+        assert await lanes.wait_idle(timeout=5)
         for _ in range(100):  # the lane leaves its slot right after its last item is done
-            if not runtime.lanes.saturated:
+            if not lanes.saturated:
                 break
             await asyncio.sleep(0)
         assert 0.050 == runtime._txn_linger_s(0)
-        await runtime.lanes.close()
+        await lanes.close()

@@ -121,7 +121,8 @@ class WorkerProcess:
 
     def _metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
-            return response.read().decode()
+            body: bytes = response.read()
+            return body.decode()
 
     async def wait_for(self, predicate: Any, timeout: float, what: str) -> dict[str, Any]:
         """Poll /health until `predicate(health)`; the event loop stays free (the fake OMS lives there)."""
