@@ -14,7 +14,7 @@ from bridge.local_kafka import LocalKafka
 from bridge.stop_watchdog import STOP_TIMEOUT_EXIT_CODE
 from tests.integration.test_processor_guarantees import (
     assert_exactly_once_in_order,
-    count_records,
+    at_least,
     grouped_config,
     workload,
 )
@@ -43,19 +43,17 @@ class TestBrokerCrash:
         await produce(bootstrap, config.input_topic, events[:half])
         with WorkerProcess(config, tmp_path) as worker:
             await worker.start()
-
-            async def some_done() -> bool:
-                return await count_records(bootstrap, topic) >= half // 4
-
-            await wait_until(some_done, timeout=60, message="some events processed")
+            await wait_until(
+                lambda: at_least(bootstrap, topic, half // 4), timeout=60, message="some events processed"
+            )
             await asyncio.to_thread(own_kafka.kill)
             await asyncio.to_thread(own_kafka.start)
             await produce(bootstrap, config.input_topic, events[half:])
-
-            async def all_done() -> bool:
-                return await count_records(bootstrap, topic) >= len(events)
-
-            await wait_until(all_done, timeout=180, message="whole stream after the broker restart")
+            await wait_until(
+                lambda: at_least(bootstrap, topic, len(events)),
+                timeout=180,
+                message="whole stream after the broker restart",
+            )
             # After a broker outage the Kafka clients may wait on a request for their whole request
             # timeout while the worker stops (a CI run's stacks: the consumer's group coordinator still
             # waiting for metadata a minute after SIGTERM); the worker's watchdog bounds that stop, and
@@ -89,17 +87,22 @@ class TestStopDuringOutage:
         events = workload()
         await produce(bootstrap, config.input_topic, events)
 
-        async def done(count: int) -> bool:
-            return await count_records(bootstrap, topic) >= count
-
         with WorkerProcess(config, tmp_path, name="first") as first:
             await first.start()
-            await wait_until(lambda: done(len(events) // 4), timeout=60, message="some events processed")
+            await wait_until(
+                lambda: at_least(bootstrap, topic, len(events) // 4),
+                timeout=60,
+                message="some events processed",
+            )
             await asyncio.to_thread(own_kafka.kill)
             assert 0 == await first.terminate(timeout=90)
         await asyncio.to_thread(own_kafka.start)
         with WorkerProcess(config, tmp_path, name="second") as second:
             await second.start()
-            await wait_until(lambda: done(len(events)), timeout=180, message="the rest by a second worker")
+            await wait_until(
+                lambda: at_least(bootstrap, topic, len(events)),
+                timeout=180,
+                message="the rest by a second worker",
+            )
             assert 0 == await second.terminate()
         assert_exactly_once_in_order(events, await downstream(bootstrap, [topic]))

@@ -83,7 +83,7 @@ class TestCrash:
         try:
             feeding = asyncio.create_task(produce_paced(kafka_bootstrap, config.input_topic, events))
             await wait_until(
-                lambda: _at_least(kafka_bootstrap, topic, len(events) // 4),
+                lambda: at_least(kafka_bootstrap, topic, len(events) // 4),
                 timeout=60,
                 message="a quarter of the stream processed",
             )
@@ -95,7 +95,7 @@ class TestCrash:
         with WorkerProcess(config, tmp_path, "second") as second:
             await second.start()
             await wait_until(
-                lambda: _at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
+                lambda: at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
             )
             assert 0 == await second.terminate()
         assert_exactly_once_in_order(events, await downstream(kafka_bootstrap, [topic]))
@@ -118,7 +118,7 @@ class TestRebalance:
                 produce_paced(kafka_bootstrap, config.input_topic, events, chunks=40)
             )
             await wait_until(
-                lambda: _at_least(kafka_bootstrap, topic, len(events) // 5),
+                lambda: at_least(kafka_bootstrap, topic, len(events) // 5),
                 timeout=60,
                 message="a fifth processed",
             )
@@ -128,11 +128,12 @@ class TestRebalance:
             assert 0 == await a.terminate()  # rebalance: b takes everything
             await asyncio.wait_for(feeding, 60)
             await wait_until(
-                lambda: _at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
+                lambda: at_least(kafka_bootstrap, topic, len(events)), timeout=90, message="whole stream"
             )
             assert 0 == await b.terminate()
         assert_exactly_once_in_order(events, await downstream(kafka_bootstrap, [topic]))
 
 
-async def _at_least(bootstrap: str, topic: str, n: int) -> bool:
+async def at_least(bootstrap: str, topic: str, n: int) -> bool:
+    """Whether `topic` holds `n` committed records yet (a `wait_until` condition)."""
     return await count_records(bootstrap, topic) >= n
