@@ -369,11 +369,10 @@ class Runtime:
             dropped = await self.lanes.abandon(revoked)
             log.warning("abandoned in-flight events of revoked partitions", extra={"events": dropped})
 
-    async def _close_writers(self, partitions: Iterable[int]) -> None:
+    async def _close_writers(self, partitions: list[int]) -> None:
         """Close writers side by side: each close is bounded (idle wait, then the producer's stop), but
         one after the other those bounds add up, and while the broker is down every close takes its
         whole bound (12 partitions: 3 minutes, past any supervisor's grace period)."""
-        partitions = list(partitions)
         results = await asyncio.gather(
             *(self._close_writer(partition) for partition in partitions), return_exceptions=True
         )
