@@ -40,6 +40,10 @@ class KafkaView:
             await asyncio.wait_for(self._admin.close(), KAFKA_CALL_TIMEOUT_S)
 
     async def snapshot(self, topics_prefix: tuple[str, ...], input_topic: str, group: str) -> KafkaSnapshot:
+        # The group's committed offsets are read before any end offset: a group commits only offsets
+        # that existed when it committed, so ends read afterwards are never below them and the lag is
+        # never negative (read the other way round, a commit landing in between made it so).
+        committed = await self._committed(group)
         names = await asyncio.wait_for(self._admin.list_topics(), KAFKA_CALL_TIMEOUT_S)
         wanted = sorted(n for n in names if n.startswith(topics_prefix))
         records: dict[str, int] = {}
@@ -53,7 +57,8 @@ class KafkaView:
             start = await asyncio.wait_for(self._consumer.beginning_offsets(tps), KAFKA_CALL_TIMEOUT_S)
             records[topic] = sum(end[tp] - start[tp] for tp in tps)
             ends.update(end)
-        return KafkaSnapshot(records, await self._lag(input_topic, group, ends), input_topic)
+        lag = None if committed is None else input_lag(input_topic, ends, committed)
+        return KafkaSnapshot(records, lag, input_topic)
 
     async def _partitions(self, topic: str) -> set[int]:
         partitions = self._consumer.partitions_for_topic(topic)
@@ -62,16 +67,22 @@ class KafkaView:
             partitions = self._consumer.partitions_for_topic(topic)
         return set(partitions or ())
 
-    async def _lag(self, topic: str, group: str, ends: dict[TopicPartition, int]) -> int | None:
+    async def _committed(self, group: str) -> dict[TopicPartition, int] | None:
         try:
-            committed = await asyncio.wait_for(
+            offsets = await asyncio.wait_for(
                 self._admin.list_consumer_group_offsets(group), KAFKA_CALL_TIMEOUT_S
             )
         except Exception:  # noqa: BLE001 - the group may not exist yet
             return None
-        lag = 0
-        for tp, end in ends.items():
-            if tp.topic == topic:
-                meta = committed.get(tp)
-                lag += end - (meta.offset if meta is not None and meta.offset >= 0 else 0)
-        return lag
+        return {tp: meta.offset for tp, meta in offsets.items() if meta is not None}
+
+
+def input_lag(topic: str, ends: dict[TopicPartition, int], committed: dict[TopicPartition, int]) -> int:
+    """Return the group's lag on `topic`: per partition, end minus committed (nothing committed: 0),
+    never below zero, so an end offset read before a commit can never show a negative lag."""
+    lag = 0
+    for tp, end in ends.items():
+        if tp.topic == topic:
+            position = committed.get(tp, -1)
+            lag += max(0, end - (position if position >= 0 else 0))
+    return lag

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from aiokafka import TopicPartition
+
 from bridge.dev.dashboard import Snapshot, records_per_topic, render
-from bridge.dev.kafka_view import KafkaSnapshot
+from bridge.dev.kafka_view import KafkaSnapshot, input_lag
 from bridge.dev.scrape import Samples
 
 WRITTEN = "bridge_processor_records_written_total"
@@ -51,3 +53,20 @@ class TestRecordsPerTopic:
         screen = render(snap, None, "header", [])
         lines = [line.split() for line in screen.splitlines() if "vtex.orders." in line]
         assert [["vtex.orders.hooks", "7"], ["vtex.orders.status.invoiced", "3"]] == lines
+
+
+class TestInputLag:
+    """The live view's lag is end minus committed per input partition, never negative."""
+
+    def test_end_minus_committed_per_partition(self) -> None:
+        ends = {TopicPartition("in", 0): 10, TopicPartition("in", 1): 5, TopicPartition("other", 0): 99}
+        committed = {TopicPartition("in", 0): 7, TopicPartition("in", 1): 5}
+        assert 3 == input_lag("in", ends, committed)
+
+    def test_a_partition_without_a_commit_counts_from_zero(self) -> None:
+        ends = {TopicPartition("in", 0): 4}
+        assert 4 == input_lag("in", ends, {TopicPartition("in", 0): -1})
+        assert 4 == input_lag("in", ends, {})
+
+    def test_a_commit_past_an_older_end_offset_is_zero_not_negative(self) -> None:
+        assert 0 == input_lag("in", {TopicPartition("in", 0): 4}, {TopicPartition("in", 0): 6})
