@@ -8,7 +8,8 @@ same transaction as the records and the de-dup state (`processors.writer`), so a
 when its outcome committed.
 
 Entries are stored encoded (orjson bytes, short keys, nulls left out) and kept encoded in memory: an
-append never decodes the older entries. Every entry starts with `{"t":<epoch seconds>`, which lets the
+append never decodes the older entries. Kept entries are compact copies (`compact`), never orjson's
+oversized output buffers. Every entry starts with `{"t":<epoch seconds>`, which lets the
 TTL sweep read an entry's age without a JSON parse. `expand` turns an entry into the readable form the
 console API serves. Short keys (see `FIELDS`):
 
@@ -198,7 +199,17 @@ def encode_entry(entry: Entry, record: tuple[str, int, int] | None = None) -> by
     """Return the stored bytes of `entry`, with the position of the record it produced when known."""
     if record is not None:
         entry.fields["rec"] = list(record)
-    return orjson.dumps(entry.fields)
+    return compact(orjson.dumps(entry.fields))
+
+
+def compact(raw: bytes) -> bytes:
+    """Return a copy of `raw` whose allocation fits its length, for bytes that are kept long.
+
+    orjson (3.13) returns its output buffer as is: a 300-byte entry holds a 4-8 KB allocation, which a
+    timeline keeps for days. `bytes(raw)` and `raw[:]` return `raw` itself; a copy through a memoryview
+    allocates exactly `len(raw)` (plus the object header).
+    """
+    return bytes(memoryview(raw))
 
 
 def entry_time(raw: bytes) -> float:
@@ -241,7 +252,7 @@ def decode_value(value: bytes | None) -> list[bytes]:
     items = orjson.loads(value)
     if not isinstance(items, list):
         return []
-    return [orjson.dumps(item) for item in items if isinstance(item, dict)]
+    return [compact(orjson.dumps(item)) for item in items if isinstance(item, dict)]
 
 
 def expand(raw: bytes) -> dict[str, Any]:
