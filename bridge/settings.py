@@ -48,6 +48,39 @@ class Settings(BaseSettings):
     kafka_local_version: str = "3.9.1"
     kafka_local_port: int = 9092
     kafka_local_dir: Path | None = None  # default: the user's cache directory
+
+    # --- Kafka security (every client: bridge.kafka_config; docs/operations.md) ----------------
+    # The ecosystem's names (as Kafka's own clients and most managed services document them).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", validation_alias=_env("KAFKA_SECURITY_PROTOCOL")
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] = Field(
+        default="PLAIN", validation_alias=_env("KAFKA_SASL_MECHANISM")
+    )
+    kafka_sasl_username: str = Field(default="", validation_alias=_env("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_env("KAFKA_SASL_PASSWORD")
+    )
+    #: File holding the SASL password (first line), read instead of `KAFKA_SASL_PASSWORD` when set.
+    kafka_sasl_password_file: Path | None = Field(
+        default=None, validation_alias=_env("KAFKA_SASL_PASSWORD_FILE")
+    )
+    #: OAUTHBEARER: dotted path `package.module:factory` of a callable taking the settings and
+    #: returning an `aiokafka.abc.AbstractTokenProvider` (e.g. a cloud IAM signer).
+    kafka_sasl_oauth_token_provider: str = Field(
+        default="", validation_alias=_env("KAFKA_SASL_OAUTH_TOKEN_PROVIDER")
+    )
+    #: CA bundle that signed the brokers' certificates (empty: the system's trust store).
+    kafka_ssl_cafile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CAFILE"))
+    #: Client certificate and key for mutual TLS (both or neither).
+    kafka_ssl_certfile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_CERTFILE"))
+    kafka_ssl_keyfile: Path | None = Field(default=None, validation_alias=_env("KAFKA_SSL_KEYFILE"))
+    kafka_ssl_key_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_env("KAFKA_SSL_KEY_PASSWORD")
+    )
+    #: Check that a broker's certificate names the host connected to (the certificate is always verified).
+    kafka_ssl_check_hostname: bool = Field(default=True, validation_alias=_env("KAFKA_SSL_CHECK_HOSTNAME"))
+
     input_topic: str = "vtex.orders.hooks"
     status_topic_prefix: str = "vtex.orders.status."
     dead_letter_topic: str = "vtex.orders.deadletter"
@@ -156,6 +189,9 @@ class Settings(BaseSettings):
     worker_retry_backoff_max_s: float = 30.0
     #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
     worker_max_pending_events: int = 5000
+    #: Events of one input partition read and not yet committed past (finished ones wait behind an
+    #: unfinished head, processors/ordered_acks.py); at this bound fetching that partition pauses.
+    worker_max_unfinished_per_partition: int = Field(default=10000, ge=10)
     worker_produce_timeout_s: float = 10.0
     #: Longest time the broker may hold the worker's fetch request when there is nothing new (Faust's
     #: own value, 1,500 ms, added up to that much latency to events of partitions drained meanwhile).
@@ -191,11 +227,26 @@ class Settings(BaseSettings):
     worker_timeline_enabled: bool = True
     #: Entries kept per order (oldest dropped first); entries also expire with `worker_dedup_ttl_s`.
     worker_timeline_max_entries: int = Field(default=64, ge=1, le=1000)
-    #: URL other workers and `vtex-bridge order` use to reach this worker's web port (behind one Service,
-    #: the pod's own address); empty = http://127.0.0.1:<worker_web_port>.
+    #: URL other workers and `vtex-bridge order` use to reach this worker's console port (behind one
+    #: Service, the pod's own address); empty = http://127.0.0.1:<console_port>.
     worker_advertised_url: str = ""
-    #: Bearer token the console's replay needs; empty = replay from the console disabled.
+
+    # --- Operator console (served by every worker on its own port; docs/console.md) -------------------
+    #: Listen address and port of the console's page and API (not /metrics: that is worker_web_port).
+    console_host: str = "127.0.0.1"
+    console_port: int = 6067
+    #: Bearer token for reads and replay. Required outside the dev profile: 24+ random characters.
     console_admin_token: SecretStr = SecretStr("")
+    #: Bearer token for reads only (optional; the same rule when set).
+    console_read_token: SecretStr = SecretStr("")
+    #: Header an authenticating reverse proxy puts the user's identity in (e.g. `X-Forwarded-User`);
+    #: empty = not used. Believed only from `console_proxy_trusted_sources`.
+    console_proxy_user_header: str = ""
+    #: IPs or networks (JSON list, e.g. `["10.0.5.0/24"]`) the proxy connects from.
+    console_proxy_trusted_sources: list[str] = Field(default_factory=list)
+    #: Host names the console answers to besides loopback names and worker_advertised_url's host
+    #: (JSON list, e.g. `["console.example.com"]`); any other Host header gets 421.
+    console_allowed_hosts: list[str] = Field(default_factory=list)
 
     # --- Simulator -------------------------------------------------------------------------------
     sim_host: str = "127.0.0.1"
@@ -217,6 +268,8 @@ class Settings(BaseSettings):
     sim_allow_http_hooks: bool = False
     sim_duplicate_rate: float = 0.0
     sim_reorder_rate: float = 0.0
+    #: Delivery records the simulator keeps for `/_sim/deliveries` (the newest; its counts cover all).
+    sim_delivery_records: int = Field(default=50_000, ge=1)
 
     # --- Control plane (hook/feed CLI, feed poller, backfill) ---------------------------------------
     #: Bound on one call to VTEX's hook/feed configuration or Feed v3 API.

@@ -130,7 +130,27 @@ def create_app(
     runtime = Runtime(settings, data_dir=data_dir / "state", oms=oms, clock=clock, tracing=tracing)
     app.bridge_runtime = runtime  # type: ignore[attr-defined]
     owners = OwnerDirectory.from_settings(settings)
-    acks = OrderedAcks()
+    paused: set[int] = set()
+
+    def pause(partition: int) -> None:
+        """Stop fetching `partition`: its unfinished head holds `worker_max_unfinished_per_partition`
+        finished events in memory (their acks wait for it)."""
+        app.consumer.pause_partitions([TP(settings.input_topic, partition)])
+        if partition in paused:
+            return  # paused again (Faust's own buffer flow control may have resumed it): logged once
+        paused.add(partition)
+        log.warning(
+            "pausing a partition: its oldest event is unfinished and later ones reached the bound",
+            extra={"partition": partition, "bound": settings.worker_max_unfinished_per_partition},
+        )
+
+    def resume(partition: int) -> None:
+        paused.discard(partition)
+        log.info("resuming a paused partition", extra={"partition": partition})
+        app.consumer.resume_partitions([TP(settings.input_topic, partition)])
+
+    acks = OrderedAcks(limit=settings.worker_max_unfinished_per_partition, on_full=pause, on_room=resume)
+    runtime.metrics.bind_unfinished(acks.oldest_age)
     input_topic = app.topic(
         settings.input_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
@@ -161,6 +181,7 @@ def create_app(
 
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         acks.forget(input_partitions(revoked))
+        paused.difference_update(input_partitions(revoked))  # Faust forgets its pauses of them too
         await runtime.on_revoked(input_partitions(revoked))
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]

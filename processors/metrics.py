@@ -90,6 +90,12 @@ class ProcessorMetrics:
         )
         self._partition_lag = _PartitionLag()
         r.register(self._partition_lag)
+        self._oldest_unfinished = _PartitionGauge(
+            "bridge_processor_oldest_unfinished_seconds",
+            "Input partition assigned to this worker: age of its oldest event read and not finished (it holds"
+            " the partition's committed offset back)",
+        )
+        r.register(self._oldest_unfinished)
         self.in_flight_orders_limit = Gauge(
             "bridge_processor_in_flight_orders_limit",
             "Orders enriched at once at most (worker_max_in_flight_orders); active_lanes / this = saturation",
@@ -116,6 +122,10 @@ class ProcessorMetrics:
         self._partition_lag.source = partition_lag
         self.in_flight_orders_limit.set(in_flight_orders_limit)
 
+    def bind_unfinished(self, oldest_age: Callable[[], Mapping[int, float]]) -> None:
+        """Export the age of each partition's oldest unfinished event (`processors.ordered_acks`)."""
+        self._oldest_unfinished.source = oldest_age
+
     # OmsObserver
     def on_oms_response(self, status: str, latency_s: float) -> None:
         self.oms_requests.labels(status).inc()
@@ -137,6 +147,21 @@ class ProcessorMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _PartitionGauge(Collector):
+    """A gauge per assigned input partition, read from `source` at scrape time (revoked ones vanish)."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.source: Callable[[], Mapping[int, float]] = dict
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=["partition"])
+        for partition, value in sorted(self.source().items()):
+            family.add_metric([str(partition)], value)
+        yield family
 
 
 class _PartitionLag(Collector):
