@@ -2,8 +2,9 @@
 
 POST checks the filter (400, or 409 when FromWorkflow and FromOrders fields are mixed), then the URL
 (https only: 400 "Only https scheme is accepted"; `allow_http_hooks` lets plain http through for loopback
-hosts only), then pings the URL with `{"hookConfig":"ping"}` and the configured headers; anything but a
-200 within the ping timeout refuses the configuration with 400 "Unable to check address" (REFERENCE §5).
+hosts only, `allow_http_hook_hosts` for the host names it lists, e.g. a compose service), then pings the
+URL with `{"hookConfig":"ping"}` and the configured headers; anything but a 200 within the ping timeout
+refuses the configuration with 400 "Unable to check address" (REFERENCE §5).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ PATH: Final = "/api/orders/hook/config"
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
-def check_hook_url(raw: object, allow_http: bool) -> str:
-    """Return the hook URL when acceptable; raise `Reject` with VTEX's 400 otherwise."""
+def check_hook_url(raw: object, allow_http: bool, http_hosts: tuple[str, ...] = ()) -> str:
+    """Return the hook URL when acceptable; raise `Reject` with VTEX's 400 otherwise.
+
+    Plain http passes for loopback hosts when `allow_http` is on, and for the hosts named in
+    `http_hosts` (each named on purpose, like a compose service), never for any other host."""
     if not isinstance(raw, str) or not raw:
         raise Reject(error_response(400, MSG_UNABLE_TO_CHECK))
     try:
@@ -33,6 +37,8 @@ def check_hook_url(raw: object, allow_http: bool) -> str:
     if url.scheme == "https" and url.host:
         return raw
     if url.scheme == "http" and allow_http and url.host in LOOPBACK_HOSTS:
+        return raw
+    if url.scheme == "http" and url.host and url.host in http_hosts:
         return raw
     if url.scheme in ("http", "https") and not url.host:
         raise Reject(error_response(400, MSG_UNABLE_TO_CHECK))
@@ -73,7 +79,7 @@ async def set_hook(request: web.Request) -> web.Response:
     hook = body.get("hook")
     if not isinstance(hook, dict):
         return error_response(400, "hook must be an object with url and headers")
-    url = check_hook_url(hook.get("url"), sim.config.allow_http_hooks)
+    url = check_hook_url(hook.get("url"), sim.config.allow_http_hooks, sim.config.allow_http_hook_hosts)
     headers = check_headers(hook.get("headers"))
     result = await sim.sender.ping(url, headers)
     if result != "200":

@@ -53,6 +53,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="accept plain-http hook URLs on loopback (VTEX itself accepts https only)",
     )
     parser.add_argument(
+        "--allow-http-hooks-host",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="also accept plain-http hook URLs on this host name, e.g. the ingress's compose service "
+        "(repeatable; every other host stays https-only)",
+    )
+    parser.add_argument(
         "--hook-url", help="configure the hook to this URL at start (FromWorkflow, all statuses)"
     )
     parser.add_argument(
@@ -94,6 +102,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             ("duplicate_rate", args.duplicate_rate),
             ("reorder_rate", args.reorder_rate),
             ("allow_http_hooks", args.allow_http_hooks),
+            (
+                "allow_http_hook_hosts",
+                tuple(args.allow_http_hooks_host) if args.allow_http_hooks_host else None,
+            ),
         )
         if value is not None
     }

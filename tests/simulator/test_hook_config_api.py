@@ -8,6 +8,8 @@ import aiohttp
 import pytest
 
 from bridge.settings import SIMULATOR_APP_KEY
+from simulator.hook_config import check_hook_url
+from simulator.http_util import Reject
 from simulator.server import SimHandle
 from tests.simulator.conftest import AUTH, BAD_AUTH
 from tests.support.sim import HookReceiver, SimFactory
@@ -159,3 +161,19 @@ class TestValidation:
         async with http.get(f"{sim.base_url}{PATH}", headers=AUTH) as resp:
             assert 429 == resp.status
             assert "Retry-After" in resp.headers
+
+
+class TestPlainHttpHosts:
+    """Plain http passes for loopback when opted in, and for the host names listed one by one only."""
+
+    def test_a_listed_host_passes_without_the_loopback_opt_in(self) -> None:
+        assert "http://ingress:8080/hooks/vtex" == check_hook_url(
+            "http://ingress:8080/hooks/vtex", False, ("ingress",)
+        )
+
+    @pytest.mark.parametrize(
+        "url", ["http://ingress.evil.example/h", "http://worker:8080/h", "http://10.0.0.5/h"]
+    )
+    def test_any_other_host_stays_https_only(self, url: str) -> None:
+        with pytest.raises(Reject):
+            check_hook_url(url, True, ("ingress",))
