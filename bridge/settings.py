@@ -165,7 +165,15 @@ class Settings(BaseSettings):
 
     # --- Processor (Faust worker) --------------------------------------------------------------
     worker_app_id: str = "vtex-bridge-processor"
-    worker_store: str = "memory://"
+    #: Where a worker keeps its de-dup state and timelines: `rocksdict://` (RocksDB, bounded by
+    #: `worker_rocksdb_memory_mb`) or `memory://` (dicts that grow with every order within the TTL:
+    #: only `make run` uses it; docs/operations.md, "Worker memory").
+    worker_store: str = Field(default="rocksdict://", pattern=r"^(memory|rocksdb|rocksdict)://")
+    #: The one memory budget of a worker's RocksDB databases: their shared block cache, which their
+    #: memtables are charged to too (processors/rocks.py). The pod limit is this plus the process.
+    worker_rocksdb_memory_mb: int = Field(default=256, ge=16, le=65536)
+    #: Write buffer (memtable) size of each database, two at most per database.
+    worker_rocksdb_write_buffer_mb: int = Field(default=4, ge=1, le=256)
     worker_web_port: int = 6066
     #: Listen address of /metrics, /health(z), /ready(z): loopback locally, 0.0.0.0 in a container.
     worker_web_host: str = "127.0.0.1"
@@ -266,6 +274,9 @@ class Settings(BaseSettings):
     sim_time_compression: float = 1.0
     #: Accept plain-http hook URLs on loopback (VTEX accepts https only); the local demo needs it.
     sim_allow_http_hooks: bool = False
+    #: Host names besides loopback whose plain-http hook URLs the simulator accepts (JSON list, e.g.
+    #: `["ingress"]` in docker-compose, where the ingress is not on loopback).
+    sim_allow_http_hook_hosts: list[str] = Field(default_factory=list)
     sim_duplicate_rate: float = 0.0
     sim_reorder_rate: float = 0.0
     #: Delivery records the simulator keeps for `/_sim/deliveries` (the newest; its counts cover all).

@@ -59,6 +59,9 @@ class SimConfig:
     time_compression: float = 1.0
     #: Accept plain-http hook URLs on loopback hosts (VTEX itself accepts https only).
     allow_http_hooks: bool = False
+    #: Further host names whose plain-http hook URLs are accepted, e.g. the ingress's service name in a
+    #: compose network. Named one by one, so the https rule stays VTEX's for every other host.
+    allow_http_hook_hosts: tuple[str, ...] = ()
     # Hook sender
     duplicate_rate: float = 0.0
     reorder_rate: float = 0.0
@@ -70,6 +73,8 @@ class SimConfig:
     retry_factor: float = VTEX_RETRY_FACTOR
     #: Deliveries in flight at once, over all orders.
     max_concurrent_deliveries: int = 64
+    #: Delivery records kept for `/_sim/deliveries` and `/_sim/accepted` (the newest; counts cover all).
+    delivery_records: int = 50_000
     hook_inactivity_s: float = VTEX_HOOK_INACTIVITY_S
     #: `Domain` of notifications and feed items: Marketplace or Fulfillment.
     domain: str = "Marketplace"
@@ -89,6 +94,8 @@ class SimConfig:
             raise ValueError("time_compression and the delivery/ping timeouts must be positive")
         if self.max_attempts < 1 or self.retry_factor < 1 or self.max_concurrent_deliveries < 1:
             raise ValueError("max_attempts, retry_factor and max_concurrent_deliveries must be at least 1")
+        if self.delivery_records < 1:
+            raise ValueError("delivery_records must be at least 1")
 
     def credentials(self) -> dict[str, str]:
         """Return every accepted appKey with its appToken."""
@@ -115,8 +122,10 @@ class SimConfig:
             "rate_limit_per_minute": settings.sim_rate_limit_per_minute,
             "time_compression": settings.sim_time_compression,
             "allow_http_hooks": settings.sim_allow_http_hooks,
+            "allow_http_hook_hosts": tuple(settings.sim_allow_http_hook_hosts),
             "duplicate_rate": settings.sim_duplicate_rate,
             "reorder_rate": settings.sim_reorder_rate,
+            "delivery_records": settings.sim_delivery_records,
         }
         values.update(overrides)
         return cls(**values)

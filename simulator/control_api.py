@@ -3,14 +3,17 @@
 Not a VTEX API: no credentials (the simulator listens on loopback only).
 - `GET/POST /_sim/controls`: read / change the runtime knobs (partial JSON object; 400 on bad values).
 - `GET /_sim/stats`: hook sender counts, orders, transitions, feed depth, OMS counters.
-- `GET /_sim/deliveries[?outcome=accepted|dropped|pending]`: the sender's records.
+- `GET /_sim/deliveries[?outcome=accepted|dropped|pending][&after=SEQ][&limit=N]`: the sender's kept
+  records with a seq above `after`, at most `limit` (default 10,000); a full page carries `X-Next-After`.
 - `GET /_sim/accepted`: event ids (and payloads) the receiver accepted.
 - `POST /_sim/workload`: `{"orders", "seed"?, "rate_per_s"?, "mix"?}` starts driving a workload (202).
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -20,6 +23,8 @@ from simulator.http_util import json_body, sim_of
 from simulator.workload import generate_workload
 
 routes = web.RouteTableDef()
+DELIVERIES_PAGE: Final = 10_000
+MAX_DELIVERIES_PAGE: Final = 50_000
 
 
 @routes.get("/_sim/controls")
@@ -55,9 +60,27 @@ async def get_stats(request: web.Request) -> web.Response:
 
 @routes.get("/_sim/deliveries")
 async def get_deliveries(request: web.Request) -> web.Response:
+    """One page of the kept delivery records, oldest first; `X-Next-After` names the next page's cursor."""
     outcome = request.query.get("outcome")
+    after, limit = request.query.get("after", "-1"), request.query.get("limit", str(DELIVERIES_PAGE))
+    if not after.lstrip("-").isdigit() or int(after) < -1:
+        return error_response(400, "after must be a delivery seq (an integer >= -1)")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_DELIVERIES_PAGE:
+        return error_response(400, f"limit must be an integer between 1 and {MAX_DELIVERIES_PAGE}")
     records = sim_of(request).sender.records
-    return web.json_response([r.to_json() for r in records if outcome is None or r.outcome == outcome])
+    page: list[dict[str, Any]] = []
+    if records:
+        # Seqs are consecutive in the ring, so the page's start is found without a scan.
+        start = max(0, int(after) + 1 - records[0].seq)
+        for record in itertools.islice(records, start, None):
+            if outcome is None or record.outcome == outcome:
+                page.append(record.to_json())
+                if len(page) == int(limit):
+                    break
+    headers = {}
+    if len(page) == int(limit) and page[-1]["seq"] < records[-1].seq:
+        headers["X-Next-After"] = str(page[-1]["seq"])
+    return web.json_response(page, headers=headers)
 
 
 @routes.get("/_sim/accepted")

@@ -42,6 +42,29 @@ class DeliveryRecord:
         }
 
 
+@dataclass(slots=True)
+class DeliveryTotals:
+    """Running totals over every notification ever recorded, kept as they happen.
+
+    The records themselves live in a bounded ring (`SimConfig.delivery_records`), so `stats()` and the
+    metrics read these instead of walking the records: their cost does not grow with history.
+    """
+
+    notifications: int = 0
+    sent: int = 0
+    accepted: int = 0
+    dropped: int = 0
+    retried: int = 0
+    duplicates: int = 0
+    #: Distinct events accepted: non-duplicate notifications that ended accepted (a duplicate re-sends an
+    #: event that was accepted already).
+    accepted_events: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.notifications - self.accepted - self.dropped
+
+
 @dataclass(frozen=True, slots=True)
 class AcceptedEvents:
     """The events the receiver accepted at least once: one payload per event id, in acceptance order."""

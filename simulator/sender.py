@@ -9,7 +9,9 @@ otherwise leave in lifecycle order (a per-order lock spans each event's first at
 failed event may then land after newer events, as with VTEX).
 
 Every notification is recorded (payload, event id, attempts, outcome), so tests can compare what VTEX
-"knows it delivered" with what came out of Kafka: `accepted_events()`.
+"knows it delivered" with what came out of Kafka: `accepted_events()`. The records sit in a ring of the
+last `delivery_records` notifications; the counts (`stats()`) are running totals over all of them, so a
+simulator that runs for hours neither grows nor slows down.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import contextlib
 import itertools
 import logging
 import random
-from collections import Counter
+from collections import deque
 from typing import Any, Final
 
 import aiohttp
@@ -29,7 +31,7 @@ from bridge.events import compute_event_id
 from simulator.clock import Clock
 from simulator.config import SimConfig
 from simulator.controls import Controls
-from simulator.deliveries import AcceptedEvents, DeliveryRecord
+from simulator.deliveries import AcceptedEvents, DeliveryRecord, DeliveryTotals, Outcome
 from simulator.state import Notification, SimState
 from simulator.workload import Transition, Workload
 
@@ -48,14 +50,18 @@ class HookSender:
         self.controls = controls
         self.clock = clock
         self.config = config
-        self.records: list[DeliveryRecord] = []
+        #: The newest `config.delivery_records` notifications (older ones only count in `totals`).
+        self.records: deque[DeliveryRecord] = deque(maxlen=config.delivery_records)
+        self.totals = DeliveryTotals()
         self._rng = random.Random(f"sender:{config.seed}")
         # Fault draws happen in delivery order (not deterministic under concurrency): keep them apart so
         # duplicate and reorder decisions stay a pure function of the seed and the workload.
         self._fault_rng = random.Random(f"faults:{config.seed}")
         self._seq = itertools.count()
         self._held: dict[tuple[str, str], Notification] = {}
-        self._order_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        #: One lock per order with notifications in their first attempt, and how many use it (an order's
+        #: entry goes when its last user is done, so the map holds in-flight orders only).
+        self._order_locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._runs: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(config.max_concurrent_deliveries)
@@ -156,32 +162,42 @@ class HookSender:
             duplicate=duplicate,
         )
         self.records.append(record)
+        self.totals.notifications += 1
+        self.totals.duplicates += duplicate
         resend = not duplicate and self._rng.random() < self.controls.duplicate_rate
         key = (notification.app_key, str(payload["OrderId"]))
-        lock = self._order_locks.setdefault(key, asyncio.Lock())
-        task = asyncio.create_task(self._deliver(record, lock, resend), name=f"hook-{record.seq}")
+        lock, users = self._order_locks.get(key) or (asyncio.Lock(), 0)
+        self._order_locks[key] = (lock, users + 1)
+        task = asyncio.create_task(self._deliver(record, key, lock, resend), name=f"hook-{record.seq}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     # --- delivering --------------------------------------------------------------------------
-    async def _deliver(self, record: DeliveryRecord, lock: asyncio.Lock, resend: bool) -> None:
+    async def _deliver(
+        self, record: DeliveryRecord, key: tuple[str, str], lock: asyncio.Lock, resend: bool
+    ) -> None:
         try:
-            await self._deliver_with_retries(record, lock, resend)
+            await self._deliver_with_retries(record, key, lock, resend)
         except Exception:  # a bug here must not leave drain() waiting on a record forever
             log.exception("hook delivery failed unexpectedly", extra={"event_id": record.event_id})
             record.results.append("internal-error")
-            record.outcome = "dropped"
+            if record.outcome == "pending":
+                self._finish(record, "dropped")
 
-    async def _deliver_with_retries(self, record: DeliveryRecord, lock: asyncio.Lock, resend: bool) -> None:
+    async def _deliver_with_retries(
+        self, record: DeliveryRecord, key: tuple[str, str], lock: asyncio.Lock, resend: bool
+    ) -> None:
         config = self.config
-        async with lock:  # first attempts of one order leave in submission order
-            record.first_attempt_at = self.clock.now()
-            accepted = await self._attempt(record)
+        try:
+            async with lock:  # first attempts of one order leave in submission order
+                record.first_attempt_at = self.clock.now()
+                accepted = await self._attempt(record)
+        finally:
+            self._release_order_lock(key)
         while not accepted:
             age = self.clock.now() - (record.first_attempt_at or 0.0)
             if record.attempts >= config.max_attempts or age >= config.max_retry_age_s:
-                record.outcome = "dropped"
-                record.finished_at = self.clock.now()
+                self._finish(record, "dropped")
                 log.warning(
                     "hook event dropped",
                     extra={
@@ -194,15 +210,32 @@ class HookSender:
                 return
             await self.clock.sleep(config.retry_base_s * config.retry_factor ** (record.attempts - 1))
             accepted = await self._attempt(record)
-        record.outcome = "accepted"
-        record.finished_at = self.clock.now()
+        self._finish(record, "accepted")
         if resend:
             self._dispatch(record.notification, duplicate=True)
+
+    def _finish(self, record: DeliveryRecord, outcome: Outcome) -> None:
+        record.outcome = outcome
+        record.finished_at = self.clock.now()
+        if outcome == "accepted":
+            self.totals.accepted += 1
+            self.totals.accepted_events += not record.duplicate
+        else:
+            self.totals.dropped += 1
+
+    def _release_order_lock(self, key: tuple[str, str]) -> None:
+        lock, users = self._order_locks[key]
+        if users > 1:
+            self._order_locks[key] = (lock, users - 1)
+        else:
+            del self._order_locks[key]
 
     async def _attempt(self, record: DeliveryRecord) -> bool:
         while self.controls.hook_paused:
             await asyncio.sleep(PAUSE_POLL_S)
         record.attempts += 1
+        self.totals.sent += 1
+        self.totals.retried += record.attempts > 1
         if self.controls.hook_failure_rate and self._fault_rng.random() < self.controls.hook_failure_rate:
             record.results.append("injected-failure")
             return False
@@ -241,6 +274,7 @@ class HookSender:
 
     # --- what happened -----------------------------------------------------------------------
     def accepted_events(self) -> AcceptedEvents:
+        """The events accepted among the records kept (all of them unless the ring overflowed)."""
         payloads: list[dict[str, Any]] = []
         ids: set[str] = set()
         for record in sorted(
@@ -257,16 +291,19 @@ class HookSender:
         return frozenset(r.event_id for r in self.records if r.outcome == "dropped") - accepted
 
     def stats(self) -> dict[str, int]:
-        outcomes = Counter(r.outcome for r in self.records)
+        """Return the running totals (constant cost: nothing here walks the records)."""
+        totals = self.totals
         return {
-            "notifications": len(self.records),
-            "sent": sum(r.attempts for r in self.records),
-            "accepted": outcomes["accepted"],
-            "dropped": outcomes["dropped"],
-            "pending": outcomes["pending"],
-            "retried": sum(max(0, r.attempts - 1) for r in self.records),
-            "duplicates": sum(1 for r in self.records if r.duplicate),
+            "notifications": totals.notifications,
+            "sent": totals.sent,
+            "accepted": totals.accepted,
+            "accepted_events": totals.accepted_events,
+            "dropped": totals.dropped,
+            "pending": totals.pending,
+            "retried": totals.retried,
+            "duplicates": totals.duplicates,
             "held": len(self._held),
             "pings": self.pings,
             "running": len(self._runs),
+            "records_kept": len(self.records),
         }

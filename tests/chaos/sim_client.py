@@ -70,11 +70,22 @@ class SimClient:
         """Return the messages in the simulator's feeds (in flight or not)."""
         return sum(int(n) for n in (await self.stats())["feed_depth"].values())
 
+    async def deliveries(self) -> list[dict[str, Any]]:
+        """Return every kept delivery record, following `/_sim/deliveries`' pages."""
+        records: list[dict[str, Any]] = []
+        after: str | None = "-1"
+        while after is not None:
+            url = f"{self.base_url}/_sim/deliveries"
+            async with self.session.get(url, params={"after": after}) as response:
+                assert 200 == response.status, await response.text()
+                records += await response.json()
+                after = response.headers.get("X-Next-After")
+        return records
+
     async def expectation(self, *, feed_is_lossless: bool = False) -> Expectation:
         """Return what the simulator delivered; with a feed, every notified event must appear too."""
         async with self.session.get(f"{self.base_url}/_sim/accepted") as response:
             accepted = await response.json()
-        async with self.session.get(f"{self.base_url}/_sim/deliveries") as response:
-            deliveries = await response.json()
+        deliveries = await self.deliveries()
         also = [str(d["event_id"]) for d in deliveries] if feed_is_lossless else []
         return Expectation.from_simulator(accepted, deliveries, also_must=also)
