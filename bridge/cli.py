@@ -70,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bridge import aiokafka_fixes  # here, not at the top: `--help` need not import aiokafka
 
     aiokafka_fixes.install()  # every command's Kafka consumers stop cleanly while the broker is down
+    from bridge import kafka_config
+
+    try:
+        kafka_config.install(settings)  # every Kafka client connects with the configured security
+    except kafka_config.KafkaConfigError as exc:
+        print(f"vtex-bridge: invalid Kafka configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     handler: Handler = args.func
     try:
         return handler(args, settings)

@@ -43,6 +43,7 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
+from bridge.kafka_config import client_kwargs
 from bridge.kafka_metadata import topic_exists
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class ResilientProducer:
     def _default_factory(self) -> KafkaProducerLike:
         config = self._config
         producer: KafkaProducerLike = AIOKafkaProducer(
-            bootstrap_servers=config.bootstrap_servers,
+            **client_kwargs(config.bootstrap_servers),
             client_id=config.client_id,
             acks="all",
             enable_idempotence=True,

@@ -23,7 +23,7 @@ from aiohttp import web
 from faust.types import TP
 from mode import Service
 
-from bridge import aiokafka_fixes
+from bridge import aiokafka_fixes, kafka_config
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
@@ -97,11 +97,13 @@ def create_app(
     shuts down when it stops; an injected one is the caller's.
     """
     aiokafka_fixes.install()
+    kafka_config.install(settings)  # the writers, state loaders and console connect like Faust does
     data_dir = data_dir or Path(".vtex-bridge") / settings.worker_app_id
     data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.worker_app_id,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        broker_credentials=kafka_config.faust_credentials(settings),
         store="memory://",  # Faust holds no table: the de-dup table is ours (processors.state)
         datadir=str(data_dir / "faust"),
         autodiscover=False,

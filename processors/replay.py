@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from bridge.events import InvalidEvent, decode_input_event
+from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
 from processors.records import original_value
 
@@ -35,15 +36,13 @@ async def replay(
     target = input_topic or settings.input_topic
     group = f"{settings.worker_app_id}-replay"
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_kwargs(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all", enable_idempotence=True)
     await asyncio.wait_for(consumer.start(), TIMEOUT_S)
     await asyncio.wait_for(producer.start(), TIMEOUT_S)
     counts = {"replayed": 0, "skipped": 0, "scanned": 0}
@@ -103,7 +102,7 @@ async def replay_record(
     """
     target = input_topic or settings.input_topic
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_kwargs(settings),
         enable_auto_commit=False,
         isolation_level="read_committed",
     )
@@ -126,9 +125,7 @@ async def replay_record(
         raise LookupError(f"no dead letter at {settings.dead_letter_topic}[{partition}]@{offset}")
     letter = orjson.loads(message.value)
     value = original_value(message.value)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**client_kwargs(settings), acks="all", enable_idempotence=True)
     await asyncio.wait_for(producer.start(), TIMEOUT_S)
     try:
         sent = await producer.send(target, value=value, key=message.key, headers=_headers(value))

@@ -27,6 +27,7 @@ from typing import Final, Protocol
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bridge.kafka_config import client_kwargs
 from processors.dedup import EMPTY, OrderMemory
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class Loaded:
 
 def _state_consumer(bootstrap: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         enable_auto_commit=False,
         isolation_level="read_committed",
         auto_offset_reset="earliest",

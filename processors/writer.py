@@ -35,6 +35,7 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
+from bridge.kafka_config import client_kwargs
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
 from processors.state import PartitionState, changelog_end, encode_memory, load_changelog, load_partition
@@ -177,7 +178,7 @@ class PartitionWriter:
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            **client_kwargs(self._bootstrap),
             transactional_id=self._txn_id,
             enable_idempotence=True,
             acks="all",

@@ -10,6 +10,8 @@ from typing import Final
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bridge.kafka_config import client_kwargs
+
 KAFKA_CALL_TIMEOUT_S: Final = 5.0
 
 
@@ -26,8 +28,8 @@ class KafkaView:
     """A long-lived admin client and consumer used only to read offsets."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
+        self._consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
 
     async def start(self) -> None:
         await asyncio.wait_for(self._admin.start(), KAFKA_CALL_TIMEOUT_S * 4)

@@ -18,6 +18,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
+from bridge.kafka_config import client_kwargs
+
 #: `config_source` of a DescribeConfigs entry set on the topic itself (KIP-226); the rest are defaults.
 DYNAMIC_TOPIC_CONFIG: Final = 1
 UNKNOWN_TOPIC_OR_PARTITION: Final = 3
@@ -81,7 +83,7 @@ class PartitionLag:
 @contextlib.asynccontextmanager
 async def admin_client(bootstrap: str, timeout_s: float) -> AsyncIterator[AIOKafkaAdminClient]:
     """Yield a started admin client; its requests time out after `timeout_s` too."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap), request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         yield admin
@@ -162,7 +164,7 @@ async def group_lag(
         )
     except KafkaError:  # no group coordinator yet (no group ever committed on a fresh cluster)
         committed = {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
     await asyncio.wait_for(consumer.start(), timeout_s)
     try:
         ends = await asyncio.wait_for(consumer.end_offsets(tps), timeout_s)

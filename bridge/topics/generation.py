@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from bridge.events import utc_now_iso
+from bridge.kafka_config import client_kwargs
 from bridge.kafka_metadata import topic_exists
 from bridge.settings import Settings
 from processors.state import changelog_topic
@@ -215,7 +216,7 @@ class ControlReader:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **client_kwargs(self._bootstrap),
             client_id="vtex-bridge-generation",
             enable_auto_commit=False,
             isolation_level="read_committed",
@@ -281,7 +282,7 @@ class ControlWriter:
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            **client_kwargs(self._bootstrap),
             client_id="vtex-bridge-reshard",
             transactional_id=f"{self._topic}-writer",
             enable_idempotence=True,

@@ -32,6 +32,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from bridge.kafka_config import client_kwargs
 from bridge.topics.generation import partition_for, transactional_id
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ async def fence_writers(bootstrap: str, app_id: str, partitions: int) -> None:
 
     async def fence(partition: int) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+            **client_kwargs(bootstrap),
             client_id="vtex-bridge-reshard-fence",
             transactional_id=transactional_id(app_id, partition),
             enable_idempotence=True,
@@ -88,7 +89,7 @@ async def fence_writers(bootstrap: str, app_id: str, partitions: int) -> None:
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         client_id="vtex-bridge-reshard",
         acks="all",
         enable_idempotence=True,
@@ -98,7 +99,7 @@ def _producer(bootstrap: str) -> AIOKafkaProducer:
 
 def _consumer(bootstrap: str, group: str | None = None) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         client_id="vtex-bridge-reshard",
         group_id=group,
         enable_auto_commit=False,

@@ -13,6 +13,7 @@ from typing import Any, Final
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bridge.kafka_config import client_kwargs
 from bridge.topics.cluster import group_members
 from bridge.topics.generation import Generation
 from bridge.topics.spec import TopicSpec
@@ -124,7 +125,7 @@ class ReshardKafka:
         self, tps: list[TopicPartition]
     ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False)
+            consumer = AIOKafkaConsumer(**client_kwargs(self._bootstrap), enable_auto_commit=False)
             await asyncio.wait_for(consumer.start(), self._timeout)
             self._consumer = consumer
         ends = await asyncio.wait_for(self._consumer.end_offsets(tps), self._timeout)

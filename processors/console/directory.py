@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
 from processors.console.ownership import Distribution, advertised_url
 
@@ -105,7 +106,7 @@ class OwnerDirectory:
     async def _ensure_topic(self) -> None:
         if not self._create:
             return
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(self._bootstrap))
         await asyncio.wait_for(admin.start(), CLIENT_TIMEOUT_S)
         try:
             if self.topic in set(await asyncio.wait_for(admin.list_topics(), CLIENT_TIMEOUT_S)):
@@ -132,7 +133,7 @@ class OwnerDirectory:
 
     async def _tail(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+            **client_kwargs(self._bootstrap), enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await asyncio.wait_for(consumer.start(), CLIENT_TIMEOUT_S)
         try:
@@ -182,7 +183,7 @@ class OwnerDirectory:
                         if producer is None:
                             await self._ensure_topic()
                             producer = AIOKafkaProducer(
-                                bootstrap_servers=self._bootstrap, acks="all", enable_idempotence=True
+                                **client_kwargs(self._bootstrap), acks="all", enable_idempotence=True
                             )
                             await asyncio.wait_for(producer.start(), CLIENT_TIMEOUT_S)
                         value = orjson.dumps({"url": self.own_url, "at": time.time()})

@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bridge.kafka_config import client_kwargs
+
 START_TIMEOUT_S: Final = 15.0
 READ_TIMEOUT_S: Final = 10.0
 FETCH_TIMEOUT_MS: Final = 300
@@ -32,7 +34,7 @@ class RecordReader:
     async def _ensure(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
+                **client_kwargs(self._bootstrap),
                 enable_auto_commit=False,
                 isolation_level="read_committed",
                 auto_offset_reset="earliest",
