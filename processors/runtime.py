@@ -26,8 +26,9 @@ from processors.cpu_load import CpuLoad
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.metrics import ProcessorMetrics
 from processors.pipeline import OrderReader, Pipeline, Work
+from processors.rocks import RocksMemory
 from processors.routing import Router
-from processors.state import changelog_topic, new_state
+from processors.state import changelog_topic, is_rocks, new_state
 from processors.timeline import TimelineOp
 from processors.timeline_store import TimelineConfig, TimelineStore, new_timelines, timeline_topic
 from processors.writer import PartitionLost, PartitionWriter, RetryBatch
@@ -71,6 +72,10 @@ class Runtime:
         self.router = Router(settings.status_topic_prefix, settings.worker_route_groups)
         self._clock = clock
         self._data_dir = data_dir
+        #: One memory budget for every RocksDB database this worker opens (None: the memory store).
+        self.rocks = RocksMemory.from_settings(settings) if is_rocks(settings.worker_store) else None
+        if self.rocks is not None:
+            self.metrics.registry.register(self.rocks)
         self._changelog = changelog_topic(settings.worker_app_id)
         self.writers: dict[int, PartitionWriter] = {}
         self._ready: dict[int, asyncio.Event] = {}
@@ -285,7 +290,9 @@ class Runtime:
             app_id=self.settings.worker_app_id,
             partition=partition,
             changelog=self._changelog,
-            state_factory=lambda: new_state(self.settings.worker_store, self._data_dir, partition),
+            state_factory=lambda: new_state(
+                self.settings.worker_store, self._data_dir, partition, self.rocks
+            ),
             load_timeout_s=LOAD_TIMEOUT_S,
             produce_timeout_s=self.settings.worker_produce_timeout_s,
             backoff_max_s=self.settings.worker_retry_backoff_max_s,
@@ -332,7 +339,7 @@ class Runtime:
             return None
         return TimelineConfig(
             changelog=timeline_topic(settings.worker_app_id),
-            factory=lambda: new_timelines(settings.worker_store, self._data_dir, partition),
+            factory=lambda: new_timelines(settings.worker_store, self._data_dir, partition, self.rocks),
             max_entries=settings.worker_timeline_max_entries,
         )
 

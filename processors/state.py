@@ -9,7 +9,8 @@ partition p of the input (same key, same partitioner), so the state moves with t
 
 On assignment a partition's state is rebuilt by reading its changelog partition with `read_committed`
 up to the last stable offset (aborted writes of a killed worker are invisible). Local storage is a dict
-(`memory://`) or a RocksDB column per partition (`rocksdict://`), chosen by `settings.worker_store`.
+(`memory://`) or a RocksDB database per partition (`rocksdict://`), chosen by `settings.worker_store`;
+every RocksDB database of a worker shares one memory budget (`processors.rocks`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bridge.kafka_config import client_kwargs
 from processors.dedup import EMPTY, OrderMemory
+from processors.rocks import RocksMemory, default_memory
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +88,13 @@ class RocksBytes:
     de-dup state and the timelines each keep one per partition (keeps RSS flat at millions of keys).
     """
 
-    def __init__(self, path: Path) -> None:
-        from rocksdict import Rdict
-
+    def __init__(self, path: Path, memory: RocksMemory | None = None) -> None:
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
-        self._db = Rdict(str(path))
+        self._memory = memory or default_memory()
+        self._db = self._memory.open(path)
         self._count = 0
 
     def get(self, order_id: str) -> bytes | None:
@@ -120,6 +121,7 @@ class RocksBytes:
 
     def close(self) -> None:
         self._db.close()
+        self._memory.closed()
         shutil.rmtree(self._path, ignore_errors=True)
 
 
@@ -131,8 +133,8 @@ def is_rocks(store_url: str) -> bool:
 class RocksBacked:
     """What a store over one `RocksBytes` answers the same way whatever it keeps in it."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = RocksBytes(path)
+    def __init__(self, path: Path, memory: RocksMemory | None = None) -> None:
+        self._db = RocksBytes(path, memory)
 
     def order_ids(self) -> Iterator[str]:
         return self._db.order_ids()
@@ -155,11 +157,13 @@ class RocksState(RocksBacked):
         self._db.put(order_id, encode_memory(memory))
 
 
-def new_state(store_url: str, data_dir: Path, partition: int) -> PartitionState:
-    """Return an empty state for `partition` in the configured store."""
+def new_state(
+    store_url: str, data_dir: Path, partition: int, memory: RocksMemory | None = None
+) -> PartitionState:
+    """Return an empty state for `partition` in the configured store (RocksDB: under `memory`)."""
     if is_rocks(store_url):
         # A unique directory: a rebuild fills a fresh state while the old one still serves reads.
-        return RocksState(data_dir / f"state-p{partition}-{uuid.uuid4().hex[:8]}")
+        return RocksState(data_dir / f"state-p{partition}-{uuid.uuid4().hex[:8]}", memory)
     return MemoryState()
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from processors.rocks import RocksMemory
 from processors.state import RocksBacked, is_rocks
 from processors.timeline import decode_value, entry_time
 
@@ -90,10 +91,12 @@ class RocksTimelines(RocksBacked):
         return entry_time(raw if newline < 0 else raw[:newline])
 
 
-def new_timelines(store_url: str, data_dir: Path, partition: int) -> TimelineStore:
-    """Return an empty timeline store for `partition` in the configured store kind."""
+def new_timelines(
+    store_url: str, data_dir: Path, partition: int, memory: RocksMemory | None = None
+) -> TimelineStore:
+    """Return an empty timeline store for `partition` in the configured store (RocksDB: under `memory`)."""
     if is_rocks(store_url):
-        return RocksTimelines(data_dir / f"timeline-p{partition}-{uuid.uuid4().hex[:8]}")
+        return RocksTimelines(data_dir / f"timeline-p{partition}-{uuid.uuid4().hex[:8]}", memory)
     return MemoryTimelines()
 
 

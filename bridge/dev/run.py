@@ -93,6 +93,9 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
         "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(plan.feed_poller_port),
         "VTEX_BRIDGE_LOG_FORMAT": "json",
     }
+    if "worker_store" not in settings.model_fields_set:
+        # A demo's state lives as long as its broker: dicts suffice (anything else defaults to RocksDB).
+        plan.env["VTEX_BRIDGE_WORKER_STORE"] = "memory://"
     if with_simulator:
         plan.env["VTEX_BRIDGE_VTEX_BASE_URL"] = plan.sim_url
     return plan
