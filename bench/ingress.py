@@ -54,7 +54,7 @@ from bridge.settings import load_settings
 ACCOUNT = "benchaccount"
 APP_KEY = "vtexappkey-benchaccount-BENCH"
 HEADER = "X-Bridge-Secret"
-SECRET = "bench-secret-not-a-secret"
+SECRET = "bench-Hq7Lw2Zx9Rk4Tm8Vn3BjPd5F"  # strong enough for the production profile
 PARTITIONS = 12
 #: Unmeasured load at the start of each phase (the broker's JIT, connections, first batches).
 WARMUP_S = 3.0

@@ -13,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bridge.identifiers import account_name_problem
 
 ENV_PREFIX = "VTEX_BRIDGE_"
 
@@ -130,9 +132,18 @@ class Settings(BaseSettings):
     vtex_base_url: str = Field(default="", validation_alias=_env("VTEX_BASE_URL"))
     vtex_environment: str = "vtexcommercestable"
 
+    # --- Profile ----------------------------------------------------------------------------------
+    #: `production` (the default) or `dev`. Outside `dev` the ingress refuses to start unless every hook
+    #: secret is at least 24 random-looking characters (docs/ingress.md, "Secrets"); `vtex-bridge dev`
+    #: (`make run`) sets `dev` for the services it starts when it runs the simulator.
+    profile: Literal["production", "dev"] = "production"
+
     # --- Ingress (VTEX Hook receiver) ------------------------------------------------------------
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8080
+    #: `/metrics` of the ingress listens here, apart from the public hook port (account names, volumes).
+    ingress_metrics_host: str = "127.0.0.1"
+    ingress_metrics_port: int = 8081
     ingress_path: str = "/hooks/vtex"
     #: Name of the custom header VTEX sends with every notification (configured in `hook.headers`).
     hook_secret_header: str = "X-Bridge-Secret"
@@ -144,6 +155,12 @@ class Settings(BaseSettings):
     ingress_max_body_bytes: int = 16 * 1024
     ingress_produce_timeout_s: float = 3.5
     ingress_max_in_flight: int = 2000
+    #: Requests without a valid secret header handled at once (they can only be pings); beyond it 503.
+    #: Kept apart from `ingress_max_in_flight`, so unauthenticated senders never take VTEX's budget.
+    ingress_max_unauthenticated_in_flight: int = Field(default=32, ge=1)
+    #: A connection must deliver a complete request head within this long after it opened or after its
+    #: previous answer, else it is closed (also the idle keep-alive bound): slow senders cannot pile up.
+    ingress_header_timeout_s: float = Field(default=10.0, gt=0.0)
     #: aiokafka keeps one produce request in flight per broker, so under load records batch anyway while
     #: it is out; linger only delays the lone record at low rates (docs/performance.md, "Ingress").
     ingress_linger_ms: int = 2
@@ -362,6 +379,15 @@ class Settings(BaseSettings):
     tracing_max_queue_size: int = 4096
     #: On shutdown: how long exporting the spans still queued may take.
     tracing_shutdown_timeout_s: float = 5.0
+
+    @field_validator("vtex_account", "vtex_environment")
+    @classmethod
+    def _host_label(cls, value: str) -> str:
+        """The account and environment become labels of VTEX's host name: refuse anything else."""
+        problem = account_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     def vtex_url(self) -> str:
         """Return the VTEX base URL: the configured one, else the account's real one."""

@@ -98,6 +98,9 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
         plan.env["VTEX_BRIDGE_WORKER_STORE"] = "memory://"
     if with_simulator:
         plan.env["VTEX_BRIDGE_VTEX_BASE_URL"] = plan.sim_url
+        # The simulator's public credentials and the default hook secret are accepted only in the dev
+        # profile; against a real account the services keep the production checks.
+        plan.env["VTEX_BRIDGE_PROFILE"] = "dev"
     return plan
 
 

@@ -12,10 +12,16 @@ Accounts come from the settings (`vtex_account`, `vtex_app_key`, `hook_secret_he
       "secrets": ["new-secret", "old-secret"]}]
 
 `header` is optional (defaults to `hook_secret_header`); `secrets` holds one or two non-empty strings.
+`account` must be a VTEX account name (`bridge.identifiers`).
+
+Fail closed: unless `settings.profile` is `dev`, every secret must pass `bridge.secret_strength` (at
+least 24 random-looking characters, no placeholder, not the public default), else the ingress does not
+start and the error names the variable (or file entry) to set. In `dev` a weak secret is only warned of.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +30,11 @@ from typing import Any, Final
 import orjson
 from pydantic import SecretStr
 
+from bridge.identifiers import account_name_problem
+from bridge.secret_strength import secret_problem, weak_secret_message
 from bridge.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_SECRETS: Final = 2
 _ALLOWED_KEYS: Final = frozenset({"account", "app_key", "header", "secrets"})
@@ -46,6 +56,9 @@ class HookAccount:
     def __post_init__(self) -> None:
         if not self.account or not self.app_key or not self.header:
             raise AccountsConfigError("an account needs a non-empty account, app_key and header")
+        problem = account_name_problem(self.account)
+        if problem is not None:
+            raise AccountsConfigError(f"account {self.account!r} {problem}")
         if not 1 <= len(self.secrets) <= MAX_SECRETS:
             raise AccountsConfigError(f"account {self.account!r} needs one or two secrets")
         if any(not s.get_secret_value() for s in self.secrets):
@@ -55,7 +68,15 @@ class HookAccount:
 def load_accounts(settings: Settings) -> tuple[HookAccount, ...]:
     """Return every configured account: the settings' own (when it has a secret) and the file's."""
     accounts: list[HookAccount] = []
-    secrets = [s for s in (settings.hook_secret, settings.hook_secret_previous) if s.get_secret_value()]
+    named = [
+        (name, secret)
+        for name, secret in (
+            ("VTEX_BRIDGE_HOOK_SECRET", settings.hook_secret),
+            ("VTEX_BRIDGE_HOOK_SECRET_PREVIOUS", settings.hook_secret_previous),
+        )
+        if secret.get_secret_value()
+    ]
+    secrets = [secret for _, secret in named]
     if secrets:
         accounts.append(
             HookAccount(
@@ -66,7 +87,13 @@ def load_accounts(settings: Settings) -> tuple[HookAccount, ...]:
             )
         )
     if settings.hook_accounts_file is not None:
-        accounts.extend(read_accounts_file(settings.hook_accounts_file, settings.hook_secret_header))
+        from_file = read_accounts_file(settings.hook_accounts_file, settings.hook_secret_header)
+        accounts.extend(from_file)
+        named.extend(
+            (f"secret {j + 1} of account {entry.account!r} in {settings.hook_accounts_file}", secret)
+            for entry in from_file
+            for j, secret in enumerate(entry.secrets)
+        )
     seen: set[tuple[str, str]] = set()
     for entry in accounts:
         pair = (entry.account, entry.app_key)
@@ -77,7 +104,20 @@ def load_accounts(settings: Settings) -> tuple[HookAccount, ...]:
         seen.add(pair)
     if not accounts:
         raise AccountsConfigError("no hook account is configured (hook_secret is empty and no accounts file)")
+    check_secret_strength(named, dev=settings.profile == "dev")
     return tuple(accounts)
+
+
+def check_secret_strength(named: Sequence[tuple[str, SecretStr]], *, dev: bool) -> None:
+    """Refuse (or, in the dev profile, warn of) every weak secret; `named` pairs where it is set with it."""
+    for where, secret in named:
+        problem = secret_problem(secret.get_secret_value())
+        if problem is None:
+            continue
+        if not dev:
+            raise AccountsConfigError(weak_secret_message(where, problem))
+        extra = {"where": where, "problem": problem}
+        log.warning("weak hook secret accepted because VTEX_BRIDGE_PROFILE=dev", extra=extra)
 
 
 def read_accounts_file(path: Path, default_header: str) -> list[HookAccount]:

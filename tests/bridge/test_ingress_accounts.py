@@ -14,6 +14,7 @@ from bridge.ingress.accounts import AccountsConfigError, load_accounts, read_acc
 from bridge.ingress.app import create_app
 from bridge.ingress.auth import Authenticator
 from bridge.ingress.state import AUTH_LOGS_PER_S, LogThrottle
+from bridge.settings import Settings
 from tests.support.ingress import (
     ACCOUNT,
     APP_KEY,
@@ -25,6 +26,9 @@ from tests.support.ingress import (
 )
 
 JSON = {"Content-Type": "application/json"}
+#: Secrets strong enough for the production profile.
+BETA, BETA_OLD = "beta-Hq7Lw2Zx9Rk4Tm8Vn3Bj", "beta-old-Pd5Fs1Gy6Kc8Mn4Vx2Q"
+GAMMA = "gamma-Wr3Et7Yu1Io9Pa5Sd2Fg"
 
 
 def write(path: Path, data: Any) -> Path:
@@ -39,8 +43,8 @@ class TestAccountsFile:
         file = write(
             tmp_path / "accounts.json",
             [
-                {"account": "beta", "app_key": "vtexappkey-beta", "secrets": ["b1", "b0"]},
-                {"account": "gamma", "app_key": "vtexappkey-gamma", "header": "X-Gamma", "secrets": ["g1"]},
+                {"account": "beta", "app_key": "vtexappkey-beta", "secrets": [BETA, BETA_OLD]},
+                {"account": "gamma", "app_key": "vtexappkey-gamma", "header": "X-Gamma", "secrets": [GAMMA]},
             ],
         )
         accounts = load_accounts(ingress_settings(hook_accounts_file=file))
@@ -49,7 +53,7 @@ class TestAccountsFile:
         assert [2, 2, 1] == [len(a.secrets) for a in accounts]
 
     def test_file_only(self, tmp_path: Path) -> None:
-        file = write(tmp_path / "a.json", [{"account": "beta", "app_key": "k", "secrets": ["s"]}])
+        file = write(tmp_path / "a.json", [{"account": "beta", "app_key": "k", "secrets": [BETA]}])
         accounts = load_accounts(
             ingress_settings(hook_secret="", hook_secret_previous="", hook_accounts_file=file)
         )
@@ -66,6 +70,7 @@ class TestAccountsFile:
             [{"account": "x", "app_key": "k", "secrets": "s"}],
             [{"account": "x", "app_key": "k", "secrets": ["s"], "typo": 1}],
             [{"account": ACCOUNT, "app_key": APP_KEY, "secrets": ["s"]}],
+            [{"account": "evil.example/x", "app_key": "k", "secrets": [BETA]}],
             ["x"],
         ],
     )
@@ -87,6 +92,47 @@ class TestAccountsFile:
             load_accounts(ingress_settings(hook_secret="", hook_secret_previous=""))
 
 
+class TestFailClosed:
+    """Outside the dev profile a weak, placeholder or default secret stops the ingress from starting."""
+
+    @pytest.mark.parametrize(
+        ("overrides", "variable"),
+        [
+            ({"hook_secret": "local-dev-hook-secret"}, "VTEX_BRIDGE_HOOK_SECRET"),
+            ({"hook_secret": "CHANGEME"}, "VTEX_BRIDGE_HOOK_SECRET"),
+            ({"hook_secret_previous": "changeme-changeme-changeme"}, "VTEX_BRIDGE_HOOK_SECRET_PREVIOUS"),
+        ],
+    )
+    def test_weak_settings_secret_is_refused(self, overrides: dict[str, str], variable: str) -> None:
+        with pytest.raises(AccountsConfigError) as caught:
+            load_accounts(ingress_settings(**overrides))
+        message = str(caught.value)
+        assert f"set {variable} to at least 24 random characters" in message
+        assert all(value not in message for value in overrides.values())
+
+    def test_default_settings_are_refused(self) -> None:
+        """The secret the README prints (the settings' default) opens nothing in production."""
+        settings = ingress_settings(hook_secret=Settings().hook_secret, hook_secret_previous="")
+        assert settings.profile == "production"
+        with pytest.raises(AccountsConfigError, match="VTEX_BRIDGE_HOOK_SECRET"):
+            create_app(settings, producer=FakeProducer())
+
+    def test_weak_file_secret_is_refused_naming_the_entry(self, tmp_path: Path) -> None:
+        entry = {"account": "beta", "app_key": "k", "secrets": [BETA, "CHANGEME"]}
+        file = write(tmp_path / "a.json", [entry])
+        with pytest.raises(AccountsConfigError) as caught:
+            load_accounts(ingress_settings(hook_accounts_file=file))
+        assert "secret 2 of account 'beta'" in str(caught.value)
+        assert "CHANGEME" not in str(caught.value)
+
+    def test_dev_profile_accepts_with_a_warning(self, caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level("WARNING"):
+            accounts = load_accounts(ingress_settings(profile="dev", hook_secret="local-dev-hook-secret"))
+        assert [ACCOUNT] == [a.account for a in accounts]
+        warned = [r for r in caplog.records if "weak hook secret" in r.getMessage()]
+        assert warned and "local-dev-hook-secret" not in caplog.text
+
+
 class TestAuthenticator:
     """Each account is matched only with its own header, secret, account name and app key."""
 
@@ -94,23 +140,23 @@ class TestAuthenticator:
     def authenticator(self, tmp_path: Path) -> Authenticator:
         file = write(
             tmp_path / "accounts.json",
-            [{"account": "beta", "app_key": "vtexappkey-beta", "header": "X-Beta", "secrets": ["beta-1"]}],
+            [{"account": "beta", "app_key": "vtexappkey-beta", "header": "X-Beta", "secrets": [BETA]}],
         )
         return Authenticator(load_accounts(ingress_settings(hook_accounts_file=file)))
 
     def test_header_selects_the_account(self, authenticator: Authenticator) -> None:
-        check = authenticator.check_header({"X-Beta": "beta-1"})
+        check = authenticator.check_header({"X-Beta": BETA})
         assert ["beta"] == [a.account for a in check.accounts]
         assert check.accounts[0] is authenticator.match_origin(
             check.accounts, {"Account": "beta", "Key": "vtexappkey-beta"}
         )
 
     def test_secret_of_one_account_does_not_open_another(self, authenticator: Authenticator) -> None:
-        check = authenticator.check_header({"X-Beta": "beta-1"})
+        check = authenticator.check_header({"X-Beta": BETA})
         assert authenticator.match_origin(check.accounts, {"Account": ACCOUNT, "Key": APP_KEY}) is None
 
     def test_secret_under_the_wrong_header(self, authenticator: Authenticator) -> None:
-        assert not authenticator.check_header({HEADER: "beta-1"}).ok
+        assert not authenticator.check_header({HEADER: BETA}).ok
 
     def test_non_ascii_values_do_not_crash(self, authenticator: Authenticator) -> None:
         assert not authenticator.check_header({HEADER: "sécret\udcff"}).ok
@@ -123,7 +169,7 @@ class TestSeveralAccountsOverHttp:
     async def test_both(self, aiohttp_client: Any, tmp_path: Path) -> None:
         file = write(
             tmp_path / "accounts.json",
-            [{"account": "beta", "app_key": "vtexappkey-beta", "header": "X-Beta", "secrets": ["beta-1"]}],
+            [{"account": "beta", "app_key": "vtexappkey-beta", "header": "X-Beta", "secrets": [BETA]}],
         )
         producer = FakeProducer()
         app: web.Application = create_app(ingress_settings(hook_accounts_file=file), producer=producer)
@@ -136,9 +182,7 @@ class TestSeveralAccountsOverHttp:
                 )
             ).status,
             (
-                await client.post(
-                    "/hooks/vtex", data=orjson.dumps(beta), headers={"X-Beta": "beta-1", **JSON}
-                )
+                await client.post("/hooks/vtex", data=orjson.dumps(beta), headers={"X-Beta": BETA, **JSON})
             ).status,
             (
                 await client.post("/hooks/vtex", data=orjson.dumps(beta), headers={HEADER: SECRET, **JSON})

@@ -114,6 +114,7 @@ class Bridge:
                 "VTEX_BRIDGE_FEED_POLL_RATE_PER_S": "50",
                 "VTEX_BRIDGE_FEED_POLL_BACKOFF_MAX_S": "2",
                 "VTEX_BRIDGE_LOG_FORMAT": "json",
+                "VTEX_BRIDGE_PROFILE": "dev",  # the simulator's credentials and default hook secret
                 "PYTHONUNBUFFERED": "1",
             }
         )

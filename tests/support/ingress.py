@@ -18,8 +18,9 @@ from bridge.settings import Settings, load_settings
 ACCOUNT = "acme"
 APP_KEY = "vtexappkey-acme-TEST"
 HEADER = "X-Bridge-Secret"
-SECRET = "current-secret-value"
-PREVIOUS_SECRET = "previous-secret-value"
+#: Strong enough for the production profile (bridge.secret_strength), which the tests run in.
+SECRET = "current-Qm2xV9pLk4TzR8wN3bHj"
+PREVIOUS_SECRET = "previous-5Jd8sF2gYh6KcP1nM4vX"
 
 
 def ingress_settings(**overrides: Any) -> Settings:
