@@ -31,3 +31,7 @@ class OmsUnavailable(OmsError):
 
 class OmsBadResponse(OmsError):
     """Another 4xx, or a 200 whose body is not an order object: retrying will not help."""
+
+
+class InvalidOrderId(OmsBadResponse):
+    """The id breaks VTEX's OrderId shape (`bridge.identifiers`): refused before any call to VTEX."""

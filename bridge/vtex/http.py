@@ -4,16 +4,33 @@ Both clients (OMS `bridge.vtex.oms`, hook/feed configuration `bridge.vtex.config
 the same appKey/appToken headers, bound every call with one timeout and must close their session within
 a bound (a hung close would hang shutdown). This base owns exactly that; the subclasses own their calls.
 The AppToken lives only in the session's default headers, never in a repr or a log.
+
+Every variable path segment goes through `path_with`, which percent-encodes it, and the URL is handed
+to aiohttp as already encoded (`vtex_url`), so yarl neither decodes `%2F`/`%2E` back nor resolves dot
+segments: what the caller validated is what VTEX receives. Ids are validated before (bridge.identifiers);
+this is the second line of defence.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Final, Self
+from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 CLOSE_TIMEOUT_S: Final = 5.0
+
+
+def path_with(template: str, **segments: str) -> str:
+    """Return `template` with each `{name}` replaced by its segment, percent-encoded (all but unreserved)."""
+    return template.format(**{name: quote(value, safe="") for name, value in segments.items()})
+
+
+def vtex_url(base_url: str, path: str) -> URL:
+    """Return `base_url + path` as an already-encoded URL (no re-encoding, no dot-segment resolution)."""
+    return URL(base_url.rstrip("/") + path, encoded=True)
 
 
 def vtex_headers(app_key: str, app_token: str) -> dict[str, str]:

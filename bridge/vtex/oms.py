@@ -20,9 +20,10 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
+from bridge.identifiers import order_id_problem
 from bridge.settings import Settings
-from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
-from bridge.vtex.http import VtexHttpClient
+from bridge.vtex.errors import InvalidOrderId, OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
+from bridge.vtex.http import VtexHttpClient, path_with, vtex_url
 from bridge.vtex.order_document import NotAnOrder, OrderDocument
 
 ORDER_PATH: Final = "/api/oms/pvt/orders/{order_id}"
@@ -118,8 +119,12 @@ class OmsClient(VtexHttpClient):
         """Return the order (validated, parsed on demand) or raise an `OmsError` subclass.
 
         Transient failures (5xx, 429, timeouts, connection errors) are retried up to `max_attempts`
-        then raised as `OmsUnavailable`; 404, 401/403 and other 4xx are raised at once.
+        then raised as `OmsUnavailable`; 404, 401/403 and other 4xx are raised at once. An id that is
+        no VTEX OrderId raises `InvalidOrderId` (an `OmsBadResponse`: permanent) without any call.
         """
+        problem = order_id_problem(order_id)
+        if problem is not None:
+            raise InvalidOrderId(f"refusing to read order {order_id[:140]!r}: OrderId {problem}")
         try:  # the common case without tenacity's per-call bookkeeping
             return await self._attempt(order_id)
         except _Transient as exc:
@@ -158,7 +163,7 @@ class OmsClient(VtexHttpClient):
         async with self._limiter:
             pass
         self.calls += 1
-        url = self._base_url + ORDER_PATH.format(order_id=order_id)
+        url = vtex_url(self._base_url, path_with(ORDER_PATH, order_id=order_id))
         started = time.perf_counter()
         status_label = "error"
         try:

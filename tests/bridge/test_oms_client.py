@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
-from bridge.vtex.oms import OmsClient, parse_retry_after
+from bridge.vtex.errors import InvalidOrderId, OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
+from bridge.vtex.http import path_with, vtex_url
+from bridge.vtex.oms import ORDER_PATH, OmsClient, parse_retry_after
 from tests.support.fake_oms import APP_KEY, APP_TOKEN, FakeOms
 
 
@@ -157,3 +158,32 @@ class TestRetryAfter:
             parse_retry_after(None),
             parse_retry_after("-1"),
         ]
+
+
+class TestOrderIdInTheUrl:
+    """An id never steers the authenticated call: invalid ids are refused, every segment is encoded."""
+
+    @pytest.mark.parametrize(
+        "order_id",
+        ["../../../../api/catalog_system/pvt/products/GetProductById/1?x", "v1-01#x", "v1-01?a=1", ".."],
+    )
+    async def test_invalid_ids_are_refused_without_a_call(self, oms: FakeOms, order_id: str) -> None:
+        async with client(oms) as c:
+            with pytest.raises(InvalidOrderId) as caught:
+                await c.get_order(order_id)
+            assert 0 == c.calls
+        assert isinstance(caught.value, OmsBadResponse)  # permanent: the processor dead-letters it
+        assert not oms.calls
+
+    @pytest.mark.parametrize("order_id", ["SLR-1234567890123-01", "v70530116str-01", "seq501456", "a_b.c-01"])
+    async def test_valid_ids_reach_oms_unchanged(self, oms: FakeOms, order_id: str) -> None:
+        async with client(oms) as c:
+            order = await c.get_order(order_id)
+        assert order_id == order["orderId"]
+        assert 1 == oms.calls[order_id]
+
+    def test_segments_are_percent_encoded_and_sent_as_is(self) -> None:
+        path = path_with(ORDER_PATH, order_id="../x?y#z%2E/")
+        assert "/api/oms/pvt/orders/..%2Fx%3Fy%23z%252E%2F" == path
+        url = vtex_url("https://acme.vtexcommercestable.com.br/", path)
+        assert (path, "", "") == (url.raw_path, url.query_string, url.fragment)
