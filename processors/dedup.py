@@ -29,15 +29,22 @@ class OrderMemory:
     #: Records emitted for the order so far: the next record's `order_sequence` is this plus one. Kept in
     #: the same transaction as the records, so a crash never reuses or skips a number.
     emitted: int = 0
+    #: The event id of the order's last dead-lettered event, until the order's next record names it
+    #: (`follows_dead_letter` header): a consumer sees that one event of the order is missing between
+    #: its records, and which.
+    skipped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "seen": dict(self.seen),
             "newest_state": self.newest_state,
             "newest_change": self.newest_change,
             "dead": dict(self.dead),
             "emitted": self.emitted,
         }
+        if self.skipped is not None:
+            value["skipped"] = self.skipped
+        return value
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any] | None) -> OrderMemory:
@@ -49,6 +56,7 @@ class OrderMemory:
             newest_change=value.get("newest_change"),
             dead={str(k): float(v) for k, v in (value.get("dead") or {}).items()},
             emitted=int(value.get("emitted") or 0),
+            skipped=value.get("skipped"),
         )
 
 
@@ -70,7 +78,7 @@ def remember(memory: OrderMemory, event_id: str, now: float, state: str, change:
         return OrderMemory(
             seen=seen, newest_state=state, newest_change=change, dead=memory.dead, emitted=emitted
         )
-    return replace(memory, seen=seen, emitted=emitted)
+    return replace(memory, seen=seen, emitted=emitted, skipped=None)
 
 
 def was_dead_lettered(memory: OrderMemory, position: str, now: float, ttl_s: float) -> bool:
@@ -79,9 +87,10 @@ def was_dead_lettered(memory: OrderMemory, position: str, now: float, ttl_s: flo
     return at is not None and now - at < ttl_s
 
 
-def remember_dead(memory: OrderMemory, position: str, now: float) -> OrderMemory:
-    """Return the memory after dead-lettering the input record at `position`."""
-    return replace(memory, dead={**memory.dead, position: now})
+def remember_dead(memory: OrderMemory, position: str, now: float, event_id: str | None = None) -> OrderMemory:
+    """Return the memory after dead-lettering the input record at `position` (event `event_id`)."""
+    skipped = memory.skipped if event_id is None else event_id
+    return replace(memory, dead={**memory.dead, position: now}, skipped=skipped)
 
 
 def expire(memory: OrderMemory, now: float, ttl_s: float) -> OrderMemory | None:

@@ -1,10 +1,14 @@
 """What happens to a batch of input events of one order: de-dup, one OMS read, lateness, routing, write.
 
 `Pipeline.handle(order_id, batch)` is the lane handler (see `processors.lanes`). It never raises for an
-event's sake and never skips one: transient failures (OMS down, Kafka errors) are retried with capped
-exponential backoff for as long as it takes, which holds the lane, fills the pending bound and stops
-the consumer (backpressure). Only permanent failures are dead-lettered: an order OMS still answers 404
-for after `worker_not_found_grace_s`, a non-order answer, an input record that breaks the contract.
+event's sake and never skips one silently: an outage (OMS or Kafka down for everyone) is retried with
+capped exponential backoff for as long as it takes, which holds the lane, fills the pending bound and
+stops the consumer (backpressure). Dead-lettered, with the reason: an order OMS still answers 404 for
+after `worker_not_found_grace_s`, a non-order answer, an input record that breaks the contract, a record
+larger than its topic accepts (`processors.topic_limits`, checked before producing), and an *isolated*
+failure: an OMS read that failed `worker_event_retry_attempts` times over at least
+`worker_event_retry_s` while OMS served other orders (`processors.failure_rule`). The order's later
+events wait behind it in its lane and follow it; its next record names it (`follows_dead_letter`).
 401/403 are our outage: the pipeline flags itself halted (readiness fails, metric, critical log), keeps
 retrying slowly and dead-letters nothing. Acks happen only after the batch's transaction committed.
 Each event's outcome also becomes one entry of its order's timeline (`processors.timeline`, for the
@@ -29,20 +33,26 @@ from bridge.events import InputEvent
 from bridge.settings import Settings
 from bridge.timestamps import InvalidTimestamp, parse_timestamp
 from bridge.tracing import DISABLED, Tracing
-from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsError, OrderNotFound
+from bridge.vtex.errors import OmsAuthError, OmsBadResponse, OmsError, OmsUnavailable, OrderNotFound
 from processors import dedup
+from processors.failure_rule import FailureRule
 from processors.lateness import assess, event_change
 from processors.metrics import ProcessorMetrics
 from processors.records import Outgoing, dead_letter, downstream
 from processors.routing import Router
 from processors.timeline import BatchHistory, Entry, batch_op, note
+from processors.topic_limits import FixedLimits, TopicLimits, record_size
 from processors.tracing import BatchTrace, OmsSpans
-from processors.writer import PartitionLost, PartitionWriter, RetryBatch
+from processors.writer import PartitionLost, PartitionWriter, RecordRejected, RetryBatch
 
 log = logging.getLogger(__name__)
 
 #: First retry delay of a failed batch; doubles up to `worker_retry_backoff_max_s`.
 RETRY_BASE_S = 0.2
+#: An order whose event was dead-lettered for an isolated failure is *suspect* for this many retry
+#: budgets: its next batch gets one attempt instead of a whole budget (the same order usually fails the
+#: same way, and its later events should not each hold the partition for a budget), unless it succeeds.
+SUSPECT_BUDGETS = 5
 
 
 class OrderReader(Protocol):
@@ -69,9 +79,30 @@ class Work:
 
 
 class _Permanent(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, facts: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
+        self.facts = facts
+
+
+class _Failures:
+    """The isolated-failure budget of one batch: OMS read failures counted since the first one."""
+
+    __slots__ = ("attempts", "first", "last_error")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.first: float | None = None
+        self.last_error = ""
+
+    def failed(self, error: str, now: float) -> None:
+        self.attempts += 1
+        if self.first is None:
+            self.first = now
+        self.last_error = error
+
+    def spent(self, attempts: int, seconds: float, now: float) -> bool:
+        return self.attempts >= attempts and self.first is not None and now - self.first >= seconds
 
 
 class Pipeline:
@@ -87,8 +118,20 @@ class Pipeline:
         writer_for: Callable[[int], PartitionWriter | None],
         clock: Callable[[], float] = time.time,
         tracing: Tracing = DISABLED,
+        limits: TopicLimits | None = None,
+        rule: FailureRule | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
+        self._limits = limits if limits is not None else FixedLimits()
+        self.rule = rule or FailureRule(
+            window_s=settings.worker_outage_window_s,
+            min_success_ratio=settings.worker_outage_min_success_ratio,
+            clock=monotonic,
+        )
+        self._monotonic = monotonic
+        #: order -> monotonic time its event was dead-lettered for an isolated failure (SUSPECT_BUDGETS).
+        self._suspect: dict[str, float] = {}
         self._tracing = tracing
         self._oms = oms
         self._router = router
@@ -124,6 +167,9 @@ class Pipeline:
         attempt = 0
         order: Mapping[str, Any] | None = None
         history = BatchHistory() if self._settings.worker_timeline_enabled else None
+        failures = _Failures()
+        give_up: _Permanent | None = None
+        rejected = 0
         while True:
             writer = self._writer_for(partition)
             if writer is None:
@@ -131,16 +177,34 @@ class Pipeline:
             try:
                 if writer.lost:  # fenced while still assigned here: the runtime is healing it
                     raise PartitionLost("writer is being reopened")
-                order = await self._process(writer, order_id, batch, order, trace, history)
+                order = await self._process(writer, order_id, batch, order, trace, history, give_up)
                 break
             except PartitionLost:
                 self._retried("partition-lost", history)
+            except RecordRejected as exc:
+                # Kafka refused a record of this batch although its size looked fine (a limit changed
+                # since it was read): read the limits again; refused again, dead-letter the batch.
+                self._retried("record-rejected", history)
+                self._limits.forget_all()
+                rejected += 1
+                if rejected >= 2:
+                    give_up = _Permanent("record-rejected", f"Kafka refused the record: {exc}")
+                    continue
             except RetryBatch:
                 self._retried("kafka", history)
             except OmsAuthError as exc:
                 self._halt(exc)
                 self._retried("oms-auth", history)
                 attempt = max(attempt, 8)  # retry slowly while the credentials are broken
+            except OmsUnavailable as exc:
+                self._retried("oms", history)
+                log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
+                if exc.status != 429:  # a 429 is the account's budget, never this order's fault
+                    self.rule.failure(order_id)
+                    failures.failed(str(exc), self._monotonic())
+                    give_up = self._give_up(order_id, failures)
+                    if give_up is not None:
+                        continue  # dead-letter now: no backoff
             except OmsError as exc:
                 self._retried("oms", history)
                 log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
@@ -165,8 +229,12 @@ class Pipeline:
         order: Mapping[str, Any] | None,
         trace: BatchTrace | None = None,
         history: BatchHistory | None = None,
+        give_up: _Permanent | None = None,
     ) -> Mapping[str, Any] | None:
-        """Decide, fetch (once), build and commit the batch; return the order for a retry to reuse."""
+        """Decide, fetch (once), build and commit the batch; return the order for a retry to reuse.
+
+        `give_up`: the batch's retry budget is spent; its new events are dead-lettered with it.
+        """
         now = self._clock()
         entries: list[Entry] | None = None if history is None else []  # the batch's timeline entries
         ttl = self._settings.worker_dedup_ttl_s
@@ -197,6 +265,8 @@ class Pipeline:
                 emit.append(work)
         if emit:
             try:
+                if give_up is not None:
+                    raise give_up
                 if order is None:
                     order = await self._fetch(
                         order_id, None if trace is None else trace.oms(order_id, emit), history
@@ -211,9 +281,26 @@ class Pipeline:
                         self._metrics.unknown_route.inc()
                         log.warning("unknown state routed to %s", route.topic, extra=_ids(event))
                     trace_headers = () if trace is None else trace.headers(work)
-                    records.append(
-                        downstream(event, order, route, lateness, memory.emitted + 1, trace_headers)
+                    follows = memory.skipped
+                    record = downstream(
+                        event, order, route, lateness, memory.emitted + 1, trace_headers, follows
                     )
+                    size, limit = record_size(record), await self._limits.limit(route.topic)
+                    if size > limit:
+                        memory = self._too_large(work, route.topic, size, limit, memory, now, records, trace)
+                        outcomes.append("dead_lettered:record-too-large")
+                        note(
+                            entries,
+                            now,
+                            work,
+                            "dead_lettered",
+                            history,
+                            len(records) - 1,
+                            why="record-too-large",
+                            msg=f"{size} bytes > {limit}",
+                        )
+                        continue
+                    records.append(record)
                     memory = dedup.remember(memory, event.event_id, now, event.state, change)
                     outcomes.append("late" if lateness.late else "emitted")
                     late = lateness.newer_state if lateness.late else None
@@ -226,14 +313,16 @@ class Pipeline:
                         len(records) - 1,
                         late=late,
                         seq=memory.emitted,
+                        **({} if follows is None else {"follows": follows}),
                     )
                     if trace is not None:
                         trace.outcome(work, outcomes[-1], downstream_topic=route.topic)
             except _Permanent as exc:
                 for work in emit:
                     if not dedup.was_dead_lettered(memory, work.position, now, ttl):
-                        records.append(self._dead_letter(work, exc.reason, str(exc), trace))
-                        memory = dedup.remember_dead(memory, work.position, now)
+                        records.append(self._dead_letter(work, exc.reason, str(exc), trace, exc.facts))
+                        event_id = work.event.event_id if work.event is not None else None
+                        memory = dedup.remember_dead(memory, work.position, now, event_id)
                         note(
                             entries,
                             now,
@@ -253,8 +342,54 @@ class Pipeline:
             await writer.write(records, state, timeline)
             for record in records:
                 self._counter(self._metrics.records_written, record.topic).inc()
+        if give_up is not None:
+            self._suspect[order_id] = self._monotonic()
+        elif emit:
+            self._suspect.pop(order_id, None)
         self._count(outcomes, batch)
         return order
+
+    def _too_large(
+        self,
+        work: Work,
+        topic: str,
+        size: int,
+        limit: int,
+        memory: dedup.OrderMemory,
+        now: float,
+        records: list[Outgoing],
+        trace: BatchTrace | None,
+    ) -> dedup.OrderMemory:
+        """Dead-letter `work`, whose record `topic` cannot hold (the dead letter carries no document)."""
+        event = work.event
+        assert event is not None
+        if dedup.was_dead_lettered(memory, work.position, now, self._settings.worker_dedup_ttl_s):
+            return memory
+        detail = f"the record of {size} bytes exceeds {topic}'s max.message.bytes ({limit})"
+        facts = {"size": size, "limit": limit, "topic": topic}
+        records.append(self._dead_letter(work, "record-too-large", detail, trace, facts))
+        if trace is not None:
+            trace.outcome(work, "dead_lettered", dead_letter_reason="record-too-large")
+        return dedup.remember_dead(memory, work.position, now, event.event_id)
+
+    def _give_up(self, order_id: str, failures: _Failures) -> _Permanent | None:
+        """Return the dead-letter reason when the batch's budget is spent and its failure isolated."""
+        settings = self._settings
+        now = self._monotonic()
+        attempts, seconds = settings.worker_event_retry_attempts, settings.worker_event_retry_s
+        suspect = self._suspect.get(order_id)
+        if suspect is not None and now - suspect < SUSPECT_BUDGETS * max(seconds, 1.0):
+            attempts, seconds = 1, 0.0  # this order's previous event was dead-lettered the same way
+        if not failures.spent(attempts, seconds, now) or not self.rule.isolated(order_id):
+            return None
+        assert failures.first is not None
+        waited = round(now - failures.first, 1)
+        detail = (
+            f"OMS read failed {failures.attempts} times over {waited} s while other orders were served;"
+            f" last error: {failures.last_error}"
+        )
+        facts = {"attempts": failures.attempts, "retried_s": waited, "last_error": failures.last_error}
+        return _Permanent("oms-unavailable", detail, facts)
 
     async def _fetch(
         self, order_id: str, spans: OmsSpans | None = None, history: BatchHistory | None = None
@@ -279,6 +414,7 @@ class Pipeline:
             except OmsBadResponse as exc:
                 raise _Permanent("oms-bad-response", str(exc)) from exc
             self._metrics.oms_fetches.inc()
+            self.rule.success(order_id)
             self._resume()
             if history is not None:
                 history.oms_ms = round((time.monotonic() - called) * 1000.0, 1)
@@ -291,7 +427,14 @@ class Pipeline:
         if history is not None:
             history.retried(cause)
 
-    def _dead_letter(self, work: Work, reason: str, detail: str, trace: BatchTrace | None = None) -> Outgoing:
+    def _dead_letter(
+        self,
+        work: Work,
+        reason: str,
+        detail: str,
+        trace: BatchTrace | None = None,
+        facts: dict[str, Any] | None = None,
+    ) -> Outgoing:
         extra = _ids(work.event) if work.event else {}
         log.error(
             "dead-lettering event: %s", reason, extra={**extra, "detail": detail, "position": work.position}
@@ -308,6 +451,7 @@ class Pipeline:
             detail=detail,
             event=work.event,
             trace_headers=() if trace is None else trace.headers(work),
+            facts=facts,
         )
 
     def _count(self, outcomes: list[str], batch: list[Work]) -> None:

@@ -18,6 +18,8 @@ from bridge.events import HEADER_EVENT_ID, DownstreamRecord, InputEvent, Latenes
 from processors.routing import Route
 
 HEADER_REASON = "dead_letter_reason"
+#: On an order's first record after one of its events was dead-lettered: that event's id.
+HEADER_FOLLOWS_DEAD_LETTER = "follows_dead_letter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +38,20 @@ def downstream(
     lateness: Lateness,
     sequence: int | None = None,
     trace_headers: Sequence[tuple[str, bytes]] = (),
+    follows_dead_letter: str | None = None,
 ) -> Outgoing:
     """Return the enriched record of `event` for its route's topic, keyed by OrderId.
 
     `trace_headers` (`traceparent`/`tracestate`, only when tracing is on) let consumers continue the
-    event's trace.
+    event's trace. `follows_dead_letter`: the id of the order's event dead-lettered since its previous
+    record (the `follows_dead_letter` header says which event of the sequence is missing).
     """
     record = DownstreamRecord(
         event=event, order=order, route=route.name, lateness=lateness, sequence=sequence
     )
     headers = record.headers()
+    if follows_dead_letter is not None:
+        headers.append((HEADER_FOLLOWS_DEAD_LETTER, follows_dead_letter.encode()))
     if trace_headers:
         headers.extend(trace_headers)
     return Outgoing(route.topic, record.key(), record.encode(), headers)
@@ -63,8 +69,13 @@ def dead_letter(
     detail: str,
     event: InputEvent | None,
     trace_headers: Sequence[tuple[str, bytes]] = (),
+    facts: Mapping[str, Any] | None = None,
 ) -> Outgoing:
-    """Return the dead letter of one input record, keeping its value for replay."""
+    """Return the dead letter of one input record, keeping its value for replay.
+
+    `facts` adds what the reason needs (e.g. `attempts`/`last_error` of a retry budget spent, `size`/
+    `limit` of a record too large for its topic); never the order document.
+    """
     value: dict[str, Any] = {
         "reason": reason,
         "detail": detail,
@@ -76,6 +87,8 @@ def dead_letter(
         "offset": offset,
         "dead_lettered_at": utc_now_iso(),
     }
+    if facts:
+        value.update({k: v for k, v in facts.items() if k not in value})
     try:
         value["event"] = raw.decode()
     except UnicodeDecodeError:

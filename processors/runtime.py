@@ -31,6 +31,7 @@ from processors.routing import Router
 from processors.state import changelog_topic, is_rocks, new_state
 from processors.timeline import TimelineOp
 from processors.timeline_store import TimelineConfig, TimelineStore, new_timelines, timeline_topic
+from processors.topic_limits import TopicLimits, cluster_describe
 from processors.writer import PartitionLost, PartitionWriter, RetryBatch
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Runtime:
             writer_for=self._writer_for,
             clock=clock,
             tracing=tracing,
+            limits=TopicLimits(cluster_describe(settings.kafka_bootstrap_servers)),
         )
         self.lanes: LaneScheduler[Work] = LaneScheduler(
             self.pipeline.handle,

@@ -31,7 +31,9 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
+    MessageSizeTooLargeError,
     ProducerFenced,
+    RecordTooLargeError,
     TransactionalIdAuthorizationFailed,
 )
 
@@ -66,6 +68,28 @@ class PartitionLost(Exception):
 
 class RetryBatch(Exception):
     """The transaction failed and the state was rebuilt: decide the batch again, then write again."""
+
+
+class RecordRejected(RetryBatch):
+    """Kafka refused a record of *this* write (too large for its topic): the transaction failed for it.
+
+    The state was rebuilt as for any failed transaction, but deciding the same records again would
+    fail the same way: the caller must not write them again as they are (the pipeline dead-letters
+    them). Other writes of the failed transaction get a plain `RetryBatch`.
+    """
+
+
+#: Errors of one record, not of the broker or the transaction: the record can never be written.
+RECORD_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError)
+
+
+class _Rejected(Exception):
+    """A transaction failed because of the records of `writes` (internal to the commit loop)."""
+
+    def __init__(self, writes: list[_Write], cause: BaseException) -> None:
+        super().__init__(repr(cause))
+        self.writes = writes
+        self.cause = cause
 
 
 StateChange = tuple[str, OrderMemory | None]
@@ -271,6 +295,15 @@ class PartitionWriter:
         try:
             started = time.perf_counter()
             committed = await asyncio.wait_for(self._commit(group), self._timeout * 4)
+        except _Rejected as exc:
+            log.warning(
+                "transaction failed on a record Kafka refuses; settling it, failing that write only",
+                extra={"partition": self.partition, "error": repr(exc.cause)},
+            )
+            await self._recover()
+            self._fail(exc.writes, RecordRejected(repr(exc.cause)))
+            self._fail(group, RetryBatch(repr(exc.cause)))
+            return
         except FENCED as exc:
             log.warning(
                 "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
@@ -345,10 +378,11 @@ class PartitionWriter:
         futures: list[asyncio.Future[Any]] = []
         changelog: list[asyncio.Future[Any]] = []
         timeline: list[asyncio.Future[Any]] = []
+        owners: list[_Write] = []  # the write of each of `futures`
         try:
             await asyncio.wait_for(producer.begin_transaction(), self._timeout)
             self._join_timeline_early(producer, group)
-            await self._send_all(producer, group, futures, changelog)
+            await self._send_all(producer, group, futures, changelog, owners)
             await asyncio.wait_for(asyncio.gather(*futures, *changelog), self._timeout)
             # Timelines name where each record landed, known only now: sent last, same transaction.
             timelines = await self._send_timelines(producer, group, futures, timeline)
@@ -362,6 +396,9 @@ class PartitionWriter:
             fenced = _fence_error(producer)
             if fenced is not None and not isinstance(exc, FENCED):
                 raise fenced from exc
+            culprits = _record_culprits(exc, futures, owners, group)
+            if culprits:
+                raise _Rejected(culprits, exc) from exc
             raise
         return _Committed(
             changelog_offset=max((f.result().offset for f in changelog), default=None),
@@ -464,18 +501,24 @@ class PartitionWriter:
         group: list[_Write],
         futures: list[asyncio.Future[Any]],
         changelog: list[asyncio.Future[Any]],
+        owners: list[_Write] | None = None,
     ) -> None:
         for item in group:
             for record in item.records:
-                futures.append(
-                    await producer.send(
+                try:
+                    sent = await producer.send(
                         record.topic,
                         value=record.value,
                         key=record.key,
                         headers=record.headers,
                         partition=record.partition,
                     )
-                )
+                except RECORD_ERRORS as exc:
+                    exc.bridge_write = item  # type: ignore[attr-defined]  # `_record_culprits` reads it
+                    raise
+                futures.append(sent)
+                if owners is not None:
+                    owners.append(item)
             for order_id, memory in item.state:
                 changelog.append(
                     await producer.send(
@@ -511,6 +554,20 @@ class _Committed:
     changelog_offset: int | None
     timelines: dict[str, list[bytes]]
     timeline_offset: int | None
+
+
+def _record_culprits(
+    exc: BaseException, futures: list[asyncio.Future[Any]], owners: list[_Write], group: list[_Write]
+) -> list[_Write]:
+    """Return the writes whose records Kafka refused (raised by `send`, or in their futures)."""
+    culprits: list[_Write] = []
+    direct = getattr(exc, "bridge_write", None)
+    if isinstance(exc, RECORD_ERRORS) and isinstance(direct, _Write):
+        culprits.append(direct)
+    for future, owner in zip(futures, owners, strict=False):
+        if future.done() and not future.cancelled() and isinstance(future.exception(), RECORD_ERRORS):
+            culprits.append(owner)
+    return [item for item in group if any(item is culprit for culprit in culprits)]
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
