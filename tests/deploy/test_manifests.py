@@ -223,4 +223,4 @@ class TestObservabilityProfile:
             for target in job["static_configs"][0]["targets"]:
                 host, port = target.split(":")
                 assert host in compose, target
-                assert any(p.startswith(f"{port}:") for p in compose[host]["ports"]), target
+                assert any(p.endswith(f":{port}") for p in compose[host]["ports"]), target
