@@ -18,6 +18,7 @@ BENCHMARKS: Final[tuple[str, ...]] = (
     "bench.ingress",
     "bench.processor",
     "bench.state",
+    "bench.store_memory",
     "bench.e2e",
     "bench.scale",
 )

@@ -5,8 +5,8 @@ more while a rebuild fills a fresh copy beside the old one). With RocksDB's defa
 64 MB write buffers (two of them) and its own block cache, so the worker's memory has no ceiling short
 of 24 x 128 MB of memtables. Here every database shares:
 
-- one LRU block cache of `worker_rocksdb_memory_mb` (index and filter blocks are cached in it too, so
-  table readers do not grow outside it), and
+- one LRU block cache of `worker_rocksdb_memory_mb` (index and bloom filter blocks are cached in it
+  too, so table readers do not grow outside it), and
 - one write-buffer manager that charges every memtable to that same cache and flushes the largest
   memtable once all of them together reach half the budget;
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 MB: Final = 1024 * 1024
 #: Memtables per database: one being written and one being flushed.
 WRITE_BUFFERS_PER_DB: Final = 2
+#: Bloom filter size: about 1 % false positives.
+BLOOM_BITS_PER_KEY: Final = 10
 #: Files each database keeps open (their index and filter blocks live in the shared cache).
 MAX_OPEN_FILES: Final = 64
 
@@ -56,6 +58,8 @@ class RocksMemory(Collector):
         table = BlockBasedOptions()
         table.set_block_cache(self.cache)
         table.set_cache_index_and_filter_blocks(True)
+        # Most reads are of new orders, which no file holds: a bloom filter answers them from the cache.
+        table.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
         table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         options = Options()
         options.create_if_missing(True)
