@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol
 
 from bridge.events import InputEvent, build_input_event
 from bridge.feed_poller.poller import RecordSink
+from bridge.identifiers import order_id_problem
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
 from bridge.topics.resolver import InputTopicSource
 from bridge.validation import SchemaViolation, validate
@@ -168,6 +169,10 @@ async def backfill_orders(
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(order_id: str) -> None:
+        invalid = order_id_problem(order_id)
+        if invalid is not None:  # never sent to OMS: it could steer the authenticated call
+            result.failed[order_id] = f"invalid OrderId: it {invalid}"
+            return
         async with gate:
             try:
                 order = await oms.get_order(order_id)

@@ -23,10 +23,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser(
         "order", help="show what happened to an order's notifications (timeline from a worker)"
     )
-    parser.add_argument("order_id", metavar="ORDER_ID", help="the VTEX OrderId, e.g. 1368540712345-01")
+    parser.add_argument(
+        "order_id",
+        metavar="ORDER_ID",
+        type=_order_id,
+        help="the VTEX OrderId, e.g. 1368540712345-01 (anything else exits 2 before any request)",
+    )
     parser.add_argument("--json", action="store_true", help="print the worker's JSON answer")
     parser.add_argument("--url", default=None, help="a worker's (or the workers' Service) base URL")
     parser.set_defaults(func=run)
+
+
+def _order_id(value: str) -> str:
+    """Refuse what is no VTEX OrderId (bridge.identifiers): argparse then exits 2 with the reason."""
+    from bridge.identifiers import order_id_problem
+
+    problem = order_id_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"not a VTEX OrderId: it {problem}")
+    return value
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
+from bridge.identifiers import order_id_problem
 from bridge.statuses import HOOK_FILTER_STATUSES, is_known
 
 HINT_409: Final = (
@@ -291,6 +292,11 @@ class FeedItem:
             value = data.get(key)
             return None if value is None else str(value)
 
+        problem = f"item lacks {', '.join(missing)}" if missing else None
+        invalid_id = None if "orderId" in missing else order_id_problem(data["orderId"])
+        if problem is None and invalid_id is not None:  # it would steer the worker's OMS call
+            problem = f"OrderId {invalid_id}"
+
         return cls(
             handle=str(data.get("handle") or ""),
             event_id=str(data.get("eventId") or ""),
@@ -301,5 +307,5 @@ class FeedItem:
             current_change=opt("currentChange"),
             domain=opt("domain"),
             raw=dict(data),
-            problem=f"item lacks {', '.join(missing)}" if missing else None,
+            problem=problem,
         )

@@ -127,6 +127,18 @@ class TestBackfillOrders:
             )
         assert 1 == len(result.produced) and result.ok
 
+    async def test_invalid_ids_are_reported_never_read(self, sim: SimHandle) -> None:
+        order_ids = driven_orders(sim, 1)
+        bad = ["../../api/catalog_system/pvt/products/GetProductById/1?x", "v1-01#x", ""]
+        async with oms_for(sim) as oms:
+            result = await backfill_orders(
+                [*bad, *order_ids], oms=oms, sink=RecordingSink(), topic="in", account="a", app_key="k"
+            )
+            assert 1 == oms.calls
+        assert order_ids == [event.order_id for event in result.produced]
+        assert set(bad) == set(result.failed)
+        assert all(reason.startswith("invalid OrderId: it ") for reason in result.failed.values())
+
     async def test_bad_credentials_abort(self, sim: SimHandle) -> None:
         order_ids = driven_orders(sim, 2)
         async with oms_for(sim, token="wrong") as oms:

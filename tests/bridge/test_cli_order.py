@@ -100,6 +100,15 @@ class TestOrderCommand:
             assert EXIT_UNREACHABLE == main(["order", "o-1", "--url", f"http://127.0.0.1:{port}"])
         assert "unreachable" in capsys.readouterr().err
 
+    @pytest.mark.parametrize("order_id", ["../../api/x?y", "v1-01#x", "..", "v1\x00"])
+    def test_invalid_order_id_exits_2_before_any_request(
+        self, worker_url: str, order_id: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as caught:
+            main(["order", order_id, "--url", worker_url])
+        assert 2 == caught.value.code
+        assert "not a VTEX OrderId" in capsys.readouterr().err
+
     def test_render_without_timeline(self) -> None:
         assert (
             "order o: partition 0, answered by u"

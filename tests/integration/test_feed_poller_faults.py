@@ -199,6 +199,24 @@ class TestUnusableItems:
         assert all("handle" not in o for o in originals)
         assert 0 == depth(sim)
 
+    async def test_invalid_order_ids_are_dead_lettered_with_the_reason(self, sim: SimHandle) -> None:
+        await with_feed(sim, orders=0)
+        feed = sim.store.get_feed(sim.config.app_key)
+        assert feed is not None
+        bad_ids = ["../../api/catalog_system/pvt/products/GetProductById/1?x", "v1-01#x", "v1\x00-01"]
+        for index, order_id in enumerate(bad_ids):
+            item = {"eventId": f"BAD{index}", "state": "handling", "orderId": order_id}
+            feed.queue.push({**item, "lastChange": "2026-11-25T03:00:00.0000000Z"}, 0.0)
+        sink = ScriptedSink()
+        async with client_for(sim) as client:
+            poller = FeedPoller(client, sink, config(sim))
+            result = await poller.poll_once()
+        assert (3, 0, 3, 3) == (result.read, result.produced, result.dead_lettered, result.committed)
+        letters = [orjson.loads(value) for _, _, value in sink.acked]
+        assert {DEAD_LETTER} == {topic for topic, _, _ in sink.acked}
+        assert all(letter["detail"].startswith("OrderId may hold only") for letter in letters)
+        assert 0 == depth(sim)
+
 
 class TestHttp:
     """/metrics exposes the poller's own registry; /healthz needs a recent read and a connected producer."""
