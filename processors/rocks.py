@@ -73,7 +73,7 @@ class RocksMemory(Collector):
         self.write_options = WriteOptions()
         # A property at run time; rocksdict's stub declares it a method.
         setattr(self.write_options, "disable_wal", True)  # noqa: B010
-        self.databases = 0
+        self._open: dict[int, Rdict] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RocksMemory:
@@ -85,27 +85,41 @@ class RocksMemory(Collector):
 
         db = Rdict(str(path), self.options)
         db.set_write_options(self.write_options)
-        self.databases += 1
+        self._open[id(db)] = db
         return db
 
-    def closed(self) -> None:
-        self.databases -= 1
+    def close(self, db: Rdict) -> None:
+        """Close a database this budget opened."""
+        self._open.pop(id(db), None)
+        db.close()
+
+    @property
+    def databases(self) -> int:
+        return len(self._open)
 
     def usage(self) -> dict[str, int]:
-        """What the budget allows and what RocksDB holds now, in bytes."""
-        return {
+        """What the budget allows and what RocksDB holds now, in bytes.
+
+        `block_cache_capacity` is what an open database itself reports (RocksDB's
+        `rocksdb.block-cache-capacity`): it shows the budget really reached RocksDB.
+        """
+        usage = {
             "budget": self.budget_bytes,
             "memtable_limit": self.memtable_limit_bytes,
             "block_cache": int(self.cache.get_usage()),
             "memtables": int(self.write_buffers.get_usage()),
         }
+        for db in self._open.values():
+            usage["block_cache_capacity"] = int(db.property_int_value("rocksdb.block-cache-capacity") or 0)
+            break
+        return usage
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             "bridge_processor_rocksdb_memory_bytes",
-            "RocksDB memory of this worker's databases: budget (worker_rocksdb_memory_mb, the shared block"
-            " cache's capacity), memtable_limit (flushes start there), block_cache (usage, memtables"
-            " included), memtables",
+            "RocksDB memory of this worker's databases: budget (worker_rocksdb_memory_mb), memtable_limit"
+            " (flushes start there), block_cache (usage, memtables included), memtables, and"
+            " block_cache_capacity as RocksDB reports it (while a database is open)",
             labels=["kind"],
         )
         for kind, value in self.usage().items():

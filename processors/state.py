@@ -120,8 +120,7 @@ class RocksBytes:
         return self._count
 
     def close(self) -> None:
-        self._db.close()
-        self._memory.closed()
+        self._memory.close(self._db)
         shutil.rmtree(self._path, ignore_errors=True)
 
 

@@ -77,6 +77,7 @@ class TestSharedBudget:
         timelines = new_timelines("rocksdict://", tmp_path, 0, memory)
         assert isinstance(state, RocksState) and isinstance(timelines, RocksTimelines)
         assert memory.databases == 2
+        assert memory.usage()["block_cache_capacity"] == 32 * MB  # as RocksDB itself reports it
         for db_dir in tmp_path.iterdir():
             written = options_file(db_dir)
             assert written["write_buffer_size"] == str(2 * MB)
