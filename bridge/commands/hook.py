@@ -330,7 +330,7 @@ async def check_ingress_silence(args: argparse.Namespace, settings: Settings) ->
         else settings.control_hook_silence_warn_s
     )
     try:
-        last = await last_hook_received(url, settings.vtex_account)
+        last = await newest_hook_received(url, settings.vtex_account)
     except Exception as exc:  # any failure to read metrics is a warning, never a failed ensure
         print(f"warning: cannot read the ingress metrics at {url} ({type(exc).__name__})", file=sys.stderr)
         return False
@@ -350,6 +350,41 @@ async def check_ingress_silence(args: argparse.Namespace, settings: Settings) ->
         )
         return True
     return False
+
+
+async def addresses_of(host: str, port: int | None) -> list[str]:
+    """Return every address `host` resolves to (a headless Service: one per pod), in a stable order."""
+    import asyncio
+    import socket
+
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def newest_hook_received(metrics_url: str, account: str) -> float | None:
+    """Return the newest last-hook time for `account` over every address of the URL's host.
+
+    Behind a headless Service each address is one ingress pod, and each pod only knows the hooks it
+    received itself: one pod picked by a load-balanced Service may be fresh and have seen none. Pods
+    that cannot be read are passed over; when none can, the first failure is raised.
+    """
+    import asyncio
+
+    from yarl import URL
+
+    url = URL(metrics_url)
+    if url.host is None:
+        raise ValueError(f"no host in {metrics_url}")
+    addresses = await addresses_of(url.host, url.port)
+    answers = await asyncio.gather(
+        *(last_hook_received(str(url.with_host(address)), account) for address in addresses),
+        return_exceptions=True,
+    )
+    failures = [a for a in answers if isinstance(a, BaseException)]
+    if failures and len(failures) == len(answers):
+        raise failures[0]
+    times = [a for a in answers if isinstance(a, float)]
+    return max(times) if times else None
 
 
 async def last_hook_received(metrics_url: str, account: str) -> float | None:

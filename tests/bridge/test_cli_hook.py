@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from bridge.cli import main
+from bridge.commands import hook as hook_command
 from bridge.commands.hook import EXIT_SILENT, LAST_HOOK_METRIC
+from bridge.local_kafka import free_port
 from bridge.vtex.config_models import (
     EXIT_AUTH,
     EXIT_BAD_REQUEST,
@@ -299,3 +301,48 @@ class TestHookEnsure:
         )  # fmt: skip
         assert 0 == code
         assert "warning: cannot read the ingress metrics" in err
+
+
+def _serving(body: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(text=body)
+
+    return handler
+
+
+class TestSilenceOverEveryIngressPod:
+    """`hook ensure` reads the last-hook gauge of every address behind the metrics host, newest wins."""
+
+    async def test_the_newest_pod_counts_and_an_unreadable_one_is_passed_over(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        port = free_port()
+        now = time.time()
+        runners = []
+        for address, seen in (("127.0.0.2", now - 7200), ("127.0.0.3", now - 60)):
+            app = web.Application()
+            app.router.add_get("/metrics", _serving(gauge("acme", seen)))
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, address, port).start()
+            runners.append(runner)
+
+        async def three_pods(host: str, _port: int | None) -> list[str]:
+            assert "ingress-pods" == host
+            return ["127.0.0.2", "127.0.0.3", "127.0.0.4"]  # the last one serves nothing
+
+        monkeypatch.setattr(hook_command, "addresses_of", three_pods)
+        try:
+            newest = await hook_command.newest_hook_received(f"http://ingress-pods:{port}/metrics", "acme")
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+        assert newest is not None and abs(newest - (now - 60)) < 1
+
+    async def test_no_readable_pod_is_an_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def one_dead_pod(_host: str, _port: int | None) -> list[str]:
+            return ["127.0.0.1"]
+
+        monkeypatch.setattr(hook_command, "addresses_of", one_dead_pod)
+        with pytest.raises(OSError):
+            await hook_command.newest_hook_received(f"http://ingress-pods:{free_port()}/metrics", "acme")
