@@ -98,6 +98,26 @@ class TestKubernetesManifests:
                 assert ports[doc["metadata"]["name"]] == port
 
 
+#: Series of Prometheus itself (up) and kube-state-metrics (kube_*), for alerts on no bridge metric.
+EXTERNAL_SERIES = re.compile(r"\b(up|kube_[a-z_]+)\{")
+SERVICE_REGISTRIES = {
+    "ingress": lambda: IngressMetrics().registry,
+    "worker": lambda: ProcessorMetrics(rate_limit_per_s=10).registry,
+    "feed-poller": lambda: PollerMetrics().registry,
+}
+
+
+def _alert_expressions() -> str:
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    return "\n".join(r["expr"] for group in rules["groups"] for r in group["rules"])
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to dashes."""
+    text = heading.lstrip("#").strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
 class TestAlertRules:
     """Every alert queries metrics the services really export and links a runbook."""
 
@@ -112,9 +132,29 @@ class TestAlertRules:
         assert len(alerts) >= 8
         for alert in alerts:
             names = set(re.findall(r"\b((?:vtex_)?bridge_[a-z_]+)\b", alert["expr"]))
-            assert names, alert["alert"]
+            assert names or EXTERNAL_SERIES.search(alert["expr"]), alert["alert"]
             assert names <= exported, f"{alert['alert']}: {names - exported} are not exported"
             assert alert["annotations"]["runbook"].startswith("docs/operations.md#")
+
+    @pytest.mark.parametrize("service", sorted(SERVICE_REGISTRIES))
+    def test_a_gone_service_fires_an_absent_alert(self, service: str) -> None:
+        """Each service has an absent() alert on a series it exports from its start, before any event,
+        so "every pod of it gone" (no series at all) is told apart from "idle" (series at zero)."""
+        at_start = {
+            sample.name
+            for family in SERVICE_REGISTRIES[service]().collect()
+            for sample in family.samples
+            if not sample.labels
+        }
+        absent = set(re.findall(r"absent\(((?:vtex_)?bridge_[a-z_]+)\)", _alert_expressions()))
+        assert absent & at_start, f"no absent() alert on a series {service} always exports"
+
+    def test_every_runbook_section_exists(self) -> None:
+        operations = (ROOT / "docs" / "operations.md").read_text()
+        anchors = {_anchor(line) for line in operations.splitlines() if line.startswith("#")}
+        rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+        runbooks = {r["annotations"]["runbook"].split("#")[1] for g in rules["groups"] for r in g["rules"]}
+        assert set() == runbooks - anchors
 
 
 #: Each service's own bound on its graceful stop: its supervisor's grace period must be longer, or the
