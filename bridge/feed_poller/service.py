@@ -3,7 +3,8 @@
 `run_poller(settings, stop)` owns every resource's lifecycle (start, then `finally: stop`), so the CLI
 (`vtex-bridge feed poll`) and the tests run exactly the same code. `/healthz` answers 200 while a Feed
 v3 read succeeded within `feed_poll_stale_after_s` and the Kafka producer is connected, else 503 with
-the reason, like the ingress's readiness.
+the reason: a figure for operators and alerts. `/livez` answers 200 while the process serves HTTP: the
+liveness probe, since restarting the poller during a Kafka or VTEX outage fixes nothing.
 """
 
 from __future__ import annotations
@@ -41,12 +42,17 @@ def create_app(settings: Settings, poller: FeedPoller, producer: ResilientProduc
     app[PRODUCER_KEY] = producer
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/livez", _livez)
     return app
 
 
 async def _metrics(request: web.Request) -> web.Response:
     registry = request.app[POLLER_KEY].metrics.registry
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _livez(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -219,7 +219,8 @@ class TestUnusableItems:
 
 
 class TestHttp:
-    """/metrics exposes the poller's own registry; /healthz needs a recent read and a connected producer."""
+    """/metrics exposes the poller's own registry; /healthz needs a recent read and a connected producer;
+    /livez only a serving process."""
 
     async def test_metrics_and_health(
         self, sim: SimHandle, kafka_bootstrap: str, aiohttp_client: Any
@@ -232,6 +233,7 @@ class TestHttp:
             http: TestClient[Any, Any] = await aiohttp_client(create_app(settings, poller, producer))
             response = await http.get("/healthz")
             assert 503 == response.status  # nothing read yet, no producer
+            assert 200 == (await http.get("/livez")).status  # alive all the same: no restart helps
             await poller.poll_once()
             await producer.start(require_connection=True)
             try:
