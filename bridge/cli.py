@@ -8,6 +8,7 @@ Each sub-command lives in its own module exposing `add_parser(subparsers)`; that
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,9 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
     "bridge.commands.backfill",
     "bridge.commands.asyncapi",
 )
+
+#: Sub-commands that talk to Kafka: their credentials are checked before they start.
+KAFKA_COMMANDS: Final = frozenset({"ingress", "worker", "replay", "topics", "backfill", "feed"})
 
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
@@ -74,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         kafka_config.install(settings)  # every Kafka client connects with the configured security
+        if args.command in KAFKA_COMMANDS:  # a refused password or certificate fails now, not in a retry loop
+            asyncio.run(kafka_config.verify_credentials(settings))
     except kafka_config.KafkaConfigError as exc:
         print(f"vtex-bridge: invalid Kafka configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE

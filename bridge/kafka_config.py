@@ -18,11 +18,14 @@ plain text only inside the returned kwargs, which nothing logs.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from aiokafka.errors import KafkaError
 
 if TYPE_CHECKING:
     from bridge.settings import Settings
@@ -163,6 +166,69 @@ def faust_credentials(settings: Settings) -> Any:
         ssl_context=context,
         mechanism=kwargs["sasl_mechanism"],
     )
+
+
+#: What each refusal by the cluster means for an operator (the ACL a principal lacks, or its password).
+_REFUSALS: Final = {
+    "SaslAuthenticationFailed": (
+        "Kafka rejected the SASL credentials: check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD(_FILE) and "
+        "KAFKA_SASL_MECHANISM"
+    ),
+    "TopicAuthorizationFailedError": (
+        "the principal lacks a topic ACL (READ, WRITE or DESCRIBE on the topic named): "
+        "`vtex-bridge topics acls plan` lists what each service needs"
+    ),
+    "GroupAuthorizationFailedError": (
+        "the principal lacks READ on its consumer group: `vtex-bridge topics acls plan` lists it"
+    ),
+    "TransactionalIdAuthorizationFailed": (
+        "the principal lacks WRITE on its transactional ids (prefix: the worker app id): "
+        "`vtex-bridge topics acls plan` lists it"
+    ),
+    "ClusterAuthorizationFailedError": (
+        "the principal lacks IDEMPOTENT_WRITE on the cluster, which WRITE on any topic implies: "
+        "it may write no topic at all; `vtex-bridge topics acls plan` lists what each service needs"
+    ),
+}
+
+
+def explain(exc: BaseException) -> str | None:
+    """Return what an authentication or authorization refusal means and how to fix it (else None)."""
+    for kind in type(exc).__mro__:
+        if kind.__name__ in _REFUSALS:
+            return f"{_REFUSALS[kind.__name__]} ({exc})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the broker's certificate is not trusted or names another host: check KAFKA_SSL_CAFILE ({exc})"
+        )
+    return None
+
+
+async def verify_credentials(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Fail fast on credentials or certificates the cluster refuses; an unreachable cluster passes.
+
+    The services keep retrying while Kafka is down (it may come back), but a wrong password or an
+    untrusted certificate never fixes itself: each would otherwise be an endless, quiet retry loop.
+    One connection (TLS handshake and SASL authentication) to the first bootstrap address that answers.
+    """
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import SaslAuthenticationFailed
+
+    kwargs = security_kwargs(settings)
+    for address in settings.kafka_bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            conn = await asyncio.wait_for(
+                create_conn(host, int(port), request_timeout_ms=int(timeout_s * 1000), **kwargs), timeout_s
+            )
+        except (SaslAuthenticationFailed, ssl.SSLCertVerificationError) as exc:
+            raise KafkaConfigError(f"{settings.kafka_bootstrap_servers}: {explain(exc)}") from None
+        except (OSError, TimeoutError, ValueError, KafkaError):
+            continue  # not reachable now: the service's own retries deal with that
+        conn.close()
+        return
 
 
 def describe(settings: Settings) -> str:

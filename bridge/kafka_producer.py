@@ -43,7 +43,7 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
-from bridge.kafka_config import client_kwargs
+from bridge.kafka_config import client_kwargs, explain
 from bridge.kafka_metadata import topic_exists
 
 log = logging.getLogger(__name__)
@@ -370,8 +370,11 @@ class ResilientProducer:
                 asyncio.gather(*(p.start() for p in producers)), self._config.start_timeout_s
             )
         except (TimeoutError, KafkaError, OSError) as exc:
-            log.warning(
-                "kafka producer could not connect",
+            # A refused password or a missing ACL does not fix itself: an ERROR saying which, not a warning.
+            hint = explain(exc)
+            log.log(
+                logging.ERROR if hint else logging.WARNING,
+                "kafka producer could not connect" + (f": {hint}" if hint else ""),
                 extra={"bootstrap": self._config.bootstrap_servers, "error": repr(exc)},
             )
             await asyncio.gather(*(self._close(p, self._config.stop_timeout_s) for p in producers))

@@ -27,8 +27,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Coroutine, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -196,7 +196,13 @@ def _die_with_parent() -> None:
 
 @dataclass
 class LocalKafka:
-    """One single-node KRaft broker listening on 127.0.0.1."""
+    """One combined KRaft node (broker and controller) listening on 127.0.0.1.
+
+    Alone it is a single-node cluster; `LocalCluster` starts several that share `cluster_id` and
+    `quorum_voters`. With `security`, a SASL_SSL listener (SCRAM, users created when the storage is
+    formatted) on `sasl_port` and the StandardAuthorizer join the plaintext listener, which stays the
+    cluster's internal one (brokers, controllers, the readiness probe) on loopback.
+    """
 
     libs: Path
     work_dir: Path
@@ -205,14 +211,30 @@ class LocalKafka:
     heap: str = "512m"
     tie_to_parent: bool = True
     process: subprocess.Popen[bytes] | None = None
+    node_id: int = 1
+    #: `controller.quorum.voters`; empty = this node alone.
+    quorum_voters: str = ""
+    #: Replicas of new topics and of the internal ones (min ISR: 2 from 3 replicas on, else 1).
+    replication: int = 1
+    cluster_id: str = ""
+    security: LocalSecurity | None = None
+    sasl_port: int = 0
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
+        self.quorum_voters = self.quorum_voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
+        if self.security is not None:
+            self.sasl_port = self.sasl_port or free_port()
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """The SASL_SSL listener's address (empty without `security`)."""
+        return f"127.0.0.1:{self.sasl_port}" if self.security is not None else ""
 
     @property
     def log_file(self) -> Path:
@@ -221,24 +243,26 @@ class LocalKafka:
     def _write_config(self) -> Path:
         data = self.work_dir / "data"
         data.mkdir(parents=True, exist_ok=True)
+        replicas = str(self.replication)
+        min_isr = "2" if self.replication >= 3 else "1"
         properties = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.quorum_voters,
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(data),
-            # Single node: every internal topic has one replica and one in-sync replica suffices.
-            "offsets.topic.replication.factor": "1",
+            # One node: every internal topic has one replica; three or more: 3 replicas, min ISR 2.
+            "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "10",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
             "transaction.state.log.num.partitions": "10",
-            "min.insync.replicas": "1",
-            "default.replication.factor": "1",
+            "min.insync.replicas": min_isr,
+            "default.replication.factor": replicas,
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "1",
             "auto.create.topics.enable": "true",
@@ -246,6 +270,11 @@ class LocalKafka:
             "log.retention.hours": "168",
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
         }
+        if self.security is not None:
+            properties.update(self.security.broker_properties(self.sasl_port))
+            properties["listeners"] += f",SASL_SSL://127.0.0.1:{self.sasl_port}"
+            properties["advertised.listeners"] += f",SASL_SSL://127.0.0.1:{self.sasl_port}"
+            properties["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
         config = self.work_dir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()))
         log4j = self.work_dir / "log4j.properties"
@@ -270,9 +299,10 @@ class LocalKafka:
     def _format_storage(self, config: Path) -> None:
         if (self.work_dir / "data" / "meta.properties").exists():
             return
-        cluster_id = _kafka_cluster_id()
+        self.cluster_id = self.cluster_id or _kafka_cluster_id()
+        scram = self.security.format_arguments() if self.security is not None else []
         done = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format", "-t", self.cluster_id, "-c", str(config), *scram),
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         if done.returncode != 0:
@@ -280,6 +310,11 @@ class LocalKafka:
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Format storage if new, start the JVM and return once the broker answers metadata."""
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Format storage if new and start the JVM, without waiting (a quorum starts its nodes at once)."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config = self._write_config()
         self._format_storage(config)
@@ -292,7 +327,6 @@ class LocalKafka:
             preexec_fn=_die_with_parent if self.tie_to_parent else None,
         )
         stdout.close()
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until the broker answers metadata; on failure stop it and raise with the log tail."""
@@ -302,7 +336,7 @@ class LocalKafka:
                 raise LocalKafkaError(
                     f"Kafka exited with code {self.process.returncode} while starting:\n{self.log_tail()}"
                 )
-            if broker_answers(self.bootstrap):
+            if broker_answers(self.bootstrap) and (self.security is None or _port_open(self.sasl_bootstrap)):
                 return
             time.sleep(0.25)
         self.stop()
@@ -333,6 +367,193 @@ class LocalKafka:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=STOP_TIMEOUT_S)
             self.process = None
+
+
+@dataclass(frozen=True)
+class LocalSecurity:
+    """A local CA, the brokers' TLS keystore and the SCRAM users of a secured local cluster.
+
+    `generate` makes them once per directory with the JDK's keytool (a CA, one broker certificate for
+    127.0.0.1 and localhost signed by it); `users` maps each principal to its password, written to
+    `users.json` next to `ca.pem` (local use only). `admin` is the super user that manages ACLs.
+    """
+
+    directory: Path
+    password: str
+    users: dict[str, str]
+    admin: str = "admin"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def keystore(self) -> Path:
+        return self.directory / "broker.p12"
+
+    def broker_properties(self, sasl_port: int) -> dict[str, str]:
+        """Return the server properties of the SASL_SSL listener and the authorizer."""
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": scram,
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": scram,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(self.keystore),
+            "ssl.keystore.password": self.password,
+            "ssl.key.password": self.password,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            # The internal plaintext listener (loopback only) and the admin are trusted.
+            "super.users": f"User:ANONYMOUS;User:{self.admin}",
+        }
+
+    def format_arguments(self) -> list[str]:
+        """Return `kafka-storage format` arguments creating every user (both SCRAM mechanisms)."""
+        arguments: list[str] = []
+        for name, password in sorted(self.users.items()):
+            for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):
+                arguments += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
+        return arguments
+
+    @classmethod
+    def generate(cls, directory: Path, users: Iterable[str] = ()) -> LocalSecurity:
+        """Return the security material in `directory`, creating what is missing (users: new ones)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        users_file = directory / "users.json"
+        known: dict[str, Any] = json.loads(users_file.read_text()) if users_file.exists() else {}
+        password = str(known.get("store_password") or uuid.uuid4().hex)
+        passwords: dict[str, str] = dict(known.get("users", {}))
+        for name in ("admin", *users):
+            passwords.setdefault(name, uuid.uuid4().hex)
+        security = cls(directory=directory, password=password, users=passwords)
+        if not security.keystore.exists() or not security.ca_file.exists():
+            _keytool_certificates(directory, password)
+        users_file.write_text(json.dumps({"store_password": password, "users": passwords}, indent=2))
+        users_file.chmod(0o600)
+        return security
+
+
+def _keytool_certificates(directory: Path, password: str) -> None:
+    """Make a CA (`ca.pem`) and a broker keystore (`broker.p12`) whose certificate the CA signed."""
+    if shutil.which("keytool") is None:
+        raise LocalKafkaError("keytool (part of the JDK) is not on PATH: it makes the local certificates")
+    names = "SAN=dns:localhost,ip:127.0.0.1"
+    common = ["-storepass", password, "-keypass", password, "-storetype", "PKCS12"]
+    ca, broker = str(directory / "ca.p12"), str(directory / "broker.p12")
+    csr, signed, ca_pem = (str(directory / n) for n in ("broker.csr", "broker.crt", "ca.pem"))
+    for path in (ca, broker):
+        Path(path).unlink(missing_ok=True)
+    steps = [
+        ["-genkeypair", "-alias", "ca", "-keystore", ca, "-keyalg", "RSA", "-keysize", "2048",
+         "-dname", "CN=vtex-bridge local CA", "-ext", "bc:c", "-validity", "3650", *common],
+        ["-exportcert", "-alias", "ca", "-keystore", ca, "-rfc", "-file", ca_pem, *common],
+        ["-genkeypair", "-alias", "broker", "-keystore", broker, "-keyalg", "RSA", "-keysize", "2048",
+         "-dname", "CN=localhost", "-ext", names, "-validity", "3650", *common],
+        ["-certreq", "-alias", "broker", "-keystore", broker, "-file", csr, *common],
+        ["-gencert", "-alias", "ca", "-keystore", ca, "-infile", csr, "-outfile", signed, "-rfc",
+         "-ext", names, "-validity", "3650", *common],
+        ["-importcert", "-alias", "ca", "-keystore", broker, "-file", ca_pem, "-noprompt", *common],
+        ["-importcert", "-alias", "broker", "-keystore", broker, "-file", signed, "-noprompt", *common],
+    ]  # fmt: skip
+    for step in steps:
+        done = subprocess.run(["keytool", *step], capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise LocalKafkaError(f"keytool {step[0]} failed: {(done.stdout + done.stderr)[-1000:]}")
+
+
+@dataclass
+class LocalCluster:
+    """`brokers` combined KRaft nodes on loopback forming one cluster (3: RF 3, min ISR 2 defaults).
+
+    Every node is started before any is waited for (the controllers need a majority to elect a
+    leader); `stop` stops every node it started, by its process group.
+    """
+
+    libs: Path
+    work_dir: Path
+    brokers: int = 3
+    security: LocalSecurity | None = None
+    tie_to_parent: bool = True
+    heap: str = "384m"
+    nodes: list[LocalKafka] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.nodes:
+            controllers = [free_port() for _ in range(self.brokers)]
+            voters = ",".join(f"{i + 1}@127.0.0.1:{port}" for i, port in enumerate(controllers))
+            cluster_id = _kafka_cluster_id()
+            self.nodes = [
+                LocalKafka(
+                    libs=self.libs,
+                    work_dir=self.work_dir / f"node-{i + 1}",
+                    controller_port=controllers[i],
+                    heap=self.heap,
+                    tie_to_parent=self.tie_to_parent,
+                    node_id=i + 1,
+                    quorum_voters=voters,
+                    replication=min(self.brokers, 3),
+                    cluster_id=cluster_id,
+                    security=self.security,
+                )
+                for i in range(self.brokers)
+            ]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        return ",".join(node.sasl_bootstrap for node in self.nodes) if self.security is not None else ""
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Start every node, then return once each answers and the cluster lists all of them."""
+        try:
+            for node in self.nodes:
+                node.launch()
+            deadline = time.monotonic() + timeout
+            for node in self.nodes:
+                node.wait_ready(max(1.0, deadline - time.monotonic()))
+            while cluster_size(self.bootstrap) < len(self.nodes):
+                if time.monotonic() > deadline:
+                    raise LocalKafkaError(f"the cluster did not list {len(self.nodes)} brokers in time")
+                time.sleep(0.25)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop every node (SIGTERM to each process group at once, then SIGKILL what is left)."""
+        running = [node for node in self.nodes if node.process is not None]
+        for node in running:
+            assert node.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.process.pid, signal.SIGTERM)
+        for node in running:
+            node.stop(timeout)
+
+
+def cluster_size(bootstrap: str) -> int:
+    """Return how many brokers the cluster at `bootstrap` lists (0 when it does not answer)."""
+    return _run_in_fresh_loop(_count_brokers(bootstrap))
+
+
+async def _count_brokers(bootstrap: str) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(METADATA_PROBE_TIMEOUT_S * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), METADATA_PROBE_TIMEOUT_S)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), METADATA_PROBE_TIMEOUT_S)
+        return len(cluster.get("brokers") or [])
+    except Exception:
+        return 0
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(admin.close(), METADATA_PROBE_TIMEOUT_S)
 
 
 def _kafka_cluster_id() -> str:
@@ -400,6 +621,11 @@ class DetachedState:
     pid: int
     bootstrap: str
     work_dir: str
+    #: Every node's pid (a cluster); `pid` is the first.
+    pids: tuple[int, ...] = ()
+    #: The SASL_SSL listeners and the security directory (CA, users.json) of a secured cluster.
+    sasl_bootstrap: str = ""
+    security_dir: str = ""
 
     @classmethod
     def path(cls, cache_dir: Path) -> Path:
@@ -411,39 +637,84 @@ class DetachedState:
         if not path.exists():
             return None
         data = json.loads(path.read_text())
-        return cls(pid=int(data["pid"]), bootstrap=str(data["bootstrap"]), work_dir=data["work_dir"])
+        return cls(
+            pid=int(data["pid"]),
+            bootstrap=str(data["bootstrap"]),
+            work_dir=data["work_dir"],
+            pids=tuple(int(p) for p in data.get("pids", ())),
+            sasl_bootstrap=str(data.get("sasl_bootstrap", "")),
+            security_dir=str(data.get("security_dir", "")),
+        )
 
     def write(self, cache_dir: Path) -> None:
         path = self.path(cache_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.__dict__))
+        path.write_text(json.dumps({**self.__dict__, "pids": list(self.pids)}))
+
+    def all_pids(self) -> tuple[int, ...]:
+        return self.pids or (self.pid,)
 
     def alive(self) -> bool:
-        return _alive(self.pid)
+        return any(_alive(pid) for pid in self.all_pids())
 
 
-def detached_up(version: str, port: int, cache_dir: Path | None = None) -> DetachedState:
-    """Start (or find running) the detached local broker and return its state."""
+def detached_up(
+    version: str, port: int, cache_dir: Path | None = None, *, brokers: int = 1, secure: bool = False
+) -> DetachedState:
+    """Start (or find running) the detached local broker or cluster and return its state.
+
+    One plaintext broker is the default; `brokers` > 1 starts a KRaft cluster (RF 3, min ISR 2 from 3
+    nodes on), `secure` adds the SASL_SSL listeners with SCRAM users for every service and the
+    StandardAuthorizer (their passwords and the CA are in the security directory).
+    """
     cache = cache_dir or default_cache_dir()
     state = DetachedState.read(cache)
     if state is not None and state.alive():
         return state
     libs = ensure_distribution(version, cache)
-    broker = LocalKafka(libs=libs, work_dir=cache / "run" / f"kafka-{port}", port=port, tie_to_parent=False)
-    broker.start()
-    assert broker.process is not None
-    state = DetachedState(pid=broker.process.pid, bootstrap=broker.bootstrap, work_dir=str(broker.work_dir))
+    if brokers == 1 and not secure:
+        broker = LocalKafka(
+            libs=libs, work_dir=cache / "run" / f"kafka-{port}", port=port, tie_to_parent=False
+        )
+        broker.start()
+        assert broker.process is not None
+        state = DetachedState(
+            pid=broker.process.pid, bootstrap=broker.bootstrap, work_dir=str(broker.work_dir)
+        )
+    else:
+        from bridge.topics.acls import SERVICES
+
+        work = cache / "run" / f"kafka-cluster-{port}"
+        security = LocalSecurity.generate(work / "security", SERVICES) if secure else None
+        cluster = LocalCluster(
+            libs=libs, work_dir=work, brokers=brokers, security=security, tie_to_parent=False
+        )
+        cluster.nodes[0].port = port
+        cluster.start()
+        pids = tuple(node.process.pid for node in cluster.nodes if node.process is not None)
+        state = DetachedState(
+            pid=pids[0],
+            bootstrap=cluster.bootstrap,
+            work_dir=str(work),
+            pids=pids,
+            sasl_bootstrap=cluster.sasl_bootstrap,
+            security_dir=str(security.directory) if security is not None else "",
+        )
     state.write(cache)
     return state
 
 
 def detached_down(cache_dir: Path | None = None) -> DetachedState | None:
-    """Stop the detached local broker if one runs; return what was stopped."""
+    """Stop the detached local broker (every node of a cluster) if one runs; return what was stopped."""
     cache = cache_dir or default_cache_dir()
     state = DetachedState.read(cache)
     if state is None:
         return None
-    if state.alive():
-        stop_process_group(state.pid)
+    for pid in state.all_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+    for pid in state.all_pids():
+        if _alive(pid):
+            stop_process_group(pid)
     DetachedState.path(cache).unlink(missing_ok=True)
     return state

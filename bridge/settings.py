@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     topics_extra_configs: dict[str, dict[str, str]] = Field(default_factory=dict)
     #: Bound of one admin request (`topics` commands and the worker's topic creation at startup).
     topics_admin_timeout_s: float = 30.0
+    #: Kafka principal of each service for `topics acls plan|apply` (docs/operations.md, "ACLs"), e.g.
+    #: `{"ingress": "User:bridge-ingress"}`; a service not named is `User:<service>` (services: ingress,
+    #: worker, console, feed-poller).
+    topics_acl_principals: dict[str, str] = Field(default_factory=dict)
 
     # --- Topics / generations (`vtex-bridge topics reshard`, docs/operations.md) --------------------
     #: Compacted one-partition topic holding the current input generation; empty = `<input_topic>.control`.

@@ -1,4 +1,4 @@
-"""`vtex-bridge kafka up|down|status`: the detached local Apache Kafka broker for development."""
+"""`vtex-bridge kafka up|down|status`: the detached local Apache Kafka broker (or cluster) for development."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("action", choices=("up", "down", "status"))
     parser.add_argument("--port", type=int, default=None, help="listener port (default: settings)")
+    parser.add_argument(
+        "--brokers", type=int, default=1, help="KRaft nodes (3: a replicated cluster, RF 3 / min ISR 2)"
+    )
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="add SASL_SSL listeners (SCRAM users per service, ACLs enforced) next to the plaintext ones",
+    )
     parser.set_defaults(func=run)
 
 
@@ -23,14 +31,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     cache = settings.kafka_local_dir or local_kafka.default_cache_dir()
     try:
         if args.action == "up":
+            if args.brokers < 1:
+                print("vtex-bridge kafka up: --brokers must be at least 1", file=sys.stderr)
+                return 2
             state = local_kafka.detached_up(
-                settings.kafka_local_version, args.port or settings.kafka_local_port, cache
+                settings.kafka_local_version,
+                args.port or settings.kafka_local_port,
+                cache,
+                brokers=args.brokers,
+                secure=args.secure,
             )
-            print(f"kafka up: {state.bootstrap} (pid {state.pid}, data in {state.work_dir})")
+            pids = ", ".join(str(pid) for pid in state.all_pids())
+            print(f"kafka up: {state.bootstrap} (pid {pids}, data in {state.work_dir})")
+            if state.sasl_bootstrap:
+                print(
+                    f"SASL_SSL: {state.sasl_bootstrap} (CA {state.security_dir}/ca.pem, "
+                    f"SCRAM users and passwords in {state.security_dir}/users.json)"
+                )
             return 0
         if args.action == "down":
             stopped = local_kafka.detached_down(cache)
-            print("kafka down" + (f": stopped pid {stopped.pid}" if stopped else ": nothing was running"))
+            pids = ", ".join(str(pid) for pid in stopped.all_pids()) if stopped else ""
+            print("kafka down" + (f": stopped pid {pids}" if stopped else ": nothing was running"))
             return 0
         running = local_kafka.DetachedState.read(cache)
         if running is None or not running.alive():
@@ -38,7 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             return 3
         answers = local_kafka.broker_answers(running.bootstrap)
         print(
-            f"kafka status: pid {running.pid} on {running.bootstrap}, "
+            f"kafka status: pid {', '.join(str(p) for p in running.all_pids())} on {running.bootstrap}, "
             f"{'answering' if answers else 'NOT answering'} metadata requests"
         )
         return 0 if answers else 1

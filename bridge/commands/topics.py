@@ -8,6 +8,8 @@
 - `describe`: our topics as the cluster has them (partitions, replication, configs) and the worker
   group's lag per input partition. Exit 0, or 1 on error.
 - `reshard --partitions N`: the safe path to more input partitions (`bridge.topics.reshard`).
+- `acls plan|apply`: the least privileges of each service's principal (`bridge.topics.acls`): plan exits
+  0 = in place, 2 = ACLs to add; apply adds them (idempotent), exit 0, or 1 on error.
 
 docs/topics.md describes them.
 """
@@ -48,6 +50,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     reshard.add_argument("--quiet-s", type=float, default=None, help="quiet period (see docs/operations.md)")
     reshard.add_argument("--timeout-s", type=float, default=None, help="bound of the whole procedure")
     reshard.set_defaults(func=run_reshard)
+    acls = actions.add_parser(
+        "acls",
+        help="the least privileges of each service's principal: plan (exit 0 none, 2 pending) or apply",
+    )
+    acls.add_argument("acls_action", choices=("plan", "apply"))
+    acls.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    acls.set_defaults(func=run_acls)
 
 
 def run_plan(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,6 +114,25 @@ def run_reshard(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def run_acls(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bridge.topics.acls import apply_acls, plan_acls
+    from bridge.topics.cluster import admin_client
+
+    async def go() -> int:
+        async with admin_client(settings.kafka_bootstrap_servers, settings.topics_admin_timeout_s) as admin:
+            if args.acls_action == "plan":
+                plan = await plan_acls(admin, settings)
+                _print(plan.to_json() if args.json else plan.text(), args.json)
+                return plan.exit_code
+            done = await apply_acls(admin, settings)
+        _print(done.to_json() if args.json else f"added {len(done.missing)} ACLs\n{done.text()}", args.json)
+        return 0
+
+    return _guarded(f"acls {args.acls_action}", settings, lambda: asyncio.run(go()))
+
+
 def _print(value: object, as_json: bool) -> None:
     if as_json:
         import orjson
@@ -118,6 +146,7 @@ def _guarded(action: str, settings: Settings, go: Callable[[], int]) -> int:
     """Run `go`; turn bad settings and an unreachable cluster into a message and exit code 1."""
     from aiokafka.errors import KafkaError
 
+    from bridge.topics.acls import AclError
     from bridge.topics.cluster import ClusterError
     from bridge.topics.generation import GenerationError
     from bridge.topics.spec import TopicSpecError
@@ -127,7 +156,7 @@ def _guarded(action: str, settings: Settings, go: Callable[[], int]) -> int:
         return go()
     except (TopicSpecError, RoutingConfigError) as exc:
         print(f"vtex-bridge topics {action}: invalid topic settings: {exc}", file=sys.stderr)
-    except (KafkaError, ClusterError, GenerationError, TimeoutError, OSError) as exc:
+    except (KafkaError, ClusterError, GenerationError, AclError, TimeoutError, OSError) as exc:
         print(
             f"vtex-bridge topics {action}: Kafka at {settings.kafka_bootstrap_servers} failed: "
             f"{type(exc).__name__}: {exc}",
