@@ -151,6 +151,15 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
         )
         for topic, count in filled.items():
             lines.append(f"           {topic:<52} {_n(count):>9}")
+        if snap.kafka.recent_orders:
+            lines.append(
+                "Orders     newest: "
+                + "  ".join(f"{o.order_id} ({o.state})" for o in snap.kafka.recent_orders[:3])
+            )
+            lines.append(
+                f"           look one up: vtex-bridge order {snap.kafka.recent_orders[0].order_id}"
+                "   (or in the console below)"
+            )
     else:
         lines.append("Kafka      (not answering)")
 

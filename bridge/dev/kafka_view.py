@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bridge.events import HEADER_STATE
 from bridge.kafka_config import client_kwargs
 
 KAFKA_CALL_TIMEOUT_S: Final = 5.0
+#: Orders the live view lists to look up (the newest on the input topic).
+RECENT_ORDERS: Final = 5
+
+
+@dataclass(frozen=True)
+class RecentOrder:
+    """An order seen lately on the input topic: something a newcomer can look up."""
+
+    order_id: str
+    state: str
+    timestamp_ms: int
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,7 @@ class KafkaSnapshot:
     offsets_per_topic: dict[str, int]
     input_lag: int | None
     input_topic: str
+    recent_orders: tuple[RecentOrder, ...] = ()
 
 
 class KafkaView:
@@ -60,7 +74,21 @@ class KafkaView:
             records[topic] = sum(end[tp] - start[tp] for tp in tps)
             ends.update(end)
         lag = None if committed is None else input_lag(input_topic, ends, committed)
-        return KafkaSnapshot(records, lag, input_topic)
+        recent = await self._recent(input_topic, ends)
+        return KafkaSnapshot(records, lag, input_topic, recent)
+
+    async def _recent(self, topic: str, ends: dict[TopicPartition, int]) -> tuple[RecentOrder, ...]:
+        """Return the newest orders on `topic`: the last record of each partition, newest first."""
+        tps = [tp for tp, end in ends.items() if tp.topic == topic and end > 0]
+        if not tps:
+            return ()
+        self._consumer.assign(tps)
+        for tp in tps:
+            self._consumer.seek(tp, ends[tp] - 1)
+        batch = await asyncio.wait_for(
+            self._consumer.getmany(*tps, timeout_ms=500, max_records=len(tps)), KAFKA_CALL_TIMEOUT_S
+        )
+        return newest_orders(record for records in batch.values() for record in records)
 
     async def _partitions(self, topic: str) -> set[int]:
         partitions = self._consumer.partitions_for_topic(topic)
@@ -88,3 +116,17 @@ def input_lag(topic: str, ends: dict[TopicPartition, int], committed: dict[Topic
             position = committed.get(tp, -1)
             lag += max(0, end - (position if position >= 0 else 0))
     return lag
+
+
+def newest_orders(records: Iterable[Any], count: int = RECENT_ORDERS) -> tuple[RecentOrder, ...]:
+    """Return up to `count` distinct orders of input `records` (key = OrderId, header `state`), newest
+    first."""
+    newest: dict[str, RecentOrder] = {}
+    for record in sorted(records, key=lambda r: r.timestamp, reverse=True):
+        if record.key is None:
+            continue
+        order_id = record.key.decode(errors="replace")
+        headers = dict(record.headers or ())
+        state = headers.get(HEADER_STATE, b"").decode(errors="replace") or "?"
+        newest.setdefault(order_id, RecentOrder(order_id, state, record.timestamp))
+    return tuple(list(newest.values())[:count])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiokafka import TopicPartition
 
 from bridge.dev.dashboard import Snapshot, records_per_topic, render
-from bridge.dev.kafka_view import KafkaSnapshot, input_lag
+from bridge.dev.kafka_view import KafkaSnapshot, RecentOrder, input_lag, newest_orders
 from bridge.dev.scrape import Samples
 
 WRITTEN = "bridge_processor_records_written_total"
@@ -53,6 +55,48 @@ class TestRecordsPerTopic:
         screen = render(snap, None, "header", [])
         lines = [line.split() for line in screen.splitlines() if "vtex.orders." in line]
         assert [["vtex.orders.hooks", "7"], ["vtex.orders.status.invoiced", "3"]] == lines
+
+
+class TestRecentOrders:
+    """The live view names recent orders, so a newcomer has an id to look up."""
+
+    def test_newest_first_one_line_per_order(self) -> None:
+        records = [
+            FakeRecord(b"o-1", b"payment-pending", 1),
+            FakeRecord(b"o-2", b"handling", 3),
+            FakeRecord(b"o-1", b"invoiced", 5),
+            FakeRecord(None, b"x", 9),
+        ]
+        assert [("o-1", "invoiced"), ("o-2", "handling")] == [
+            (o.order_id, o.state) for o in newest_orders(records)
+        ]
+
+    def test_the_screen_offers_a_lookup(self) -> None:
+        recent = (RecentOrder("1234567890123-01", "invoiced", 5),)
+        snap = Snapshot(
+            at=1.0,
+            services={"kafka": True},
+            ingress=None,
+            workers=[],
+            sim=None,
+            kafka=KafkaSnapshot({"vtex.orders.hooks": 1}, 0, "vtex.orders.hooks", recent),
+        )
+        screen = render(snap, None, "header", [])
+        assert "1234567890123-01 (invoiced)" in screen
+        assert "vtex-bridge order 1234567890123-01" in screen
+
+
+@dataclass
+class FakeRecord:
+    """The fields of an aiokafka ConsumerRecord that `newest_orders` reads."""
+
+    key: bytes | None
+    state: bytes
+    timestamp: int
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [("state", self.state)]
 
 
 class TestInputLag:

@@ -57,3 +57,33 @@ class TestKafkaView:
         finally:
             await view.stop()
         assert snap.input_lag in (None, 0)
+
+    async def test_the_newest_orders_are_listed_to_look_up(self, kafka_bootstrap: str) -> None:
+        topic = unique("view-in")
+        await create_topics(kafka_bootstrap, topic, partitions=2)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for i, (order, state) in enumerate(
+                [("o-1", "payment-pending"), ("o-2", "handling"), ("o-1", "invoiced")]
+            ):
+                await producer.send_and_wait(
+                    topic,
+                    b"{}",
+                    key=order.encode(),
+                    partition=i % 2,
+                    headers=[("state", state.encode())],
+                    timestamp_ms=1_700_000_000_000 + i,
+                )
+        finally:
+            await producer.stop()
+        view = KafkaView(kafka_bootstrap)
+        await view.start()
+        try:
+            snap = await view.snapshot((topic,), topic, unique("view-group"))
+        finally:
+            await view.stop()
+        # The last record of each partition: o-1 invoiced (partition 0, newest), o-2 handling (partition 1).
+        assert [("o-1", "invoiced"), ("o-2", "handling")] == [
+            (o.order_id, o.state) for o in snap.recent_orders
+        ]
