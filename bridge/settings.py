@@ -337,8 +337,14 @@ class Settings(BaseSettings):
     feed_poll_maxlot: int = 10
     #: Pause after an empty read; a full batch is followed at once by the next read.
     feed_poll_idle_s: float = 2.0
-    #: Feed v3 reads+commits per second, at most.
-    feed_poll_rate_per_s: float = 5.0
+    #: The poller's request budget: Feed v3 reads, commits and backlog reads per second, at most, however
+    #: many lots are in flight. VTEX documents no Feed v3 limit; 40/s (2,400/min) stays well under the
+    #: 6,000/min it documents for Get order (docs/connect-your-account.md, "Pace").
+    feed_poll_rate_per_s: float = Field(default=40.0, gt=0.0)
+    #: Lots in flight at most while the feed has a backlog (1 = one lot at a time).
+    feed_poll_max_concurrency: int = Field(default=4, ge=1, le=32)
+    #: Seconds between reads of the feed's backlog (quantity, oldest age) for the metrics; 0 = never.
+    feed_poll_backlog_interval_s: float = Field(default=15.0, ge=0.0)
     feed_poll_backoff_initial_s: float = 1.0
     #: The guide advises waiting about a minute after a 429 (REFERENCE.md section 1).
     feed_poll_backoff_max_s: float = 60.0

@@ -36,3 +36,19 @@ class PollerMetrics:
         self.last_batch_size = Gauge(
             f"{prefix}_last_batch_size", "Items in the last Feed v3 read.", registry=self.registry
         )
+        self.lanes = Gauge(
+            f"{prefix}_lots_in_flight_target",
+            "Feed v3 lots the poller keeps in flight now (grows while lots come back full).",
+            registry=self.registry,
+        )
+        self.backlog_items = Gauge(
+            f"{prefix}_backlog_items",
+            "Messages in the Feed v3 queue (in flight or not), as VTEX last reported them.",
+            registry=self.registry,
+        )
+        self.backlog_age_seconds = Gauge(
+            f"{prefix}_backlog_age_seconds",
+            "Age of the oldest message in the Feed v3 queue, as VTEX last reported it.",
+            registry=self.registry,
+        )
+        self.lanes.set(1)

@@ -15,6 +15,15 @@ the queue forever.
 
 VTEX is protected by a rate limit on every call and by exponential backoff with jitter on 429 (honouring
 Retry-After), 5xx and transport failures; Kafka trouble backs off the same way.
+
+Pace: one lot at a time while lots come back partial; while they come back full (a backlog), one more
+lot in flight per full lot, up to `max_concurrency`, and half as many after a partial one. Concurrent
+reads are safe on Feed v3: a read hides its items from every other read for the visibility timeout, so
+two lots never share an item. The budget (`rate_per_s`, every read, commit and backlog read) bounds the
+calls whatever the concurrency. Records of one order keep their read order across concurrent lots (a
+lot waits for the previous lot's record of the same order to be acknowledged). The backlog (`quantity`
+and the age of the oldest message, from the feed configuration) is read every `backlog_interval_s` and
+exported as metrics.
 """
 
 from __future__ import annotations
@@ -97,12 +106,18 @@ class PollerConfig:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     produce_timeout_s: float = 10.0
+    #: Lots in flight at most while the feed has a backlog (1 = the strict one-lot-at-a-time pace).
+    max_concurrency: int = 1
+    #: Seconds between reads of the backlog (feed configuration's quantity and oldest age); 0 = never.
+    backlog_interval_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.maxlot <= MAX_LOT:
             raise ValueError(
                 f"feed_poll_maxlot must be within 1..{MAX_LOT} (VTEX's limit), got {self.maxlot}"
             )
+        if self.max_concurrency < 1:
+            raise ValueError(f"feed_poll_max_concurrency must be at least 1, got {self.max_concurrency}")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PollerConfig:
@@ -117,6 +132,8 @@ class PollerConfig:
             backoff_initial_s=settings.feed_poll_backoff_initial_s,
             backoff_max_s=settings.feed_poll_backoff_max_s,
             produce_timeout_s=settings.feed_poll_produce_timeout_s,
+            max_concurrency=settings.feed_poll_max_concurrency,
+            backlog_interval_s=settings.feed_poll_backlog_interval_s,
         )
 
 
@@ -166,6 +183,11 @@ class FeedPoller:
         self._failures = 0
         self.last_success: float | None = None  # monotonic time of the last successful read
         self.last_error: str | None = None
+        #: Lots the loop keeps in flight now (1 .. config.max_concurrency), and the most it ever kept.
+        self.lanes = 1
+        self.max_lanes_used = 1
+        #: Per order key, the send of the newest record in flight (a later lot's record waits for it).
+        self._tails: dict[bytes, asyncio.Future[None]] = {}
 
     # --- one lot --------------------------------------------------------------------------------------
 
@@ -241,8 +263,21 @@ class FeedPoller:
         by_key: dict[bytes, list[_Record]] = {}
         for record in records:
             by_key.setdefault(record.key, []).append(record)
+        # Taken before the first await, so turns follow the order in which lots came back from VTEX.
+        turns = {key: self._take_turn(key) for key in by_key}
 
-        async def send_in_order(group: list[_Record]) -> None:
+        async def send_in_order(key: bytes, group: list[_Record]) -> None:
+            previous, mine = turns[key]
+            try:
+                if previous is not None:
+                    await asyncio.shield(previous)
+                await send_group(group)
+            finally:
+                mine.set_result(None)
+                if self._tails.get(key) is mine:
+                    del self._tails[key]
+
+        async def send_group(group: list[_Record]) -> None:
             for record in group:
                 # With tracing on, each event starts its trace here: a producer span whose context the
                 # record carries to the worker (docs/tracing.md).
@@ -259,10 +294,18 @@ class FeedPoller:
                 else:
                     self.metrics.records_produced.inc()
 
-        outcomes = await asyncio.gather(*(send_in_order(g) for g in by_key.values()), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(send_in_order(k, g) for k, g in by_key.items()), return_exceptions=True
+        )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    def _take_turn(self, key: bytes) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        previous = self._tails.get(key)
+        self._tails[key] = mine
+        return previous, mine
 
     async def _send_traced(
         self,
@@ -278,33 +321,88 @@ class FeedPoller:
     # --- the loop -------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; back off on VTEX and Kafka trouble; let anything else crash."""
+        """Poll until `stop` is set, with as many lots in flight as the backlog calls for (module doc);
+        back off on VTEX and Kafka trouble; let anything else crash."""
+        backlog = None
+        if self._config.backlog_interval_s > 0 and hasattr(self._source, "get_feed_config"):
+            backlog = asyncio.create_task(self._watch_backlog(stop), name="feed-backlog")
+        in_flight: set[asyncio.Task[LotResult]] = set()
+        try:
+            while not stop.is_set():
+                while len(in_flight) < self.lanes:
+                    in_flight.add(asyncio.create_task(self.poll_once(), name="feed-lot"))
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                if in_flight and any(t.exception() is not None for t in done):
+                    # Let the other lots end (each commits only what Kafka acknowledged), then back off.
+                    more, in_flight = await asyncio.wait(in_flight)
+                    done |= more
+                failure = next((e for t in done if (e := t.exception()) is not None), None)
+                if failure is not None:
+                    self._set_lanes(1)
+                    await self._handle_failure(stop, failure)
+                    continue
+                self._failures = 0
+                self.last_error = None
+                partial = any(t.result().read < self._config.maxlot for t in done)
+                self._set_lanes(max(1, self.lanes // 2) if partial else self.lanes + 1)
+                if partial and not in_flight:
+                    await _wait(stop, self._config.idle_s)
+        except asyncio.CancelledError:
+            for task in in_flight:  # cancelled: abandon the lots under way (nothing of theirs commits)
+                task.cancel()
+            raise
+        finally:
+            if in_flight:  # stopped: the lots under way finish first; cancelled: they end at once
+                await asyncio.wait(in_flight)
+                for task in in_flight:
+                    if not task.cancelled():
+                        task.exception()  # retrieved: the loop is ending anyway
+            if backlog is not None:
+                backlog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await backlog
+
+    def _set_lanes(self, lanes: int) -> None:
+        self.lanes = min(max(1, lanes), self._config.max_concurrency)
+        self.max_lanes_used = max(self.max_lanes_used, self.lanes)
+        self.metrics.lanes.set(self.lanes)
+
+    async def _handle_failure(self, stop: asyncio.Event, exc: BaseException) -> None:
+        """Back off after a failed lot according to its cause; re-raise anything unexpected."""
+        if isinstance(exc, VtexRateLimited):
+            await self._back_off(stop, "rate_limited", exc, exc.retry_after)
+        elif isinstance(exc, (VtexNotFound, VtexAuthError)):
+            # Not transient, but an operator can fix it without restarting us: wait the longest.
+            log.error("feed poll refused: %s; %s", exc, exc.hint)
+            cause = "not_found" if isinstance(exc, VtexNotFound) else "auth"
+            await self._back_off(stop, cause, exc, self._config.backoff_max_s)
+        elif isinstance(exc, VtexUnavailable):
+            await self._back_off(stop, "vtex_unavailable", exc)
+        elif isinstance(exc, ConfigApiError):  # e.g. a 400: log it loudly, keep trying slowly
+            log.error("feed poll refused: %s; %s", exc, exc.hint)
+            await self._back_off(stop, "vtex_error", exc)
+        elif isinstance(exc, ProduceError):
+            await self._back_off(stop, "kafka", exc)
+        else:
+            raise exc
+
+    async def _watch_backlog(self, stop: asyncio.Event) -> None:
+        """Export the feed's backlog (messages, age of the oldest) every `backlog_interval_s`."""
+        read_config = getattr(self._source, "get_feed_config")  # noqa: B009 - optional on a FeedSource
         while not stop.is_set():
             try:
-                result = await self.poll_once()
-            except VtexRateLimited as exc:
-                await self._back_off(stop, "rate_limited", exc, exc.retry_after)
-                continue
-            except (VtexNotFound, VtexAuthError) as exc:
-                # Not transient, but an operator can fix it without restarting us: wait the longest.
-                log.error("feed poll refused: %s; %s", exc, exc.hint)
-                cause = "not_found" if isinstance(exc, VtexNotFound) else "auth"
-                await self._back_off(stop, cause, exc, self._config.backoff_max_s)
-                continue
-            except VtexUnavailable as exc:
-                await self._back_off(stop, "vtex_unavailable", exc)
-                continue
-            except ConfigApiError as exc:  # e.g. a 400: log it loudly, keep trying slowly
-                log.error("feed poll refused: %s; %s", exc, exc.hint)
-                await self._back_off(stop, "vtex_error", exc)
-                continue
-            except ProduceError as exc:
-                await self._back_off(stop, "kafka", exc)
-                continue
-            self._failures = 0
-            self.last_error = None
-            if result.read < self._config.maxlot:
-                await _wait(stop, self._config.idle_s)
+                async with self._limiter:
+                    config = await read_config()
+            except (ConfigApiError, VtexUnavailable) as exc:
+                # The read loop reports VTEX trouble (and backs off); here it only leaves a gap.
+                self.metrics.errors.labels(cause="backlog_read").inc()
+                log.debug("feed backlog read failed", extra={"error": str(exc)})
+            else:
+                if isinstance(config, dict):
+                    self.metrics.backlog_items.set(float(config.get("quantity") or 0))
+                    age = config.get("approximateAgeOfOldestMessageInSeconds")
+                    self.metrics.backlog_age_seconds.set(float(age or 0.0))
+            await _wait(stop, self._config.backlog_interval_s)
 
     async def _back_off(
         self, stop: asyncio.Event, cause: str, exc: Exception, at_least: float | None = None
