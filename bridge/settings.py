@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     worker_web_host: str = "127.0.0.1"
     worker_dedup_ttl_s: float = 6 * 24 * 3600.0
     worker_max_in_flight_orders: int = 256
+    #: The VTEX account's OMS Get-order budget (calls/s) for the whole worker group, not per worker:
+    #: each worker takes the share of input partitions it owns (bridge/vtex/budget.py). VTEX allows
+    #: 6,000/min = 100/s per account; 90 leaves headroom for the account's other integrations.
     oms_rate_limit_per_s: float = 90.0
     oms_timeout_s: float = 5.0
     #: Attempts per OMS read before the processor sees `OmsUnavailable` (it then backs off and retries).

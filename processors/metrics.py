@@ -79,7 +79,14 @@ class ProcessorMetrics:
         self.budget_use = Gauge(
             "bridge_oms_budget_utilisation", "OMS calls in the last second / per-second budget", registry=r
         )
-        self._rate = max(rate_limit_per_s, 0.001)
+        self._rate: Callable[[], float] = lambda: max(rate_limit_per_s, 0.001)
+        self.budget_limit = Gauge(
+            "bridge_oms_budget_limit_per_s",
+            "OMS calls per second this worker may make now: its share of the account's budget (partitions"
+            " owned / all), cut after 429s",
+            registry=r,
+        )
+        self.budget_limit.set_function(lambda: self._rate())
         self._recent_calls: deque[float] = deque()
         self.budget_use.set_function(self._budget_use)
         self.in_flight = Gauge("bridge_processor_in_flight_events", "Events read and not done", registry=r)
@@ -143,7 +150,11 @@ class ProcessorMetrics:
 
     def _budget_use(self) -> float:
         self._trim(time.monotonic())
-        return len(self._recent_calls) / self._rate
+        return len(self._recent_calls) / max(self._rate(), 0.001)
+
+    def bind_budget(self, rate: Callable[[], float]) -> None:
+        """Measure budget use against this worker's current share (`bridge.vtex.budget`)."""
+        self._rate = rate
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

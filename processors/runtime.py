@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from bridge.events import InvalidEvent, decode_input_event
 from bridge.settings import Settings
+from bridge.topics.cluster import admin_client
 from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.oms import OmsClient
 from processors import dedup
@@ -49,6 +50,8 @@ LOAD_TIMEOUT_S: Final = 300.0
 #: writer then waits `worker_txn_linger_backlog_ms` for larger transactions. Caught up at hundreds of
 #: events/s, fetched-but-not-yet-submitted records stay far below this.
 BEHIND_RECORDS: Final = 100
+#: Bound of reading the input topic's partition count for the OMS budget share at a rebalance.
+BUDGET_ADMIN_TIMEOUT_S: Final = 10.0
 #: Share of one core above which the worker counts as CPU-bound (see `Runtime._txn_linger_s`).
 CPU_BOUND_LOAD: Final = 0.8
 
@@ -108,6 +111,8 @@ class Runtime:
         self.highwater_fn: Callable[[int], int | None] = lambda _partition: None
         self._submitted: dict[int, int] = {}
         self.cpu_load = CpuLoad()
+        if isinstance(self.oms, OmsClient):
+            self.metrics.bind_budget(self.oms.budget.rate)
         self.metrics.bind(
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),
@@ -240,6 +245,7 @@ class Runtime:
             await self._on_assigned(set(partitions))
 
     async def _on_assigned(self, wanted: set[int]) -> None:
+        await self._share_budget(wanted)
         await self._close_writers(sorted(set(self.writers) - wanted))
         kept = sorted(wanted & set(self.writers))
         new = sorted(wanted - set(self.writers))
@@ -257,6 +263,36 @@ class Runtime:
                 "state_kept": [p for p, k in zip(kept, results, strict=False) if k],
             },
         )
+
+    async def _share_budget(self, owned: set[int]) -> None:
+        """Take this worker's share of the account's OMS budget: the share of input partitions it owns."""
+        if not isinstance(self.oms, OmsClient):
+            return
+        total = await self._input_partitions()
+        total = max(total, max(owned, default=-1) + 1)
+        self.oms.budget.set_share(len(owned), total)
+        log.info(
+            "OMS budget share",
+            extra={
+                "partitions": len(owned),
+                "of": total,
+                "calls_per_s": round(self.oms.budget.rate(), 2),
+                "account_calls_per_s": self.settings.oms_rate_limit_per_s,
+            },
+        )
+
+    async def _input_partitions(self) -> int:
+        """The input topic's partition count from the cluster (the setting when it cannot be read)."""
+        try:
+            async with admin_client(self.settings.kafka_bootstrap_servers, BUDGET_ADMIN_TIMEOUT_S) as admin:
+                described = await asyncio.wait_for(
+                    admin.describe_topics([self.settings.input_topic]), BUDGET_ADMIN_TIMEOUT_S
+                )
+            count = len(described[0]["partitions"]) if described and not described[0]["error_code"] else 0
+        except Exception as exc:  # the broker is unreachable: the declared count is the best guess
+            log.warning("could not read the input topic's partitions", extra={"error": repr(exc)})
+            count = 0
+        return count or self.settings.input_topic_partitions
 
     async def _retake_writer(self, partition: int) -> bool:
         writer = self.writers[partition]

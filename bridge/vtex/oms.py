@@ -16,12 +16,12 @@ import time
 from typing import Final, Protocol
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from bridge.identifiers import order_id_problem
 from bridge.settings import Settings
+from bridge.vtex.budget import AccountBudget, BudgetLimiter
 from bridge.vtex.errors import InvalidOrderId, OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
 from bridge.vtex.http import VtexHttpClient, path_with, vtex_url
 from bridge.vtex.order_document import NotAnOrder, OrderDocument
@@ -90,8 +90,11 @@ class OmsClient(VtexHttpClient):
             timeout_s=timeout_s,
             max_connections=max_connections,
         )
+        #: The account's budget (`rate_limit_per_s`) as this process's share of it, cut on 429s; the
+        #: worker sets its share on every rebalance (`bridge.vtex.budget`). Alone it takes it all.
+        self.budget = AccountBudget(rate_limit_per_s)
         # Bucket of one second's budget: a burst may use it at once, then calls are spaced evenly.
-        self._limiter = AsyncLimiter(max(rate_limit_per_s, 0.001), 1.0)
+        self._limiter = BudgetLimiter(self.budget.rate)
         self._max_attempts = max(1, max_attempts)
         self._wait = wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s)
         self._backoff_initial_s = backoff_initial_s
@@ -195,6 +198,7 @@ class OmsClient(VtexHttpClient):
         if status in (401, 403):
             raise OmsAuthError(f"OMS refused our credentials ({status})", status=status)
         if status == 429:
+            self.budget.throttled()
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
                 self._cooldown_until = max(self._cooldown_until, time.monotonic() + retry_after)
