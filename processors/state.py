@@ -16,7 +16,10 @@ every RocksDB database of a worker shares one memory budget (`processors.rocks`)
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import re
 import shutil
 import time
 import uuid
@@ -81,20 +84,68 @@ class MemoryState:
         self._data.clear()
 
 
+#: Names of the database directories the stores create (`new_state`, `new_timelines`).
+STORE_DIR: Final = re.compile(r"^(state|timeline)-p\d+-[0-9a-f]{8}$")
+#: Database directories this process has open, and the directories already swept of stale ones. A
+#: POSIX lock never excludes the process that holds it, so the sweep must know this process's own.
+_open_paths: set[Path] = set()
+_swept: set[Path] = set()
+
+
+def remove_stale(data_dir: Path) -> list[str]:
+    """Delete the database directories a killed process left in `data_dir`; return their names.
+
+    Each is rebuilt from its changelog on assignment and deleted on close, so one that no process has
+    open is garbage: without this a worker killed -9 would leave its databases (two per partition) on
+    the volume at every crash. One whose RocksDB LOCK another process holds is left alone.
+    """
+    removed = []
+    for path in sorted(data_dir.iterdir()) if data_dir.is_dir() else []:
+        if not STORE_DIR.match(path.name) or path.resolve() in _open_paths or _locked(path / "LOCK"):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    if removed:
+        log.info("removed stale store directories", extra={"directory": str(data_dir), "count": len(removed)})
+    return removed
+
+
+def _locked(lock_file: Path) -> bool:
+    """Whether another process holds RocksDB's lock on `lock_file` (a missing file is not held)."""
+    try:
+        fd = os.open(lock_file, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
 class RocksBytes:
     """A RocksDB database of order id -> bytes for one partition, counting its keys.
 
-    Rebuilt from a changelog on every assignment, so it starts clean and is deleted on close. The
-    de-dup state and the timelines each keep one per partition (keeps RSS flat at millions of keys).
+    Rebuilt from a changelog on every assignment, so it starts clean and is deleted on close (what a
+    killed process left is deleted by the next one to open a store in the directory, `remove_stale`).
+    The de-dup state and the timelines each keep one per partition (keeps RSS flat at many keys).
     """
 
     def __init__(self, path: Path, memory: RocksMemory | None = None) -> None:
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent.resolve() not in _swept:
+            _swept.add(path.parent.resolve())
+            remove_stale(path.parent)
         self._path = path
         self._memory = memory or default_memory()
         self._db = self._memory.open(path)
+        _open_paths.add(path.resolve())
         self._count = 0
 
     def get(self, order_id: str) -> bytes | None:
@@ -121,6 +172,7 @@ class RocksBytes:
 
     def close(self) -> None:
         self._memory.close(self._db)
+        _open_paths.discard(self._path.resolve())
         shutil.rmtree(self._path, ignore_errors=True)
 
 

@@ -7,6 +7,8 @@ The rule (docs/operations.md, "Worker memory"): RocksDB is the default store, bo
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pydantic
@@ -17,7 +19,7 @@ from bridge.dev.run import make_plan
 from bridge.settings import load_settings
 from processors.rocks import MB, RocksMemory, default_memory
 from processors.runtime import Runtime
-from processors.state import RocksState, new_state
+from processors.state import RocksState, new_state, remove_stale
 from processors.timeline_store import RocksTimelines, new_timelines
 from tests.support.fake_oms import UnusedOms
 
@@ -104,3 +106,33 @@ class TestSharedBudget:
     def test_tools_without_settings_share_the_default_budget(self) -> None:
         assert default_memory() is default_memory()
         assert default_memory().budget_bytes == load_settings().worker_rocksdb_memory_mb * MB
+
+
+class TestStaleDirectories:
+    """What a killed worker left in its data directory goes when the next store opens there."""
+
+    def test_left_over_databases_are_removed_live_ones_kept(self, tmp_path: Path) -> None:
+        from rocksdict import Rdict
+
+        stale = tmp_path / "state-p3-0123abcd"
+        Rdict(str(stale)).close()  # closed without its directory removed: a crash's leftover
+        unrelated = tmp_path / "faust"
+        unrelated.mkdir()
+        held = tmp_path / "timeline-p1-89abcdef"
+        opens = f"import rocksdict, sys; d = rocksdict.Rdict({str(held)!r}); "
+        script = opens + "print(1, flush=True); sys.stdin.read()"
+        other = subprocess.Popen(
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        try:
+            assert other.stdout is not None and other.stdout.readline().strip() == b"1"
+            memory = RocksMemory(memory_mb=16, write_buffer_mb=1)
+            mine = new_state("rocksdict://", tmp_path, 0, memory)
+            assert not stale.exists() and held.exists() and unrelated.exists()
+            # A second store in the same directory keeps the first (this process holds it).
+            assert remove_stale(tmp_path) == []
+            assert 1 == len(list(tmp_path.glob("state-p0-*/CURRENT")))
+            mine.close()
+        finally:
+            other.communicate(b"", timeout=30)
+        assert remove_stale(tmp_path) == [held.name]  # its process is gone
