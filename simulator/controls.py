@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.config import SimConfig
@@ -36,6 +36,8 @@ class Controls:
     hook_failure_rate: float = 0.0
     #: When True the hook sender holds new deliveries (VTEX outage); they go out when resumed.
     hook_paused: bool = False
+    #: Per-order OMS faults, order id -> "500" | "hang" | "oversized" (simulator/poison.py).
+    oms_poison: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: SimConfig) -> Controls:
@@ -58,6 +60,9 @@ class Controls:
         for name, value in changes.items():
             if name not in known:
                 raise InvalidControl(f"unknown control {name!r}")
+            if name == "oms_poison":
+                validated[name] = _poison(value)
+                continue
             if name == "hook_paused":
                 if not isinstance(value, bool):
                     raise InvalidControl("hook_paused must be a boolean")
@@ -72,3 +77,15 @@ class Controls:
             validated[name] = float(value)
         for name, value in validated.items():
             setattr(self, name, value)
+
+
+def _poison(value: Any) -> dict[str, str]:
+    """Validate an `oms_poison` map: order ids to one of `simulator.poison.MODES`."""
+    from simulator.poison import MODES
+
+    if not isinstance(value, dict):
+        raise InvalidControl("oms_poison must be an object of order id -> mode")
+    for order_id, mode in value.items():
+        if mode not in MODES:
+            raise InvalidControl(f"oms_poison[{order_id!r}] must be one of {', '.join(MODES)}")
+    return {str(k): str(v) for k, v in value.items()}

@@ -1,8 +1,9 @@
 """`GET /api/oms/pvt/orders/{orderId}`: the OMS order document, with throttling and injected faults.
 
 Order of checks: credentials (401/403), the per-account limit (429 + Retry-After, REFERENCE §1: 6000
-requests per minute), then the chaos knobs of `Controls` (latency, random 429, 5xx, hang-then-504), then
-the order itself (404 when unknown). Ids may be `seq{sequence}` as VTEX allows.
+requests per minute), then the chaos knobs of `Controls` (latency, a per-order poison of
+`simulator.poison`, random 429, 5xx, hang-then-504), then the order itself (404 when unknown). Ids may
+be `seq{sequence}` as VTEX allows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from simulator.errors import MSG_ORDER_NOT_FOUND, error_response, too_many_requests
 from simulator.http_util import authenticate, sim_of, throttle
+from simulator.poison import poisoned
 
 routes = web.RouteTableDef()
 
@@ -26,6 +28,11 @@ async def get_order(request: web.Request) -> web.Response:
     sim.counters["oms_requests"] += 1
     if controls.oms_latency_s > 0:
         await asyncio.sleep(controls.oms_latency_s)
+    poison = controls.oms_poison.get(request.match_info["order_id"]) if controls.oms_poison else None
+    if poison is not None:
+        answer = await poisoned(sim, request.match_info["order_id"], poison)
+        if answer is not None:
+            return answer
     draw = sim.chaos_rng.random()
     if draw < controls.oms_timeout_rate:
         sim.counters["oms_timeouts"] += 1
