@@ -225,10 +225,11 @@ class Settings(BaseSettings):
     #: for a 1-minute pause after a 429, so 2 minutes (like the 404 grace) outlast a passing fault.
     worker_event_retry_attempts: int = Field(default=8, ge=1, le=1000)
     worker_event_retry_s: float = Field(default=120.0, ge=0.0, le=86400.0)
-    #: The outage rule: a failure is isolated only when, over this window, other orders' OMS reads
-    #: succeeded and make up at least `worker_outage_min_success_ratio` of their outcomes; otherwise it
-    #: is an outage (everyone waits, nothing is dead-lettered).
-    worker_outage_window_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    #: The outage rule: a failure is isolated only when, since it began (and within this window), other
+    #: orders' OMS reads succeeded and make up at least `worker_outage_min_success_ratio` of their
+    #: outcomes; otherwise it is an outage (everyone waits, nothing is dead-lettered). At least the
+    #: retry budget's time, so that sparse traffic still proves an isolated failure.
+    worker_outage_window_s: float = Field(default=300.0, ge=1.0, le=3600.0)
     worker_outage_min_success_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
     #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
     worker_max_pending_events: int = 5000

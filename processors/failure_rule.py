@@ -5,12 +5,13 @@ while it serves the others) or the victim of an *outage* (OMS or the network is 
 Dead-lettering in an outage would flood the dead-letter topic with events that only needed patience;
 waiting forever on poison stalls the partition's committed offset. The rule:
 
-    a failing order is *isolated* when, within the last `window_s` seconds, OMS reads of *other*
-    orders succeeded at least `min_successes` times and make up at least `min_success_ratio` of
-    those other orders' outcomes.
+    a failing order is *isolated* when, since its first failure (and within the last `window_s`
+    seconds), OMS reads of *other* orders succeeded at least `min_successes` times and make up at
+    least `min_success_ratio` of those other orders' outcomes.
 
-During an outage every order fails, so no order is isolated, and a recovery does not flip that at once:
-the failures of the outage stay in the window, so the first successes after it do not make the ratio.
+During an outage every order fails, so no order is isolated: successes from before the outage do not
+count (they precede the failure), and a recovery does not flip that at once: the outage's failures
+stay in the count, so the first successes after it do not make the ratio.
 A 429 is the account's budget, never one order's fault, so callers do not report it here. With no
 other traffic at all nothing is isolated either: the worker cannot tell, and waits (the oldest
 unfinished event's age alerts). Pure bookkeeping: per-second buckets of successes and failures, plus
@@ -56,14 +57,19 @@ class FailureRule:
         self._bucket(now)[2] += 1
         self._failing.setdefault(key, deque()).append(now)
 
-    def isolated(self, key: str) -> bool:
-        """Whether order `key` fails while other orders are served (then it may be dead-lettered)."""
+    def isolated(self, key: str, since: float | None = None) -> bool:
+        """Whether order `key` fails while other orders are served (then it may be dead-lettered).
+
+        `since`: the clock time of the order's first failure; only outcomes from then on count.
+        """
         now = self._clock()
         self._trim(now)
-        successes = sum(b[1] for b in self._buckets)
+        start = -1 if since is None else int(since)
+        counted = [b for b in self._buckets if b[0] >= start]
+        successes = sum(b[1] for b in counted)
         own = self._failing.get(key, ())
-        failures = sum(b[2] for b in self._buckets) - sum(1 for t in own if now - t < self._window)
-        failures = max(0, failures)
+        mine = sum(1 for t in own if now - t < self._window and int(t) >= start)
+        failures = max(0, sum(b[2] for b in counted) - mine)
         if successes < self._min_successes:
             return False
         return successes / (successes + failures) >= self._ratio

@@ -378,9 +378,12 @@ class Pipeline:
         now = self._monotonic()
         attempts, seconds = settings.worker_event_retry_attempts, settings.worker_event_retry_s
         suspect = self._suspect.get(order_id)
+        since = failures.first  # only other orders' outcomes since this batch began to fail count
         if suspect is not None and now - suspect < SUSPECT_BUDGETS * max(seconds, 1.0):
-            attempts, seconds = 1, 0.0  # this order's previous event was dead-lettered the same way
-        if not failures.spent(attempts, seconds, now) or not self.rule.isolated(order_id):
+            # This order's previous event was dead-lettered the same way: one attempt, and the rule's
+            # whole window counts (the order is known bad; the traffic that proved it may be over).
+            attempts, seconds, since = 1, 0.0, None
+        if not failures.spent(attempts, seconds, now) or not self.rule.isolated(order_id, since):
             return None
         assert failures.first is not None
         waited = round(now - failures.first, 1)

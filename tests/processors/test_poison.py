@@ -296,3 +296,21 @@ class TestWriterBlamesTheRecord:
         assert [c] == _record_culprits(direct, [ok], [a], [a, b, c])
         assert [] == _record_culprits(KafkaTimeoutError(), [ok, slow], [a, c], [a, b, c])
         slow.cancel()
+
+
+class TestSince:
+    """Successes from before a failure began prove nothing: an outage that follows traffic is no poison."""
+
+    def test_successes_before_the_first_failure_do_not_count(self) -> None:
+        clock = Clock()
+        rule = FailureRule(window_s=300, min_success_ratio=0.5, clock=clock)
+        for i in range(100):
+            rule.success(f"before-{i}")
+        clock.now += 1
+        first = clock.now
+        for _ in range(5):  # two orders fail (OMS went down); nobody succeeds any more
+            rule.failure("a")
+            rule.failure("b")
+            clock.now += 30
+        assert not rule.isolated("a", since=first)
+        assert rule.isolated("a")  # without `since` the old traffic would have looked healthy
