@@ -169,6 +169,8 @@ def _server_main(
             port=0,
             producer=NullProducer() if null_producer else None,
             started=functools.partial(_started, conn),  # as `vtex-bridge ingress` does
+            metrics_port=0,
+            metrics_started=conn.send,  # sent before the hook port
         ),
     )
 
@@ -184,12 +186,14 @@ class ServerProcess:
             target=_server_main, args=(overrides, null_producer, child), name="bench-ingress", daemon=True
         )
         self.port = 0
+        self.metrics_port = 0
 
     def __enter__(self) -> ServerProcess:
         self._process.start()
         if not self._conn.poll(SERVER_START_TIMEOUT_S):
             self._stop()
             raise RuntimeError("the ingress server did not start in time")
+        self.metrics_port = int(self._conn.recv())
         self.port = int(self._conn.recv())
         return self
 
@@ -203,7 +207,7 @@ class ServerProcess:
         timeout = aiohttp.ClientTimeout(total=10)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(f"http://127.0.0.1:{self.port}/metrics") as response,
+            session.get(f"http://127.0.0.1:{self.metrics_port}/metrics") as response,
         ):
             return parse_buckets(await response.text(), "vtex_bridge_ingress_produce_latency_seconds")
 

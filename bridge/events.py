@@ -3,8 +3,10 @@
 Two records travel through Kafka, both keyed by OrderId (so the partition, the de-dup state and the
 ordering scope are one and the same thing):
 
-* the **input event** on the input topic: the VTEX hook payload exactly as VTEX sent it (PascalCase keys)
-  plus `event_id`, `received_at`, `source` (hook|feed|backfill) and `account`;
+* the **input event** on the input topic: the VTEX hook payload as VTEX sent it (PascalCase keys) minus
+  `Origin.Key`, plus `event_id`, `received_at`, `source` (hook|feed|backfill) and `account`. The appKey
+  is an identity the ingress checks; no consumer needs it, and every copy (input records, dead letters,
+  the console) would spread it further, so it is not copied;
 * the **downstream record** on a status topic: the same ids, the event's state, the full OMS order and
   the late flag.
 
@@ -146,12 +148,21 @@ def build_input_event(
     """
     origin = payload.get("Origin") or {}
     return InputEvent(
-        payload={k: v for k, v in payload.items() if k not in _META_KEYS},
+        payload=_record_payload(payload),
         event_id=compute_event_id(str(payload["OrderId"]), payload.get("State"), str(payload["LastChange"])),
         received_at=received_at or utc_now_iso(),
         source=source,
         account=account or str(origin.get("Account", "")),
     )
+
+
+def _record_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the payload to record: without the bridge's own keys and without the appKey (`Origin.Key`)."""
+    value = {k: v for k, v in payload.items() if k not in _META_KEYS}
+    origin = value.get("Origin")
+    if isinstance(origin, Mapping) and "Key" in origin:
+        value["Origin"] = {k: v for k, v in origin.items() if k != "Key"}
+    return value
 
 
 def decode_input_event(raw: bytes | Mapping[str, Any]) -> InputEvent:

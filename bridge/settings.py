@@ -332,7 +332,7 @@ class Settings(BaseSettings):
     control_hook_secret_file: Path | None = None
     #: `hook ensure` warns when the ingress saw no hook for this long (VTEX drops a hook after 3 days).
     control_hook_silence_warn_s: float = 24 * 3600.0
-    #: Prometheus endpoint of the ingress (empty = http://{ingress_host}:{ingress_port}/metrics).
+    #: Prometheus endpoint of the ingress (empty = http://{ingress_metrics_host}:{ingress_metrics_port}/metrics).
     control_ingress_metrics_url: str = ""
     #: Feed v3 queue settings `feed set` uses by default (REFERENCE.md section 4; retention max 14 days).
     feed_visibility_timeout_s: int = 240

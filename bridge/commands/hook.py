@@ -323,7 +323,7 @@ async def check_ingress_silence(args: argparse.Namespace, settings: Settings) ->
     import time
 
     url = args.ingress_metrics_url or settings.control_ingress_metrics_url
-    url = url or f"http://{settings.ingress_host}:{settings.ingress_port}/metrics"
+    url = url or f"http://{settings.ingress_metrics_host}:{settings.ingress_metrics_port}/metrics"
     limit = (
         args.silence_warn_after
         if args.silence_warn_after is not None

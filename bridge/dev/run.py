@@ -89,6 +89,8 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
     plan.env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "VTEX_BRIDGE_INGRESS_PORT": str(plan.ingress_port),
+        # /metrics of the ingress has its own port (not the hook port): see `_ingress_metrics_url`.
+        "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(port_or_free(settings.ingress_metrics_port)),
         "VTEX_BRIDGE_SIM_PORT": str(plan.sim_port),
         "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(plan.feed_poller_port),
         "VTEX_BRIDGE_LOG_FORMAT": "json",
@@ -199,6 +201,11 @@ def _hook_url(plan: Plan) -> str:
     return f"{plan.ingress_url}{plan.settings.ingress_path}"
 
 
+def _ingress_metrics_url(plan: Plan) -> str:
+    """The ingress's /metrics, on the metrics port `make_plan` gave it."""
+    return f"http://127.0.0.1:{plan.env['VTEX_BRIDGE_INGRESS_METRICS_PORT']}/metrics"
+
+
 async def _configure_simulator_hook(plan: Plan) -> None:
     """Register the ingress as the simulator's hook, the way `vtex-bridge hook set` does."""
     from bridge.dev.hook import configure_every_change_hook
@@ -259,7 +266,7 @@ async def _live_view(
         + (" + VTEX simulator)" if plan.with_simulator else f" + VTEX account {settings.vtex_account})")
     )
     endpoints = [
-        f"Hook URL   {_hook_url(plan)}   metrics {plan.ingress_url}/metrics",
+        f"Hook URL   {_hook_url(plan)}   metrics {_ingress_metrics_url(plan)}",
         *(
             f"Worker {i}   console http://127.0.0.1:{p}/console   metrics http://127.0.0.1:{p}/metrics"
             for i, p in enumerate(plan.worker_ports, start=1)
@@ -290,7 +297,7 @@ async def _live_view(
             snap = Snapshot(
                 at=time.monotonic(),
                 services={"kafka": True, **{c.name: c.running for c in supervisor.children}},
-                ingress=await scrape.prometheus(session, f"{plan.ingress_url}/metrics"),
+                ingress=await scrape.prometheus(session, _ingress_metrics_url(plan)),
                 feed=(
                     await scrape.prometheus(session, f"http://127.0.0.1:{plan.feed_poller_port}/metrics")
                     if plan.with_simulator

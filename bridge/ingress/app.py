@@ -1,4 +1,9 @@
-"""Build the ingress aiohttp application from the settings (a factory, no import-time globals)."""
+"""Build the ingress aiohttp applications from the settings (factories, no import-time globals).
+
+Two apps share one state: the hook app (the hook, /healthz, /readyz) on the public port, and the
+metrics app (/metrics) on its own address (`ingress_metrics_host:ingress_metrics_port`, loopback by
+default), because the metrics name accounts and volumes that the public has no business reading.
+"""
 
 from __future__ import annotations
 
@@ -72,6 +77,13 @@ def create_app(
     app.router.add_post(settings.ingress_path, hook_handler)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/readyz", handle_readyz)
+    return app
+
+
+def create_metrics_app(hook_app: web.Application) -> web.Application:
+    """Return the app serving `/metrics` of `hook_app` (same state; it has no lifecycle of its own)."""
+    app = web.Application(middlewares=[json_errors])
+    app[STATE] = hook_app[STATE]
     app.router.add_get("/metrics", handle_metrics)
     return app
 

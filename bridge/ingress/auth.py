@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from bridge.ingress.accounts import HookAccount
@@ -32,7 +32,8 @@ def _bytes(value: str) -> bytes:
 class _Credential:
     account: HookAccount
     header: str
-    secret: bytes
+    #: Never in a repr (a log line or a traceback's locals could show one).
+    secret: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,21 @@
 """The hook endpoint: admission, authentication, validation, produce; 200 only after Kafka's ack.
 
 Order of checks, and why:
-1. in-flight bound (503 `overloaded`): the cheapest refusal, before any work;
-2. the secret header (from the request head): an unauthenticated sender gets 401 and at most a
-   ping-sized body read, whatever it sends;
+1. the secret header (from the request head alone, constant time): authentication comes before
+   admission, so unauthenticated senders never occupy the in-flight budget meant for VTEX. Without
+   it a request can only be a ping: it gets its own small bound (`ingress_max_unauthenticated_in_flight`,
+   503 beyond), at most a ping-sized body read, then 200 for a ping or 401;
+2. in-flight bound of authenticated hooks (503 `overloaded`);
 3. the body, bounded in size (413) and time (408), parsed as JSON;
 4. the configuration ping `{"hookConfig":"ping"}`: 200, nothing produced (docs/ingress.md, "The ping");
-5. content type (415), JSON (400), `Origin.Account`/`Origin.Key` against the header's account (401);
-6. the hook-notification JSON Schema (422, naming the field);
+5. content type (415), JSON (400), nesting depth (422), `Origin.Account`/`Origin.Key` against the
+   header's account (401);
+6. the OrderId's shape (`bridge.identifiers`) and the hook-notification JSON Schema (422, naming the field);
 7. produce keyed by OrderId and wait for the broker's acknowledgement, all inside the answer deadline
    (`ingress_answer_deadline_s`, well under VTEX's 5,000 ms); any produce trouble is 503 + Retry-After.
+
+A request head that does not arrive in time is cut by the server (`ingress_header_timeout_s`,
+bridge.ingress.server), before any of this runs.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ import orjson
 from aiohttp import web
 
 from bridge.events import build_input_event
+from bridge.identifiers import order_id_problem
 from bridge.ingress.accounts import HookAccount
-from bridge.ingress.auth import REASON_ORIGIN_MISMATCH, Authenticator
+from bridge.ingress.auth import REASON_ORIGIN_MISMATCH, Authenticator, HeaderCheck
 from bridge.ingress.responses import JSON, error_response, json_response
-from bridge.ingress.state import READY_CACHE_S, STATE, IngressState
+from bridge.ingress.state import READY_CACHE_S, STATE, IngressState, header_check
 from bridge.ingress.tracing import send_traced
 from bridge.kafka_producer import ProduceError, ProducerUnavailable, ProduceTimeout
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
@@ -39,6 +46,9 @@ log = logging.getLogger(__name__)
 PING_MAX_BYTES: Final = 1024
 #: Below this much time left there is no point in handing a record to the producer.
 MIN_PRODUCE_S: Final = 0.05
+#: A hook is two levels deep; orjson parses 1,024 levels but serializes only 254, so a deeper body would
+#: fail at produce time (a 503 VTEX retries for days). Anything deeper than this is refused with 422.
+MAX_JSON_DEPTH: Final = 32
 _MISSING_RE: Final = re.compile(r"must contain \[(.*)\] properties")
 _CLAIMED_MAX: Final = 128
 
@@ -50,28 +60,53 @@ class _TooLarge(Exception):
 async def handle_hook(request: web.Request) -> web.Response:
     """Answer one VTEX hook POST."""
     state = request.app[STATE]
+    header = header_check(request)
+    if not header.ok:
+        return await _handle_unauthenticated(request, state, header)
     if state.in_flight >= state.settings.ingress_max_in_flight:
         state.metrics.outcome["overloaded"].inc()
-        return error_response(
-            503, "overloaded", "too many hooks in flight; retry later",
-            retry_after=state.settings.ingress_retry_after_s,
-        )  # fmt: skip
+        return _overloaded(state)
     state.in_flight += 1
     try:
-        return await _handle(request, state, time.monotonic() + state.settings.ingress_answer_deadline_s)
+        return await _handle(
+            request, state, header, time.monotonic() + state.settings.ingress_answer_deadline_s
+        )
     finally:
         state.in_flight -= 1
 
 
-async def _handle(request: web.Request, state: IngressState, deadline: float) -> web.Response:
-    settings, metrics = state.settings, state.metrics
-    header = state.authenticator.check_header(request.headers)
-    limit = settings.ingress_max_body_bytes if header.ok else PING_MAX_BYTES
+async def _handle_unauthenticated(
+    request: web.Request, state: IngressState, header: HeaderCheck
+) -> web.Response:
+    """A request without a valid secret: a ping (200) or 401, within its own small bound."""
+    settings = state.settings
+    if state.unauthenticated_in_flight >= settings.ingress_max_unauthenticated_in_flight:
+        state.metrics.outcome["unauthenticated_overloaded"].inc()
+        return _overloaded(state)
+    state.unauthenticated_in_flight += 1
     try:
-        body = await _read_body(request, limit, settings.ingress_body_timeout_s)
-    except _TooLarge:
-        if not header.ok:
+        try:
+            body = await _read_body(request, PING_MAX_BYTES, settings.ingress_body_timeout_s)
+        except _TooLarge:
             return _unauthorized(state, request, header.reason, None)
+        except TimeoutError:
+            state.metrics.outcome["request_timeout"].inc()
+            return error_response(408, "request_timeout", "the body did not arrive in time")
+        payload, _ = _parse(body)
+        if _is_ping(payload) and not settings.ingress_ping_requires_secret:
+            return _ping(state, request, authenticated=False)
+        return _unauthorized(state, request, header.reason, payload)
+    finally:
+        state.unauthenticated_in_flight -= 1
+
+
+async def _handle(
+    request: web.Request, state: IngressState, header: HeaderCheck, deadline: float
+) -> web.Response:
+    settings, metrics = state.settings, state.metrics
+    try:
+        body = await _read_body(request, settings.ingress_max_body_bytes, settings.ingress_body_timeout_s)
+    except _TooLarge:
         metrics.outcome["payload_too_large"].inc()
         return error_response(
             413, "payload_too_large", f"the body exceeds {settings.ingress_max_body_bytes} bytes", field="$"
@@ -81,21 +116,30 @@ async def _handle(request: web.Request, state: IngressState, deadline: float) ->
         return error_response(408, "request_timeout", "the body did not arrive in time")
 
     payload, parse_error = _parse(body)
-    if _is_ping(payload) and (header.ok or not settings.ingress_ping_requires_secret):
-        return _ping(state, request, authenticated=header.ok)
-    if not header.ok:
-        return _unauthorized(state, request, header.reason, payload)
+    if _is_ping(payload):
+        return _ping(state, request, authenticated=True)
     if _content_type(request) != JSON:
         metrics.outcome["unsupported_media_type"].inc()
         return error_response(415, "unsupported_media_type", f"Content-Type must be {JSON}")
     if parse_error is not None:
         metrics.outcome["invalid_json"].inc()
         return error_response(400, "invalid_json", f"the body is not valid JSON: {parse_error}", field="$")
+    if _deeper_than(payload, MAX_JSON_DEPTH):
+        metrics.outcome["schema_violation"].inc()
+        return error_response(
+            422, "schema_violation", f"the body is nested deeper than {MAX_JSON_DEPTH} levels", field="$"
+        )
     origin = payload.get("Origin") if isinstance(payload, dict) else None
     account = Authenticator.match_origin(header.accounts, origin)
     if account is None:
         return _unauthorized(state, request, REASON_ORIGIN_MISMATCH, payload)
     _mark_received(state, account)
+    order_id = payload.get("OrderId")
+    invalid_id = order_id_problem(order_id) if isinstance(order_id, str) else None
+    if invalid_id is not None:  # a clearer message than the schema's pattern; never reaches a URL
+        metrics.outcome["schema_violation"].inc()
+        log.info("hook rejected: invalid OrderId", extra={"reason": invalid_id, "account": account.account})
+        return error_response(422, "schema_violation", f"OrderId {invalid_id}", field="OrderId")
     try:
         validate("hook-notification", payload)
     except SchemaViolation as exc:
@@ -104,6 +148,30 @@ async def _handle(request: web.Request, state: IngressState, deadline: float) ->
         log.info("hook rejected by schema", extra={"field": field, "account": account.account})
         return error_response(422, "schema_violation", str(exc), field=field)
     return await _produce(state, payload, account, deadline)
+
+
+def _overloaded(state: IngressState) -> web.Response:
+    return error_response(
+        503, "overloaded", "too many hooks in flight; retry later",
+        retry_after=state.settings.ingress_retry_after_s,
+    )  # fmt: skip
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Tell whether `value` nests containers more than `limit` levels deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 async def _produce(
@@ -209,7 +277,10 @@ def _is_ping(payload: Any) -> bool:
 
 def _ping(state: IngressState, request: web.Request, *, authenticated: bool) -> web.Response:
     state.metrics.outcome["ping" if authenticated else "ping_unauthenticated"].inc()
-    log.info("hook configuration ping", extra={"authenticated": authenticated, "remote": request.remote})
+    allowed, held_back = state.ping_log.allow(time.monotonic())
+    if allowed:  # anyone may ping, as often as they like: the log line is throttled, the metric is not
+        extra = {"authenticated": authenticated, "remote": request.remote, "not_logged_before": held_back}
+        log.info("hook configuration ping", extra=extra)
     return json_response(200, {"status": "pong"})
 
 

@@ -24,6 +24,7 @@ OUTCOMES: Final = (
     "unsupported_media_type",
     "request_timeout",
     "overloaded",
+    "unauthenticated_overloaded",
     "kafka_unavailable",
     "kafka_timeout",
     "kafka_failed",

@@ -1,4 +1,11 @@
-"""Run the ingress app on a TCP port until SIGTERM/SIGINT, then shut down gracefully.
+"""Run the ingress app on a TCP port (and its metrics on another) until SIGTERM/SIGINT, then shut down.
+
+aiohttp has no header-read timeout of its own. Its keep-alive timer, though, is armed when a connection
+opens and again after every answer, and it closes the connection if no complete request head arrived
+by then (aiohttp.web_protocol.RequestHandler._process_keepalive); setting it to
+`ingress_header_timeout_s` makes it one: a sender dribbling its head, or idling, is cut after that long,
+so slow connections cannot pile up. The head itself is bounded (`MAX_HEADERS` fields of at most
+`MAX_FIELD_BYTES`), which bounds what one connection can make the parser hold.
 
 Shutdown order (aiohttp's runner does the first three): stop listening, let in-flight hooks finish
 (each is already bounded by the answer deadline), run the app's cleanup, which stops the producer and
@@ -11,14 +18,30 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
+from typing import Any, Final
 
 from aiohttp import web
 
-from bridge.ingress.app import create_app
+from bridge.ingress.app import create_app, create_metrics_app
 from bridge.ingress.state import STATE, HookProducer
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Header fields per request at most (VTEX sends about ten; aiohttp's default is 128).
+MAX_HEADERS: Final = 32
+#: Bytes per request line and per header field at most (aiohttp's default: 8,190).
+MAX_FIELD_BYTES: Final = 4096
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Return the aiohttp server options that bound slow and oversized request heads."""
+    return {
+        "keepalive_timeout": settings.ingress_header_timeout_s,
+        "max_headers": MAX_HEADERS,
+        "max_field_size": MAX_FIELD_BYTES,
+        "max_line_size": MAX_FIELD_BYTES,
+    }
 
 
 async def serve(
@@ -29,14 +52,22 @@ async def serve(
     producer: HookProducer | None = None,
     started: Callable[[int], None] | None = None,
     stop: asyncio.Event | None = None,
+    metrics_port: int | None = None,
+    metrics_started: Callable[[int], None] | None = None,
 ) -> None:
     """Serve until `stop` is set or a SIGTERM/SIGINT arrives; `started(port)` is called once listening.
 
-    Signal handlers are installed only when running in the main thread; they are removed on the way out.
+    /metrics listens on `settings.ingress_metrics_host` and `metrics_port` (default
+    `settings.ingress_metrics_port`; 0 = any free port, reported to `metrics_started`). Signal handlers
+    are installed only when running in the main thread; they are removed on the way out.
     """
     app = create_app(settings, producer=producer)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.ingress_shutdown_timeout_s)
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=settings.ingress_shutdown_timeout_s, **server_options(settings)
+    )
+    metrics_runner = web.AppRunner(create_metrics_app(app), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
+    await metrics_runner.setup()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -47,13 +78,22 @@ async def serve(
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
     try:
+        wanted_metrics_port = settings.ingress_metrics_port if metrics_port is None else metrics_port
+        await web.TCPSite(metrics_runner, settings.ingress_metrics_host, wanted_metrics_port).start()
+        metrics_bound = _bound_port(metrics_runner, wanted_metrics_port)
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound = _bound_port(runner, port)
         log.info(
             "ingress listening",
-            extra={"url": f"http://{host}:{bound}{settings.ingress_path}", "topic": app[STATE].input_topic},
+            extra={
+                "url": f"http://{host}:{bound}{settings.ingress_path}",
+                "metrics_url": f"http://{settings.ingress_metrics_host}:{metrics_bound}/metrics",
+                "topic": app[STATE].input_topic,
+            },
         )
+        if metrics_started is not None:
+            metrics_started(metrics_bound)
         if started is not None:
             started(bound)
         await stop.wait()
@@ -62,6 +102,7 @@ async def serve(
         for sig in handled:
             loop.remove_signal_handler(sig)
         await runner.cleanup()
+        await metrics_runner.cleanup()
         log.info("ingress stopped")
 
 

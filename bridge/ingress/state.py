@@ -13,7 +13,7 @@ from typing import Final, Protocol
 from aiohttp import web
 from aiokafka.structs import RecordMetadata
 
-from bridge.ingress.auth import Authenticator
+from bridge.ingress.auth import Authenticator, HeaderCheck
 from bridge.ingress.metrics import IngressMetrics
 from bridge.kafka_producer import ProducerStats
 from bridge.settings import Settings
@@ -49,6 +49,8 @@ class HookProducer(Protocol):
 READY_CACHE_S: Final = 2.0
 #: Unauthorized requests logged per second at most; the rest are only counted (a flood must not flood logs).
 AUTH_LOGS_PER_S: Final = 10
+#: Configuration pings logged per second at most: an unauthenticated sender may ping as often as it likes.
+PING_LOGS_PER_S: Final = 1
 
 
 @dataclass(slots=True)
@@ -82,7 +84,10 @@ class IngressState:
     in_flight: int = 0
     topic_checked_at: float = field(default=float("-inf"))
     topic_exists: bool = False
+    #: Requests without a valid secret header being handled now (their own bound, apart from VTEX's).
+    unauthenticated_in_flight: int = 0
     auth_log: LogThrottle = field(default_factory=lambda: LogThrottle(AUTH_LOGS_PER_S))
+    ping_log: LogThrottle = field(default_factory=lambda: LogThrottle(PING_LOGS_PER_S))
     #: Spans of this app (`bridge.tracing`); `DISABLED` unless tracing is configured.
     tracing: Tracing = DISABLED
     #: Follows the input generation (`vtex-bridge topics reshard`); None = always `settings.input_topic`.
@@ -96,3 +101,17 @@ class IngressState:
 
 
 STATE: Final = web.AppKey("ingress_state", IngressState)
+_HEADER_CHECK: Final = web.RequestKey("ingress_header_check", HeaderCheck)
+
+
+def header_check(request: web.Request) -> HeaderCheck:
+    """Return which accounts the request's secret header matches, checked once per request.
+
+    The tracing wrapper asks first (a caller's `traceparent` is trusted only when authenticated), then
+    the handler; both get the same answer without comparing the secrets twice.
+    """
+    check = request.get(_HEADER_CHECK)
+    if check is None:
+        check = request.app[STATE].authenticator.check_header(request.headers)
+        request[_HEADER_CHECK] = check
+    return check

@@ -1,9 +1,11 @@
 """Spans of the ingress, used only when tracing is on (`bridge.tracing`; docs/tracing.md).
 
 `traced_hook` wraps the hook handler in a server span (continuing the request's own `traceparent`
-when it has one); `send_traced` produces the input record under a producer span whose context rides
-in the record headers, which is how the worker's spans join the same trace. When tracing is off the app
-registers the plain handler and the handler calls the producer directly: no span, no header, no cost.
+only when the request carries a valid secret header: an unauthenticated caller's sampled flag must not
+force tracing on, nor its ids end up in our traces); `send_traced` produces the input record under a
+producer span whose context rides in the record headers, which is how the worker's spans join the same
+trace. When tracing is off the app registers the plain handler and the handler calls the producer
+directly: no span, no header, no cost.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import orjson
 from aiohttp import web
 from aiokafka.structs import RecordMetadata
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from bridge.events import InputEvent
-from bridge.ingress.state import STATE, IngressState
+from bridge.ingress.state import STATE, IngressState, header_check
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -29,8 +32,11 @@ def traced_hook(handler: Handler, route: str) -> Handler:
     async def handle(request: web.Request) -> web.Response:
         tracing = request.app[STATE].tracing
         attributes = {"http.request.method": "POST", "http.route": route, "url.path": request.path}
+        # Untrusted until authenticated: without a valid secret header the span is a new root, which
+        # the configured sampler alone decides on.
+        parent = tracing.from_http(request.headers) if header_check(request).ok else Context()
         with tracing.tracer.start_as_current_span(
-            name, context=tracing.from_http(request.headers), kind=SpanKind.SERVER, attributes=attributes
+            name, context=parent, kind=SpanKind.SERVER, attributes=attributes
         ) as span:
             response = await handler(request)
             if not span.is_recording():  # sampled out: only its context travels on

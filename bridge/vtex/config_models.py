@@ -270,7 +270,8 @@ class FeedConfig:
 class FeedItem:
     """One Feed v3 item (camelCase keys, REFERENCE.md section 3); `problem` set when it is unusable."""
 
-    handle: str
+    #: The receipt that commits the item (a signed token naming the appKey): never in a repr.
+    handle: str = field(repr=False)
     event_id: str
     order_id: str
     state: str | None

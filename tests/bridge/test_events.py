@@ -80,7 +80,7 @@ class TestEventId:
 
 
 class TestInputEvent:
-    """Input records carry the VTEX payload untouched plus our metadata."""
+    """Input records carry the VTEX payload untouched (but for the appKey) plus our metadata."""
 
     def test_round_trip(self) -> None:
         event = events.build_input_event(HOOK, source="hook")
@@ -88,7 +88,16 @@ class TestInputEvent:
         assert event == decoded
         assert HOOK["OrderId"].encode() == decoded.key()
         assert decoded.account == "automacaoqa"
-        assert {k: v for k, v in decoded.to_value().items() if k in HOOK} == HOOK
+        without_key = {**HOOK, "Origin": {"Account": "automacaoqa"}}
+        assert {k: v for k, v in decoded.to_value().items() if k in HOOK} == without_key
+
+    def test_app_key_is_not_copied(self) -> None:
+        """Origin.Key (the appKey) is checked by the ingress and never copied into a record."""
+        for source in ("hook", "feed", "backfill"):
+            event = events.build_input_event(HOOK, source=source)  # type: ignore[arg-type]
+            assert "Key" not in event.payload["Origin"]
+            assert b"vtexappkey-appvtex" not in event.encode()
+        assert "Key" in HOOK["Origin"]  # the caller's payload is left alone
 
     def test_validates_against_schema(self) -> None:
         _check("input-event", events.build_input_event(HOOK, source="feed").to_value())

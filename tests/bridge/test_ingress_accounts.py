@@ -23,6 +23,7 @@ from tests.support.ingress import (
     FakeProducer,
     hook_payload,
     ingress_settings,
+    metrics_text,
 )
 
 JSON = {"Content-Type": "application/json"}
@@ -158,6 +159,11 @@ class TestAuthenticator:
     def test_secret_under_the_wrong_header(self, authenticator: Authenticator) -> None:
         assert not authenticator.check_header({HEADER: BETA}).ok
 
+    def test_reprs_hold_no_secret(self, authenticator: Authenticator) -> None:
+        shown = repr(authenticator._credentials) + repr(authenticator.accounts)
+        assert SECRET not in shown and BETA not in shown
+        assert "account='beta'" in shown  # the rest still helps debugging
+
     def test_non_ascii_values_do_not_crash(self, authenticator: Authenticator) -> None:
         assert not authenticator.check_header({HEADER: "sécret\udcff"}).ok
         assert authenticator.match_origin(authenticator.accounts, {"Account": "ä\ud800", "Key": "k"}) is None
@@ -209,6 +215,6 @@ class TestAuthFailureLogThrottle:
                 response = await client.post("/hooks/vtex", data=b"{}", headers={HEADER: "wrong", **JSON})
                 assert 401 == response.status
         logged = [r for r in caplog.records if r.getMessage() == "hook unauthorized"]
-        text = await (await client.get("/metrics")).text()
+        text = await metrics_text(client.app)
         assert f'vtex_bridge_ingress_requests_total{{outcome="unauthorized"}} {6 * AUTH_LOGS_PER_S}.0' in text
         assert len(logged) <= 3 * AUTH_LOGS_PER_S  # the loop may straddle a second boundary or two

@@ -58,7 +58,9 @@ async def check(
     assert response.status < 500, answer
     if response.status == 200 and answer.get("status") == "accepted":
         [record] = produced
-        assert json.loads(body) == dict(decode_input_event(record.value).payload)
+        sent = json.loads(body)
+        sent["Origin"] = {k: v for k, v in sent["Origin"].items() if k != "Key"}  # the appKey is not copied
+        assert sent == dict(decode_input_event(record.value).payload)
         assert answer["event_id"] == decode_input_event(record.value).event_id
     else:
         assert [] == produced

@@ -8,7 +8,7 @@ import orjson
 from aiohttp.test_utils import TestClient
 
 from bridge.ingress.app import create_app
-from tests.support.ingress import FakeProducer, auth_headers, hook_payload, ingress_settings
+from tests.support.ingress import FakeProducer, auth_headers, hook_payload, ingress_settings, metrics_text
 
 
 class TestProbes:
@@ -43,16 +43,20 @@ class TestProbes:
 
 
 class TestMetrics:
-    """/metrics exposes outcomes, produce latency, in-flight and the last hook per account."""
+    """/metrics (own port) exposes outcomes, produce latency, in-flight and the last hook per account."""
 
-    async def test_after_one_hook(self, aiohttp_client: Any) -> None:
+    async def test_not_on_the_hook_port(self, aiohttp_client: Any) -> None:
         client: TestClient[Any, Any] = await aiohttp_client(
             create_app(ingress_settings(), producer=FakeProducer())
         )
-        await client.post("/hooks/vtex", data=orjson.dumps(hook_payload()), headers=auth_headers())
         response = await client.get("/metrics")
-        text = await response.text()
-        assert response.headers["Content-Type"].startswith("text/plain")
+        assert (404, "not_found") == (response.status, (await response.json())["error"])
+
+    async def test_after_one_hook(self, aiohttp_client: Any) -> None:
+        app = create_app(ingress_settings(), producer=FakeProducer())
+        client: TestClient[Any, Any] = await aiohttp_client(app)
+        await client.post("/hooks/vtex", data=orjson.dumps(hook_payload()), headers=auth_headers())
+        text = await metrics_text(app)
         assert 'vtex_bridge_ingress_requests_total{outcome="accepted"} 1.0' in text
         assert "vtex_bridge_ingress_produce_latency_seconds_count 1.0" in text
         assert "vtex_bridge_ingress_in_flight 0.0" in text
@@ -63,11 +67,10 @@ class TestMetrics:
         first: TestClient[Any, Any] = await aiohttp_client(
             create_app(ingress_settings(), producer=FakeProducer())
         )
-        second: TestClient[Any, Any] = await aiohttp_client(
-            create_app(ingress_settings(), producer=FakeProducer())
-        )
+        second = create_app(ingress_settings(), producer=FakeProducer())
+        await aiohttp_client(second)
         await first.post("/hooks/vtex", data=orjson.dumps(hook_payload()), headers=auth_headers())
-        text = await (await second.get("/metrics")).text()
+        text = await metrics_text(second)
         assert 'vtex_bridge_ingress_requests_total{outcome="accepted"} 0.0' in text
 
 

@@ -24,6 +24,7 @@ from tests.support.ingress import (
     auth_headers,
     hook_payload,
     ingress_settings,
+    metrics_text,
 )
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
@@ -68,7 +69,8 @@ class TestAccepted:
         assert "vtex.orders.hooks" == record.topic
         assert payload["OrderId"].encode() == record.key
         event = decode_input_event(record.value)
-        assert payload == dict(event.payload)
+        assert {**payload, "Origin": {"Account": ACCOUNT}} == dict(event.payload)  # the appKey is not copied
+        assert APP_KEY.encode() not in record.value
         assert (event_id, "hook", ACCOUNT) == (event.event_id, event.source, event.account)
         assert ("event_id", event_id.encode()) in record.headers
 
@@ -174,7 +176,7 @@ class TestAuthentication:
     async def test_failures_are_counted(self, client: TestClient[Any, Any]) -> None:
         await post(client, hook_payload(), auth_headers("wrong"))
         await post(client, hook_payload(), {})
-        text = await (await client.get("/metrics")).text()
+        text = await metrics_text(client.app)
         assert 'vtex_bridge_ingress_auth_failures_total{reason="bad_secret"} 1.0' in text
         assert 'vtex_bridge_ingress_auth_failures_total{reason="missing_header"} 1.0' in text
         assert 'vtex_bridge_ingress_requests_total{outcome="unauthorized"} 2.0' in text

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from bridge.ingress.app import create_app
+from bridge.ingress.app import create_app, create_metrics_app
 from bridge.kafka_producer import ProduceFailed, ProducerUnavailable, ProduceTimeout
 from bridge.validation import validate
 from tests.support.ingress import (
@@ -131,6 +131,8 @@ class TestProbesMatchTheDocument:
     )
     async def test_probe(self, aiohttp_client: Any, path: str, producer: FakeProducer, status: int) -> None:
         client = await hook_client(aiohttp_client, producer)
+        if path == "/metrics":  # served by the metrics app, on its own port (the document's path server)
+            client = await aiohttp_client(create_metrics_app(client.app))
         response = await client.get(path)
         content_type = response.headers["Content-Type"]
         body = await response.json() if content_type.startswith("application/json") else await response.text()

@@ -115,6 +115,41 @@ class TestAcceptedHook:
         )
 
 
+class TestUntrustedTraceparent:
+    """Before authentication a caller's `traceparent` is ignored: its sampled flag forces nothing."""
+
+    async def test_only_an_authenticated_caller_continues_its_trace(
+        self, aiohttp_client: ClientFactory, producer: FakeProducer, exporter: InMemorySpanExporter
+    ) -> None:
+        never_sample = build_tracing(exporter, service_name="vtex-bridge-ingress", sample_ratio=0.0)
+        client = await traced_client(aiohttp_client, producer, never_sample)
+        body = orjson.dumps(hook_payload())
+        for secret in ("wrong", None):  # a bad secret, no secret
+            headers = {**(auth_headers(secret) if secret else {}), TRACEPARENT: INCOMING}
+            assert 401 == (await client.post(PATH, data=body, headers=headers)).status
+            ping = await client.post(PATH, data=b'{"hookConfig":"ping"}', headers=headers)
+            assert 200 == ping.status
+        assert () == tuple(exporter.get_finished_spans())  # a new root each time, which ratio 0 drops
+        response = await client.post(PATH, data=body, headers={**auth_headers(), TRACEPARENT: INCOMING})
+        assert 200 == response.status
+        server = by_name(exporter)["POST /hooks/vtex"]
+        assert server.context is not None and 0x4BF92F3577B34DA6A3CE929D0E0E4736 == server.context.trace_id
+
+    async def test_unauthenticated_span_is_a_new_root(
+        self,
+        aiohttp_client: ClientFactory,
+        producer: FakeProducer,
+        tracing: Tracing,
+        exporter: InMemorySpanExporter,
+    ) -> None:
+        client = await traced_client(aiohttp_client, producer, tracing)
+        headers = {**auth_headers("wrong"), TRACEPARENT: INCOMING}
+        assert 401 == (await client.post(PATH, data=orjson.dumps(hook_payload()), headers=headers)).status
+        (server,) = exporter.get_finished_spans()
+        assert server.parent is None and server.context is not None
+        assert 0x4BF92F3577B34DA6A3CE929D0E0E4736 != server.context.trace_id
+
+
 class TestRefusedHook:
     """A refused hook is still a span, naming the refusal; only a 5xx marks it failed."""
 

@@ -21,13 +21,13 @@ from bridge.feed_poller.service import run_poller
 from bridge.settings import load_settings
 from processors.dedup import EMPTY, OrderMemory, is_duplicate, remember
 from simulator.server import SimHandle
-from tests.support.ingress import running_ingress
+from tests.support.ingress import running_ingress_ports
 from tests.support.kafka import create_topics, read_all, unique, wait_until
 from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration
 
-SECRET = "e2e-hook-secret-0042"
+SECRET = "e2e-hook-Mw4Xc8Vb2Nz6Qa1Ls5Kd"  # strong enough for the production profile
 TTL_S = 6 * 24 * 3600.0
 
 
@@ -79,10 +79,10 @@ class TestConnectAnAccount:
             monkeypatch.setenv(name, value)
         settings = load_settings()
 
-        async with running_ingress(settings) as port:
-            base = f"http://127.0.0.1:{port}"
+        async with running_ingress_ports(settings) as ports:
+            base, metrics = f"http://127.0.0.1:{ports.hook}", f"http://127.0.0.1:{ports.metrics}/metrics"
             ensure = ("hook", "ensure", "--url", f"{base}{settings.ingress_path}", "--allow-http",
-                      "--ingress-metrics-url", f"{base}/metrics", "--fail-on-silence")  # fmt: skip
+                      "--ingress-metrics-url", metrics, "--fail-on-silence")  # fmt: skip
             code, _, err = await cli(capsys, *ensure)
             assert EXIT_SILENT == code, err  # configured, but the ingress has not seen a hook yet
             assert "hook configured" in err and "has received no hook" in err

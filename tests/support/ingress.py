@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from aiohttp import web
 from aiokafka.structs import RecordMetadata, TopicPartition
 
 from bridge.ingress.server import serve
@@ -112,6 +113,18 @@ class FakeProducer:
         return self.topic_present
 
 
+async def metrics_text(app: web.Application) -> str:
+    """Scrape the /metrics of hook app `app` over loopback HTTP, from its metrics app (own port)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bridge.ingress.app import create_metrics_app
+
+    async with TestClient(TestServer(create_metrics_app(app))) as client:
+        response = await client.get("/metrics")
+        assert 200 == response.status
+        return await response.text()
+
+
 def openapi_document() -> dict[str, Any]:
     """Return `schemas/ingress.openapi.json`."""
     from schemas import SCHEMA_DIR
@@ -149,14 +162,43 @@ def response_schema_errors(path: str, method: str, status: int, body: Any, conte
     return [error.message for error in validator.iter_errors(body)]
 
 
+@dataclass(frozen=True)
+class IngressPorts:
+    hook: int
+    metrics: int
+
+
 @contextlib.asynccontextmanager
-async def running_ingress(settings: Settings) -> AsyncIterator[int]:
-    """Serve the real ingress on a free loopback port; yield the port."""
+async def running_ingress_ports(settings: Settings) -> AsyncIterator[IngressPorts]:
+    """Serve the real ingress and its metrics on free loopback ports; yield both ports."""
     stop = asyncio.Event()
-    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(settings, host="127.0.0.1", port=0, started=bound.set_result, stop=stop))
+    loop = asyncio.get_running_loop()
+    bound: asyncio.Future[int] = loop.create_future()
+    metrics: asyncio.Future[int] = loop.create_future()
+    server = serve(
+        settings,
+        host="127.0.0.1",
+        port=0,
+        started=bound.set_result,
+        stop=stop,
+        metrics_port=0,
+        metrics_started=metrics.set_result,
+    )
+    task = asyncio.create_task(server)
     try:
-        yield await asyncio.wait_for(bound, 30)
+        # A server that cannot start (a refused configuration, a port in use) ends `task` instead.
+        waited: set[asyncio.Future[Any]] = {task, bound}
+        await asyncio.wait(waited, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises what stopped it
+        yield IngressPorts(await asyncio.wait_for(bound, 30), await asyncio.wait_for(metrics, 30))
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+@contextlib.asynccontextmanager
+async def running_ingress(settings: Settings) -> AsyncIterator[int]:
+    """Serve the real ingress on a free loopback port (metrics on another); yield the hook port."""
+    async with running_ingress_ports(settings) as ports:
+        yield ports.hook
