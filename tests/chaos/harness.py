@@ -61,6 +61,8 @@ class BridgeOptions:
     #: Extra environment of every service (e.g. a worker or feed-poller setting).
     env: dict[str, str] = field(default_factory=dict)
     with_feed_poller: bool = False
+    #: The simulator's per-account limit of each API family (requests/min; 0 = none, the default here).
+    sim_rate_limit_per_minute: int = 0
 
 
 class Bridge:
@@ -145,7 +147,8 @@ class Bridge:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S))
         o = self.options
         self.sim = self.supervisor.spawn(
-            "sim", "sim", "--allow-http-hooks", "--orders", "0", "--no-wait", "--rate-limit", "0",
+            "sim", "sim", "--allow-http-hooks", "--orders", "0", "--no-wait",
+            "--rate-limit", str(o.sim_rate_limit_per_minute),
             "--seed", str(o.seed), "--time-compression", str(o.time_compression),
             "--duplicate-rate", str(o.duplicate_rate), "--reorder-rate", str(o.reorder_rate),
         )  # fmt: skip
