@@ -44,6 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         log.error("ingress cannot start: %s", exc)
         return 1
     except OSError as exc:
-        log.error("ingress cannot listen on %s:%s: %s", host, port, exc)
+        metrics = f"{settings.ingress_metrics_host}:{settings.ingress_metrics_port}"
+        log.error("ingress cannot listen on %s:%s (metrics on %s): %s", host, port, metrics, exc)
         return 1
     return 0
