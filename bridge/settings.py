@@ -317,6 +317,8 @@ class Settings(BaseSettings):
     sim_reorder_rate: float = 0.0
     #: Delivery records the simulator keeps for `/_sim/deliveries` (the newest; its counts cover all).
     sim_delivery_records: int = Field(default=50_000, ge=1)
+    #: Orders the simulated account holds at most (0 = no bound; past it the oldest-created is forgotten).
+    sim_max_orders: int = Field(default=0, ge=0)
 
     # --- Control plane (hook/feed CLI, feed poller, backfill) ---------------------------------------
     #: Bound on one call to VTEX's hook/feed configuration or Feed v3 API.

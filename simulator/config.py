@@ -75,6 +75,10 @@ class SimConfig:
     max_concurrent_deliveries: int = 64
     #: Delivery records kept for `/_sim/deliveries` and `/_sim/accepted` (the newest; counts cover all).
     delivery_records: int = 50_000
+    #: Orders the account holds at most (0 = no bound): past it the oldest-created order is forgotten
+    #: (Get order answers 404 for it), so a simulator driving orders for hours stays within a memory
+    #: bound (~46 KB per order document).
+    max_orders: int = 0
     hook_inactivity_s: float = VTEX_HOOK_INACTIVITY_S
     #: `Domain` of notifications and feed items: Marketplace or Fulfillment.
     domain: str = "Marketplace"
@@ -96,6 +100,8 @@ class SimConfig:
             raise ValueError("max_attempts, retry_factor and max_concurrent_deliveries must be at least 1")
         if self.delivery_records < 1:
             raise ValueError("delivery_records must be at least 1")
+        if self.max_orders < 0:
+            raise ValueError("max_orders must not be negative")
 
     def credentials(self) -> dict[str, str]:
         """Return every accepted appKey with its appToken."""
@@ -126,6 +132,7 @@ class SimConfig:
             "duplicate_rate": settings.sim_duplicate_rate,
             "reorder_rate": settings.sim_reorder_rate,
             "delivery_records": settings.sim_delivery_records,
+            "max_orders": settings.sim_max_orders,
         }
         values.update(overrides)
         return cls(**values)

@@ -79,6 +79,11 @@ class SimState:
         doc = build_order(order_id, created_at, account=self.config.account, seed=self.config.seed)
         self.orders[order_id] = doc
         self._by_sequence[doc["sequence"]] = order_id
+        limit = self.config.max_orders
+        while limit and len(self.orders) > limit:  # forget the oldest-created order (dicts keep order)
+            oldest = self.orders.pop(next(iter(self.orders)))
+            if self._by_sequence.get(oldest["sequence"]) == oldest["orderId"]:
+                del self._by_sequence[oldest["sequence"]]
         return doc
 
     def advance(self, transition: Transition) -> list[Notification]:

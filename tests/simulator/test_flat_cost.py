@@ -131,3 +131,20 @@ class TestDeliveryRing:
             async with http.get(f"{sim.base_url}/_sim/deliveries", params=bad) as resp:
                 assert 400 == resp.status
                 assert "error" in await resp.json()
+
+
+class TestOrderBound:
+    """With `max_orders`, the account forgets its oldest-created orders (Get order: 404)."""
+
+    async def test_oldest_orders_are_forgotten(self, sim_factory: SimFactory) -> None:
+        sim: SimHandle = await sim_factory(max_orders=5)
+        workload = sim.workload(12, mix={"happy": 1.0})
+        for transition in workload.transitions():
+            sim.emit(transition)
+        assert 5 == len(sim.state.orders)
+        first, last = workload.lifecycles[0], workload.lifecycles[-1]
+        assert sim.state.get_order(first.order_id) is None
+        kept = sim.state.get_order(last.order_id)
+        assert kept is not None
+        assert kept is sim.state.get_order(f"seq{kept['sequence']}")
+        assert len(sim.state._by_sequence) == 5
