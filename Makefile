@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench chaos kafka-up kafka-down clean browser
+.PHONY: run test lint typecheck unit bench soak chaos kafka-up kafka-down clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.all
+
+# Soak: every service its own process under steady load for SOAK_MINUTES (default 20), loopback only;
+# the last line is JSON (RSS slopes, CPU-per-event drift, lag and feed backlog trends, accounting).
+SOAK_MINUTES ?= 20
+soak: $(STAMP)
+	env -u KAFKA_BOOTSTRAP_SERVERS SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak
 
 chaos: $(STAMP)
 	$(BIN)/pytest -m 'chaos' -o addopts='-ra --strict-markers' tests/chaos
