@@ -96,8 +96,12 @@ class Settings(BaseSettings):
     topics_status_partitions: int = 0
     #: Partitions of the dead-letter topic; 0 = as for the status topics.
     topics_dead_letter_partitions: int = 0
-    #: `min.insync.replicas` of every topic (1 suits a single local broker only; production: 2).
-    topics_min_insync_replicas: int = 1
+    #: `min.insync.replicas` set on every topic; unset: the brokers' own (production: 2, best set on the
+    #: brokers; a value here overrides theirs on each topic).
+    topics_min_insync_replicas: int | None = None
+    #: Let `topics plan|apply` declare fewer replicas than min(3, brokers) (development only; also
+    #: `--allow-under-replicated`); otherwise those topics are refused (exit 3), not created.
+    topics_allow_under_replicated: bool = False
     #: `retention.ms` by kind (-1 = forever); the de-dup changelog is compacted, never deleted by time.
     topics_input_retention_ms: int = 7 * 24 * 3600 * 1000
     topics_status_retention_ms: int = 7 * 24 * 3600 * 1000
@@ -254,8 +258,9 @@ class Settings(BaseSettings):
     #: handed to the lanes) and the worker's core, not its lane slots, is the limit: the latency is
     #: queueing anyway, and larger transactions drain the backlog faster (docs/performance.md).
     worker_txn_linger_backlog_ms: float = Field(default=250.0, ge=0.0, le=1000.0)
-    #: Create the input, dead-letter and status topics at startup when missing.
-    worker_create_topics: bool = True
+    #: Create the missing topics at startup (development: `vtex-bridge dev` sets it). Otherwise a worker
+    #: whose topics are missing refuses to start and names them: `vtex-bridge topics apply` creates them.
+    worker_create_topics: bool = False
     #: Consumer-group session timeout: how long a crashed worker's partitions wait before moving.
     worker_session_timeout_s: float = 30.0
     #: Bound on a worker's graceful stop (SIGTERM/SIGINT): past it the worker writes its stacks to the

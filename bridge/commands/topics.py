@@ -2,7 +2,8 @@
 
 - `plan`: what `apply` would change, and what it refuses. Exit 0 = the cluster matches, 2 = changes
   pending (`apply` makes them), 3 = refused or impossible differences present (e.g. more partitions on
-  a topic keyed by OrderId), 1 = error (bad settings, Kafka unreachable).
+  a topic keyed by OrderId, fewer replicas than min(3, brokers) without `--allow-under-replicated`),
+  1 = error (bad settings, Kafka unreachable).
 - `apply`: create missing topics, set configs; never the refused changes. Exit 0 = done (idempotent),
   3 = done but refused/impossible differences remain, 1 = a change failed or error.
 - `describe`: our topics as the cluster has them (partitions, replication, configs) and the worker
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from bridge.settings import Settings
 
 EXIT_ERROR = 1
+UNDER_REPLICATED_HELP = "allow fewer replicas than min(3, brokers) (development; else refused, exit 3)"
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,11 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "plan", help="show what apply would change (exit 0 none, 2 pending, 3 refused/impossible)"
     )
     plan.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    plan.add_argument("--allow-under-replicated", action="store_true", help=UNDER_REPLICATED_HELP)
     plan.set_defaults(func=run_plan)
     apply = actions.add_parser(
         "apply", help="create missing topics and set configs; never the refused changes (exit 0, 3, 1)"
     )
     apply.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    apply.add_argument("--allow-under-replicated", action="store_true", help=UNDER_REPLICATED_HELP)
     apply.set_defaults(func=run_apply)
     describe = actions.add_parser("describe", help="our topics as the cluster has them, and the group's lag")
     describe.add_argument("--json", action="store_true", help="print the report as one JSON document")
@@ -66,6 +70,8 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.topics.cluster import admin_client
     from bridge.topics.render import plan_text
 
+    settings = _allowing(args, settings)
+
     async def go() -> int:
         async with admin_client(settings.kafka_bootstrap_servers, settings.topics_admin_timeout_s) as admin:
             _, plan = await read_plan(admin, settings)
@@ -80,6 +86,8 @@ def run_apply(args: argparse.Namespace, settings: Settings) -> int:
 
     from bridge.topics.apply import apply_topics
     from bridge.topics.render import apply_text
+
+    settings = _allowing(args, settings)
 
     def go() -> int:
         result = asyncio.run(apply_topics(settings))
@@ -131,6 +139,13 @@ def run_acls(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _guarded(f"acls {args.acls_action}", settings, lambda: asyncio.run(go()))
+
+
+def _allowing(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Return `settings` with `--allow-under-replicated` applied."""
+    if getattr(args, "allow_under_replicated", False):
+        return settings.model_copy(update={"topics_allow_under_replicated": True})
+    return settings
 
 
 def _print(value: object, as_json: bool) -> None:

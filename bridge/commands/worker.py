@@ -2,8 +2,9 @@
 
 Reads which input generation to consume (`bridge.topics.worker_switch`: generation 1 = the settings'
 topic unless `vtex-bridge topics reshard` made a newer one active), creates that generation's topics
-when missing (`worker_create_topics`), builds the app with `processors.app.create_app` and runs it with
-Faust's worker, which stops cleanly on SIGTERM within `worker_stop_timeout_s` (past it,
+when missing if told to (`worker_create_topics`, development) or else refuses to start while one is
+missing, naming it and `vtex-bridge topics apply`; builds the app with `processors.app.create_app` and
+runs it with Faust's worker, which stops cleanly on SIGTERM within `worker_stop_timeout_s` (past it,
 `bridge.stop_watchdog` writes the stacks and exits with code 3). When a reshard retires the generation,
 the worker stops the same way and re-executes itself to run the next one. Start several with the same
 `VTEX_BRIDGE_WORKER_APP_ID` to split the partitions.
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 from bridge.settings import Settings
 
 if TYPE_CHECKING:
+    import asyncio
+
     import faust
 
     from bridge.stop_watchdog import StopWatchdog
@@ -34,6 +37,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="local state directory (default: ./.vtex-bridge/<worker_app_id>)",
     )
     parser.set_defaults(func=run)
+
+
+def _missing_topics(loop: asyncio.AbstractEventLoop, settings: Settings) -> list[str]:
+    """Return the worker's missing topics; an unreachable cluster is not a verdict (Faust retries)."""
+    import logging
+
+    from aiokafka.errors import KafkaError
+
+    from processors.topics import missing_topics
+
+    try:
+        return loop.run_until_complete(missing_topics(settings))
+    except (KafkaError, TimeoutError, OSError) as exc:
+        logging.getLogger(__name__).warning("could not check the topics exist", extra={"error": repr(exc)})
+        return []
 
 
 def _worker_class(watchdog: StopWatchdog) -> type[faust.Worker]:
@@ -94,6 +112,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0  # stopped while waiting for a migration to finish
     if settings.worker_create_topics:  # the deployment's settings: it creates the generation(s) in use
         loop.run_until_complete(ensure_topics(settings))
+    elif missing := _missing_topics(loop, settings):
+        print(
+            f"vtex-bridge worker: topics missing: {', '.join(missing)}; create them with `vtex-bridge "
+            "topics apply` (development: VTEX_BRIDGE_WORKER_CREATE_TOPICS=true)",
+            file=sys.stderr,
+        )
+        return 2
     app = create_app(settings_for(settings, generation), data_dir=args.data_dir)
     watch = GenerationWatch(settings, generation, stop_like_sigterm, loop=loop)
     # A retired generation's worker goes on with the next one even when its stop had to be cut short.

@@ -95,6 +95,8 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
         "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(plan.feed_poller_port),
         "VTEX_BRIDGE_LOG_FORMAT": "json",
     }
+    if "worker_create_topics" not in settings.model_fields_set:
+        plan.env["VTEX_BRIDGE_WORKER_CREATE_TOPICS"] = "true"  # the demo's workers create their topics
     if "worker_store" not in settings.model_fields_set:
         # A demo's state lives as long as its broker: dicts suffice (anything else defaults to RocksDB).
         plan.env["VTEX_BRIDGE_WORKER_STORE"] = "memory://"

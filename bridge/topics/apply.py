@@ -86,7 +86,9 @@ async def read_plan(
     cluster = await read_cluster(
         admin, [t.name for t in declared], prefixes, timeout_s=settings.topics_admin_timeout_s
     )
-    return cluster, plan(declared, cluster, prefixes=prefixes)
+    return cluster, plan(
+        declared, cluster, prefixes=prefixes, allow_under_replicated=settings.topics_allow_under_replicated
+    )
 
 
 async def apply_plan(

@@ -36,6 +36,7 @@ ActionKind = Literal[
     "replication-change",
     "co-partitioning",
     "too-few-brokers",
+    "under-replicated",
     "extra",
 ]
 
@@ -118,13 +119,26 @@ class Plan:
         }
 
 
-def plan(declared: Sequence[TopicSpec], cluster: ClusterState, *, prefixes: tuple[str, ...] = ()) -> Plan:
+def plan(
+    declared: Sequence[TopicSpec],
+    cluster: ClusterState,
+    *,
+    prefixes: tuple[str, ...] = (),
+    allow_under_replicated: bool = False,
+) -> Plan:
     """Return what it takes to go from `cluster` to `declared`, each difference with its verdict.
 
     Topics in `cluster` that are not declared but start with one of `prefixes` are reported (`info`).
+    A topic with fewer replicas than min(3, brokers) is refused (not created) unless
+    `allow_under_replicated`: one broker's loss would otherwise block or lose acknowledged records.
     """
     actions: list[Action] = []
     for spec in declared:
+        under = None if allow_under_replicated else _under_replicated(spec, cluster)
+        if under is not None:
+            actions.append(under)
+            if spec.name not in cluster.topics:
+                continue  # not created under-replicated; an existing topic's other differences still count
         actions.extend(_topic_actions(spec, cluster))
     names = {spec.name for spec in declared}
     for name in sorted(cluster.topics):
@@ -167,6 +181,27 @@ def _topic_actions(spec: TopicSpec, cluster: ClusterState) -> list[Action]:
         listed = ", ".join(f"{c.name}: {c.current} -> {c.wanted}" for c in changes)
         actions.append(Action("alter-config", spec.name, "apply", f"set {listed}", changes=changes))
     return actions
+
+
+def _under_replicated(spec: TopicSpec, cluster: ClusterState) -> Action | None:
+    """Refuse a topic declared (or existing) with fewer replicas than min(3, brokers)."""
+    needed = min(3, cluster.brokers)
+    state = cluster.topics.get(spec.name)
+    have = (
+        spec.replication_factor if state is None else min(spec.replication_factor, state.replication_factor)
+    )
+    if spec.kind == "leader" or have >= needed:  # Faust's leader topic holds nothing durable
+        return None
+    where = "declared" if state is None else f"has {state.replication_factor}, declared"
+    return Action(
+        "under-replicated",
+        spec.name,
+        "refused",
+        f"{where} {spec.replication_factor} replica(s) on a {cluster.brokers}-broker cluster: fewer than "
+        f"{needed}, so one broker's loss blocks or loses acknowledged records; declare "
+        f"worker_topic_replication={needed} (and min.insync.replicas 2 on the brokers), or pass "
+        "--allow-under-replicated (development only)",
+    )
 
 
 def _forced_compaction(spec: TopicSpec) -> tuple[TopicSpec, Action | None]:

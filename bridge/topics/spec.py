@@ -72,7 +72,8 @@ def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
     configs: dict[str, str] = {}
     if kind == "leader":  # Faust's own topic, written with acks=0: nothing to enforce
         return dict(settings.topics_extra_configs.get(kind, {}))
-    configs[MIN_INSYNC_REPLICAS] = str(settings.topics_min_insync_replicas)
+    if settings.topics_min_insync_replicas is not None:  # else the brokers' own value holds
+        configs[MIN_INSYNC_REPLICAS] = str(settings.topics_min_insync_replicas)
     retention = {
         "input": settings.topics_input_retention_ms,
         "status": settings.topics_status_retention_ms,
@@ -216,7 +217,8 @@ def _check_settings(settings: Settings) -> None:
     replication = settings.worker_topic_replication
     if replication < 1:
         raise TopicSpecError(f"worker_topic_replication must be at least 1, not {replication}")
-    if not 1 <= settings.topics_min_insync_replicas <= replication:
+    min_isr = settings.topics_min_insync_replicas
+    if min_isr is not None and not 1 <= min_isr <= replication:
         raise TopicSpecError(
             f"topics_min_insync_replicas={settings.topics_min_insync_replicas} must be between 1 and "
             f"worker_topic_replication={replication}: with more, acks=all writes would always fail"

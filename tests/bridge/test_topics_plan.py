@@ -175,7 +175,39 @@ class TestReportedOnly:
 
     def test_replication_change(self) -> None:
         result = plan([spec("in", replication=3)], cluster(state("in", replication=1)))
-        assert [("replication-change", "in", "impossible")] == kinds(result.actions)
+        assert [("under-replicated", "in", "refused"), ("replication-change", "in", "impossible")] == kinds(
+            result.actions
+        )
+
+
+class TestDurableReplication:
+    """Fewer replicas than min(3, brokers) are refused unless allowed (development)."""
+
+    def test_a_missing_topic_is_not_created_under_replicated(self) -> None:
+        result = plan([spec("in", replication=1)], cluster(brokers=3))
+        assert [("under-replicated", "in", "refused")] == kinds(result.actions)
+        assert EXIT_REFUSED == result.exit_code
+        assert "worker_topic_replication=3" in result.actions[0].detail
+        assert "--allow-under-replicated" in result.actions[0].detail
+
+    def test_two_brokers_need_two_replicas_one_broker_one(self) -> None:
+        assert [("under-replicated", "in", "refused")] == kinds(
+            plan([spec("in", replication=1)], cluster(brokers=2)).actions
+        )
+        assert [("create", "in", "apply")] == kinds(
+            plan([spec("in", replication=2)], cluster(brokers=2)).actions
+        )
+        assert [("create", "in", "apply")] == kinds(
+            plan([spec("in", replication=1)], cluster(brokers=1)).actions
+        )
+
+    def test_allowed_for_development(self) -> None:
+        result = plan([spec("in", replication=1)], cluster(brokers=3), allow_under_replicated=True)
+        assert [("create", "in", "apply")] == kinds(result.actions)
+
+    def test_faust_leader_topic_is_exempt(self) -> None:
+        leader = spec("proc-__assignor-__leader", 1, "leader", configs={}, keyed=False, replication=1)
+        assert [("create", leader.name, "apply")] == kinds(plan([leader], cluster(brokers=3)).actions)
 
     def test_undeclared_topic_with_our_prefix(self) -> None:
         leftovers = cluster(*matching().topics.values(), state("st.old"), state("elsewhere"))

@@ -105,6 +105,7 @@ class Bridge:
                 "VTEX_BRIDGE_WORKER_APP_ID": self.app_id,
                 "VTEX_BRIDGE_WORKER_ROUTE_GROUPS": orjson.dumps({ROUTE_ALL: list(KNOWN_STATUSES)}).decode(),
                 "VTEX_BRIDGE_WORKER_SESSION_TIMEOUT_S": "6",
+                "VTEX_BRIDGE_WORKER_CREATE_TOPICS": "true",
                 "VTEX_BRIDGE_WORKER_RETRY_BACKOFF_MAX_S": "1",
                 "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "1000",
                 "VTEX_BRIDGE_OMS_BACKOFF_MAX_S": "0.5",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ from bridge.topics.plan import EXIT_CHANGES, EXIT_CLEAN, EXIT_REFUSED
 from processors.state import changelog_topic
 from processors.topics import ensure_topics
 from tests.support.kafka import unique
-from tests.support.worker import hook, produce
+from tests.support.worker import VTEX_BRIDGE, hook, produce
 
 pytestmark = pytest.mark.integration
 
@@ -269,3 +270,24 @@ class TestErrors:
         capsys.readouterr()
         assert 1 == await asyncio.to_thread(main, ["topics", "apply"])
         assert "invalid topic settings" in capsys.readouterr().err
+
+
+class TestWorkerWithoutTopics:
+    """Outside development a worker does not create topics: it refuses to start and names them."""
+
+    def test_refuses_naming_topics_apply(self, names: Names, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("VTEX_BRIDGE_WORKER_CREATE_TOPICS", "false")
+        monkeypatch.setenv("VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN", "k7Qm2xV9pL4sT8wZ1rN6yB3cF5hJ0dGa")
+        done = subprocess.run(
+            [str(VTEX_BRIDGE), "worker"], env=dict(os.environ), capture_output=True, text=True, timeout=60
+        )
+        assert 2 == done.returncode, done.stderr
+        err = done.stderr
+        assert "topics missing" in err and names.input in err and "vtex-bridge topics apply" in err
+        topics = asyncio.run(topics_of_names(names))
+        assert names.input not in topics  # nothing was created
+
+
+async def topics_of_names(names: Names) -> set[str]:
+    async with admin_client(load_settings().kafka_bootstrap_servers, 10.0) as admin:
+        return set(await admin.list_topics())

@@ -75,6 +75,7 @@ class WorkerConfig:
                 "VTEX_BRIDGE_OMS_BACKOFF_MAX_S": "0.2",
                 "VTEX_BRIDGE_LOG_LEVEL": "INFO",
                 "VTEX_BRIDGE_WORKER_SESSION_TIMEOUT_S": "6",
+                "VTEX_BRIDGE_WORKER_CREATE_TOPICS": "true",  # as in development: no `topics apply` first
                 "PYTHONUNBUFFERED": "1",
             }
         )
