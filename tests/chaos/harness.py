@@ -110,6 +110,7 @@ class Bridge:
                 "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "1000",
                 "VTEX_BRIDGE_OMS_BACKOFF_MAX_S": "0.5",
                 "VTEX_BRIDGE_INGRESS_PORT": str(self.ingress_port),
+                "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(free_port()),
                 "VTEX_BRIDGE_SIM_PORT": str(self.sim_port),
                 "VTEX_BRIDGE_VTEX_BASE_URL": self.sim_url,
                 "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(self.feed_port),
