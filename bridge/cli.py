@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         print(f"vtex-bridge: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.log_repeat_interval_s)
     from bridge import aiokafka_fixes  # here, not at the top: `--help` need not import aiokafka
 
     aiokafka_fixes.install()  # every command's Kafka consumers stop cleanly while the broker is down

@@ -38,9 +38,17 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route all logging to stderr in the chosen format (idempotent)."""
+def configure_logging(level: str = "INFO", fmt: str = "json", repeat_interval_s: float = 10.0) -> None:
+    """Route all logging to stderr in the chosen format (idempotent).
+
+    Repeated warnings and errors pass once per `repeat_interval_s` with a count (0: every one), and a
+    client library's errors about a settling cluster are not ERRORs (`bridge.log_filters`).
+    """
+    from bridge.log_filters import RepeatLimiter, TransientDemoter
+
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(TransientDemoter())  # first: a demoted line is limited at its new level
+    handler.addFilter(RepeatLimiter(repeat_interval_s))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -387,6 +387,9 @@ class Settings(BaseSettings):
     # --- Observability ---------------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    #: A warning or error repeated with the same message passes once per this many seconds, carrying how
+    #: many were held back (`repeats_suppressed`); 0 = log every one (bridge.log_filters).
+    log_repeat_interval_s: float = Field(default=10.0, ge=0.0)
 
     # --- Tracing (OpenTelemetry, docs/tracing.md) ---------------------------------------------------
     #: OTLP/HTTP collector base URL (spans go to `<url>/v1/traces`); empty = tracing off: no spans and no
