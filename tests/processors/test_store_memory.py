@@ -86,6 +86,7 @@ class TestSharedBudget:
             assert written["max_write_buffer_number"] == "2"
             assert written["max_open_files"] == "64"
             assert written["cache_index_and_filter_blocks"] == "true"
+            assert (written["max_log_file_size"], written["keep_log_file_num"]) == (str(MB), "1")
         state.close()
         timelines.close()
         assert memory.databases == 0 and list(tmp_path.iterdir()) == []
