@@ -13,7 +13,7 @@ of 24 x 128 MB of memtables. Here every database shares:
 and each database gets small write buffers (`worker_rocksdb_write_buffer_mb`, at most two) so a
 partition with little traffic does not sit on a large arena. The write-ahead log is off: the databases
 are caches rebuilt from the changelog topics on every assignment (`processors.state`) and deleted on
-close, so a WAL would only cost disk writes and memory-mapped pages.
+close, so a WAL would only cost disk writes and page cache.
 
 The figures are exported (`bridge_processor_rocksdb_memory_bytes`) so the budget can be compared with
 what RocksDB really holds; docs/operations.md has the sizing rule and the pod limit that matches it.
