@@ -119,6 +119,13 @@ class TestModels:
         assert "item lacks orderId, lastChange" == item.problem
         assert "not an object" in (FeedItem.from_json(["x"]).problem or "")
 
+    def test_feed_item_repr_hides_the_handle_and_flags_invalid_ids(self) -> None:
+        item = FeedItem.from_json(
+            {"handle": "AQEBhandle-receipt", "orderId": "v1-01#x", "lastChange": "2026-11-25T03:00:00Z"}
+        )
+        assert "AQEBhandle-receipt" not in repr(item)
+        assert (item.problem or "").startswith("OrderId may hold only letters")
+
 
 class TestErrorMapping:
     """Every VTEX status maps to a typed error with a hint and its exit code."""
