@@ -226,3 +226,65 @@ class TestCommand:
         assert "ingress listening" in log and "ingress stopped" in log
         assert SECRET not in log
         assert 1 == len(await read_all(kafka_bootstrap, topic, expected=1))
+
+
+class TestFailClosed:
+    """`vtex-bridge ingress` will not start with a public or placeholder secret outside the dev profile."""
+
+    @pytest.mark.parametrize(
+        ("secret", "profile", "starts"),
+        [
+            (None, None, False),  # the settings' default, printed in the README
+            ("CHANGEME", None, False),  # the Kubernetes example's placeholder
+            (None, "dev", True),  # what `make run` does with the simulator
+        ],
+    )
+    async def test_refuses_weak_secrets(
+        self, kafka_bootstrap: str, secret: str | None, profile: str | None, starts: bool
+    ) -> None:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VTEX_", "KAFKA_BOOTSTRAP"))}
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "VTEX_BRIDGE_INGRESS_PORT": str(port),
+                "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(free_port()),
+                **({"VTEX_BRIDGE_HOOK_SECRET": secret} if secret is not None else {}),
+                **({"VTEX_BRIDGE_PROFILE": profile} if profile is not None else {}),
+            }
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge.cli", "ingress"],
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            if not starts:
+                assert 1 == await asyncio.to_thread(process.wait, 60)
+                assert process.stderr is not None
+                log = process.stderr.read().decode()
+                assert "ingress cannot start" in log and "set VTEX_BRIDGE_HOOK_SECRET to at least 24" in log
+                assert "local-dev-hook-secret" not in log and "CHANGEME" not in log
+                return
+            async with aiohttp.ClientSession() as session:
+
+                async def healthy() -> bool:
+                    assert process.poll() is None, "ingress exited early"
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                            return response.status == 200
+                    return False
+
+                await wait_until(healthy, timeout=60, interval=0.2, message="ingress up in the dev profile")
+            process.send_signal(signal.SIGTERM)
+            assert 0 == await asyncio.to_thread(process.wait, 30)
+            assert process.stderr is not None
+            warned = "weak hook secret accepted because VTEX_BRIDGE_PROFILE=dev"
+            assert warned in process.stderr.read().decode()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+            if process.stderr is not None:
+                process.stderr.close()
