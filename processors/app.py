@@ -28,6 +28,7 @@ from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
 from processors.faust_monitor import LeanMonitor
+from processors.fetch_pause import PartitionPauser
 from processors.ordered_acks import OrderedAcks
 from processors.runtime import Runtime
 from processors.web import build_web_app
@@ -133,14 +134,15 @@ def create_app(
     app.bridge_runtime = runtime  # type: ignore[attr-defined]
     owners = OwnerDirectory.from_settings(settings)
     paused: set[int] = set()
+    pauser = PartitionPauser(lambda: app.consumer, settings.input_topic, lambda p: acks.paused(p))
 
     def pause(partition: int) -> None:
         """Stop fetching `partition`: its unfinished head holds `worker_max_unfinished_per_partition`
         finished events in memory (their acks wait for it)."""
-        app.consumer.pause_partitions([TP(settings.input_topic, partition)])
         if partition in paused:
-            return  # paused again (Faust's own buffer flow control may have resumed it): logged once
+            return
         paused.add(partition)
+        pauser.update(partition)
         log.warning(
             "pausing a partition: its oldest event is unfinished and later ones reached the bound",
             extra={"partition": partition, "bound": settings.worker_max_unfinished_per_partition},
@@ -148,8 +150,8 @@ def create_app(
 
     def resume(partition: int) -> None:
         paused.discard(partition)
+        pauser.update(partition)
         log.info("resuming a paused partition", extra={"partition": partition})
-        app.consumer.resume_partitions([TP(settings.input_topic, partition)])
 
     acks = OrderedAcks(limit=settings.worker_max_unfinished_per_partition, on_full=pause, on_room=resume)
     runtime.metrics.bind_unfinished(acks.oldest_age)
@@ -183,7 +185,7 @@ def create_app(
 
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         acks.forget(input_partitions(revoked))
-        paused.difference_update(input_partitions(revoked))  # Faust forgets its pauses of them too
+        paused.difference_update(input_partitions(revoked))  # a new assignment starts unpaused
         await runtime.on_revoked(input_partitions(revoked))
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]

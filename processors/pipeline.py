@@ -174,6 +174,7 @@ class Pipeline:
             writer = self._writer_for(partition)
             if writer is None:
                 return False  # revoked: leave unacked, the new owner reprocesses
+            started = self._monotonic()  # a failure dates from its attempt's start (the rule's `since`)
             try:
                 if writer.lost:  # fenced while still assigned here: the runtime is healing it
                     raise PartitionLost("writer is being reopened")
@@ -201,7 +202,7 @@ class Pipeline:
                 log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
                 if exc.status != 429:  # a 429 is the account's budget, never this order's fault
                     self.rule.failure(order_id)
-                    failures.failed(str(exc), self._monotonic())
+                    failures.failed(str(exc), started)
                     give_up = self._give_up(order_id, failures)
                     if give_up is not None:
                         continue  # dead-letter now: no backoff

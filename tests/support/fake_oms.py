@@ -44,6 +44,7 @@ class FakeOms:
     statuses: dict[str, str] = field(default_factory=dict)
     not_found_calls: dict[str, int] = field(default_factory=dict)  # order -> 404s left (-1 = forever)
     bodies: dict[str, bytes] = field(default_factory=dict)  # order -> 200 body to answer instead of it
+    failing: dict[str, int] = field(default_factory=dict)  # order -> error status answered every time
     scripted: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     auth_broken: bool = False
     calls: Counter[str] = field(default_factory=Counter)
@@ -95,6 +96,8 @@ class FakeOms:
             if self.scripted:
                 status, headers = self.scripted.popleft()
                 return _error(status, "scripted fault", headers)
+            if order_id in self.failing:
+                return _error(self.failing[order_id], "poisoned order")
             left = self.not_found_calls.get(order_id, 0)
             if left:
                 if left > 0:
