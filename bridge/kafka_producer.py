@@ -15,10 +15,16 @@ background (so a service can start while Kafka is down), notices a wedged produc
 a fatal idempotence error, or only time-outs and no acknowledgement for `wedge_after_s`), drops it with a
 bounded stop and builds a fresh one. A record is reported as sent only when the broker acknowledged it.
 
-With `instances > 1` it runs that many producers as one generation and sends each record through
+With `instances > 1` it runs that many producers and sends each record through
 `instances[partition % instances]`, the partition being the one aiokafka would pick for the key. Each
 aiokafka producer keeps a single produce request in flight per broker, so several overlap their round
 trips under load, while one key still always travels through one producer (per-key order holds).
+
+Each instance is supervised on its own: a wedged one is rebuilt while the others keep sending, and a
+rebuild that cannot start within its bound (a frozen broker first in the bootstrap list) holds up no
+other. aiokafka's request bound (3 s) is kept well below that start bound (10 s), so a start or a
+metadata refresh that reaches an unresponsive broker moves on to the next one in time, and every
+instance bootstraps from the list starting at a different broker.
 """
 
 from __future__ import annotations
@@ -106,8 +112,9 @@ class ProducerConfig:
     client_id: str = "vtex-bridge"
     linger_ms: int = 5
     max_batch_size: int = 64 * 1024
-    #: aiokafka's own request bound; our per-send deadline is what callers see.
-    request_timeout_ms: int = 10_000
+    #: aiokafka's own request bound; our per-send deadline is what callers see. Well below
+    #: `start_timeout_s`: a request to a frozen broker must fail in time for the next broker to be tried.
+    request_timeout_ms: int = 3_000
     start_timeout_s: float = 10.0
     stop_timeout_s: float = 5.0
     #: Only time-outs and no acknowledgement for this long means the producer is wedged.
@@ -131,20 +138,32 @@ class ProducerStats:
     seconds_since_ack: float | None
 
 
+@dataclass(slots=True)
+class _Instance:
+    """One aiokafka producer's place: the producer (None while it is being built) and its health."""
+
+    producer: KafkaProducerLike | None = None
+    recreate_reason: str | None = None
+    timeout_streak_since: float | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.producer is not None and self.recreate_reason is None
+
+
 class ResilientProducer:
     """An idempotent acks=all producer whose every operation is bounded and which rebuilds itself."""
 
     def __init__(self, config: ProducerConfig, *, factory: ProducerFactory | None = None) -> None:
         self._config = config
         self._factory: ProducerFactory = factory or self._default_factory
-        self._producers: tuple[KafkaProducerLike, ...] = ()
+        self._instances = [_Instance() for _ in range(max(1, config.instances))]
+        self._bootstrap_turn = -1
         self._partitioner = DefaultPartitioner()
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._stopping = False
-        self._recreate_reason: str | None = None
-        self._timeout_streak_since: float | None = None
         self._last_ack: float | None = None
         self._recreations = 0
         self._acked = 0
@@ -155,8 +174,13 @@ class ResilientProducer:
 
     def _default_factory(self) -> KafkaProducerLike:
         config = self._config
+        kwargs = client_kwargs(config.bootstrap_servers)
+        # Each new producer starts its bootstrap at another broker: a frozen first one holds none up.
+        servers = kwargs["bootstrap_servers"].split(",")
+        self._bootstrap_turn = (self._bootstrap_turn + 1) % len(servers)
+        kwargs["bootstrap_servers"] = servers[self._bootstrap_turn :] + servers[: self._bootstrap_turn]
         producer: KafkaProducerLike = AIOKafkaProducer(
-            **client_kwargs(config.bootstrap_servers),
+            **kwargs,
             client_id=config.client_id,
             acks="all",
             enable_idempotence=True,
@@ -202,7 +226,9 @@ class ResilientProducer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
             self._supervisor = None
-        producers, self._producers = self._producers, ()
+        producers = [i.producer for i in self._instances if i.producer is not None]
+        for instance in self._instances:
+            instance.producer, instance.recreate_reason, instance.timeout_streak_since = None, None, None
         self._connected.clear()
         if producers:
             await asyncio.gather(*(self._close(p, bound) for p in producers))
@@ -213,7 +239,7 @@ class ResilientProducer:
 
     async def flush(self, timeout: float) -> None:
         """Wait until every record handed to the producer so far was sent, at most `timeout`."""
-        producers = self._producers
+        producers = [i.producer for i in self._instances if i.producer is not None]
         if not producers:
             return
         try:
@@ -233,34 +259,37 @@ class ResilientProducer:
         timeout: float,
     ) -> RecordMetadata:
         """Return the broker's acknowledgement of one record, or raise a `ProduceError` by `timeout`."""
-        producers = self._producers
-        if not producers or self._recreate_reason is not None:
+        instances = self._instances
+        instance = next((i for i in instances if i.live), None)
+        any_live = instance.producer if instance is not None else None
+        if instance is None or any_live is None:
             raise ProducerUnavailable("no connected Kafka producer")
         self._pending += 1
         try:
             # asyncio.timeout bounds both the enqueue (which waits on metadata and can hang, #1101) and
             # the acknowledgement; cancelling the per-record future never cancels other records.
             async with asyncio.timeout(timeout):
-                if len(producers) == 1:
-                    delivery = await producers[0].send(
-                        topic, value=value, key=key, headers=list(headers or ())
-                    )
+                if len(instances) == 1:
+                    delivery = await any_live.send(topic, value=value, key=key, headers=list(headers or ()))
                 else:
-                    partition = await self._partition(producers[0], topic, key)
-                    producer = producers[partition % len(producers)]
+                    partition = await self._partition(any_live, topic, key)
+                    instance = instances[partition % len(instances)]
+                    producer = instance.producer
+                    if producer is None or not instance.live:  # being rebuilt: only its keys wait
+                        raise ProducerUnavailable("this key's Kafka producer is reconnecting")
                     delivery = await producer.send(
                         topic, value=value, key=key, partition=partition, headers=list(headers or ())
                     )
                 metadata = await delivery
         except TimeoutError:
-            self._note_timeout()
+            self._note_timeout(instance)
             raise ProduceTimeout(f"no acknowledgement from Kafka within {timeout}s") from None
         except KafkaTimeoutError as exc:
-            self._note_timeout()
+            self._note_timeout(instance)
             raise ProduceTimeout(f"Kafka client timed out: {exc!r}") from exc
         except FATAL_ERRORS as exc:
             self._failures += 1
-            self._request_recreate(type(exc).__name__)
+            self._request_recreate(instance, type(exc).__name__)
             raise ProduceFailed(f"producer hit a fatal error: {exc!r}") from exc
         except KafkaError as exc:
             self._failures += 1
@@ -274,7 +303,7 @@ class ResilientProducer:
             self._pending -= 1
         self._acked += 1
         self._last_ack = time.monotonic()
-        self._timeout_streak_since = None
+        instance.timeout_streak_since = None
         return metadata
 
     async def _partition(self, producer: KafkaProducerLike, topic: str, key: bytes | None) -> int:
@@ -288,8 +317,8 @@ class ResilientProducer:
 
     @property
     def connected(self) -> bool:
-        """Tell whether a started producer is in place and not condemned."""
-        return bool(self._producers) and self._recreate_reason is None
+        """Tell whether a started producer is in place and not condemned (with several: any of them)."""
+        return any(i.live for i in self._instances)
 
     def stats(self) -> ProducerStats:
         last = self._last_ack
@@ -304,7 +333,7 @@ class ResilientProducer:
 
     async def topic_exists(self, topic: str, timeout: float | None = None) -> bool:
         """Ask the cluster (bounded) whether `topic` exists; False when it cannot be asked."""
-        producer = self._producers[0] if self._producers else None
+        producer = next((i.producer for i in self._instances if i.live), None)
         client: Any = getattr(producer, "client", None)
         if producer is None or client is None:
             return False
@@ -316,27 +345,26 @@ class ResilientProducer:
 
     # --- supervision ------------------------------------------------------------------------------
 
-    def _note_timeout(self) -> None:
+    def _note_timeout(self, instance: _Instance) -> None:
         self._timeouts += 1
         now = time.monotonic()
-        if self._timeout_streak_since is None:
-            self._timeout_streak_since = now
-        elif now - self._timeout_streak_since >= self._config.wedge_after_s:
-            self._request_recreate("no acknowledgement, only time-outs")
+        if instance.timeout_streak_since is None:
+            instance.timeout_streak_since = now
+        elif now - instance.timeout_streak_since >= self._config.wedge_after_s:
+            self._request_recreate(instance, "no acknowledgement, only time-outs")
 
-    def _request_recreate(self, reason: str) -> None:
-        if self._recreate_reason is None and self._producers:
-            self._recreate_reason = reason
+    def _request_recreate(self, instance: _Instance, reason: str) -> None:
+        if instance.recreate_reason is None and instance.producer is not None:
+            instance.recreate_reason = reason
             self._wake.set()
 
-    def _wedged_reason(self) -> str | None:
-        if self._recreate_reason is not None:
-            return self._recreate_reason
-        for producer in self._producers:
-            sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
-            if sender is not None and sender.done():
-                return "sender task died"
-        streak = self._timeout_streak_since
+    def _wedged_reason(self, instance: _Instance) -> str | None:
+        if instance.recreate_reason is not None:
+            return instance.recreate_reason
+        sender = getattr(getattr(instance.producer, "_sender", None), "sender_task", None)
+        if sender is not None and sender.done():
+            return "sender task died"
+        streak = instance.timeout_streak_since
         if streak is not None and time.monotonic() - streak >= self._config.wedge_after_s:
             return "no acknowledgement, only time-outs"
         return None
@@ -344,16 +372,16 @@ class ResilientProducer:
     async def _supervise(self) -> None:
         backoff = 0.2
         while not self._stopping:
-            if not self._producers:
+            for index, instance in enumerate(self._instances):
+                reason = self._wedged_reason(instance) if instance.producer is not None else None
+                if reason is not None:
+                    self._retire(index, reason)
+            if any(i.producer is None for i in self._instances):
                 if await self._connect():
                     backoff = 0.2
                     continue
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, MAX_RESTART_BACKOFF_S)
-                continue
-            reason = self._wedged_reason()
-            if reason is not None:
-                self._retire(reason)
                 continue
             await self._sleep(SUPERVISE_INTERVAL_S)
 
@@ -363,38 +391,67 @@ class ResilientProducer:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _connect(self) -> bool:
-        """Start a whole generation of `instances` producers, or none of them."""
-        producers = [self._factory() for _ in range(max(1, self._config.instances))]
+        """Start every missing instance at once, each on its own bound; return whether all are live.
+
+        An instance is put to work as soon as its start returns: one that cannot start (e.g. its first
+        bootstrap broker is frozen) holds up no other.
+        """
+        missing = [index for index, instance in enumerate(self._instances) if instance.producer is None]
+        starts = [asyncio.ensure_future(self._start_one(index)) for index in missing]
+        handled: set[int] = set()
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(p.start() for p in producers)), self._config.start_timeout_s
-            )
+            for started in asyncio.as_completed(starts):
+                index, producer = await started
+                if producer is None:
+                    continue
+                handled.add(index)
+                if self._stopping:
+                    await self._close(producer, self._config.stop_timeout_s)
+                    continue
+                self._instances[index] = _Instance(producer)
+                self._connected.set()
+                log.info(
+                    "kafka producer connected",
+                    extra={"bootstrap": self._config.bootstrap_servers, "instance": index},
+                )
+        finally:  # stopped meanwhile: no started producer may be left running unowned
+            for task in starts:
+                task.cancel()
+            for task in starts:
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    index, producer = task.result()
+                    if producer is not None and index not in handled:
+                        await self._close(producer, self._config.stop_timeout_s)
+        return all(i.producer is not None for i in self._instances)
+
+    async def _start_one(self, index: int) -> tuple[int, KafkaProducerLike | None]:
+        producer = self._factory()
+        try:
+            await asyncio.wait_for(producer.start(), self._config.start_timeout_s)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._close(producer, self._config.stop_timeout_s))
+            raise
         except (TimeoutError, KafkaError, OSError) as exc:
             # A refused password or a missing ACL does not fix itself: an ERROR saying which, not a warning.
             hint = explain(exc)
             log.log(
                 logging.ERROR if hint else logging.WARNING,
                 "kafka producer could not connect" + (f": {hint}" if hint else ""),
-                extra={"bootstrap": self._config.bootstrap_servers, "error": repr(exc)},
+                extra={"bootstrap": self._config.bootstrap_servers, "error": repr(exc), "instance": index},
             )
-            await asyncio.gather(*(self._close(p, self._config.stop_timeout_s) for p in producers))
-            return False
-        self._producers = tuple(producers)
-        self._recreate_reason = None
-        self._timeout_streak_since = None
-        self._connected.set()
-        log.info("kafka producer connected", extra={"bootstrap": self._config.bootstrap_servers})
-        return True
+            await self._close(producer, self._config.stop_timeout_s)
+            return index, None
+        return index, producer
 
-    def _retire(self, reason: str) -> None:
-        """Drop the current producer now and close it in the background (its stop may hang, #1101)."""
-        producers, self._producers = self._producers, ()
-        self._connected.clear()
-        self._recreate_reason = None
-        self._timeout_streak_since = None
+    def _retire(self, index: int, reason: str) -> None:
+        """Drop one instance now and close it in the background (its stop may hang, #1101)."""
+        producer = self._instances[index].producer
+        self._instances[index] = _Instance()
+        if not any(i.live for i in self._instances):
+            self._connected.clear()
         self._recreations += 1
-        log.warning("kafka producer is wedged; recreating it", extra={"reason": reason})
-        for producer in producers:
+        log.warning("kafka producer is wedged; recreating it", extra={"reason": reason, "instance": index})
+        if producer is not None:
             task = asyncio.create_task(self._close(producer, self._config.stop_timeout_s))
             self._retired.add(task)
             task.add_done_callback(self._retired.discard)

@@ -256,19 +256,51 @@ class TestSeveralInstances:
         assert all(fake.routed for fake in fakes)  # the keys spread over every instance
         assert 120 == sum(len(fake.sent) for fake in fakes)
 
-    async def test_one_dead_instance_recreates_the_generation(self) -> None:
+    async def test_one_dead_instance_is_rebuilt_alone(self) -> None:
         first = [ScriptedProducer(), ScriptedProducer()]
-        second = [ScriptedProducer(), ScriptedProducer()]
-        producer = ResilientProducer(config(instances=2), factory=Factory(*first, *second))
+        replacement = ScriptedProducer()
+        producer = ResilientProducer(config(instances=2), factory=Factory(*first, replacement))
         await producer.start(require_connection=True)
         try:
+            await wait_until(lambda: all(f.started for f in first), timeout=10, message="both instances")
             assert first[1]._sender is not None
             first[1]._sender.sender_task.set_exception(OutOfOrderSequenceNumber())
             first[1]._sender.sender_task.exception()
-            await wait_until(lambda: producer.stats().recreations == 1 and producer.connected, timeout=10)
+            await wait_until(lambda: producer.stats().recreations == 1 and replacement.started, timeout=10)
             for i in range(10):
                 await producer.send("t", f"k{i}".encode(), b"v", timeout=1)
         finally:
             await producer.stop()
-        assert (True, True) == (first[0].stopped, first[1].stopped)
-        assert 10 == sum(len(fake.sent) for fake in second)
+        assert first[1].stopped
+        assert first[0].sent and replacement.sent  # the healthy instance went on; only one was rebuilt
+        assert 10 == len(first[0].sent) + len(replacement.sent)
+
+    async def test_an_instance_that_cannot_start_holds_up_no_other(self) -> None:
+        hanging = HangingStart()
+        good = ScriptedProducer()
+        producer = ResilientProducer(config(instances=2, start_timeout_s=5.0), factory=Factory(good, hanging))
+        started = time.monotonic()
+        await producer.start()
+        try:
+            assert producer.connected and time.monotonic() - started < 2.0
+            routed = {0: 0, 1: 0}
+            for i in range(40):
+                key = f"k{i}".encode()
+                partition = DefaultPartitioner()(key, list(range(6)), list(range(6)))
+                try:
+                    await producer.send("t", key, b"v", timeout=1)
+                    routed[partition % 2] += 1
+                except ProducerUnavailable:
+                    assert partition % 2 == 1  # only the keys of the instance still starting wait
+            assert routed[0] > 0 and routed[1] == 0
+        finally:
+            await producer.stop()
+        assert hanging.stopped  # the start still running at stop was closed, not left behind
+
+
+@dataclass
+class HangingStart(ScriptedProducer):
+    """A producer whose start never returns (its first bootstrap broker is frozen)."""
+
+    async def start(self) -> None:
+        await asyncio.Event().wait()
