@@ -31,7 +31,7 @@ from processors.faust_monitor import LeanMonitor
 from processors.fetch_pause import PartitionPauser
 from processors.ordered_acks import OrderedAcks
 from processors.runtime import Runtime
-from processors.web import build_web_app
+from processors.web import build_console_app, build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -223,20 +223,34 @@ def create_app(
     )
 
     class RuntimeWeb(Service):
-        """Serves /metrics, /health, /ready and stops the runtime with the app."""
+        """Serves /metrics, /health, /ready and, on its own port, the console; stops the runtime with
+        the app."""
 
         _runner: web.AppRunner | None = None
+        _console: web.AppRunner | None = None
 
         async def on_start(self) -> None:
             bound_final_commit(app, settings.worker_stop_commit_timeout_s)
             await runtime.start()
             await owners.start()
-            self._runner = web.AppRunner(build_web_app(runtime, owners), access_log=None)
+            self._runner = web.AppRunner(build_web_app(runtime), access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, settings.worker_web_host, settings.worker_web_port)
             await site.start()
+            self._console = web.AppRunner(build_console_app(runtime, owners), access_log=None)
+            await self._console.setup()
+            try:
+                await web.TCPSite(self._console, settings.console_host, settings.console_port).start()
+            except OSError as exc:  # the worker's job goes on without its console (e.g. the port is taken)
+                log.warning(
+                    "console not served: cannot listen",
+                    extra={"host": settings.console_host, "port": settings.console_port, "error": repr(exc)},
+                )
 
         async def on_stop(self) -> None:
+            if self._console is not None:
+                await self._console.cleanup()
+                self._console = None
             if self._runner is not None:
                 await self._runner.cleanup()
                 self._runner = None

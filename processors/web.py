@@ -1,5 +1,7 @@
-"""HTTP endpoints of a worker: Prometheus `/metrics`, liveness `/health`, readiness `/ready`, and the
-operator console (`/console`, `/api/...`: `processors.console`).
+"""HTTP endpoints of a worker, on two ports: Prometheus `/metrics`, liveness `/health` and readiness
+`/ready` on `worker_web_host:worker_web_port` (`build_web_app`); the operator console (`/console`,
+`/api/...`: `processors.console`), which serves customer orders behind a login, on its own
+`console_host:console_port` (`build_console_app`), so that exposing one never exposes the other.
 
 Readiness fails while OMS refuses our credentials (the worker has stopped consuming on purpose) so an
 orchestrator and an alert can see it; liveness stays up (restarting would not fix credentials).
@@ -34,8 +36,8 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["ready"] else 503)
 
 
-def build_web_app(runtime: Runtime, directory: OwnerDirectory | None = None) -> web.Application:
-    """Return the worker's web app; `directory` tells the console who owns which input partition."""
+def build_web_app(runtime: Runtime) -> web.Application:
+    """Return the worker's metrics and health app."""
     app = web.Application()
     app[RUNTIME] = runtime
     app.router.add_get("/metrics", metrics)
@@ -44,6 +46,12 @@ def build_web_app(runtime: Runtime, directory: OwnerDirectory | None = None) -> 
     # The names the ingress and the feed poller use, so probes and scripts need not know which is which.
     app.router.add_get("/healthz", health)
     app.router.add_get("/readyz", ready)
+    return app
+
+
+def build_console_app(runtime: Runtime, directory: OwnerDirectory | None = None) -> web.Application:
+    """Return the console's app; `directory` tells it who owns which input partition."""
+    app = web.Application()
 
     def timeline_orders() -> float:
         return float(sum(len(w.timeline) for w in runtime.writers.values() if w.timeline is not None))

@@ -1,9 +1,10 @@
 """`vtex-bridge order ORDER_ID`: what happened to an order's notifications, asked of a worker.
 
 Any worker answers for any order (it forwards to the owner of the order's partition), so `--url` can be
-the Service in front of the workers; the default is this machine's worker (`worker_advertised_url`, else
-http://127.0.0.1:<worker_web_port>). Prints the order's timeline as a table, or the API's JSON with
-`--json`. Exit codes: 0 found, 3 no timeline for the order, 1 the worker is unreachable or failed.
+the Service in front of the workers; the default is this machine's worker console (`worker_advertised_url`,
+else http://127.0.0.1:<console_port>). It logs in with `console_read_token`, else `console_admin_token`.
+Prints the order's timeline as a table, or the API's JSON with `--json`. Exit codes: 0 found, 3 no
+timeline for the order, 1 the worker is unreachable, refused the login or failed.
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     base = (args.url or advertised_url(settings)).rstrip("/")
     url = f"{base}/api/orders/{urllib.parse.quote(args.order_id, safe='')}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    headers = {"Accept": "application/json"}
+    token = settings.console_read_token.get_secret_value() or settings.console_admin_token.get_secret_value()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             status, raw = response.status, response.read()
@@ -81,6 +86,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_NOT_FOUND
+    if status == 401:
+        print(
+            f"vtex-bridge order: {base} refused the login ({body.get('error')}): set "
+            "VTEX_BRIDGE_CONSOLE_READ_TOKEN (or VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN) to the workers' token",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
     if status != 200:
         print(f"vtex-bridge order: {base} answered {status}: {body.get('error', body)}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -94,8 +94,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.topics.generation import GenerationError, settings_for
     from bridge.topics.worker_switch import GenerationWatch, consuming_generation, reexec, stop_like_sigterm
     from processors.app import create_app
+    from processors.console.auth import ConsoleConfigError, check_settings
     from processors.topics import ensure_topics
 
+    try:  # the console serves customer orders: no worker without a safe login for it (docs/console.md)
+        check_settings(settings)
+    except ConsoleConfigError as exc:
+        print(f"vtex-bridge worker: refusing to start: {exc}", file=sys.stderr)
+        return 2
     loop = process_runtime.new_event_loop(settings)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # until Faust installs its own handlers

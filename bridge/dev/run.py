@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import shutil
 import signal
 import socket
@@ -63,7 +64,18 @@ class Plan:
     worker_ports: list[int]
     feed_poller_port: int
     run_dir: Path
+    #: Each worker's console port, and the token the console asks for (generated for this run unless
+    #: `console_admin_token` is set: `console_token_generated`).
+    console_ports: list[int] = field(default_factory=list)
+    console_token: str = ""
+    console_token_generated: bool = False
     env: dict[str, str] = field(default_factory=dict)
+
+    def console_url(self, port: int) -> str:
+        """The console's address; with a token generated for this run, a link that logs in (the page
+        takes the token from the `#token=` fragment, which never reaches a server, and wipes it)."""
+        url = f"http://127.0.0.1:{port}/console"
+        return f"{url}#token={self.console_token}" if self.console_token_generated else url
 
     @property
     def ingress_url(self) -> str:
@@ -85,6 +97,9 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
         worker_ports=[port_or_free(settings.worker_web_port + i) for i in range(settings.dev_workers)],
         feed_poller_port=port_or_free(settings.feed_poll_http_port),
         run_dir=run_dir,
+        console_ports=[port_or_free(settings.console_port + i) for i in range(settings.dev_workers)],
+        console_token=settings.console_admin_token.get_secret_value() or secrets.token_urlsafe(24),
+        console_token_generated=not settings.console_admin_token.get_secret_value(),
     )
     plan.env = {
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -189,9 +204,14 @@ async def _start_services(
             "--duplicate-rate", "0.05", "--reorder-rate", "0.03",
         )  # fmt: skip
         await _wait_http(session, "the simulator", f"{plan.sim_url}/_sim/stats", supervisor, stop)
-    for i, port in enumerate(plan.worker_ports, start=1):
-        print(f"Starting worker {i} (metrics on :{port})…")
-        supervisor.spawn(f"worker-{i}", "worker", env={"VTEX_BRIDGE_WORKER_WEB_PORT": str(port)})
+    for i, (port, console) in enumerate(zip(plan.worker_ports, plan.console_ports, strict=True), start=1):
+        print(f"Starting worker {i} (metrics on :{port}, console on :{console})…")
+        env = {
+            "VTEX_BRIDGE_WORKER_WEB_PORT": str(port),
+            "VTEX_BRIDGE_CONSOLE_PORT": str(console),
+            "VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN": plan.console_token,
+        }
+        supervisor.spawn(f"worker-{i}", "worker", env=env)
     for i, port in enumerate(plan.worker_ports, start=1):
         await _wait_http(session, f"worker {i}", f"http://127.0.0.1:{port}/ready", supervisor, stop)
     print(f"Starting the ingress on {plan.ingress_url}…")
@@ -270,8 +290,13 @@ async def _live_view(
     endpoints = [
         f"Hook URL   {_hook_url(plan)}   metrics {_ingress_metrics_url(plan)}",
         *(
-            f"Worker {i}   console http://127.0.0.1:{p}/console   metrics http://127.0.0.1:{p}/metrics"
-            for i, p in enumerate(plan.worker_ports, start=1)
+            f"Worker {i}   console {plan.console_url(c)}   metrics http://127.0.0.1:{p}/metrics"
+            for i, (p, c) in enumerate(zip(plan.worker_ports, plan.console_ports, strict=True), start=1)
+        ),
+        *(
+            []
+            if plan.console_token_generated
+            else ["Console    log in with the token in VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN"]
         ),
         *(
             [

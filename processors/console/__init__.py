@@ -1,9 +1,10 @@
 """The operator console: "what happened to order X?" as a web page and a JSON API on the worker.
 
-`add_console(app, runtime, distribution)` mounts it on the worker's web app (`processors.web`): the page
-(`page`), the API (`api`), the owner lookup (`ownership`, fed by `directory`), the Kafka reads (`reader`)
-and the masking (`masking`). The timeline it serves is written by the pipeline (`processors.timeline`).
-docs/console.md describes it for operators.
+`add_console(app, runtime, distribution)` mounts it on the console's own web app, served on its own
+port (`console_host:console_port`, `processors.web.build_console_app`), never beside `/metrics`: the
+Host check and the login (`auth`), the page (`page`), the API (`api`), the owner lookup (`ownership`,
+fed by `directory`), the Kafka reads (`reader`) and the allow-list masking (`masking`). The timeline
+it serves is written by the pipeline (`processors.timeline`). docs/console.md describes it for operators.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from bridge.settings import Settings
 from processors.console import api, page
 from processors.console.api import CONSOLE, Console, ConsoleRuntime, ReplayAll, ReplayOne
+from processors.console.auth import Authenticator, guard
 from processors.console.ownership import Distribution, Owners, advertised_url
 from processors.console.reader import RecordReader
 
@@ -53,8 +55,10 @@ def add_console(
     timeline_orders: Callable[[], float] | None = None,
     partition_count: Callable[[], int | None] | None = None,
 ) -> Console:
-    """Mount the console's page and API on `app`; return its shared state."""
+    """Mount the console's page and API, behind its Host check and login, on `app`; return its state."""
     settings = runtime.settings
+    auth = Authenticator(settings)
+    app.middlewares.append(guard(settings, auth))
     requests, forwards, replays = api.console_metrics(registry)
     if timeline_orders is not None:
         Gauge(
@@ -70,6 +74,7 @@ def add_console(
         requests=requests,
         forwards=forwards,
         replays=replays,
+        auth=auth,
     )
     app[CONSOLE] = console
 

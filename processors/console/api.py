@@ -1,20 +1,24 @@
-"""The console's JSON API on the worker's web port: an order's timeline, dead letters, replay.
+"""The console's JSON API on the worker's console port: an order's timeline, dead letters, replay.
 
+    GET  /api/session                    who the request is logged in as
     GET  /api/orders/{order_id}          timeline + latest enriched order (masked); any worker answers
     GET  /api/dead-letters?limit=50      recent dead letters with their reason (masked)
     POST /api/dead-letters/replay        put dead letters back on the input topic (admin token)
 
+Every request needs a login (`processors.console.auth`, checked by the console app's middleware before
+any handler runs).
+
 Any worker answers for any order: the order's input partition is computed like the producers do; if
 this worker owns it, the answer is local (its timeline store), otherwise the request is forwarded once
 to the owner's advertised URL (`processors.console.ownership`), marked so that a stale view of the
-assignment can never bounce it back and forth. Replay needs `Authorization: Bearer <console_admin_token>`
-and is disabled (403) while no token is configured; it runs the code of `vtex-bridge replay`.
+assignment can never bounce it back and forth, and authenticated with this worker's own token (the
+workers share their settings). Replay needs `Authorization: Bearer <console_admin_token>` and is
+disabled (403) while no admin token is configured; it runs the code of `vtex-bridge replay`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,8 +28,10 @@ import orjson
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter
 
+from bridge.identifiers import order_id_problem
 from bridge.settings import Settings
-from processors.console.masking import mask
+from processors.console.auth import LOGIN, Authenticator, bearer
+from processors.console.masking import mask_event, mask_order
 from processors.console.ownership import Owners
 from processors.console.reader import RecordReader
 from processors.timeline import expand
@@ -37,7 +43,6 @@ log = logging.getLogger(__name__)
 HOP_HEADER: Final = "X-Bridge-Console-Hop"
 FORWARD_TIMEOUT_S: Final = 15.0
 REPLAY_TIMEOUT_S: Final = 120.0
-MAX_ORDER_ID: Final = 128
 DEFAULT_DEAD_LETTERS: Final = 50
 MAX_DEAD_LETTERS: Final = 500
 API_HEADERS: Final = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -70,6 +75,7 @@ class Console:
     requests: Counter
     forwards: Counter
     replays: Counter
+    auth: Authenticator
     session: ClientSession | None = None
 
     @property
@@ -109,11 +115,18 @@ def _answer(console: Console, endpoint: str, body: Mapping[str, Any], status: in
     return _json(body, status)
 
 
+async def session_info(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE]
+    login = request[LOGIN]
+    return _answer(console, "session", {"user": login.user, "method": login.method, "admin": login.admin})
+
+
 async def get_order(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     order_id = request.match_info["order_id"]
-    if not order_id or len(order_id) > MAX_ORDER_ID or not order_id.isprintable():
-        return _answer(console, "order", {"error": "bad-order-id"}, 400)
+    problem = order_id_problem(order_id)
+    if problem is not None:  # refused before it reaches a log line, a URL or a forwarded request
+        return _answer(console, "order", {"error": "bad-order-id", "detail": f"order_id {problem}"}, 400)
     partition, owner = console.owners.locate(order_id)
     base = {"order_id": order_id, "partition": partition}
     if console.runtime.owns(partition):
@@ -172,7 +185,7 @@ async def _latest(console: Console, timeline: list[dict[str, Any]]) -> dict[str,
         "order_status": value.get("order_status"),
         "order_sequence": value.get("order_sequence"),
         "late": value.get("late"),
-        "order": mask(order) if isinstance(order, dict) else None,
+        "order": mask_order(order) if isinstance(order, dict) else None,
     }
 
 
@@ -181,8 +194,9 @@ async def _forward(request: web.Request, console: Console, owner: str, base: dic
     assert session is not None
     url = f"{owner}{request.rel_url.path_qs}"
     try:
+        headers = {HOP_HEADER: "1", "Authorization": f"Bearer {console.auth.service_token()}"}
         async with session.get(
-            url, headers={HOP_HEADER: "1"}, timeout=ClientTimeout(total=FORWARD_TIMEOUT_S)
+            url, headers=headers, timeout=ClientTimeout(total=FORWARD_TIMEOUT_S)
         ) as response:
             raw = await response.read()
             status = response.status
@@ -207,6 +221,11 @@ async def dead_letters(request: web.Request) -> web.Response:
         return _answer(console, "dead-letters", {"error": "bad-limit"}, 400)
     limit = max(1, min(limit, MAX_DEAD_LETTERS))
     order_id = request.query.get("order_id") or None
+    problem = None if order_id is None else order_id_problem(order_id)
+    if problem is not None:
+        return _answer(
+            console, "dead-letters", {"error": "bad-order-id", "detail": f"order_id {problem}"}, 400
+        )
     topic = console.settings.dead_letter_topic
     try:
         messages = await console.reader.tail(topic, limit)
@@ -249,18 +268,15 @@ def _letter(topic: str, message: Any) -> dict[str, Any]:
             "partition": value.get("partition"),
             "offset": value.get("offset"),
         },
-        "event": mask(event) if isinstance(event, dict) else None,
+        "event": mask_event(event) if isinstance(event, dict) else None,
     }
 
 
 def _authorized(console: Console, request: web.Request) -> web.Response | None:
     """Return the refusal of a replay request, or None when its bearer token is the admin token."""
-    token = console.settings.console_admin_token.get_secret_value()
-    if not token:
+    if not console.settings.console_admin_token.get_secret_value():
         return _answer(console, "replay", {"error": "replay-disabled"}, 403)
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not console.auth.is_admin_token(bearer(request)):
         console.requests.labels("replay", "401").inc()
         return web.Response(
             body=orjson.dumps({"error": "unauthorized"}),
@@ -311,6 +327,7 @@ async def replay(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/session", session_info)
     app.router.add_get("/api/orders/{order_id}", get_order)
     app.router.add_get("/api/dead-letters", dead_letters)
     app.router.add_post("/api/dead-letters/replay", replay)

@@ -118,6 +118,51 @@ def _anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
+class TestWorkerNetworkPolicy:
+    """A NetworkPolicy admits the console port only from the workers and the console's proxy, and the
+    metrics port only from the bridge's pods and Prometheus; the console has its own container port."""
+
+    def _policy(self) -> dict[str, Any]:
+        policies = [d for _, d in _documents() if d["kind"] == "NetworkPolicy"]
+        selected = [
+            p
+            for p in policies
+            if p["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "vtex-bridge-worker"}
+        ]
+        assert 1 == len(selected), "one NetworkPolicy selects the worker pods"
+        return selected[0]
+
+    def test_policy_admits_only_named_peers(self) -> None:
+        settings = load_settings()
+        policy = self._policy()["spec"]
+        assert "Ingress" in policy["policyTypes"]
+        by_port: dict[int, list[dict[str, Any]]] = {}
+        for rule in policy["ingress"]:
+            assert rule.get("from"), "a rule without `from` admits every peer"
+            assert rule.get("ports"), "a rule without `ports` admits every port"
+            for port in rule["ports"]:
+                by_port.setdefault(int(port["port"]), []).extend(rule["from"])
+        assert {settings.console_port, settings.worker_web_port} == set(by_port)
+        console_peers = by_port[settings.console_port]
+        assert all(set(peer) == {"podSelector"} for peer in console_peers), "no namespace-wide console access"
+        names = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in console_peers}
+        assert {"vtex-bridge-worker", "vtex-bridge-console-proxy"} == names
+
+    def test_console_port_and_service(self) -> None:
+        settings = load_settings()
+        docs = [d for _, d in _documents()]
+        worker = next(d for d in docs if d["kind"] == "StatefulSet")
+        container = worker["spec"]["template"]["spec"]["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert settings.console_port == ports["console"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["VTEX_BRIDGE_WORKER_ADVERTISED_URL"].endswith(f":{settings.console_port}")
+        service = next(
+            d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "vtex-bridge-console"
+        )
+        assert ["console"] == [p["targetPort"] for p in service["spec"]["ports"]]
+
+
 class TestAlertRules:
     """Every alert queries metrics the services really export and links a runbook."""
 
@@ -211,6 +256,13 @@ class TestCompose:
 
     def _compose(self) -> dict[str, Any]:
         return yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[no-any-return]
+
+    def test_console_port_only_on_loopback(self) -> None:
+        """The console serves customer orders: compose publishes its port on the host's loopback only."""
+        worker = self._compose()["services"]["worker"]
+        console = [p for p in worker["ports"] if str(p).endswith(f":{load_settings().console_port}")]
+        assert console, "the console port is published"
+        assert all(str(p).startswith("127.0.0.1:") for p in worker["ports"])
 
     def test_kafka_image_matches_local_broker(self) -> None:
         image = self._compose()["services"]["kafka"]["image"]

@@ -1,5 +1,6 @@
 """The console page in headless Chromium (Debian's, driven by Playwright) against a real worker and broker:
-search an order, see its states in order and follow a link between them, replay a dead-lettered event.
+log in (a wrong token is refused), search an order, see its states in order and follow a link between
+them, replay a dead-lettered event, log out.
 
 Chromium comes from the system (`make browser` installs Debian's package); Playwright never downloads one.
 """
@@ -22,14 +23,17 @@ pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
 
 CHROMIUM = "/usr/bin/chromium"
-TOKEN = "browser-test-token"
+TOKEN = "Bt7Rk2Vx9Qm4Ln8Zc3Hw6Jp1"
 UI_TIMEOUT_MS = 15_000
 
 
 async def outcomes(port: int, order_id: str) -> list[str]:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{port}/api/orders/{order_id}?latest=0") as response,
+        session.get(
+            f"http://127.0.0.1:{port}/api/orders/{order_id}?latest=0",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ) as response,
     ):
         if response.status != 200:
             return []
@@ -55,7 +59,8 @@ class TestConsolePage:
             await worker.start()
 
             async def processed() -> bool:
-                web, dlq = await outcomes(worker.port, "ord-web"), await outcomes(worker.port, "ord-dlq")
+                port = worker.console_port
+                web, dlq = await outcomes(port, "ord-web"), await outcomes(port, "ord-dlq")
                 return len(web) == 4 and dlq == ["dead_lettered"]
 
             await wait_until(processed, timeout=60, message="events processed")
@@ -76,7 +81,17 @@ class TestConsolePage:
 
                     page.on("console", on_console)
                     page.on("pageerror", lambda exc: errors.append(str(exc)))
-                    await page.goto(f"http://127.0.0.1:{worker.port}/")  # redirects to /console
+                    await page.goto(f"http://127.0.0.1:{worker.console_port}/")  # redirects to /console
+                    await expect(page.locator("#login-view")).to_be_visible()
+                    await expect(page.locator("#app")).to_be_hidden()
+                    await page.fill("#login-token", "not-the-token")
+                    await page.click("#login-button")
+                    await expect(page.locator("#login-status")).to_have_text("Token refused.")
+                    await expect(page.locator("#app")).to_be_hidden()
+                    await page.fill("#login-token", TOKEN)
+                    await page.click("#login-button")
+                    await expect(page.locator("#app")).to_be_visible()
+                    await expect(page.locator("#session-user")).to_have_text("admin-token (admin)")
 
                     await page.fill("#order-id", "ord-web")
                     await page.click("#search-button")
@@ -101,7 +116,7 @@ class TestConsolePage:
                     await page.locator("#replay-status", has_text="Replayed order ord-dlq").wait_for()
 
                     async def replayed() -> bool:
-                        return await outcomes(worker.port, "ord-dlq") == ["dead_lettered", "emitted"]
+                        return await outcomes(worker.console_port, "ord-dlq") == ["dead_lettered", "emitted"]
 
                     await wait_until(replayed, timeout=60, message="replayed event emitted")
                     await letter.locator("a").click()  # the dead letter links to its order
@@ -109,9 +124,16 @@ class TestConsolePage:
                     await expect(rows).to_have_count(2)
                     shown = await rows.evaluate_all("rows => rows.map(r => r.dataset.outcome)")
                     assert ["dead_lettered", "emitted"] == shown
+                    await page.click("#logout-button")
+                    await expect(page.locator("#app")).to_be_hidden()
+                    await page.reload()  # the token left with the logout: the login form again
+                    await expect(page.locator("#login-view")).to_be_visible()
                 finally:
                     await browser.close()
-            assert [] == errors
+            # The browser logs each refused login as a failed load: before the login, the wrong token
+            # and after the logout. Nothing else may fail.
+            refused = "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+            assert [refused] * 3 == errors
             assert 0 == await worker.terminate()
 
         inputs = [

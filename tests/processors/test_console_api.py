@@ -22,7 +22,9 @@ from processors.timeline import encode_entry, entry
 from processors.timeline_store import MemoryTimelines, TimelineStore
 
 EXAMPLE = json.loads((Path(__file__).resolve().parents[2] / "simulator/data/example-order.json").read_text())
-TOKEN = "admin-token-for-tests"
+TOKEN = "kV3q9XzT1bW7mNp2RfY8sLd4"
+READ_TOKEN = "Qh7TzN2wLp9cXv4RbM6sKy1J"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PARTITIONS = 4
 
 Client = TestClient[Any, Any]
@@ -126,12 +128,12 @@ def parts() -> tuple[FakeRuntime, FakeReader, Calls]:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    aiohttp_client: Callable[..., Awaitable[Client]],
     parts: tuple[FakeRuntime, FakeReader, Calls],
 ) -> Client:
     runtime, reader, calls = parts
     distribution = {"http://127.0.0.1:1": {"in": list(range(PARTITIONS))}}
-    return await aiohttp_client(build(runtime.settings, runtime, distribution, reader, calls))
+    return await aiohttp_client(build(runtime.settings, runtime, distribution, reader, calls), headers=AUTH)
 
 
 class TestOrderLookup:
@@ -170,30 +172,28 @@ class TestOrderLookup:
         body = await (await client.get("/api/orders/o2?latest=0")).json()
         assert None is body["latest"]
 
-    async def test_timeline_switched_off(
-        self, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
-    ) -> None:
+    async def test_timeline_switched_off(self, aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
         config = settings(worker_timeline_enabled=False)
         runtime = FakeRuntime(config, set(range(PARTITIONS)))
-        client = await aiohttp_client(build(config, runtime, {}, FakeReader(), Calls([])))
+        client = await aiohttp_client(build(config, runtime, {}, FakeReader(), Calls([])), headers=AUTH)
         assert 501 == (await client.get("/api/orders/o1")).status
 
 
 class TestForwarding:
     """A worker that does not own the order's partition asks the owner, once."""
 
-    async def test_forwarded_to_the_owner(
-        self, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
-    ) -> None:
+    async def test_forwarded_to_the_owner(self, aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
         owner_runtime = FakeRuntime(settings(), set(range(PARTITIONS)))
         owner_runtime.record("o1", ("duplicate", None))
         owner_app = build(owner_runtime.settings, owner_runtime, {}, FakeReader(), Calls([]))
-        owner = await aiohttp_client(owner_app)
+        owner = await aiohttp_client(owner_app)  # no login of its own: the forward carries the token
         owner_url = str(owner.make_url("")).rstrip("/")
         config = settings(worker_advertised_url="http://127.0.0.1:2")
         other = FakeRuntime(config, set())
         distribution = {owner_url: {"in": list(range(PARTITIONS))}}
-        client = await aiohttp_client(build(config, other, distribution, FakeReader(), Calls([])))
+        client = await aiohttp_client(
+            build(config, other, distribution, FakeReader(), Calls([])), headers=AUTH
+        )
         response = await client.get("/api/orders/o1?latest=0")
         body = await response.json()
         assert (200, True, "http://127.0.0.1:2") == (response.status, body["forwarded"], body["forwarded_by"])
@@ -201,12 +201,14 @@ class TestForwarding:
         assert 404 == (await client.get("/api/orders/unknown")).status  # the owner's answer, passed on
 
     async def test_no_bounce_unknown_and_unreachable_owner(
-        self, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
+        self, aiohttp_client: Callable[..., Awaitable[Client]]
     ) -> None:
         config = settings()
         other = FakeRuntime(config, set())
         distribution: dict[str, Any] = {}
-        client = await aiohttp_client(build(config, other, distribution, FakeReader(), Calls([])))
+        client = await aiohttp_client(
+            build(config, other, distribution, FakeReader(), Calls([])), headers=AUTH
+        )
         assert "owner-unknown" == (await (await client.get("/api/orders/o1")).json())["error"]
         response = await client.get("/api/orders/o1", headers={HOP_HEADER: "1"})
         assert (503, "not-owner") == (response.status, (await response.json())["error"])
@@ -252,26 +254,27 @@ class TestDeadLetters:
 class TestReplay:
     """Replay needs the admin token; it is off without one; it runs the replay code it is given."""
 
-    async def test_refused(
-        self, client: Client, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
-    ) -> None:
-        assert (
-            401 == (await client.post("/api/dead-letters/replay", json={"partition": 0, "offset": 1})).status
-        )
-        wrong = {"Authorization": "Bearer nope"}
-        response = await client.post(
-            "/api/dead-letters/replay", json={"partition": 0, "offset": 1}, headers=wrong
-        )
-        assert ("Bearer" in response.headers["WWW-Authenticate"], 401) == (True, response.status)
-        config = settings(console_admin_token="")
-        off = await aiohttp_client(build(config, FakeRuntime(config, set()), {}, FakeReader(), Calls([])))
-        response = await off.post("/api/dead-letters/replay", json={}, headers={"Authorization": "Bearer "})
+    async def test_refused(self, aiohttp_client: Callable[..., Awaitable[Client]]) -> None:
+        config = settings(console_read_token=READ_TOKEN)
+        app = build(config, FakeRuntime(config, set()), {}, FakeReader(), Calls([]))
+        client = await aiohttp_client(app)
+        one = {"partition": 0, "offset": 1}
+        assert 401 == (await client.post("/api/dead-letters/replay", json=one)).status
+        for token in ("nope", READ_TOKEN):  # a read token is a login, but not for replay
+            response = await client.post(
+                "/api/dead-letters/replay", json=one, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert ("Bearer" in response.headers["WWW-Authenticate"], 401) == (True, response.status)
+        config = settings(console_admin_token="", console_read_token=READ_TOKEN)
+        app = build(config, FakeRuntime(config, set()), {}, FakeReader(), Calls([]))
+        off = await aiohttp_client(app, headers={"Authorization": f"Bearer {READ_TOKEN}"})
+        response = await off.post("/api/dead-letters/replay", json={})
         assert (403, "replay-disabled") == (response.status, (await response.json())["error"])
 
     async def test_one_all_and_errors(
         self, client: Client, parts: tuple[FakeRuntime, FakeReader, Calls]
     ) -> None:
-        auth = {"Authorization": f"Bearer {TOKEN}"}
+        auth = AUTH
         response = await client.post(
             "/api/dead-letters/replay", json={"partition": 1, "offset": 4}, headers=auth
         )

@@ -38,6 +38,10 @@ REPO = Path(__file__).resolve().parents[2]
 VTEX_BRIDGE = REPO / ".venv" / "bin" / "vtex-bridge"
 
 
+#: The console's admin token of test workers: strong enough for the production profile they run in.
+CONSOLE_TOKEN = "Tw5Pq8Zk2Rv7Mx4Ny9Lb3Hc6"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +61,8 @@ class WorkerConfig:
     partitions: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
-    def env(self, web_port: int) -> dict[str, str]:
+    def env(self, web_port: int, console_port: int = 0) -> dict[str, str]:
+        """The worker's environment; `console_port` 0 = any free port (for workers no test asks)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("VTEX_BRIDGE_")}
         env.update(
             {
@@ -69,6 +74,8 @@ class WorkerConfig:
                 "VTEX_BRIDGE_DEAD_LETTER_TOPIC": self.dead_letter_topic,
                 "VTEX_BRIDGE_INPUT_TOPIC_PARTITIONS": str(self.partitions),
                 "VTEX_BRIDGE_WORKER_WEB_PORT": str(web_port),
+                "VTEX_BRIDGE_CONSOLE_PORT": str(console_port),
+                "VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN": CONSOLE_TOKEN,
                 "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "1000",
                 "VTEX_BRIDGE_WORKER_NOT_FOUND_GRACE_S": "1",
                 "VTEX_BRIDGE_WORKER_RETRY_BACKOFF_MAX_S": "1",
@@ -92,6 +99,7 @@ class WorkerProcess:
     def __init__(self, config: WorkerConfig, work_dir: Path, name: str = "w") -> None:
         self.config = config
         self.port = free_port()
+        self.console_port = free_port()
         self.work_dir = work_dir / name
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.work_dir / "worker.log"
@@ -101,7 +109,7 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(VTEX_BRIDGE), "worker", "--data-dir", str(self.work_dir / "data")],
-                env=self.config.env(self.port),
+                env=self.config.env(self.port, self.console_port),
                 cwd=self.work_dir,
                 stdout=log,
                 stderr=subprocess.STDOUT,

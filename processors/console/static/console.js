@@ -1,8 +1,60 @@
-// The console page: search an order's timeline, see its latest enriched order, list and replay dead
-// letters. Talks only to this worker's JSON API; every value is rendered as text, never as HTML.
+// The console page: log in, search an order's timeline, see its latest enriched order, list and replay
+// dead letters. Talks only to this worker's JSON API; every value is rendered as text, never as HTML.
+// The login is a bearer token kept in this tab's sessionStorage (or an authenticating proxy in front
+// of the console, which then needs no token here); a `#token=...` link logs in and is wiped at once.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "vtex-bridge-console-token";
+let session = null;
+
+function token() {
+  return window.sessionStorage.getItem(TOKEN_KEY) || "";
+}
+
+// fetch() with the login; a 401 sends the operator back to the login form.
+async function api(path, options) {
+  const headers = { Accept: "application/json", ...((options && options.headers) || {}) };
+  if (token() && !headers.Authorization) headers.Authorization = `Bearer ${token()}`;
+  const response = await fetch(path, { ...(options || {}), headers });
+  if (response.status === 401 && !(options && options.keepSession)) {
+    showLogin("Your login was refused or has expired: log in again.");
+  }
+  return response;
+}
+
+function showLogin(message) {
+  session = null;
+  $("app").hidden = true;
+  $("session").hidden = true;
+  $("login-view").hidden = false;
+  status("login-status", message || "", Boolean(message));
+  $("login-token").focus();
+}
+
+async function startSession() {
+  let response;
+  try {
+    response = await api("/api/session", { keepSession: true });
+  } catch (error) {
+    showLogin(`Console unreachable: ${error}`);
+    return false;
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const why = body.error === "login-not-configured" ? body.detail : "";
+    showLogin(why || (token() ? "Token refused." : ""));
+    return false;
+  }
+  session = body;
+  $("session-user").textContent = `${body.user}${body.admin ? " (admin)" : ""}`;
+  $("session").hidden = false;
+  $("login-view").hidden = true;
+  $("app").hidden = false;
+  fromHash();
+  loadDeadLetters();
+  return true;
+}
 
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
@@ -122,7 +174,7 @@ async function searchOrder(orderId) {
   status("order-status", `Looking up ${orderId}…`);
   let response;
   try {
-    response = await fetch(`/api/orders/${encodeURIComponent(orderId)}`, { headers: { Accept: "application/json" } });
+    response = await api(`/api/orders/${encodeURIComponent(orderId)}`);
   } catch (error) {
     status("order-status", `Worker unreachable: ${error}`, true);
     return;
@@ -150,17 +202,18 @@ async function searchOrder(orderId) {
 // --- dead letters ---------------------------------------------------------------------------------
 
 async function replay(letter, button) {
-  const token = $("admin-token").value.trim();
-  if (!token) {
+  const admin = $("admin-token").value.trim() || (session && session.admin ? token() : "");
+  if (!admin) {
     status("replay-status", "Enter the admin token to replay.", true);
     return;
   }
   button.disabled = true;
   status("replay-status", `Replaying ${position(letter)}…`);
   try {
-    const response = await fetch("/api/dead-letters/replay", {
+    const response = await api("/api/dead-letters/replay", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      keepSession: true,
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${admin}` },
       body: JSON.stringify({ partition: letter.partition, offset: letter.offset }),
     });
     const body = await response.json().catch(() => ({}));
@@ -180,7 +233,7 @@ async function loadDeadLetters() {
   const tbody = $("dead-letters").querySelector("tbody");
   let body;
   try {
-    const response = await fetch("/api/dead-letters?limit=50");
+    const response = await api("/api/dead-letters?limit=50");
     body = await response.json();
     if (!response.ok) throw new Error(body.error || response.status);
   } catch (error) {
@@ -212,6 +265,7 @@ async function loadDeadLetters() {
 // --- wiring ---------------------------------------------------------------------------------------
 
 function fromHash() {
+  if (!session) return;
   const match = /^#order=(.+)$/.exec(window.location.hash);
   if (!match) return;
   const orderId = decodeURIComponent(match[1]);
@@ -219,7 +273,27 @@ function fromHash() {
   searchOrder(orderId);
 }
 
+function takeTokenFromHash() {
+  const match = /^#token=(.+)$/.exec(window.location.hash);
+  if (!match) return;
+  window.sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  takeTokenFromHash();
+  $("login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const given = $("login-token").value.trim();
+    if (!given) return;
+    window.sessionStorage.setItem(TOKEN_KEY, given);
+    $("login-token").value = "";
+    if (!(await startSession())) window.sessionStorage.removeItem(TOKEN_KEY);
+  });
+  $("logout-button").addEventListener("click", () => {
+    window.sessionStorage.removeItem(TOKEN_KEY);
+    showLogin("Logged out.");
+  });
   $("search").addEventListener("submit", (event) => {
     event.preventDefault();
     const orderId = $("order-id").value.trim();
@@ -230,6 +304,5 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("refresh-dead-letters").addEventListener("click", loadDeadLetters);
   window.addEventListener("hashchange", fromHash);
-  fromHash();
-  loadDeadLetters();
+  startSession();
 });
