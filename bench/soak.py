@@ -69,8 +69,10 @@ CHUNK_S: Final = 60.0
 #: Mean status changes per order of the default lifecycle mix (sizes a chunk; the exact count is used).
 CHANGES_PER_ORDER: Final = 9.64
 WINDOWS: Final = 4
-#: Orders the simulator keeps (its documents are its one growing structure otherwise).
-SIM_MAX_ORDERS: Final = 5000
+#: Orders and delivery records the simulator keeps (about 3 and 2 minutes' worth at the default rate),
+#: so its memory levels off within the warm-up: it holds an account's history otherwise.
+SIM_MAX_ORDERS: Final = 3000
+SIM_DELIVERY_RECORDS: Final = 20_000
 READY_TIMEOUT_S: Final = 120.0
 SETTLE_TIMEOUT_S: Final = 600.0
 PARTITIONS: Final = 4
@@ -112,6 +114,7 @@ class Run:
     worker_port: int = field(default_factory=free_port)
     feed_port: int = field(default_factory=free_port)
     console_port: int = field(default_factory=free_port)
+    ingress_metrics_port: int = field(default_factory=free_port)
     hook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     children: dict[str, Child] = field(default_factory=dict)
 
@@ -148,9 +151,10 @@ class Run:
                 "VTEX_BRIDGE_WORKER_WEB_PORT": str(self.worker_port),
                 "VTEX_BRIDGE_OMS_RATE_LIMIT_PER_S": "1000",
                 "VTEX_BRIDGE_INGRESS_PORT": str(self.ingress_port),
+                "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(self.ingress_metrics_port),
                 "VTEX_BRIDGE_SIM_PORT": str(self.sim_port),
-                # ~5.4 min of orders at the default rate: the simulator's memory levels off after warm-up.
                 "VTEX_BRIDGE_SIM_MAX_ORDERS": str(SIM_MAX_ORDERS),
+                "VTEX_BRIDGE_SIM_DELIVERY_RECORDS": str(SIM_DELIVERY_RECORDS),
                 "VTEX_BRIDGE_VTEX_BASE_URL": self.sim_url,
                 "VTEX_BRIDGE_FEED_POLL_HTTP_PORT": str(self.feed_port),
                 "VTEX_BRIDGE_FEED_POLL_BACKLOG_INTERVAL_S": "5",
@@ -483,19 +487,32 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
         else None,
         "window_s": round(span / WINDOWS, 1),
         "processes": processes,
-        "lag": {
-            "max": int(max((y for _, y in lags), default=0)),
-            "last": int(lags[-1][1]) if lags else None,
-            "slope_per_min": round(slope_per_s(lags) * 60, 1),
-        },
-        "feed_backlog": {
-            "max": int(max((y for _, y in backlog), default=0)),
-            "last": int(backlog[-1][1]) if backlog else None,
-            "slope_per_min": round(slope_per_s(backlog) * 60, 1),
-            "oldest_age_s_max": round(max(ages), 1) if ages else None,
-        },
+        "lag": trend(lags),
+        "feed_backlog": {**trend(backlog), "oldest_age_s_max": round(max(ages), 1) if ages else None},
         "simulator_cpu_ms_per_hook": sim_hook,
     }
+
+
+def trend(points: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """Max, last, slope per minute, and the mean of the first and last quarter of the points."""
+    quarter = max(1, len(points) // WINDOWS)
+
+    def mean(part: Sequence[tuple[float, float]]) -> float | None:
+        return round(sum(y for _, y in part) / len(part), 1) if part else None
+
+    return {
+        "max": int(max((y for _, y in points), default=0)),
+        "last": int(points[-1][1]) if points else None,
+        "slope_per_min": round(slope_per_s(points) * 60, 1),
+        "first_window_mean": mean(points[:quarter]),
+        "last_window_mean": mean(points[-quarter:]),
+    }
+
+
+def bounded(row: dict[str, Any], slack: float) -> bool:
+    """A queue is bounded when its last window's mean is within 1.5x its first's (plus `slack`)."""
+    first, last = row["first_window_mean"], row["last_window_mean"]
+    return first is not None and last is not None and last <= 1.5 * first + slack
 
 
 def targets(summary: dict[str, Any], accounting: dict[str, Any]) -> dict[str, Any]:
@@ -513,9 +530,9 @@ def targets(summary: dict[str, Any], accounting: dict[str, Any]) -> dict[str, An
         f"rss_slope_le_{RSS_SLOPE_TARGET_MB:g}mb_per_10min": rss,
         f"cpu_drift_le_{CPU_DRIFT_TARGET:g}": drift,
         "emitted_equals_accepted": accounting["ok"],
-        "lag_bounded": summary["lag"]["slope_per_min"] <= max(1.0, 0.01 * summary["lag"]["max"]),
-        "feed_backlog_bounded": summary["feed_backlog"]["slope_per_min"]
-        <= max(1.0, 0.01 * summary["feed_backlog"]["max"]),
+        # Slack: about a second of input (hook + feed copies) and a few lots of the feed.
+        "lag_bounded": bounded(summary["lag"], slack=500.0),
+        "feed_backlog_bounded": bounded(summary["feed_backlog"], slack=100.0),
     }
 
 
