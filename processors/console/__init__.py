@@ -9,6 +9,7 @@ it serves is written by the pipeline (`processors.timeline`). docs/console.md de
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from processors.console.ownership import Distribution, Owners, advertised_url
 from processors.console.reader import RecordReader
 
 __all__ = ["CONSOLE", "Console", "add_console"]
+
+log = logging.getLogger(__name__)
 
 
 async def replay_all(settings: Settings, **options: Any) -> dict[str, Any]:
@@ -59,6 +62,11 @@ def add_console(
     settings = runtime.settings
     auth = Authenticator(settings)
     app.middlewares.append(guard(settings, auth))
+    if not auth.configured:  # only possible in the dev profile (the worker refuses to start otherwise)
+        log.warning(
+            "the console has no login configured and refuses every API request: set "
+            "VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN to use it"
+        )
     requests, forwards, replays = api.console_metrics(registry)
     if timeline_orders is not None:
         Gauge(
