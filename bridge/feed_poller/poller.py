@@ -273,9 +273,7 @@ class FeedPoller:
                     await asyncio.shield(previous)
                 await send_group(group)
             finally:
-                mine.set_result(None)
-                if self._tails.get(key) is mine:
-                    del self._tails[key]
+                self._end_turn(key, mine)
 
         async def send_group(group: list[_Record]) -> None:
             for record in group:
@@ -294,9 +292,13 @@ class FeedPoller:
                 else:
                     self.metrics.records_produced.inc()
 
-        outcomes = await asyncio.gather(
-            *(send_in_order(k, g) for k, g in by_key.items()), return_exceptions=True
-        )
+        try:
+            outcomes = await asyncio.gather(
+                *(send_in_order(k, g) for k, g in by_key.items()), return_exceptions=True
+            )
+        finally:  # a send cancelled before it started must not leave later lots waiting on its turn
+            for key, (_, mine) in turns.items():
+                self._end_turn(key, mine)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -306,6 +308,12 @@ class FeedPoller:
         previous = self._tails.get(key)
         self._tails[key] = mine
         return previous, mine
+
+    def _end_turn(self, key: bytes, mine: asyncio.Future[None]) -> None:
+        if not mine.done():
+            mine.set_result(None)
+        if self._tails.get(key) is mine:
+            del self._tails[key]
 
     async def _send_traced(
         self,
