@@ -22,7 +22,13 @@ Phases, each with fresh topics and a fresh worker:
    worker -> `e2e_p99_ms` is the median run's p99 (`e2e_p99_ms_runs` all of them: one run's p99 is its
    50th slowest event, and the same code measured 200-660 ms from one run to the next on this VM), and
    `order_kept` (each order's records in produced order, on one grouped topic, in every run);
-4. bursty: bursts of many events per order -> `oms_calls_per_event` (target <= 0.5).
+4. bursty: bursts of many events per order -> `oms_calls_per_event` (target <= 0.5);
+5. the peer, Quix Streams 3.28.1 doing the same job one message at a time with exactly-once
+   (bench/peers/quix), in one process against the same OMS and broker: its throughput over
+   `--peer-events` distinct orders (first to last record, so its start-up is not counted) ->
+   `peer.quix_events_per_s` and `ratio_to_quix`; then both it and the worker at a low rate
+   (`LOW_RATE_PER_S` events/s of order lifecycles) -> `peer.quix_e2e_p99_ms_low_rate`,
+   `e2e_p99_ms_low_rate` and their ratio. Without the peer's virtualenv (no PyPI) the line says why.
 
 Every phase also reports where the machine's CPU went per event (`cpu_ms_per_event`: the worker, the
 local broker, this harness with the fake OMS, producer and sink, and their total): on a 2-core machine
@@ -42,6 +48,8 @@ import contextlib
 import os
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +67,17 @@ from bench.common import (
     percentile,
     progress,
 )
+from bench.peers.quix_peer import PeerUnavailable, QuixProcessor
 from bridge.events import HEADER_EVENT_ID, InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.support.fake_oms import FakeOms
+from tests.support.fake_oms import APP_KEY, APP_TOKEN, FakeOms
 from tests.support.kafka import create_topics
 from tests.support.worker import WorkerConfig, WorkerProcess, hook, lifecycle
 
 OMS_LATENCY_S = 0.05
 HOOKS_PER_S = 500
+#: The low rate at which the worker's and the peer's latency are compared (events/s).
+LOW_RATE_PER_S = 10
 
 
 class Sink:
@@ -103,11 +114,17 @@ class Sink:
                     self.per_order[m.key.decode() if m.key else ""].append(event_id)
                     self.count += 1
 
-    async def wait_count(self, n: int, timeout: float) -> bool:
+    async def wait_count(self, n: int, timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
+        """Wait for `n` records until the deadline, or until the processor (`alive`) is gone."""
         deadline = time.monotonic() + timeout
-        while self.count < n and time.monotonic() < deadline:
+        while self.count < n and time.monotonic() < deadline and alive():
             await asyncio.sleep(0.05)
         return self.count >= n
+
+    def forget(self, event: InputEvent) -> None:
+        """Drop a probe's record from the counts, as if it had never been written."""
+        self.count -= len(self.per_order.pop(event.order_id, []))
+        self.seen.pop(event.event_id, None)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -140,6 +157,56 @@ async def produce(
     return sent
 
 
+@dataclass(frozen=True)
+class Running:
+    """The processor of a phase: its pid, and whether it still runs."""
+
+    pid: int
+    alive: Callable[[], bool]
+
+
+@contextlib.asynccontextmanager
+async def bridge_worker(config: WorkerConfig, work: Path, name: str) -> AsyncIterator[Running]:
+    """Run `vtex-bridge worker` for the phase; yield it once it is ready."""
+    worker = WorkerProcess(config, work, name)
+    try:
+        await worker.start()
+        proc = worker.proc
+        assert proc is not None
+        yield Running(proc.pid, lambda: proc.poll() is None)
+        await worker.terminate()
+    finally:
+        worker.kill()
+
+
+@contextlib.asynccontextmanager
+async def quix_peer(config: WorkerConfig, work: Path, name: str) -> AsyncIterator[Running]:
+    """Run the Quix Streams peer on the phase's topics; yield it."""
+    with QuixProcessor(
+        bootstrap=config.bootstrap,
+        input_topic=config.input_topic,
+        output_topic=config.status_topic("all"),
+        group=f"quix-{config.input_topic}",
+        oms_url=config.oms_url,
+        oms_app_key=APP_KEY,
+        oms_app_token=APP_TOKEN,
+        work=work / name,
+    ) as peer:
+        yield Running(peer.pid, lambda: peer.running)
+        if not peer.running:  # a crashed peer would look like a slow one
+            raise RuntimeError(f"the Quix Streams peer exited:\n{peer.log_tail()}")
+
+
+async def until_consuming(bootstrap: str, topic: str, sink: Sink, running: Running) -> None:
+    """Send one probe event and wait for its record: the peer gives no readiness signal, and a phase
+    that starts producing while it still joins its group would time its start-up as latency."""
+    probe = hook("probe-000000", "invoiced", 0.0)
+    await produce(bootstrap, topic, [probe])
+    if not await sink.wait_count(1, 300, running.alive):
+        raise RuntimeError("the processor did not consume a probe event within 300 s")
+    sink.forget(probe)
+
+
 async def run_phase(
     broker: Broker,
     oms: FakeOms,
@@ -152,48 +219,56 @@ async def run_phase(
     start_worker_first: bool = False,
     timeout: float = 600,
     worker_core: bool = False,
+    peer: bool = False,
 ) -> dict[str, Any]:
-    """Run `events` through a fresh worker; with `worker_core`, the worker has a core of its own
-    meanwhile (`bench.common.own_core`)."""
+    """Run `events` through a fresh worker (with `peer`: the Quix Streams peer instead); with
+    `worker_core`, it has a core of its own meanwhile (`bench.common.own_core`)."""
     bootstrap = broker.bootstrap
     config = WorkerConfig(bootstrap, oms.base_url, partitions=12)
     config.extra.update({"VTEX_BRIDGE_LOG_LEVEL": "WARNING", **extra})
     config.extra["VTEX_BRIDGE_WORKER_ROUTE_GROUPS"] = orjson.dumps({"all": list(KNOWN_STATUSES)}).decode()
     await create_topics(bootstrap, config.input_topic, partitions=config.partitions)
+    if peer:  # the worker creates its output topics itself
+        await create_topics(bootstrap, config.status_topic("all"), partitions=config.partitions)
     sink = Sink(bootstrap, [config.status_topic("all")])
     await sink.start()
     calls_before = oms.total_calls
-    worker = WorkerProcess(config, work, name)
+    processor = quix_peer(config, work, name) if peer else bridge_worker(config, work, name)
     try:
         if not start_worker_first:
             sent = await produce(bootstrap, config.input_topic, events, rate)
-        await worker.start()
-        assert worker.proc is not None
-        pids = {"worker": worker.proc.pid, "broker": broker.pid}
-        with contextlib.ExitStack() as pinning:
-            cores = None
-            if worker_core:
-                cores = pinning.enter_context(own_core(worker.proc.pid, [broker.pid, os.getpid()]))
-            cpu_before = cpu_snapshot(pids)
-            started = time.monotonic()
-            if start_worker_first:
-                sent = await produce(bootstrap, config.input_topic, events, rate)
-            done = await sink.wait_count(len(events), timeout)
-            elapsed = time.monotonic() - started
-            cpu = cpu_ms_per_item(cpu_before, cpu_snapshot(pids), len(events))
-        await worker.terminate()
+        async with processor as running:
+            if peer and start_worker_first:
+                await until_consuming(bootstrap, config.input_topic, sink, running)
+            pid = running.pid
+            pids = {"worker": pid, "broker": broker.pid}
+            with contextlib.ExitStack() as pinning:
+                cores = None
+                if worker_core:
+                    cores = pinning.enter_context(own_core(pid, [broker.pid, os.getpid()]))
+                cpu_before = cpu_snapshot(pids)
+                started = time.monotonic()
+                if start_worker_first:
+                    sent = await produce(bootstrap, config.input_topic, events, rate)
+                done = await sink.wait_count(len(events), timeout, running.alive)
+                elapsed = time.monotonic() - started
+                cpu = cpu_ms_per_item(cpu_before, cpu_snapshot(pids), len(events))
     finally:
-        worker.kill()
         await sink.stop()
     expected: dict[str, list[str]] = defaultdict(list)
     for e in events:
         expected[e.order_id].append(e.event_id)
     latencies = [(sink.seen[k] - t) * 1000 for k, t in sent.items() if k in sink.seen]
+    arrivals = sorted(sink.seen.values())
     result = {
         "events": len(events),
         "completed": done,
         "seconds": round(elapsed, 3),
         "events_per_s": round(len(events) / elapsed, 1),
+        # First to last downstream record: the rate once running, whatever the start-up took.
+        "running_events_per_s": round((len(arrivals) - 1) / (arrivals[-1] - arrivals[0]), 1)
+        if len(arrivals) > 1 and arrivals[-1] > arrivals[0]
+        else None,
         "oms_calls": oms.total_calls - calls_before,
         "worker_cpu_ms_per_event": cpu["worker"],
         "cpu_ms_per_event": cpu,
@@ -218,9 +293,9 @@ async def main(args: argparse.Namespace) -> None:
     steps = 5
     own = not args.shared_cores
 
-    def lifecycles(prefix: str, seconds: int) -> list[InputEvent]:
-        """Order lifecycles at HOOKS_PER_S for `seconds`, each order's steps spread over the run."""
-        orders = HOOKS_PER_S * seconds // steps
+    def lifecycles(prefix: str, seconds: int, rate: int = HOOKS_PER_S) -> list[InputEvent]:
+        """Order lifecycles at `rate` for `seconds`, each order's steps spread over the run."""
+        orders = rate * seconds // steps
         per_order = [lifecycle(f"{prefix}{i:06d}", steps, start=0.0) for i in range(orders)]
         return [per_order[o][s] for s in range(steps) for o in range(orders)]
 
@@ -234,6 +309,40 @@ async def main(args: argparse.Namespace) -> None:
         return await run_phase(
             broker, oms, work, name, events, extra=fast, rate=HOOKS_PER_S, start_worker_first=True
         )
+
+    async def against_quix(broker: Broker) -> dict[str, Any]:
+        """The peer's throughput, and both processors' latency at LOW_RATE_PER_S (section 5 above)."""
+        low_rate_events = lifecycles("low-", args.low_rate_seconds, LOW_RATE_PER_S)
+        try:
+            quix = await run_phase(
+                broker, oms, work, "quix-throughput", distinct("q", args.peer_events), extra={},
+                peer=True, timeout=900,
+            )  # fmt: skip
+            quix_low = await run_phase(
+                broker, oms, work, "quix-low-rate", low_rate_events, extra={}, rate=LOW_RATE_PER_S,
+                start_worker_first=True, peer=True,
+            )  # fmt: skip
+        except PeerUnavailable as exc:
+            progress(f"peer unavailable: {exc}")
+            return {"peer": {"quix": f"unavailable: {str(exc)[:300]}"}}
+        ours_low = await run_phase(
+            broker, oms, work, "low-rate", low_rate_events, extra=fast, rate=LOW_RATE_PER_S,
+            start_worker_first=True,
+        )  # fmt: skip
+        return {
+            "peer": {
+                "quix": "quixstreams 3.28.1, one process, exactly-once, commit interval 0.1 s",
+                "quix_events_per_s": quix["running_events_per_s"],
+                "quix_cpu_ms_per_event": quix["worker_cpu_ms_per_event"],
+                "quix_e2e_p99_ms_low_rate": quix_low["p99_ms"],
+                "quix_completed": bool(quix["completed"] and quix_low["completed"]),
+            },
+            "low_rate_per_s": LOW_RATE_PER_S,
+            "e2e_p99_ms_low_rate": ours_low["p99_ms"],
+            "e2e_p99_ratio_to_quix_low_rate": round(ours_low["p99_ms"] / quix_low["p99_ms"], 2)
+            if ours_low["p99_ms"] and quix_low["p99_ms"]
+            else None,
+        }
 
     try:
         # In memory when possible: the figures are the worker's, not the VM disk's write-back stalls.
@@ -288,6 +397,7 @@ async def main(args: argparse.Namespace) -> None:
                 bursty,
                 extra={"VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "256"},
             )
+            peers = await against_quix(broker) if args.peer_events > 0 else {}
     finally:
         await oms.stop()
     naive_rate = naive["events_per_s"]
@@ -321,6 +431,10 @@ async def main(args: argparse.Namespace) -> None:
             "order_kept": bool(all(r["order_kept"] for r in latencies) and bursty and burst["order_kept"]),
             "oms_calls_per_event": round(burst["oms_calls"] / max(1, burst["events"]), 3),
             "all_completed": all(p["completed"] for p in (throughput, shared, naive, *latencies, burst)),
+            **peers,
+            "ratio_to_quix": round(throughput["events_per_s"] / peers["peer"]["quix_events_per_s"], 1)
+            if peers.get("peer", {}).get("quix_events_per_s")
+            else None,
             "phases": {
                 "throughput": throughput,
                 "throughput_shared_cores": shared,
@@ -347,6 +461,10 @@ def parse_args() -> argparse.Namespace:
         help="do not give the worker a core of its own in the throughput and naive runs",
     )
     parser.add_argument("--burst-orders", type=int, default=300)
+    parser.add_argument(
+        "--peer-events", type=int, default=300, help="events through the Quix Streams peer (0: no peer)"
+    )
+    parser.add_argument("--low-rate-seconds", type=int, default=20, help="length of the low-rate phases")
     parser.add_argument("--work-dir", default="/tmp/bench-processor")
     return parser.parse_args()
 
