@@ -61,13 +61,13 @@ def add_console(
     """Mount the console's page and API, behind its Host check and login, on `app`; return its state."""
     settings = runtime.settings
     auth = Authenticator(settings)
-    app.middlewares.append(guard(settings, auth))
+    requests, forwards, replays = api.console_metrics(registry)
+    app.middlewares.append(guard(settings, auth, refused=requests))
     if not auth.configured:  # only possible in the dev profile (the worker refuses to start otherwise)
         log.warning(
             "the console has no login configured and refuses every API request: set "
             "VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN to use it"
         )
-    requests, forwards, replays = api.console_metrics(registry)
     if timeline_orders is not None:
         Gauge(
             "bridge_processor_timeline_orders", "Orders with a timeline on this worker", registry=registry

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import Counter
 
 from bridge.secret_strength import secret_problem, weak_secret_message
 from bridge.settings import Settings
@@ -186,14 +187,26 @@ def _refusal(status: int, error: str, detail: str, **headers: str) -> web.Respon
     )
 
 
-def guard(settings: Settings, auth: Authenticator, *, extra_hosts: Iterable[str] = ()) -> Middleware:
-    """Return the console app's middleware: the Host check on every request, the login on `/api/`."""
+def guard(
+    settings: Settings,
+    auth: Authenticator,
+    *,
+    refused: Counter | None = None,
+    extra_hosts: Iterable[str] = (),
+) -> Middleware:
+    """Return the console app's middleware: the Host check on every request, the login on `/api/`.
+    Refusals are counted in `refused` as endpoint `access` with their status."""
     hosts = allowed_hosts(settings, extra_hosts)
+
+    def count(status: int) -> None:
+        if refused is not None:
+            refused.labels("access", str(status)).inc()
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get("Host", "")
         if not host or host_name(host) not in hosts:
+            count(421)
             return _refusal(
                 421,
                 "host-not-allowed",
@@ -202,6 +215,7 @@ def guard(settings: Settings, auth: Authenticator, *, extra_hosts: Iterable[str]
         if request.path.startswith("/api/"):
             login = auth.login(request)
             if login is None:
+                count(401)
                 if not auth.configured:
                     detail = f"no login is configured for this console: set {ADMIN_TOKEN_ENV}"
                     return _refusal(401, "login-not-configured", detail)

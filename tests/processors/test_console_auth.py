@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bridge.settings import Settings
+from processors.console.api import CONSOLE
 from processors.console.auth import ConsoleConfigError, check_settings, dev_profile, host_name
 from tests.processors.test_console_api import (
     PARTITIONS,
@@ -35,6 +36,17 @@ async def console(aiohttp_client: ClientFactory, config: Settings, **client: Any
     return await aiohttp_client(build(config, runtime, {}, FakeReader(), Calls([])), **client)
 
 
+def refusals(client: Client, status: int) -> float:
+    """The console's count of requests refused with `status` (bridge_console_requests_total)."""
+    assert client.app is not None
+    samples = [s for metric in client.app[CONSOLE].requests.collect() for s in metric.samples]
+    return sum(
+        float(s.value)
+        for s in samples
+        if s.name.endswith("_total") and s.labels == {"endpoint": "access", "status": str(status)}
+    )
+
+
 class TestLogin:
     """Every API read needs a login; the page's files need none (they carry no data)."""
 
@@ -56,6 +68,7 @@ class TestLogin:
             assert admin == session["admin"]
         for path in ("/console", "/console/static/console.js", "/favicon.ico"):
             assert (await client.get(path)).status in (200, 204), path
+        assert 3 * len(READS) == refusals(client, 401)
 
     async def test_no_login_configured_refuses_everything(self, aiohttp_client: ClientFactory) -> None:
         client = await console(aiohttp_client, settings(console_admin_token=""))
@@ -121,6 +134,7 @@ class TestHost:
             for path in ("/api/session", "/console"):
                 response = await client.get(path, headers={"Host": host})
                 assert (421, "host-not-allowed") == (response.status, (await response.json())["error"])
+        assert 8 == refusals(client, 421)
         for host in ("localhost:6067", "127.0.0.1", "[::1]:6067", "console.example.com", "10.1.2.3:6067"):
             assert 200 == (await client.get("/api/session", headers={"Host": host})).status, host
 
