@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from bridge.settings import Settings
 from processors.console import api, page
 from processors.console.api import CONSOLE, Console, ConsoleRuntime, ReplayAll, ReplayOne
-from processors.console.auth import Authenticator, guard
+from processors.console.auth import Authenticator, guard, token_problems
 from processors.console.ownership import Distribution, Owners, advertised_url
 from processors.console.reader import RecordReader
 
@@ -68,6 +68,9 @@ def add_console(
             "the console has no login configured and refuses every API request: set "
             "VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN to use it"
         )
+    elif settings.console_admin_token.get_secret_value() or settings.console_read_token.get_secret_value():
+        for problem in token_problems(settings):  # the dev profile: a weak token is only warned of
+            log.warning("weak console token accepted in the dev profile", extra={"problem": problem})
     if timeline_orders is not None:
         Gauge(
             "bridge_processor_timeline_orders", "Orders with a timeline on this worker", registry=registry

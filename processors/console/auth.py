@@ -65,12 +65,22 @@ def check_settings(settings: Settings) -> None:
     trusted_sources(settings)  # raises on a malformed entry
     if dev_profile(settings):
         return
+    problems = token_problems(settings)
+    if problems:
+        raise ConsoleConfigError(problems[0])
+
+
+def token_problems(settings: Settings) -> list[str]:
+    """Return a message for each console token that breaks the secret rule (a missing admin token too);
+    in the dev profile the worker logs them as warnings instead of refusing to start."""
+    problems = []
     tokens = ((ADMIN_TOKEN_ENV, settings.console_admin_token), (READ_TOKEN_ENV, settings.console_read_token))
     for env, token in tokens:
         value = token.get_secret_value()
         problem = secret_problem(value) if value or env == ADMIN_TOKEN_ENV else None
         if problem is not None:
-            raise ConsoleConfigError(weak_secret_message(env, problem))
+            problems.append(weak_secret_message(env, problem))
+    return problems
 
 
 def trusted_sources(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

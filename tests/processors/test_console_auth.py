@@ -172,6 +172,17 @@ class TestStartupRule:
         if token:
             assert token not in str(caught.value)  # the message names the setting, never the value
 
+    async def test_dev_profile_warns_of_a_weak_token(
+        self, aiohttp_client: ClientFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        config = settings(profile="dev", console_admin_token="short")
+        check_settings(config)  # starts...
+        with caplog.at_level("WARNING", logger="processors.console"):
+            client = await console(aiohttp_client, config)
+        assert any("too short" in str(getattr(r, "problem", "")) for r in caplog.records)  # ...and says so
+        assert "short" not in caplog.text.replace("too short", "")  # never the token itself
+        assert 200 == (await client.get("/api/session", headers={"Authorization": "Bearer short"})).status
+
     def test_accepted_and_read_token_rule(self) -> None:
         check_settings(settings(profile="production"))
         weak = settings(profile="production", console_read_token="short")
