@@ -159,3 +159,32 @@ def test_secrets_stay_masked_in_the_public_view() -> None:
         )
         == "SASL_SSL PLAIN as ingress"
     )
+
+
+def test_refusals_are_explained_with_the_missing_permission() -> None:
+    from aiokafka.errors import (
+        ClusterAuthorizationFailedError,
+        KafkaConnectionError,
+        SaslAuthenticationFailed,
+        TopicAuthorizationFailedError,
+        TransactionalIdAuthorizationFailed,
+    )
+
+    assert "topic ACL" in (kafka_config.explain(TopicAuthorizationFailedError("orders.in")) or "")
+    assert "orders.in" in (kafka_config.explain(TopicAuthorizationFailedError("orders.in")) or "")
+    assert "IDEMPOTENT_WRITE" in (kafka_config.explain(ClusterAuthorizationFailedError()) or "")
+    assert "transactional ids" in (kafka_config.explain(TransactionalIdAuthorizationFailed()) or "")
+    assert "KAFKA_SASL_PASSWORD" in (kafka_config.explain(SaslAuthenticationFailed()) or "")
+    assert kafka_config.explain(KafkaConnectionError("down")) is None
+
+
+async def test_an_unreachable_cluster_is_no_verdict_on_the_credentials() -> None:
+    from bridge.local_kafka import free_port
+
+    config = settings(
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_username="u",
+        kafka_sasl_password="p",
+    )
+    await kafka_config.verify_credentials(config, timeout_s=2.0)  # returns: the service retries later
