@@ -29,6 +29,9 @@ Phases, each with fresh topics and a fresh worker:
    `peer.quix_events_per_s` and `ratio_to_quix`; then both it and the worker at a low rate
    (`LOW_RATE_PER_S` events/s of order lifecycles) -> `peer.quix_e2e_p99_ms_low_rate`,
    `e2e_p99_ms_low_rate` and their ratio. Without the peer's virtualenv (no PyPI) the line says why.
+6. the design's floor: a bare consume → transactional produce of records of the same size, no OMS,
+   de-dup or ordering (bench/peers/bare_pipeline.py), on the throughput workload with a core of its
+   own -> `bare_cpu_ms_per_event` and `worker_cpu_ratio_to_bare` (the worker's CPU per event over it).
 
 Every phase also reports where the machine's CPU went per event (`cpu_ms_per_event`: the worker, the
 local broker, this harness with the fake OMS, producer and sink, and their total): on a 2-core machine
@@ -46,6 +49,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -70,7 +74,7 @@ from bench.common import (
 from bench.peers.quix_peer import PeerUnavailable, QuixProcessor
 from bridge.events import HEADER_EVENT_ID, InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.support.fake_oms import APP_KEY, APP_TOKEN, FakeOms
+from tests.support.fake_oms import APP_KEY, APP_TOKEN, EXAMPLE_ORDER, FakeOms
 from tests.support.kafka import create_topics
 from tests.support.worker import WorkerConfig, WorkerProcess, hook, lifecycle
 
@@ -157,6 +161,32 @@ async def produce(
     return sent
 
 
+@contextlib.asynccontextmanager
+async def bare_pipeline(config: WorkerConfig, work: Path, name: str) -> AsyncIterator[Running]:
+    """Run the design's floor (bench/peers/bare_pipeline.py) on the phase's topics; yield it."""
+    (work / name).mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "BARE_BOOTSTRAP": config.bootstrap,
+        "BARE_INPUT": config.input_topic,
+        "BARE_OUTPUT": config.status_topic("all"),
+        "BARE_GROUP": f"bare-{config.input_topic}",
+        "BARE_ORDER_FILE": str(EXAMPLE_ORDER),
+    }
+    with (work / name / "bare.log").open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.peers.bare_pipeline", env=env, stdout=log, stderr=log
+        )
+    try:
+        yield Running(process.pid, lambda: process.returncode is None)
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 @dataclass(frozen=True)
 class Running:
     """The processor of a phase: its pid, and whether it still runs."""
@@ -219,10 +249,12 @@ async def run_phase(
     start_worker_first: bool = False,
     timeout: float = 600,
     worker_core: bool = False,
-    peer: bool = False,
+    kind: str = "bridge",
 ) -> dict[str, Any]:
-    """Run `events` through a fresh worker (with `peer`: the Quix Streams peer instead); with
-    `worker_core`, it has a core of its own meanwhile (`bench.common.own_core`)."""
+    """Run `events` through a fresh processor of `kind` (bridge: `vtex-bridge worker`; quix: the Quix
+    Streams peer; bare: the consume → transactional produce floor); with `worker_core`, it has a core
+    of its own meanwhile (`bench.common.own_core`)."""
+    peer = kind != "bridge"
     bootstrap = broker.bootstrap
     config = WorkerConfig(bootstrap, oms.base_url, partitions=12)
     config.extra.update({"VTEX_BRIDGE_LOG_LEVEL": "WARNING", **extra})
@@ -233,12 +265,12 @@ async def run_phase(
     sink = Sink(bootstrap, [config.status_topic("all")])
     await sink.start()
     calls_before = oms.total_calls
-    processor = quix_peer(config, work, name) if peer else bridge_worker(config, work, name)
+    processor = {"bridge": bridge_worker, "quix": quix_peer, "bare": bare_pipeline}[kind](config, work, name)
     try:
         if not start_worker_first:
             sent = await produce(bootstrap, config.input_topic, events, rate)
         async with processor as running:
-            if peer and start_worker_first:
+            if kind == "quix" and start_worker_first:
                 await until_consuming(bootstrap, config.input_topic, sink, running)
             pid = running.pid
             pids = {"worker": pid, "broker": broker.pid}
@@ -316,11 +348,11 @@ async def main(args: argparse.Namespace) -> None:
         try:
             quix = await run_phase(
                 broker, oms, work, "quix-throughput", distinct("q", args.peer_events), extra={},
-                peer=True, timeout=900,
+                kind="quix", timeout=900,
             )  # fmt: skip
             quix_low = await run_phase(
                 broker, oms, work, "quix-low-rate", low_rate_events, extra={}, rate=LOW_RATE_PER_S,
-                start_worker_first=True, peer=True,
+                start_worker_first=True, kind="quix",
             )  # fmt: skip
         except PeerUnavailable as exc:
             progress(f"peer unavailable: {exc}")
@@ -398,6 +430,9 @@ async def main(args: argparse.Namespace) -> None:
                 extra={"VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "256"},
             )
             peers = await against_quix(broker) if args.peer_events > 0 else {}
+            bare = await run_phase(
+                broker, oms, work, "bare", distinct("f", args.events), extra={}, kind="bare", worker_core=own
+            )
     finally:
         await oms.stop()
     naive_rate = naive["events_per_s"]
@@ -432,6 +467,15 @@ async def main(args: argparse.Namespace) -> None:
             "oms_calls_per_event": round(burst["oms_calls"] / max(1, burst["events"]), 3),
             "all_completed": all(p["completed"] for p in (throughput, shared, naive, *latencies, burst)),
             **peers,
+            # The design's floor in the same run: consume → transactional produce of records of the
+            # same size, no OMS, de-dup or ordering (bench/peers/bare_pipeline.py).
+            "bare_events_per_s": bare["events_per_s"],
+            "bare_cpu_ms_per_event": bare["worker_cpu_ms_per_event"],
+            "worker_cpu_ratio_to_bare": round(
+                throughput["worker_cpu_ms_per_event"] / bare["worker_cpu_ms_per_event"], 2
+            )
+            if bare["worker_cpu_ms_per_event"]
+            else None,
             "ratio_to_quix": round(throughput["events_per_s"] / peers["peer"]["quix_events_per_s"], 1)
             if peers.get("peer", {}).get("quix_events_per_s")
             else None,
