@@ -109,6 +109,12 @@ class TestEveryOverlay:
         container = ingress["spec"]["template"]["spec"]["containers"][0]
         assert "/healthz" == container["readinessProbe"]["httpGet"]["path"]
 
+    def test_the_feed_poller_is_not_restarted_for_an_outage(self, overlay: str) -> None:
+        """Its liveness is /livez (serving), not /healthz (Kafka connected, feed read recently)."""
+        (poller,) = [d for d in rendered(overlay) if _named(d) == "Deployment/vtex-bridge-feed-poller"]
+        container = poller["spec"]["template"]["spec"]["containers"][0]
+        assert "/livez" == container["livenessProbe"]["httpGet"]["path"]
+
 
 class TestProduction:
     """The production overlay: no secret with placeholder values, the Prometheus-adapter HPA by default."""

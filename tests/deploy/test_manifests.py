@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE_PATHS = {
     "vtex-bridge-ingress": {"/healthz", "/readyz"},
     "vtex-bridge-worker": {"/health", "/ready", "/healthz", "/readyz"},
-    "vtex-bridge-feed-poller": {"/healthz"},
+    "vtex-bridge-feed-poller": {"/healthz", "/livez"},
 }
 
 
