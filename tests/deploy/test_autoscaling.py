@@ -125,8 +125,14 @@ KAFKA_SCALER_PARAMETERS = {
 }
 
 
+def _path(name: str) -> Path:
+    """The manifest `name` wherever it lives under deploy/k8s (base, components)."""
+    (path,) = K8S.rglob(name)
+    return path
+
+
 def _load(name: str) -> dict[str, Any]:
-    docs = [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+    docs = [d for d in yaml.safe_load_all(_path(name).read_text()) if d]
     assert 1 == len(docs)
     return docs[0]  # type: ignore[no-any-return]
 
@@ -136,9 +142,7 @@ def _configmap() -> dict[str, str]:
 
 
 def _worker() -> dict[str, Any]:
-    return next(
-        d for d in yaml.safe_load_all((K8S / "worker.yaml").read_text()) if d["kind"] == "StatefulSet"
-    )
+    return next(d for d in yaml.safe_load_all(_path("worker.yaml").read_text()) if d["kind"] == "StatefulSet")
 
 
 def _partitions() -> int:

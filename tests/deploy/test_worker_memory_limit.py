@@ -22,14 +22,14 @@ def _mebibytes(quantity: str) -> int:
 
 
 def _worker() -> dict[str, Any]:
-    docs = yaml.safe_load_all((K8S / "worker.yaml").read_text())
+    docs = yaml.safe_load_all((K8S / "base" / "worker.yaml").read_text())
     worker = next(d for d in docs if d and d["kind"] == "StatefulSet")
     container: dict[str, Any] = worker["spec"]["template"]["spec"]["containers"][0]
     return container
 
 
 def test_worker_runs_rocksdb_with_a_limit_of_budget_plus_process() -> None:
-    config = yaml.safe_load((K8S / "configmap.yaml").read_text())["data"]
+    config = yaml.safe_load((K8S / "base" / "configmap.yaml").read_text())["data"]
     assert is_rocks(config["VTEX_BRIDGE_WORKER_STORE"])
     container = _worker()
     env = {e["name"]: e.get("value") for e in container["env"]}
