@@ -7,7 +7,13 @@ measures in the same run the two ceilings the ingress sits under:
 
 * `aiohttp_200_only_per_s`: the same server and code path with a producer that acknowledges at once;
 * `producer_only_per_s`: aiokafka alone (idempotent, acks=all, same linger) with the same concurrency,
-  each record awaited like a hook awaits its acknowledgement.
+  each record awaited like a hook awaits its acknowledgement;
+
+and a peer doing the same job: a minimal Go + franz-go ingress (bench/peers/go-ingress: the same checks,
+record and acknowledgement rule, no metrics or overload bound), built with `go build` when Go is present
+(`peer.go` says why when it is not), at the same fixed load and at saturation -> `peer`,
+`ratio_to_go_peer` (hooks/s at saturation) and `cpu_per_hook_ratio_to_go_peer`; `cpu_us_per_hook` is the
+ingress's own CPU per hook at saturation.
 
 Human-readable progress lines start with `#`; the last line is the JSON result.
 """
@@ -25,7 +31,7 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -47,6 +53,8 @@ from bench.common import (
     progress,
     timestamp,
 )
+from bench.gobuild import GoUnavailable
+from bench.peers.go_ingress import GoIngressPeer
 from bridge.events import build_input_event
 from bridge.kafka_producer import ProducerStats
 from bridge.settings import load_settings
@@ -236,9 +244,17 @@ def add_produce_latency(result: LoadResult, before: dict[float, float], after: d
             result.extra[f"server_produce_p{q}_le_ms"] = None if bound is None else round(bound * 1000, 1)
 
 
-async def saturate(
-    server: ServerProcess, payloads: Sequence[bytes], connections: int, seconds: float
-) -> LoadResult:
+class Server(Protocol):
+    """What a load phase needs of the server under test: the bridge's ingress or the Go peer."""
+
+    port: int
+
+    async def produce_latency_buckets(self) -> dict[float, float]: ...
+
+    def cpu_seconds(self) -> float: ...
+
+
+async def saturate(server: Server, payloads: Sequence[bytes], connections: int, seconds: float) -> LoadResult:
     pool = await open_connections(server.port, connections)
     try:
         await closed_loop(pool, payloads, WARMUP_S)
@@ -252,7 +268,7 @@ async def saturate(
 
 
 async def offer(
-    server: ServerProcess, payloads: Sequence[bytes], connections: int, rate: float, seconds: float
+    server: Server, payloads: Sequence[bytes], connections: int, rate: float, seconds: float
 ) -> LoadResult:
     pool = await open_connections(server.port, connections)
     try:
@@ -334,6 +350,35 @@ async def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
         await admin.close()
 
 
+def go_peer(
+    bootstrap: str, topic: str, path: str, linger_ms: int, payloads: Sequence[bytes], connections: int,
+    width: int, rate: float, seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Measure the Go + franz-go peer like the ingress: the fixed load, then saturation."""
+    settings = {"account": ACCOUNT, "app_key": APP_KEY, "header": HEADER, "secret": SECRET, "path": path}
+    try:
+        with GoIngressPeer(bootstrap=bootstrap, topic=topic, linger_ms=linger_ms, **settings) as server:
+            progress(f"peer: Go + franz-go at {rate:.0f} hooks/s for {seconds}s (load {load()})")
+            fixed = asyncio.run(offer(server, payloads, connections, rate, seconds))
+            progress(f"  peer fixed load: {fixed.summary()}")
+            progress(f"peer at saturation: {width} connections for {seconds}s (load {load()})")
+            saturated = asyncio.run(saturate(server, payloads, width, seconds))
+            progress(f"  peer saturation: {saturated.summary()}")
+    except GoUnavailable as exc:
+        progress(f"peer skipped: {exc}")
+        return {"go": f"unavailable: {str(exc)[:300]}"}
+    return {
+        "go": "net/http + franz-go 1.22.3 (bench/peers/go-ingress)",
+        "hooks_per_s": round(fixed.per_s, 1),
+        "p50_ms": fixed.summary()["p50_ms"],
+        "p99_ms": fixed.summary()["p99_ms"],
+        "saturation_hooks_per_s": round(saturated.per_s, 1),
+        "saturation_p99_ms": saturated.summary()["p99_ms"],
+        "cpu_us_per_hook": saturated.summary()["cpu_us_per_request"],
+        "non_200": sum(v for k, v in (fixed.statuses + saturated.statuses).items() if k != 200),
+    }
+
+
 def run(rate: float, seconds: float, connections: int, saturation_connections: int) -> dict[str, Any]:
     """Run every phase and return the result (also printed as the final JSON line by `main`)."""
     defaults = load_settings()
@@ -364,6 +409,7 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
                 progress(f"ingress at saturation: {width} connections for {seconds}s (load {load()})")
                 saturated = asyncio.run(saturate(server, payloads, width, seconds))
                 progress(f"  saturation: {saturated.summary()}")
+            peer = go_peer(bootstrap, topics[0], path, linger_ms, payloads, connections, width, rate, seconds)
             # Last: its burst of writes must not slow the ingress phases down.
             progress(f"ceiling 2/2: aiokafka alone, {width} concurrent sends, {seconds}s (load {load()})")
             ceiling_kafka = asyncio.run(producer_only(bootstrap, topics[1], linger_ms, width, seconds))
@@ -398,6 +444,16 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
             "aiohttp_200_only_fixed": fixed_http.summary(),
             "producer_only": ceiling_kafka.summary(),
         },
+        "cpu_us_per_hook": saturated.summary()["cpu_us_per_request"],
+        "peer": peer,
+        "ratio_to_go_peer": round(saturated.per_s / peer["saturation_hooks_per_s"], 3)
+        if peer.get("saturation_hooks_per_s")
+        else None,
+        "cpu_per_hook_ratio_to_go_peer": round(
+            saturated.summary()["cpu_us_per_request"] / peer["cpu_us_per_hook"], 2
+        )
+        if peer.get("cpu_us_per_hook") and saturated.summary()["cpu_us_per_request"]
+        else None,
         "load_average_after": load(),
         "settings": {
             "connections": connections,

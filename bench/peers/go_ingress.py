@@ -60,6 +60,10 @@ class GoIngressPeer:
     def __exit__(self, *exc: object) -> None:
         self._stop()
 
+    async def produce_latency_buckets(self) -> dict[float, float]:
+        """The peer exports no metrics: no produce-latency histogram."""
+        return {}
+
     def cpu_seconds(self) -> float:
         assert self._process is not None
         return process_cpu_seconds(self._process.pid)
