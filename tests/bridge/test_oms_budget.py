@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bridge.settings import load_settings
 from bridge.vtex.budget import MIN_CUT, RECOVER_INTERVAL_S, AccountBudget, BudgetLimiter
+from bridge.vtex.oms import OmsClient
+from processors.runtime import Runtime
 
 
 class Clock:
@@ -79,3 +84,25 @@ class TestLimiter:
         for _ in range(100):
             await limiter.acquire()
         assert clock.now - start >= (100 - 20) / 5.0 - 1  # the new rate applies at once
+
+
+class TestRuntimeShare:
+    """The worker sets its share on every assignment: partitions owned / the input topic's partitions."""
+
+    async def test_each_assignment_sets_the_share(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings = load_settings(oms_rate_limit_per_s=90.0, vtex_account="acme")
+        oms = OmsClient.from_settings(settings)
+        runtime = Runtime(settings, data_dir=tmp_path, oms=oms)
+
+        async def twelve() -> int:
+            return 12
+
+        monkeypatch.setattr(runtime, "_input_partitions", twelve)
+        await runtime._share_budget({0, 1, 2})
+        assert 22.5 == pytest.approx(oms.budget.rate())
+        await runtime._share_budget(set(range(6)))  # a worker left: this one took more partitions
+        assert 45.0 == pytest.approx(oms.budget.rate())
+        exported = runtime.metrics.registry.get_sample_value("bridge_oms_budget_limit_per_s")
+        assert 45.0 == pytest.approx(exported)
