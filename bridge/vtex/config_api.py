@@ -34,7 +34,7 @@ from bridge.vtex.config_models import (
     VtexRateLimited,
     VtexUnavailable,
 )
-from bridge.vtex.http import VtexHttpClient
+from bridge.vtex.http import VtexHttpClient, vtex_url
 
 HOOK_CONFIG_PATH: Final = "/api/orders/hook/config"
 FEED_CONFIG_PATH: Final = "/api/orders/feed/config"
@@ -248,7 +248,7 @@ class ConfigApiClient(VtexHttpClient):
         await self.start()
         session = self._session
         assert session is not None
-        url = f"{self._base_url}{path}"
+        url = vtex_url(self._base_url, path)  # constant paths; sent exactly as written
         self.calls += 1
         try:
             async with asyncio.timeout(self._timeout_s):
