@@ -2,9 +2,10 @@
 
 No OMS call, no de-dup, no ordering, no state: each input record becomes one output record of the size
 the worker writes (the input value with an order document of the benchmark's size, parsed once at
-start), keyed and headed like the input, in Kafka transactions that also commit the consumer's offsets
-(exactly-once, as the worker does). `bench.processor` runs it as a process with the same core
-discipline as the worker and reports the worker's CPU per event as a ratio to this one's.
+start), keyed by OrderId with an `event_id` header like the worker's, in Kafka transactions that also
+commit the consumer's offsets (exactly-once, as the worker does). `bench.processor` runs it as a
+process with the same core discipline as the worker and reports the worker's CPU per event as a ratio
+to this one's.
 
 Configuration from the environment: BARE_BOOTSTRAP, BARE_INPUT, BARE_OUTPUT, BARE_GROUP,
 BARE_ORDER_FILE (a JSON order document). SIGTERM stops it.
@@ -54,9 +55,10 @@ async def run(stop: asyncio.Event) -> None:
                     for record in records:
                         value = orjson.loads(record.value) if record.value else {}
                         value["order"] = order
-                        await producer.send(
-                            env["BARE_OUTPUT"], orjson.dumps(value), key=record.key, headers=record.headers
-                        )
+                        # The worker's downstream records carry the event id as a header too.
+                        headers = [("event_id", str(value.get("event_id", "")).encode())]
+                        output = orjson.dumps(value)
+                        await producer.send(env["BARE_OUTPUT"], output, key=record.key, headers=headers)
                 offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
                 await producer.send_offsets_to_transaction(offsets, env["BARE_GROUP"])
     finally:
