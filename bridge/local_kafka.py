@@ -221,6 +221,9 @@ class LocalKafka:
     sasl_port: int = 0
 
     def __post_init__(self) -> None:
+        #: Whether the client ports were picked here (and may be picked again if taken meanwhile).
+        self.own_ports = not self.port and not self.sasl_port
+        self.started_once = False
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
         self.quorum_voters = self.quorum_voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
@@ -311,7 +314,41 @@ class LocalKafka:
     def start(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Format storage if new, start the JVM and return once the broker answers metadata."""
         self.launch()
-        self.wait_ready(timeout)
+        self.wait_ready_or_relaunch(timeout)
+
+    def wait_ready_or_relaunch(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """`wait_ready`; on a first start whose client port was taken meanwhile, try other ports.
+
+        `free_port` only finds a port free at that moment: another process's outgoing connection may
+        take it before the JVM binds it (seen on busy machines), which is no reason to fail.
+        """
+        for attempt in range(3):
+            log_size = self.log_file.stat().st_size if self.log_file.exists() else 0
+            try:
+                self.wait_ready(timeout)
+                self.started_once = True
+                return
+            except LocalKafkaError:
+                if (
+                    attempt == 2
+                    or self.started_once
+                    or not self.own_ports
+                    or not self._client_port_taken(log_size)
+                ):
+                    raise
+            self.port = free_port()
+            if self.security is not None:
+                self.sasl_port = free_port()
+            self.launch()
+
+    def _client_port_taken(self, log_offset: int) -> bool:
+        """Tell whether the broker's last start failed because its client or SASL port was in use."""
+        with contextlib.suppress(OSError), self.log_file.open("rb") as log:
+            log.seek(log_offset)
+            text = log.read().decode(errors="replace")
+            ports = [f"127.0.0.1:{self.port}"] + ([f"127.0.0.1:{self.sasl_port}"] if self.security else [])
+            return "Address already in use" in text and any(f"bind to {port}" in text for port in ports)
+        return False
 
     def launch(self) -> None:
         """Format storage if new and start the JVM, without waiting (a quorum starts its nodes at once)."""
@@ -420,17 +457,18 @@ class LocalSecurity:
     def generate(cls, directory: Path, users: Iterable[str] = ()) -> LocalSecurity:
         """Return the security material in `directory`, creating what is missing (users: new ones)."""
         directory.mkdir(parents=True, exist_ok=True)
-        users_file = directory / "users.json"
-        known: dict[str, Any] = json.loads(users_file.read_text()) if users_file.exists() else {}
-        password = str(known.get("store_password") or uuid.uuid4().hex)
-        passwords: dict[str, str] = dict(known.get("users", {}))
-        for name in ("admin", *users):
-            passwords.setdefault(name, uuid.uuid4().hex)
-        security = cls(directory=directory, password=password, users=passwords)
-        if not security.keystore.exists() or not security.ca_file.exists():
-            _keytool_certificates(directory, password)
-        users_file.write_text(json.dumps({"store_password": password, "users": passwords}, indent=2))
-        users_file.chmod(0o600)
+        with _file_lock(directory.parent / f"{directory.name}.lock"):  # shared by parallel test runs
+            users_file = directory / "users.json"
+            known: dict[str, Any] = json.loads(users_file.read_text()) if users_file.exists() else {}
+            password = str(known.get("store_password") or uuid.uuid4().hex)
+            passwords: dict[str, str] = dict(known.get("users", {}))
+            for name in ("admin", *users):
+                passwords.setdefault(name, uuid.uuid4().hex)
+            security = cls(directory=directory, password=password, users=passwords)
+            if not security.keystore.exists() or not security.ca_file.exists():
+                _keytool_certificates(directory, password)
+            users_file.write_text(json.dumps({"store_password": password, "users": passwords}, indent=2))
+            users_file.chmod(0o600)
         return security
 
 
@@ -514,7 +552,7 @@ class LocalCluster:
                 node.launch()
             deadline = time.monotonic() + timeout
             for node in self.nodes:
-                node.wait_ready(max(1.0, deadline - time.monotonic()))
+                node.wait_ready_or_relaunch(max(1.0, deadline - time.monotonic()))
             while cluster_size(self.bootstrap) < len(self.nodes):
                 if time.monotonic() > deadline:
                     raise LocalKafkaError(f"the cluster did not list {len(self.nodes)} brokers in time")

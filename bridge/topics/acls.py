@@ -21,7 +21,9 @@ aiokafka's admin client has no ACL calls, so the requests are built from its pro
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import time
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -210,8 +212,12 @@ async def plan_acls(admin: AIOKafkaAdminClient, settings: Settings) -> AclPlan:
     )
 
 
-async def apply_acls(admin: AIOKafkaAdminClient, settings: Settings) -> AclPlan:
-    """Create the missing ACLs (creating an existing one is harmless); return the plan carried out."""
+async def apply_acls(admin: AIOKafkaAdminClient, settings: Settings, *, settle_s: float = 15.0) -> AclPlan:
+    """Create the missing ACLs (creating an existing one is harmless); return the plan carried out.
+
+    Returns once the cluster lists every declared ACL (the brokers learn new ACLs from the controller
+    a moment later), so a `plan` right after shows them in place; `AclError` if not within `settle_s`.
+    """
     plan = await plan_acls(admin, settings)
     for acl in plan.missing:
         request = CreateAclsRequest(
@@ -229,4 +235,14 @@ async def apply_acls(admin: AIOKafkaAdminClient, settings: Settings) -> AclPlan:
                 raise AclError(
                     f"creating {acl.text()} failed: {for_code(error_code).__name__}: {error_message}"
                 )
+    deadline = time.monotonic() + settle_s
+    while plan.missing:
+        pending = (await plan_acls(admin, settings)).missing
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise AclError(
+                f"{len(pending)} ACLs created but not listed after {settle_s:.0f}s: {pending[0].text()}"
+            )
+        await asyncio.sleep(0.2)
     return plan

@@ -39,7 +39,9 @@ __all__ = ["fake_oms"]
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_kafka.LocalKafka]:
     work = tmp_path_factory.mktemp("secured-kafka")
-    security = local_kafka.LocalSecurity.generate(work / "security", [*SERVICES, "intruder"])
+    # The certificates are made once per machine (keytool takes seconds); users are added as needed.
+    cached = local_kafka.default_cache_dir() / "test-security"
+    security = local_kafka.LocalSecurity.generate(cached, [*SERVICES, "intruder"])
     libs = local_kafka.ensure_distribution(KAFKA_VERSION)
     broker = local_kafka.LocalKafka(libs=libs, work_dir=work / "node", security=security)
     broker.start()
