@@ -7,8 +7,9 @@ against its topic's limit *before* producing and dead-letters an oversized one a
 
 The limit is the topic's effective `max.message.bytes` (its own setting, else the broker's
 `message.max.bytes`; DescribeConfigs returns whichever applies), read through the admin API and cached
-for `ttl_s`, and never more than what our producer sends in one request (`PRODUCER_MAX_REQUEST_BYTES`,
-aiokafka's `max_request_size` default). When the cluster cannot be asked, Kafka's default applies
+for `ttl_s`, and never more than the largest record the writer's producer accepts
+(`PRODUCER_MAX_REQUEST_BYTES`, its `max_request_size`: raised from aiokafka's 1 MB so that a topic whose
+limit was raised can hold larger orders). When the cluster cannot be asked, Kafka's default applies
 until the next try.
 """
 
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Kafka's default `message.max.bytes` (and so a topic's `max.message.bytes` when nobody set either).
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES: Final = 1048588
-#: aiokafka's default `max_request_size`: its producer refuses a larger record before sending it.
-PRODUCER_MAX_REQUEST_BYTES: Final = 1048576
+#: The writer's producer `max_request_size`: it refuses a larger record before sending it.
+PRODUCER_MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
 #: Bytes a record costs on top of its key, value and headers: the record batch header (61 bytes) and
 #: the record's own varint framing, rounded up.
 RECORD_OVERHEAD: Final = 128
@@ -117,7 +118,7 @@ class TopicLimits:
 class FixedLimits(TopicLimits):
     """The same limit for every topic, without a cluster (tests and benchmarks)."""
 
-    def __init__(self, limit: int = PRODUCER_MAX_REQUEST_BYTES) -> None:
+    def __init__(self, limit: int = KAFKA_DEFAULT_MAX_MESSAGE_BYTES) -> None:
         async def describe(topics: list[str]) -> dict[str, int]:
             return dict.fromkeys(topics, limit)
 

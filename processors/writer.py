@@ -44,6 +44,7 @@ from processors.state import PartitionState, changelog_end, encode_memory, load_
 from processors.timeline import TimelineOp, encode_entry, encode_value
 from processors.timeline import apply as apply_timeline
 from processors.timeline_store import TimelineConfig, TimelineStore, loader
+from processors.topic_limits import PRODUCER_MAX_REQUEST_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +212,9 @@ class PartitionWriter:
             # never full, a linger would only delay every transaction (twice: records, then timelines).
             linger_ms=0,
             max_batch_size=MAX_BATCH_BYTES,
+            # A record larger than a topic's max.message.bytes never gets here (topic_limits); past
+            # aiokafka's 1 MB default, a topic whose limit was raised can hold larger orders.
+            max_request_size=PRODUCER_MAX_REQUEST_BYTES,
             request_timeout_ms=int(self._timeout * 1000),
             # The broker answers CONCURRENT_TRANSACTIONS to a new transaction while the previous one's
             # markers are being written; the default 100 ms backoff would cap each partition at a few

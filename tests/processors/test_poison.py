@@ -253,15 +253,15 @@ class TestTopicLimits:
         limits = TopicLimits(describe)
         assert 100_000 == await limits.limit("small")
         assert 100_000 == await limits.limit("small")
-        assert 1048576 == await limits.limit("huge")
-        assert 1048576 == await limits.limit("unset")  # not described: Kafka's default, capped
+        assert 16 * 1024 * 1024 == await limits.limit("huge")  # the producer's own cap
+        assert 1048588 == await limits.limit("unset")  # not described: Kafka's default
         assert [["small"], ["huge"], ["unset"]] == asked
 
     async def test_unreachable_cluster_gives_the_default(self) -> None:
         async def describe(topics: list[str]) -> dict[str, int]:
             raise OSError("no broker")
 
-        assert 1048576 == await TopicLimits(describe).limit("t")
+        assert 1048588 == await TopicLimits(describe).limit("t")
 
 
 @pytest.mark.parametrize("ratio", [0.5, 0.9])
