@@ -27,11 +27,11 @@ from typing import Any, Final
 import aiohttp
 import orjson
 
-from bridge.events import compute_event_id
 from simulator.clock import Clock
 from simulator.config import SimConfig
 from simulator.controls import Controls
 from simulator.deliveries import AcceptedEvents, DeliveryRecord, DeliveryTotals, Outcome
+from simulator.event_ids import expected_event_id
 from simulator.state import Notification, SimState
 from simulator.workload import Transition, Workload
 
@@ -156,7 +156,7 @@ class HookSender:
         record = DeliveryRecord(
             seq=next(self._seq),
             notification=notification,
-            event_id=compute_event_id(
+            event_id=expected_event_id(
                 str(payload["OrderId"]), payload.get("State"), str(payload["LastChange"])
             ),
             duplicate=duplicate,
