@@ -457,6 +457,8 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
             "rss_mb_end": measured[-1].rss_mb.get(name),
             "rss_mb_max": max(s.rss_mb.get(name, 0.0) for s in samples),
             "rss_slope_mb_per_10min": round(slope_per_s(points) * 600, 1),
+            # The leveled-off figure when a store's budget fills after the warm-up.
+            "rss_slope_last_half_mb_per_10min": round(slope_per_s(points[len(points) // 2 :]) * 600, 1),
             "fds_warm": measured[0].fds.get(name),
             "fds_end": measured[-1].fds.get(name),
         }
@@ -592,6 +594,8 @@ async def soak(
         "dead_letters": dead,
         "ok": sender["accepted_events"] == distinct == records and dead == 0,
     }
+    if args.samples_out is not None:
+        args.samples_out.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in samples))
     summary = summarize(samples, warmup_s)
     return {
         "benchmark": "soak",
@@ -623,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default="rocksdict://", help="worker store: rocksdict:// or memory://")
     parser.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=26)
+    parser.add_argument("--samples-out", type=Path, help="also write every sample there (JSON lines)")
     args = parser.parse_args(argv)
     if not 0 < args.minutes <= 24 * 60 or args.rate <= 0 or args.sample_s <= 0:
         parser.error("--minutes must be in (0, 1440], --rate and --sample-s positive")
