@@ -14,6 +14,7 @@ from bridge import __version__
 from bridge.events import HEADER_EVENT_ID, HEADER_SOURCE, HEADER_STATE
 from bridge.settings import Settings
 from bridge.tracing import TRACEPARENT, TRACESTATE
+from processors.records import HEADER_FOLLOWS_DEAD_LETTER
 from processors.routing import Router
 
 GUARANTEES = (
@@ -79,6 +80,12 @@ def render(settings: Settings) -> dict[str, Any]:
                             HEADER_SOURCE: {"enum": ["hook", "feed", "backfill"]},
                             HEADER_STATE: {"type": "string", "description": "The event's routed state."},
                             "late": {"enum": ["true", "false"]},
+                            HEADER_FOLLOWS_DEAD_LETTER: {
+                                "type": "string",
+                                "description": "Only on an order's first record after one of its events "
+                                "was dead-lettered: that event's event_id (the dead-letter topic holds it "
+                                "with its reason).",
+                            },
                             TRACEPARENT: {
                                 "type": "string",
                                 "description": "W3C trace context of the bridge's span that wrote the "
