@@ -89,6 +89,8 @@ class Runtime:
         #: Faust may signal a revocation while the previous assignment is still being handled.
         self._rebalance_lock = asyncio.Lock()
         self._healing: dict[int, asyncio.Task[None]] = {}
+        #: The input topic's partition count as read from the cluster (0 = not read yet).
+        self._input_partition_count = 0
         self.pipeline = Pipeline(
             settings,
             oms=self.oms,
@@ -282,7 +284,14 @@ class Runtime:
         )
 
     async def _input_partitions(self) -> int:
-        """The input topic's partition count from the cluster (the setting when it cannot be read)."""
+        """The input topic's partition count from the cluster (the setting when it cannot be read).
+
+        Read once: a topic's partitions only grow through a reshard, which moves the group to a new
+        input topic (a new worker process). Not read from the cluster yet, it is asked again at the next
+        rebalance, so a broker outage never holds an assignment for long.
+        """
+        if self._input_partition_count:
+            return self._input_partition_count
         try:
             async with admin_client(self.settings.kafka_bootstrap_servers, BUDGET_ADMIN_TIMEOUT_S) as admin:
                 described = await asyncio.wait_for(
@@ -292,6 +301,7 @@ class Runtime:
         except Exception as exc:  # the broker is unreachable: the declared count is the best guess
             log.warning("could not read the input topic's partitions", extra={"error": repr(exc)})
             count = 0
+        self._input_partition_count = count
         return count or self.settings.input_topic_partitions
 
     async def _retake_writer(self, partition: int) -> bool:
