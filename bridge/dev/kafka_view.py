@@ -39,19 +39,24 @@ class KafkaSnapshot:
 
 
 class KafkaView:
-    """A long-lived admin client and consumer used only to read offsets."""
+    """A long-lived admin client and two consumers: one that only reads offsets of every topic, one that
+    reads the newest input records. An assignment narrows a consumer's metadata to the assigned topics,
+    so the offsets reader is never assigned anything."""
 
     def __init__(self, bootstrap: str) -> None:
         self._admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
         self._consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
+        self._reader = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
 
     async def start(self) -> None:
         await asyncio.wait_for(self._admin.start(), KAFKA_CALL_TIMEOUT_S * 4)
         await asyncio.wait_for(self._consumer.start(), KAFKA_CALL_TIMEOUT_S * 4)
+        await asyncio.wait_for(self._reader.start(), KAFKA_CALL_TIMEOUT_S * 4)
 
     async def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._consumer.stop(), KAFKA_CALL_TIMEOUT_S)
+        for consumer in (self._reader, self._consumer):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), KAFKA_CALL_TIMEOUT_S)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._admin.close(), KAFKA_CALL_TIMEOUT_S)
 
@@ -82,11 +87,11 @@ class KafkaView:
         tps = [tp for tp, end in ends.items() if tp.topic == topic and end > 0]
         if not tps:
             return ()
-        self._consumer.assign(tps)
+        self._reader.assign(tps)
         for tp in tps:
-            self._consumer.seek(tp, ends[tp] - 1)
+            self._reader.seek(tp, ends[tp] - 1)
         batch = await asyncio.wait_for(
-            self._consumer.getmany(*tps, timeout_ms=500, max_records=len(tps)), KAFKA_CALL_TIMEOUT_S
+            self._reader.getmany(*tps, timeout_ms=500, max_records=len(tps)), KAFKA_CALL_TIMEOUT_S
         )
         return newest_orders(record for records in batch.values() for record in records)
 
