@@ -31,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter
 from bridge.identifiers import order_id_problem
 from bridge.settings import Settings
 from processors.console.auth import LOGIN, Authenticator, bearer
-from processors.console.masking import mask_event, mask_order
+from processors.console.masking import mask_event, mask_order, mask_text
 from processors.console.ownership import Owners
 from processors.console.reader import RecordReader
 from processors.timeline import expand
@@ -150,6 +150,9 @@ async def _local_order(request: web.Request, console: Console, order_id: str, pa
     if store is None:
         return _answer(console, "order", {**base, "error": "not-ready"}, 503)
     timeline = [expand(raw) for raw in store.get(order_id)]
+    for entry in timeline:
+        if isinstance(entry.get("detail"), str):
+            entry["detail"] = mask_text(entry["detail"])
     if not timeline:
         return _answer(console, "order", {**base, "error": "not-found"}, 404)
     latest = None
@@ -258,7 +261,7 @@ def _letter(topic: str, message: Any) -> dict[str, Any]:
         "offset": message.offset,
         "timestamp": message.timestamp,
         "reason": value.get("reason"),
-        "detail": str(value.get("detail") or "")[:500],
+        "detail": mask_text(str(value.get("detail") or "")[:500]),
         "order_id": value.get("order_id"),
         "state": value.get("state"),
         "event_id": value.get("event_id"),

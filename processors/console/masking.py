@@ -116,6 +116,11 @@ def mask_number(value: str) -> str:
     return MASK + value[-2:] if len(value) > 4 else MASK
 
 
+def mask_text(text: str) -> str:
+    """Mask the emails in a free text the bridge wrote (a dead letter's detail can quote an OMS answer)."""
+    return _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+
+
 def mask(value: Any, allowed: frozenset[str] = ORDER_FIELDS) -> Any:
     """Return a masked deep copy of a JSON-like value: only the leaves at `allowed` paths in clear."""
     return _mask(value, "", allowed)

@@ -225,7 +225,7 @@ def letter(order_id: str, offset: int, timestamp: int) -> Message:
     event = {"OrderId": order_id, "State": "invoiced", "Origin": {"Account": "acct", "Key": "appkey-1"}}
     value = {
         "reason": "order-not-found",
-        "detail": "order not found",
+        "detail": "order not found; OMS said: no order of ana.souza@example.com",
         "order_id": order_id,
         "state": "invoiced",
         "event_id": "e1",
@@ -245,6 +245,7 @@ class TestDeadLetters:
         body = await (await client.get("/api/dead-letters?limit=10")).json()
         assert ["o2", "o1"] == [d["order_id"] for d in body["dead_letters"]]
         assert "***" == body["dead_letters"][0]["event"]["Origin"]["Key"]
+        assert "no order of a***@e***.com" in body["dead_letters"][0]["detail"]  # emails in details too
         assert {"topic": "in", "partition": 0, "offset": 3} == body["dead_letters"][0]["input"]
         body = await (await client.get("/api/dead-letters?order_id=o1")).json()
         assert [0] == [d["offset"] for d in body["dead_letters"]]
