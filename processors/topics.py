@@ -12,14 +12,21 @@ when the input exists, since partition p of one is the state of partition p of t
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
+from typing import Final
 
-from bridge.kafka_metadata import topic_exists
+from aiokafka.protocol.metadata import MetadataRequest
+
 from bridge.settings import Settings
 from bridge.topics.apply import apply_plan, declared_now, read_plan
 from bridge.topics.cluster import admin_client
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_TOPIC: Final = 3
+TOPIC_AUTHORIZATION_FAILED: Final = 29
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -37,14 +44,44 @@ async def ensure_topics(settings: Settings) -> list[str]:
     return result.created
 
 
-async def missing_topics(settings: Settings) -> list[str]:
-    """Return the declared topics that do not exist (Faust's leader topic aside: Faust creates it).
+@dataclass(frozen=True, slots=True)
+class TopicProblems:
+    """The declared topics a worker cannot use: missing ones, and ones its principal may not describe."""
 
-    Metadata only, which a worker's principal may read (its ACLs allow DESCRIBE on its topics); a
-    topic it may not describe counts as missing, which `topics apply` and `topics acls apply` fix.
+    missing: list[str]
+    not_authorized: list[str]
+
+    def message(self) -> str:
+        """Say what is wrong and which command fixes it (empty when nothing is)."""
+        parts = []
+        if self.missing:
+            parts.append(
+                f"topics missing: {', '.join(self.missing)}; create them with `vtex-bridge topics apply` "
+                "(development: VTEX_BRIDGE_WORKER_CREATE_TOPICS=true)"
+            )
+        if self.not_authorized:
+            parts.append(
+                f"not authorized to describe topics: {', '.join(self.not_authorized)}; the worker's "
+                "principal lacks their ACLs (`vtex-bridge topics acls plan` lists them)"
+            )
+        return "; ".join(parts)
+
+
+async def topic_problems(settings: Settings) -> TopicProblems:
+    """Return the declared topics (Faust's leader topic aside: Faust creates it) the worker cannot use.
+
+    One metadata request, which a worker's principal may make (its ACLs allow DESCRIBE on its topics):
+    a missing topic and one it may not describe are told apart, since different commands fix them.
     """
     timeout_s = settings.topics_admin_timeout_s
     declared = [t.name for t in await declared_now(settings) if t.kind != "leader"]
     async with admin_client(settings.kafka_bootstrap_servers, timeout_s) as admin:
         client = admin._client
-        return [name for name in declared if not await topic_exists(client, name)]
+        node = client.get_random_node()
+        request = MetadataRequest(declared, allow_auto_topic_creation=False)
+        response = await asyncio.wait_for(client.send(node, request), timeout_s)
+    errors = {name: error for error, name, *_ in response.topics}
+    return TopicProblems(
+        missing=[n for n in declared if errors.get(n, UNKNOWN_TOPIC) == UNKNOWN_TOPIC],
+        not_authorized=[n for n in declared if errors.get(n) == TOPIC_AUTHORIZATION_FAILED],
+    )

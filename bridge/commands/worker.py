@@ -39,19 +39,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(func=run)
 
 
-def _missing_topics(loop: asyncio.AbstractEventLoop, settings: Settings) -> list[str]:
-    """Return the worker's missing topics; an unreachable cluster is not a verdict (Faust retries)."""
+def _topic_problems(loop: asyncio.AbstractEventLoop, settings: Settings) -> str:
+    """Say which topics the worker cannot use (missing, or not authorized); "" when none or unsure.
+
+    An unreachable cluster is not a verdict: Faust keeps trying to connect.
+    """
     import logging
 
     from aiokafka.errors import KafkaError
 
-    from processors.topics import missing_topics
+    from processors.topics import topic_problems
 
     try:
-        return loop.run_until_complete(missing_topics(settings))
+        return loop.run_until_complete(topic_problems(settings)).message()
     except (KafkaError, TimeoutError, OSError) as exc:
         logging.getLogger(__name__).warning("could not check the topics exist", extra={"error": repr(exc)})
-        return []
+        return ""
 
 
 def _worker_class(watchdog: StopWatchdog) -> type[faust.Worker]:
@@ -118,12 +121,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0  # stopped while waiting for a migration to finish
     if settings.worker_create_topics:  # the deployment's settings: it creates the generation(s) in use
         loop.run_until_complete(ensure_topics(settings))
-    elif missing := _missing_topics(loop, settings):
-        print(
-            f"vtex-bridge worker: topics missing: {', '.join(missing)}; create them with `vtex-bridge "
-            "topics apply` (development: VTEX_BRIDGE_WORKER_CREATE_TOPICS=true)",
-            file=sys.stderr,
-        )
+    elif problems := _topic_problems(loop, settings):
+        print(f"vtex-bridge worker: {problems}", file=sys.stderr)
         return 2
     app = create_app(settings_for(settings, generation), data_dir=args.data_dir)
     watch = GenerationWatch(settings, generation, stop_like_sigterm, loop=loop)

@@ -167,6 +167,12 @@ async def test_services_work_with_their_acls_and_refusals_are_clear(
         assert 503 == await post_until(refused, 200, 2.0)
     assert any("IDEMPOTENT_WRITE" in r.getMessage() and "acls plan" in r.getMessage() for r in caplog.records)
 
+    # ... and a worker run as a principal without the worker's ACLs refuses to start, saying so.
+    token = {"VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN": "k7Qm2xV9pL4sT8wZ1rN6yB3cF5hJ0dGa"}
+    borrowed = run_cli({**security_env(secured, "console"), **names_env, **token}, "worker")
+    assert borrowed.returncode == 2, borrowed
+    assert "not authorized to describe topics" in borrowed.stderr and "acls plan" in borrowed.stderr
+
     # (c) a wrong password: the service stops at once, saying why.
     started = time.monotonic()
     wrong = run_cli(security_env(secured, "ingress", password="not-the-password"), "ingress")
