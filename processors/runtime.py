@@ -91,6 +91,8 @@ class Runtime:
         self._healing: dict[int, asyncio.Task[None]] = {}
         #: The input topic's partition count as read from the cluster (0 = not read yet).
         self._input_partition_count = 0
+        self._owned: set[int] = set()
+        self._partition_count_read: asyncio.Task[None] | None = None
         self.pipeline = Pipeline(
             settings,
             oms=self.oms,
@@ -157,6 +159,8 @@ class Runtime:
         await self.lanes.wait_idle(timeout=REVOKE_DRAIN_S)
         await self.lanes.close()
         self._move_epoch()  # records still waiting for a partition to load give up (unacked)
+        if self._partition_count_read is not None:
+            self._partition_count_read.cancel()
         for task in list(self._healing.values()):
             task.cancel()
         await asyncio.gather(*self._healing.values(), return_exceptions=True)
@@ -267,42 +271,54 @@ class Runtime:
         )
 
     async def _share_budget(self, owned: set[int]) -> None:
-        """Take this worker's share of the account's OMS budget: the share of input partitions it owns."""
+        """Take this worker's share of the account's OMS budget: the share of input partitions it owns.
+
+        Never waits on the cluster: a rebalance callback that held Faust's consumer for the seconds an
+        admin client needs to connect left a worker with its partitions assigned that never fetched.
+        The share starts from the best count known (read before, else the declared count) and is
+        corrected in the background once the input topic's real count is read.
+        """
         if not isinstance(self.oms, OmsClient):
             return
-        total = await self._input_partitions()
-        total = max(total, max(owned, default=-1) + 1)
-        self.oms.budget.set_share(len(owned), total)
+        self._owned = set(owned)
+        self._apply_share(self._input_partition_count or self.settings.input_topic_partitions)
+        if not self._input_partition_count and (
+            self._partition_count_read is None or self._partition_count_read.done()
+        ):
+            self._partition_count_read = asyncio.create_task(self._read_input_partitions())
+
+    def _apply_share(self, total: int) -> None:
+        assert isinstance(self.oms, OmsClient)
+        total = max(total, max(self._owned, default=-1) + 1)
+        self.oms.budget.set_share(len(self._owned), total)
         log.info(
             "OMS budget share",
             extra={
-                "partitions": len(owned),
+                "partitions": len(self._owned),
                 "of": total,
                 "calls_per_s": round(self.oms.budget.rate(), 2),
                 "account_calls_per_s": self.settings.oms_rate_limit_per_s,
             },
         )
 
-    async def _input_partitions(self) -> int:
-        """The input topic's partition count from the cluster (the setting when it cannot be read).
+    async def _read_input_partitions(self) -> None:
+        """Read the input topic's partition count from the cluster once, then correct the share.
 
         Read once: a topic's partitions only grow through a reshard, which moves the group to a new
-        input topic (a new worker process). Not read from the cluster yet, it is asked again at the next
-        rebalance, so a broker outage never holds an assignment for long.
+        input topic (a new worker process). When it cannot be read, the next rebalance asks again.
         """
-        if self._input_partition_count:
-            return self._input_partition_count
         try:
             async with admin_client(self.settings.kafka_bootstrap_servers, BUDGET_ADMIN_TIMEOUT_S) as admin:
                 described = await asyncio.wait_for(
                     admin.describe_topics([self.settings.input_topic]), BUDGET_ADMIN_TIMEOUT_S
                 )
             count = len(described[0]["partitions"]) if described and not described[0]["error_code"] else 0
-        except Exception as exc:  # the broker is unreachable: the declared count is the best guess
+        except Exception as exc:  # the broker is unreachable: the declared count stays the best guess
             log.warning("could not read the input topic's partitions", extra={"error": repr(exc)})
-            count = 0
-        self._input_partition_count = count
-        return count or self.settings.input_topic_partitions
+            return
+        if count:
+            self._input_partition_count = count
+            self._apply_share(count)
 
     async def _retake_writer(self, partition: int) -> bool:
         writer = self.writers[partition]

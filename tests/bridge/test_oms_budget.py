@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -89,20 +90,36 @@ class TestLimiter:
 class TestRuntimeShare:
     """The worker sets its share on every assignment: partitions owned / the input topic's partitions."""
 
-    async def test_each_assignment_sets_the_share(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        settings = load_settings(oms_rate_limit_per_s=90.0, vtex_account="acme")
+    async def test_each_assignment_sets_the_share(self, tmp_path: Path) -> None:
+        settings = load_settings(oms_rate_limit_per_s=90.0, vtex_account="acme", input_topic_partitions=12)
         oms = OmsClient.from_settings(settings)
         runtime = Runtime(settings, data_dir=tmp_path, oms=oms)
-
-        async def twelve() -> int:
-            return 12
-
-        monkeypatch.setattr(runtime, "_input_partitions", twelve)
+        runtime._input_partition_count = 12  # read from the cluster already
         await runtime._share_budget({0, 1, 2})
         assert 22.5 == pytest.approx(oms.budget.rate())
         await runtime._share_budget(set(range(6)))  # a worker left: this one took more partitions
         assert 45.0 == pytest.approx(oms.budget.rate())
         exported = runtime.metrics.registry.get_sample_value("bridge_oms_budget_limit_per_s")
         assert 45.0 == pytest.approx(exported)
+
+    async def test_an_assignment_never_waits_on_the_cluster(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The declared count serves at once; the count read in the background then corrects it."""
+        settings = load_settings(oms_rate_limit_per_s=90.0, vtex_account="acme", input_topic_partitions=6)
+        oms = OmsClient.from_settings(settings)
+        runtime = Runtime(settings, data_dir=tmp_path, oms=oms)
+        read = asyncio.Event()
+
+        async def slow_cluster() -> None:
+            await read.wait()
+            runtime._input_partition_count = 12
+            runtime._apply_share(12)
+
+        monkeypatch.setattr(runtime, "_read_input_partitions", slow_cluster)
+        await asyncio.wait_for(runtime._share_budget({0, 1, 2}), 1.0)
+        assert 45.0 == pytest.approx(oms.budget.rate())  # 3 of the declared 6
+        read.set()
+        assert runtime._partition_count_read is not None
+        await runtime._partition_count_read
+        assert 22.5 == pytest.approx(oms.budget.rate())  # 3 of the 12 the cluster has
