@@ -1,8 +1,9 @@
 """The one client of VTEX's OMS `GET /api/oms/pvt/orders/{orderId}` (REFERENCE.md section 2).
 
 Everything that protects VTEX (and our account) from us lives here: one aiohttp session with a bounded
-connection pool, a per-account rate limit (aiolimiter leaky bucket; VTEX allows ~6,000 reads/min/account,
-so the default budget stays below 100/s), a per-request timeout, `Retry-After` honoured on 429 for *every*
+connection pool, the account's rate limit (VTEX allows ~6,000 reads/min/account, so the default budget
+stays below 100/s; a worker takes its partitions' share of it and cuts it on 429s, `bridge.vtex.budget`),
+a per-request timeout, `Retry-After` honoured on 429 for *every*
 caller (a shared cool-down, not just the request that saw it), exponential backoff with jitter on 5xx and
 timeouts (tenacity), and a bounded number of attempts. What happens after those attempts is the caller's
 decision, driven by the error class (`bridge.vtex.errors`).
