@@ -180,8 +180,21 @@ def create_app(
     async def on_assigned(sender: Any, assigned: Any, **_: Any) -> None:
         shorten_fetch_wait(app, settings.worker_fetch_max_wait_ms)
         await runtime.start()
-        await runtime.on_assigned(input_partitions(assigned))
+        # In the background: a slow rebalance callback leaves Faust's fetcher stalled (Runtime.assign).
+        taking = runtime.assign(input_partitions(assigned))
+        background.add(taking)  # the loop keeps only weak references to tasks
+        taking.add_done_callback(crash_on_failure)
         owners.claim(input_partitions(assigned))  # the console forwards order lookups by these claims
+
+    background: set[asyncio.Future[Any]] = set()
+
+    def crash_on_failure(task: asyncio.Future[Any]) -> None:
+        """Crash the worker when taking partitions failed, as a failing rebalance callback did."""
+        background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            crash = asyncio.ensure_future(app.crash(task.exception()))  # type: ignore[arg-type]
+            background.add(crash)
+            crash.add_done_callback(background.discard)
 
     async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
         acks.forget(input_partitions(revoked))

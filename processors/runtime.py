@@ -241,6 +241,20 @@ class Runtime:
         moved, self._epoch_moved = self._epoch_moved, asyncio.Event()
         moved.set()
 
+    def assign(self, partitions: Iterable[int]) -> asyncio.Task[None]:
+        """Start taking `partitions` (`on_assigned`) in the background and return at once.
+
+        Faust's rebalance callback must return quickly: one that took a few seconds (loading a large
+        state partition, or a cluster read) left the worker with its partitions assigned and its fetcher
+        never resuming them (faust-streaming 0.15.3; reproduced with a 3 s sleep in the callback). Records
+        fetched meanwhile wait in `submit` for their partition's ready event, created here before the
+        callback returns, so nothing is dropped; a revocation moves the epoch and ends those waits.
+        """
+        wanted = set(partitions)
+        for partition in wanted:
+            self._ready[partition] = asyncio.Event()
+        return asyncio.create_task(self.on_assigned(wanted))
+
     async def on_assigned(self, partitions: Iterable[int]) -> None:
         """Close writers of partitions gone elsewhere; retake the ones still here; open the new ones.
 
@@ -256,7 +270,7 @@ class Runtime:
         kept = sorted(wanted & set(self.writers))
         new = sorted(wanted - set(self.writers))
         for partition in kept + new:
-            self._ready[partition] = asyncio.Event()
+            self._ready.setdefault(partition, asyncio.Event())  # `assign` made fresh ones already
         results = await asyncio.gather(
             *(self._retake_writer(p) for p in kept), *(self._open_writer(p) for p in new)
         )
