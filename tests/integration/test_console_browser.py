@@ -104,6 +104,9 @@ class TestConsolePage:
                     await page.click("#timeline a.link-newer")  # the late event links to the newer state
                     assert "entry-3" == await page.locator("#timeline tr.highlight").get_attribute("id")
                     assert "ready-for-handling" == await page.text_content("#latest-status")
+                    # Money in the order's currency, not raw cents (32070 BRL cents in the example order).
+                    value = await page.text_content("#latest-value") or ""
+                    assert "320.70" in value.replace(",", ".") and ("R$" in value or "BRL" in value)
                     document = await page.text_content("#latest-order") or ""
                     assert "a***@e***.com" in document and "ana.souza@example.com" not in document
 

@@ -144,6 +144,18 @@ function renderTimeline(body) {
   });
 }
 
+// VTEX writes money as integers in cents (REFERENCE: `value`, `price`, `totals[].value`): show it in the
+// order's currency, or as a plain amount when the currency is unknown.
+function money(cents, currency) {
+  if (typeof cents !== "number") return "";
+  const amount = cents / 100;
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(amount);
+  } catch {
+    return amount.toFixed(2);
+  }
+}
+
 function renderLatest(latest) {
   const box = $("latest");
   box.replaceChildren();
@@ -162,7 +174,7 @@ function renderLatest(latest) {
     el("span", {}, "Event state"), el("span", {}, latest.state ?? ""),
     el("span", {}, "Processed at"), el("span", {}, latest.processed_at ?? ""),
     el("span", {}, "Record"), el("span", {}, position(latest.record)),
-    el("span", {}, "Value"), el("span", {}, order.value ?? ""),
+    el("span", {}, "Value"), el("span", { id: "latest-value" }, money(order.value, order.storePreferencesData?.currencyCode)),
     el("span", {}, "Items"), el("span", {}, items),
   ));
   box.append(el("details", {}, el("summary", {}, "Order document (masked)"),
