@@ -28,6 +28,7 @@ import orjson
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter
 
+from bridge.events import HEADER_STATE
 from bridge.identifiers import order_id_problem
 from bridge.settings import Settings
 from processors.console.auth import LOGIN, Authenticator, bearer
@@ -44,6 +45,8 @@ HOP_HEADER: Final = "X-Bridge-Console-Hop"
 FORWARD_TIMEOUT_S: Final = 15.0
 REPLAY_TIMEOUT_S: Final = 120.0
 DEFAULT_DEAD_LETTERS: Final = 50
+#: Orders `/api/orders/recent` lists: the newest on the input topic (at most one read per partition).
+RECENT_ORDERS: Final = 10
 MAX_DEAD_LETTERS: Final = 500
 API_HEADERS: Final = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -216,6 +219,25 @@ async def _forward(request: web.Request, console: Console, owner: str, base: dic
     return _answer(console, "order", body, status)
 
 
+async def recent_orders(request: web.Request) -> web.Response:
+    """List the orders seen last on the input topic (id, state, time), newest first: ids to look up."""
+    console = request.app[CONSOLE]
+    topic = console.settings.input_topic
+    try:
+        messages = await console.reader.tail(topic, 3)
+    except Exception as exc:
+        log.warning("could not read the input topic", extra={"topic": topic, "error": repr(exc)})
+        return _answer(console, "recent", {"error": "kafka-unavailable"}, 503)
+    orders: dict[str, dict[str, Any]] = {}
+    for message in sorted(messages, key=lambda m: m.timestamp or 0, reverse=True):
+        order_id = (message.key or b"").decode(errors="replace")
+        if order_id_problem(order_id) is not None or order_id in orders:
+            continue
+        state = dict(message.headers or ()).get(HEADER_STATE, b"").decode(errors="replace")
+        orders[order_id] = {"order_id": order_id, "state": state, "timestamp": message.timestamp}
+    return _answer(console, "recent", {"topic": topic, "orders": list(orders.values())[:RECENT_ORDERS]})
+
+
 async def dead_letters(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     try:
@@ -331,6 +353,7 @@ async def replay(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/session", session_info)
+    app.router.add_get("/api/orders/recent", recent_orders)
     app.router.add_get("/api/orders/{order_id}", get_order)
     app.router.add_get("/api/dead-letters", dead_letters)
     app.router.add_post("/api/dead-letters/replay", replay)

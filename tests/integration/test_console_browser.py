@@ -93,6 +93,8 @@ class TestConsolePage:
                     await expect(page.locator("#app")).to_be_visible()
                     await expect(page.locator("#session-user")).to_have_text("admin-token (admin)")
 
+                    # Recent orders from the input topic: ids a newcomer can click.
+                    await expect(page.locator("#recent-orders a", has_text="ord-web")).to_have_count(1)
                     await page.fill("#order-id", "ord-web")
                     await page.click("#search-button")
                     rows = page.locator("#timeline tbody tr")

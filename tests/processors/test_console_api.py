@@ -73,6 +73,8 @@ class Message:
     partition: int = 0
     offset: int = 0
     timestamp: int = 0
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class FakeReader:
@@ -250,6 +252,30 @@ class TestDeadLetters:
         body = await (await client.get("/api/dead-letters?order_id=o1")).json()
         assert [0] == [d["offset"] for d in body["dead_letters"]]
         assert 400 == (await client.get("/api/dead-letters?limit=x")).status
+
+
+class TestRecentOrders:
+    """The newest orders on the input topic are listed (newest first, once each) to look up."""
+
+    async def test_list(self, client: Client, parts: tuple[FakeRuntime, FakeReader, Calls]) -> None:
+        def hook(order_id: str, state: str, at: int) -> Message:
+            return Message(b"{}", timestamp=at, key=order_id.encode(), headers=(("state", state.encode()),))
+
+        parts[1].letters = [
+            hook("o-1", "handling", 1),
+            hook("o-2", "invoiced", 2),
+            hook("o-1", "invoiced", 3),
+        ]
+        parts[1].letters.append(Message(b"{}", timestamp=4, key=b"../x"))  # never an id to look up
+        response = await client.get("/api/orders/recent")
+        assert 200 == response.status
+        listed = [(o["order_id"], o["state"]) for o in (await response.json())["orders"]]
+        assert [("o-1", "invoiced"), ("o-2", "invoiced")] == listed
+
+    async def test_needs_a_login(self, aiohttp_client: Callable[..., Awaitable[Client]], parts: Any) -> None:
+        runtime, reader, calls = parts
+        anonymous = await aiohttp_client(build(runtime.settings, runtime, {}, reader, calls))
+        assert 401 == (await anonymous.get("/api/orders/recent")).status
 
 
 class TestReplay:

@@ -52,6 +52,7 @@ async function startSession() {
   $("login-view").hidden = true;
   $("app").hidden = false;
   fromHash();
+  loadRecentOrders();
   loadDeadLetters();
   return true;
 }
@@ -238,6 +239,24 @@ async function replay(letter, button) {
   } catch (error) {
     status("replay-status", `Replay failed: ${error}`, true);
     button.disabled = false;
+  }
+}
+
+async function loadRecentOrders() {
+  const list = $("recent-orders");
+  let response;
+  try {
+    response = await api("/api/orders/recent");
+  } catch (error) {
+    return;
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok || !Array.isArray(body.orders)) return;
+  list.replaceChildren();
+  if (body.orders.length === 0) list.append("none yet");
+  for (const order of body.orders) {
+    list.append(el("a", { href: `#order=${encodeURIComponent(order.order_id)}`, class: "recent-order" },
+      order.order_id), ` (${order.state || "?"}) `);
   }
 }
 
