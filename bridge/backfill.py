@@ -23,7 +23,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from bridge.events import InputEvent, build_input_event
+import orjson
+
+from bridge.events import InputEvent, build_input_event, utc_now_iso
 from bridge.feed_poller.poller import RecordSink
 from bridge.identifiers import order_id_problem
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
@@ -158,10 +160,14 @@ async def backfill_orders(
     app_key: str,
     concurrency: int = 4,
     produce_timeout_s: float = 10.0,
+    dead_letter_topic: str | None = None,
 ) -> BackfillResult:
     """Produce one `source: backfill` event per order (`sink` None = dry run: build, do not produce).
 
-    An order that cannot be read or does not make a valid event is reported and skipped; a credentials
+    An id that is no VTEX OrderId is never sent to OMS: it is reported and, with `dead_letter_topic`
+    (and a sink), dead-lettered with the reason like an unusable feed item, so the refusal is on record
+    next to the processor's. An order that cannot be read or does not make a valid event is reported
+    and skipped; a credentials
     or permission failure raises `BackfillAborted` because it would fail every order. `topic` is the
     input topic, or a source of the current one (`bridge.topics.resolver`), read at every send.
     """
@@ -172,6 +178,10 @@ async def backfill_orders(
         invalid = order_id_problem(order_id)
         if invalid is not None:  # never sent to OMS: it could steer the authenticated call
             result.failed[order_id] = f"invalid OrderId: it {invalid}"
+            if sink is not None and dead_letter_topic:
+                await _dead_letter_invalid(
+                    sink, dead_letter_topic, order_id, invalid, account, produce_timeout_s
+                )
             return
         async with gate:
             try:
@@ -214,3 +224,35 @@ async def backfill_orders(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return result
+
+
+#: The dead-letter reason of an id that is no VTEX OrderId (`bridge.identifiers`).
+REASON_INVALID_ID: Final = "invalid_order_id"
+
+
+async def _dead_letter_invalid(
+    sink: RecordSink, topic: str, order_id: str, problem: str, account: str, timeout: float
+) -> None:
+    """Write the dead letter of an invalid id, in the processor's dead-letter shape; a failed write is
+    logged (the id is reported on the command's output either way)."""
+    value = orjson.dumps(
+        {
+            "reason": REASON_INVALID_ID,
+            "detail": f"OrderId {problem}",
+            "event_id": None,
+            "order_id": order_id,
+            "state": None,
+            "input_topic": None,
+            "partition": None,
+            "offset": None,
+            "dead_lettered_at": utc_now_iso(),
+            "source": "backfill",
+            "account": account,
+            "event": orjson.dumps({"OrderId": order_id}).decode(),  # what was asked for, as the reader expects
+        }
+    )
+    headers = [("dead_letter_reason", REASON_INVALID_ID.encode()), ("source", b"backfill")]
+    try:
+        await sink.send(topic, b"invalid-order-id", value, headers, timeout=timeout)
+    except Exception as exc:  # reported on the command's output already
+        log.warning("could not dead-letter an invalid OrderId", extra={"error": repr(exc)})

@@ -122,6 +122,7 @@ async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) 
                 app_key=settings.vtex_app_key,
                 concurrency=settings.backfill_concurrency,
                 produce_timeout_s=settings.feed_poll_produce_timeout_s,
+                dead_letter_topic=settings.dead_letter_topic,
             )
     except BackfillAborted as exc:
         print(

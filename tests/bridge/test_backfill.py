@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -130,14 +131,19 @@ class TestBackfillOrders:
     async def test_invalid_ids_are_reported_never_read(self, sim: SimHandle) -> None:
         order_ids = driven_orders(sim, 1)
         bad = ["../../api/catalog_system/pvt/products/GetProductById/1?x", "v1-01#x", ""]
+        sink = RecordingSink()
         async with oms_for(sim) as oms:
             result = await backfill_orders(
-                [*bad, *order_ids], oms=oms, sink=RecordingSink(), topic="in", account="a", app_key="k"
-            )
+                [*bad, *order_ids], oms=oms, sink=sink, topic="in", account="a", app_key="k",
+                dead_letter_topic="dlq",
+            )  # fmt: skip
             assert 1 == oms.calls
         assert order_ids == [event.order_id for event in result.produced]
         assert set(bad) == set(result.failed)
         assert all(reason.startswith("invalid OrderId: it ") for reason in result.failed.values())
+        letters = [orjson.loads(value) for topic, _, value in sink.records if topic == "dlq"]
+        assert set(bad) == {letter["order_id"] for letter in letters}
+        assert {("invalid_order_id", "backfill")} == {(d["reason"], d["source"]) for d in letters}
 
     async def test_bad_credentials_abort(self, sim: SimHandle) -> None:
         order_ids = driven_orders(sim, 2)
