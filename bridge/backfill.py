@@ -248,7 +248,7 @@ async def _dead_letter_invalid(
             "dead_lettered_at": utc_now_iso(),
             "source": "backfill",
             "account": account,
-            "event": orjson.dumps({"OrderId": order_id}).decode(),  # what was asked for, as the reader expects
+            "event": orjson.dumps({"OrderId": order_id}).decode(),  # what was asked for
         }
     )
     headers = [("dead_letter_reason", REASON_INVALID_ID.encode()), ("source", b"backfill")]
