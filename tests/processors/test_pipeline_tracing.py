@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 
 from bridge.events import InputEvent
-from bridge.tracing import TRACE_HEADERS, TRACEPARENT, Tracing, build_tracing
+from bridge.tracing import DISABLED, TRACE_HEADERS, TRACEPARENT, Tracing, build_tracing
 from bridge.vtex.errors import OrderNotFound
 from processors.metrics import ProcessorMetrics
 from processors.pipeline import Pipeline, Work
@@ -39,7 +39,7 @@ class Parts:
             metrics=ProcessorMetrics(100.0),
             writer_for=lambda p: self.writer,  # type: ignore[arg-type,return-value]
             clock=lambda: 1000.0,
-            **({"tracing": self.tracing} if traced else {}),
+            tracing=self.tracing if traced else DISABLED,
         )
         self.acks: list[str] = []
 
