@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 from pathlib import Path
 from typing import Final
 
 from bench.common import process_cpu_seconds
 from bench.gobuild import go_build
+from bench.peers import terminate
 
 SOURCE: Final = Path(__file__).resolve().parent / "go-ingress"
 START_TIMEOUT_S: Final = 30.0
@@ -69,11 +69,4 @@ class GoIngressPeer:
         return process_cpu_seconds(self._process.pid)
 
     def _stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(5)
+        terminate(self._process, STOP_TIMEOUT_S)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Final
 
 from bench.common import process_cpu_seconds
+from bench.peers import terminate
 
 HERE: Final = Path(__file__).resolve().parent / "quix"
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -86,14 +86,7 @@ class QuixProcessor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(5)
+        terminate(self._process, STOP_TIMEOUT_S)
 
     @property
     def pid(self) -> int:
