@@ -163,6 +163,8 @@ class ResilientProducer:
         self._supervisor: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
+        #: Every instance has started once: `start` waits for it, so no key is refused at start-up.
+        self._all_started = asyncio.Event()
         self._stopping = False
         self._last_ack: float | None = None
         self._recreations = 0
@@ -193,8 +195,11 @@ class ResilientProducer:
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self, *, require_connection: bool = False) -> None:
-        """Start supervising; wait up to `start_timeout_s` for a first connection.
+        """Start supervising; wait up to `start_timeout_s` for every instance to connect.
 
+        All of them, not the first: keys map to instances, and a key whose instance is still starting
+        would be refused (503) by a service that already serves. When the bound passes with some
+        instances up, the rest join in the background (a frozen broker holds up only its own keys).
         Without `require_connection` a broker that is down is not an error: sends raise
         `ProducerUnavailable` until the supervisor connects. With it, raise `ProducerUnavailable`.
         """
@@ -203,8 +208,10 @@ class ResilientProducer:
         self._stopping = False
         self._supervisor = asyncio.create_task(self._supervise(), name="resilient-producer-supervisor")
         try:
-            await asyncio.wait_for(self._connected.wait(), self._config.start_timeout_s)
+            await asyncio.wait_for(self._all_started.wait(), self._config.start_timeout_s)
         except TimeoutError:
+            if self._connected.is_set():
+                return  # some instances serve; the others keep trying in the background
             if require_connection:
                 await self.stop()
                 raise ProducerUnavailable(
@@ -230,6 +237,7 @@ class ResilientProducer:
         for instance in self._instances:
             instance.producer, instance.recreate_reason, instance.timeout_streak_since = None, None, None
         self._connected.clear()
+        self._all_started.clear()
         if producers:
             await asyncio.gather(*(self._close(p, bound) for p in producers))
         for task in list(self._retired):
@@ -410,6 +418,8 @@ class ResilientProducer:
                     continue
                 self._instances[index] = _Instance(producer)
                 self._connected.set()
+                if all(i.producer is not None for i in self._instances):
+                    self._all_started.set()
                 log.info(
                     "kafka producer connected",
                     extra={"bootstrap": self._config.bootstrap_servers, "instance": index},

@@ -276,13 +276,14 @@ class TestSeveralInstances:
         assert 10 == len(first[0].sent) + len(replacement.sent)
 
     async def test_an_instance_that_cannot_start_holds_up_no_other(self) -> None:
+        """Past the start bound the instances that started serve their keys; the other keeps trying."""
         hanging = HangingStart()
         good = ScriptedProducer()
-        producer = ResilientProducer(config(instances=2, start_timeout_s=5.0), factory=Factory(good, hanging))
+        producer = ResilientProducer(config(instances=2, start_timeout_s=1.0), factory=Factory(good, hanging))
         started = time.monotonic()
-        await producer.start()
+        await producer.start()  # waits for every instance, but no longer than its start bound
         try:
-            assert producer.connected and time.monotonic() - started < 2.0
+            assert producer.connected and time.monotonic() - started < 1.0 + 1.0
             routed = {0: 0, 1: 0}
             for i in range(40):
                 key = f"k{i}".encode()
@@ -304,3 +305,28 @@ class HangingStart(ScriptedProducer):
 
     async def start(self) -> None:
         await asyncio.Event().wait()
+
+
+class TestStartWaitsForEveryInstance:
+    """A service that starts serving right after `start` refuses no key: every instance is up by then."""
+
+    async def test_start_returns_once_all_instances_connected(self) -> None:
+        slow, fast = SlowStart(delay_s=0.5), ScriptedProducer()
+        producer = ResilientProducer(config(instances=2, start_timeout_s=5.0), factory=Factory(fast, slow))
+        await producer.start()
+        try:
+            for i in range(20):  # keys of both instances are accepted at once
+                await producer.send("t", f"k{i}".encode(), b"v", timeout=1)
+        finally:
+            await producer.stop()
+
+
+@dataclass
+class SlowStart(ScriptedProducer):
+    """A producer whose start takes a while (a broker answering slowly)."""
+
+    delay_s: float = 0.5
+
+    async def start(self) -> None:
+        await asyncio.sleep(self.delay_s)
+        await super().start()
