@@ -157,8 +157,8 @@ def render(snap: Snapshot, previous: Snapshot | None, header: str, endpoints: li
                 + "  ".join(f"{o.order_id} ({o.state})" for o in snap.kafka.recent_orders[:3])
             )
             lines.append(
-                f"           look one up: vtex-bridge order {snap.kafka.recent_orders[0].order_id}"
-                "   (or in the console below)"
+                "           look one up in the console below, or: VTEX_BRIDGE_CONSOLE_READ_TOKEN=<its token>"
+                f" vtex-bridge order {snap.kafka.recent_orders[0].order_id}"
             )
     else:
         lines.append("Kafka      (not answering)")
