@@ -61,11 +61,7 @@ def order_id_problem(value: object) -> str | None:
 
 def validate_order_id(value: object, field: str = "OrderId") -> str:
     """Return `value` when it is a valid OrderId, else raise `InvalidIdentifier` naming `field`."""
-    problem = order_id_problem(value)
-    if problem is not None:
-        raise InvalidIdentifier(field, problem)
-    assert isinstance(value, str)
-    return value
+    return _validated(value, field, order_id_problem(value))
 
 
 def account_name_problem(value: object) -> str | None:
@@ -83,10 +79,14 @@ def account_name_problem(value: object) -> str | None:
 
 def validate_account_name(value: object, field: str = "account") -> str:
     """Return `value` when it is a valid account name, else raise `InvalidIdentifier` naming `field`."""
-    problem = account_name_problem(value)
+    return _validated(value, field, account_name_problem(value))
+
+
+def _validated(value: object, field: str, problem: str | None) -> str:
+    """Return `value` when `problem` (what its rule found) is None, else raise naming `field`."""
     if problem is not None:
         raise InvalidIdentifier(field, problem)
-    assert isinstance(value, str)
+    assert isinstance(value, str)  # every rule refuses a non-string
     return value
 
 
