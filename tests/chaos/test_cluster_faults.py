@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bridge.local_kafka import LocalCluster, LocalKafka, ensure_distribution, free_port
 from tests.chaos import probes
 from tests.chaos.harness import Bridge, BridgeOptions
+from tests.chaos.sim_client import Workload
 from tests.support.checker import CheckResult
 from tests.support.kafka import KAFKA_VERSION
 
@@ -158,6 +159,21 @@ async def restart(cluster: LocalCluster, node_id: int) -> None:
     await asyncio.to_thread(node(cluster, node_id).start)
 
 
+async def under_load(bridge: Bridge) -> Workload:
+    """Start the scenarios' workload (40 orders at 100 transitions/s) and wait for a third accepted."""
+    work = await bridge.start_workload(40, rate_per_s=100)
+    await bridge.wait_accepted(work.transitions // 3)
+    return work
+
+
+def assert_followed_the_leaders(result: CheckResult, figures: dict[str, Any]) -> None:
+    """Nothing lost, duplicated or reordered, and the ingress refused for no longer than
+    FAILOVER_BOUND_S after Kafka had moved every input leadership off the faulted broker."""
+    assert result.ok, result.to_json()
+    assert figures["ingress_503_s_after_failover"] is not None, figures
+    assert figures["ingress_503_s_after_failover"] <= FAILOVER_BOUND_S, result.to_json()
+
+
 class TestClusterFailover:
     """A broker's loss moves its leaderships; the ingress must follow within seconds, losing nothing."""
 
@@ -165,8 +181,7 @@ class TestClusterFailover:
         self, own_cluster: LocalCluster, cluster_bridge: tuple[Bridge, int], chaos_report: Report
     ) -> None:
         bridge, metrics_port = cluster_bridge
-        work = await bridge.start_workload(40, rate_per_s=100)
-        await bridge.wait_accepted(work.transitions // 3)
+        work = await under_load(bridge)
         victim = leader_of_most(own_cluster, await input_leaders(own_cluster, bridge.input_topic))
         async with FailoverProbe(own_cluster, bridge, metrics_port) as probe:
             probe.fault({victim})
@@ -176,16 +191,13 @@ class TestClusterFailover:
         await restart(own_cluster, victim)
         result = await bridge.check("cluster-leader-kill", transitions=work.transitions, **figures)
         chaos_report(result)
-        assert result.ok, result.to_json()
-        assert figures["ingress_503_s_after_failover"] is not None, figures
-        assert figures["ingress_503_s_after_failover"] <= FAILOVER_BOUND_S, result.to_json()
+        assert_followed_the_leaders(result, figures)
 
     async def test_sigstop_one_broker_30s(
         self, own_cluster: LocalCluster, cluster_bridge: tuple[Bridge, int], chaos_report: Report
     ) -> None:
         bridge, metrics_port = cluster_bridge
-        work = await bridge.start_workload(40, rate_per_s=100)
-        await bridge.wait_accepted(work.transitions // 3)
+        work = await under_load(bridge)
         victim = leader_of_most(own_cluster, await input_leaders(own_cluster, bridge.input_topic))
         process = node(own_cluster, victim).process
         assert process is not None
@@ -199,16 +211,13 @@ class TestClusterFailover:
             figures = probe.figures()
         result = await bridge.check("cluster-sigstop", transitions=work.transitions, **figures)
         chaos_report(result)
-        assert result.ok, result.to_json()
-        assert figures["ingress_503_s_after_failover"] is not None, figures
-        assert figures["ingress_503_s_after_failover"] <= FAILOVER_BOUND_S, result.to_json()
+        assert_followed_the_leaders(result, figures)
 
     async def test_two_brokers_down_refuses_quickly_and_never_falsely(
         self, own_cluster: LocalCluster, cluster_bridge: tuple[Bridge, int], chaos_report: Report
     ) -> None:
         bridge, metrics_port = cluster_bridge
-        work = await bridge.start_workload(40, rate_per_s=100)
-        await bridge.wait_accepted(work.transitions // 3)
+        work = await under_load(bridge)
         victims = {1, 2}
         async with FailoverProbe(own_cluster, bridge, metrics_port) as probe:
             probe.fault(victims)
