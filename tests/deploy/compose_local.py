@@ -11,6 +11,7 @@ address. So a broken `setup` chain, a refused hook URL or a health check that ne
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -96,9 +97,8 @@ class ComposeAsProcesses:
             spec = services[name]
             env = {k: self._value(str(v), address) for k, v in (spec.get("environment") or {}).items()}
             command = spec["command"]
-            argv = [
-                self._arg(str(a)) for a in (command if isinstance(command, list) else shlex.split(command))
-            ]
+            words = command if isinstance(command, list) else shlex.split(command)
+            argv = [self._hosts(str(word)) for word in words]
             health = spec.get("healthcheck", {}).get("test")
             deps = spec.get("depends_on") or {}
             if isinstance(deps, list):
@@ -117,9 +117,6 @@ class ComposeAsProcesses:
     def _value(self, value: str, own_address: str) -> str:
         value = self._hosts(value)
         return own_address if value == "0.0.0.0" else value  # noqa: S104 - compose's "every interface"
-
-    def _arg(self, arg: str) -> str:
-        return self._hosts(arg)
 
     def _hosts(self, text: str) -> str:
         text = text.replace("kafka:9092", self.bootstrap)
@@ -142,6 +139,7 @@ class ComposeAsProcesses:
         return rest
 
     # --- running --------------------------------------------------------------------------------
+    @functools.cached_property
     def base_env(self) -> dict[str, str]:
         """The image's environment over ours, without any bridge or Kafka variable of the caller's."""
         ours = {k: v for k, v in os.environ.items() if not k.startswith(("VTEX_", "KAFKA_", "VTEX_BRIDGE_"))}
@@ -158,7 +156,7 @@ class ComposeAsProcesses:
             child = Child(
                 name=service.name,
                 argv=service.argv,
-                env={**self.base_env(), **service.env},
+                env={**self.base_env, **service.env},
                 log_path=self.work_dir / "logs" / f"{service.name}.log",
                 cwd=self.work_dir / service.name,
             )
@@ -177,7 +175,7 @@ class ComposeAsProcesses:
         if service.healthcheck is None or not self.children[name].running:
             return False
         probe = subprocess.run(  # noqa: S603 - the compose file's own health check
-            service.healthcheck, env=self.base_env(), capture_output=True, timeout=15, check=False
+            service.healthcheck, env=self.base_env, capture_output=True, timeout=15, check=False
         )
         return probe.returncode == 0
 
