@@ -30,8 +30,8 @@ import orjson
 from aiohttp import web
 
 from bench.common import emit, kafka_broker, machine_description, percentile, progress
-from tests.chaos.harness import Bridge, BridgeOptions
-from tests.support.kafka import read_all, wait_until
+from testkit.harness import Bridge, BridgeOptions
+from testkit.kafka import read_all, wait_until
 
 DEFAULT_ORDERS = 300
 OMS_LATENCY_S = 0.02

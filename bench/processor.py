@@ -74,9 +74,9 @@ from bench.common import (
 from bench.peers.quix_peer import PeerUnavailable, QuixProcessor
 from bridge.events import HEADER_EVENT_ID, InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.support.fake_oms import APP_KEY, APP_TOKEN, EXAMPLE_ORDER, FakeOms
-from tests.support.kafka import create_topics
-from tests.support.worker import WorkerConfig, WorkerProcess, hook, lifecycle
+from testkit.fake_oms import APP_KEY, APP_TOKEN, EXAMPLE_ORDER, FakeOms
+from testkit.kafka import create_topics
+from testkit.worker import WorkerConfig, WorkerProcess, hook, lifecycle
 
 OMS_LATENCY_S = 0.05
 HOOKS_PER_S = 500

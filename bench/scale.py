@@ -36,9 +36,9 @@ from bench.common import emit, kafka_broker, machine_description, process_cpu_se
 from bench.processor import Sink, produce
 from bridge.events import InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.support.fake_oms import FakeOms
-from tests.support.kafka import create_topics
-from tests.support.worker import WorkerConfig, WorkerProcess, lifecycle
+from testkit.fake_oms import FakeOms
+from testkit.kafka import create_topics
+from testkit.worker import WorkerConfig, WorkerProcess, lifecycle
 
 PARTITIONS = 12
 STEPS_PER_ORDER = 3

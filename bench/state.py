@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from bench.common import emit, kafka_broker, machine_description, progress
 from processors.dedup import OrderMemory
 from processors.state import MemoryState, encode_memory, load_partition, new_state
-from tests.support.kafka import create_topics, unique
+from testkit.kafka import create_topics, unique
 
 
 def rss_mb() -> float:

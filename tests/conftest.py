@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bridge.local_kafka import LocalKafka
-from tests.support import kafka as kafka_support
+from testkit import kafka as kafka_support
 
 pytest_plugins = ["tests.support.sim"]
 

@@ -13,8 +13,8 @@ import orjson
 
 from bridge.feed_poller.poller import FeedPoller, PollerConfig
 from bridge.vtex.config_models import FeedItem
+from testkit.kafka import wait_until
 from tests.support.ingress import ACCOUNT, APP_KEY, FakeProducer
-from tests.support.kafka import wait_until
 
 
 def item(n: int, order: int) -> FeedItem:

@@ -19,7 +19,7 @@ from bridge.kafka_producer import (
     ProduceTimeout,
     ResilientProducer,
 )
-from tests.support.kafka import wait_until
+from testkit.kafka import wait_until
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from bridge.vtex.errors import InvalidOrderId, OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
 from bridge.vtex.http import path_with, vtex_url
 from bridge.vtex.oms import ORDER_PATH, OmsClient, parse_retry_after
-from tests.support.fake_oms import APP_KEY, APP_TOKEN, FakeOms
+from testkit.fake_oms import APP_KEY, APP_TOKEN, FakeOms
 
 
 class Recorder:

@@ -319,7 +319,7 @@ class TestWaitingHealth:
         import aiohttp
 
         from bridge.topics.worker_switch import _serve_waiting
-        from tests.support.worker import free_port
+        from testkit.worker import free_port
 
         port = free_port()
         runner = await _serve_waiting(load_settings(worker_web_port=port), 2)

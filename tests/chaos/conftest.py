@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bridge.local_kafka import LocalKafka
-from tests.chaos.harness import Bridge, BridgeFactory, BridgeOptions
-from tests.support.checker import CheckResult
+from testkit.checker import CheckResult
+from testkit.harness import Bridge, BridgeFactory, BridgeOptions
 
 _RESULTS: list[str] = []
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from bridge.local_kafka import LocalKafka
-from tests.chaos.harness import BridgeFactory
-from tests.support.checker import CheckResult
+from testkit.checker import CheckResult
+from testkit.harness import BridgeFactory
 
 Report = Callable[[CheckResult], None]
 

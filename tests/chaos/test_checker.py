@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bridge.events import compute_event_id
-from tests.support.checker import CheckResult, Expectation, InputRecord, OutputRecord, check
+from testkit.checker import CheckResult, Expectation, InputRecord, OutputRecord, check
 
 PREFIX = "st."
 ORDER = "1000000000001-01"

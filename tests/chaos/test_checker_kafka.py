@@ -8,9 +8,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from testkit.checker import check_kafka
+from testkit.kafka import create_topics, unique
 from tests.chaos.test_checker import A, B, accepted_only, event_id, output
-from tests.support.checker import check_kafka
-from tests.support.kafka import create_topics, unique
 
 pytestmark = pytest.mark.integration
 

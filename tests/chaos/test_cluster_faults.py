@@ -23,11 +23,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bridge.local_kafka import LocalCluster, LocalKafka, ensure_distribution, free_port
-from tests.chaos import probes
-from tests.chaos.harness import Bridge, BridgeOptions
-from tests.chaos.sim_client import Workload
-from tests.support.checker import CheckResult
-from tests.support.kafka import KAFKA_VERSION
+from testkit import probes
+from testkit.checker import CheckResult
+from testkit.harness import Bridge, BridgeOptions
+from testkit.kafka import KAFKA_VERSION
+from testkit.sim_client import Workload
 
 Report = Callable[[CheckResult], None]
 REFUSALS = ("kafka_unavailable", "kafka_timeout", "kafka_failed")

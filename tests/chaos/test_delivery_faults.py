@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.chaos.harness import BridgeFactory
-from tests.support.checker import CheckResult
+from testkit.checker import CheckResult
+from testkit.harness import BridgeFactory
 
 Report = Callable[[CheckResult], None]
 

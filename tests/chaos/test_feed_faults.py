@@ -14,9 +14,9 @@ from collections.abc import Callable
 import pytest
 
 from bridge.local_kafka import LocalKafka
-from tests.chaos.harness import Bridge, BridgeFactory
-from tests.support.checker import CheckResult, read_inputs
-from tests.support.kafka import wait_until
+from testkit.checker import CheckResult, read_inputs
+from testkit.harness import Bridge, BridgeFactory
+from testkit.kafka import wait_until
 
 Report = Callable[[CheckResult], None]
 #: How long a killed lot may take to come back (visibility timeout 2.4 s at 100x, plus reads).

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.harness import Bridge, BridgeFactory
-from tests.support.checker import (
+from testkit.checker import (
     CheckResult,
     Expectation,
     check,
@@ -26,6 +25,7 @@ from tests.support.checker import (
     read_outputs,
     topics_with_prefix,
 )
+from testkit.harness import Bridge, BridgeFactory
 
 Report = Callable[[CheckResult], None]
 

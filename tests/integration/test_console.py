@@ -15,9 +15,9 @@ import aiohttp
 import orjson
 import pytest
 
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess, hook, lifecycle, produce
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, wait_until
+from testkit.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess, hook, lifecycle, produce
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

@@ -15,9 +15,9 @@ import orjson
 import pytest
 from playwright.async_api import ConsoleMessage, async_playwright, expect
 
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, read_all, wait_until
-from tests.support.worker import WorkerConfig, WorkerProcess, hook, lifecycle, produce
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, read_all, wait_until
+from testkit.worker import WorkerConfig, WorkerProcess, hook, lifecycle, produce
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from processors.console.directory import OwnerDirectory
-from tests.support.kafka import create_topics, unique, wait_until
+from testkit.kafka import create_topics, unique, wait_until
 
 pytestmark = pytest.mark.integration
 

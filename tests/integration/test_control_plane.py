@@ -21,8 +21,8 @@ from bridge.feed_poller.service import run_poller
 from bridge.settings import load_settings
 from processors.dedup import EMPTY, OrderMemory, is_duplicate, remember
 from simulator.server import SimHandle
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.ingress import running_ingress_ports
-from tests.support.kafka import create_topics, read_all, unique, wait_until
 from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bridge import local_kafka
-from tests.support.kafka import KAFKA_VERSION
+from testkit.kafka import KAFKA_VERSION
 
 pytestmark = pytest.mark.integration
 

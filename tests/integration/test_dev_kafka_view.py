@@ -7,7 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from bridge.dev.kafka_view import KafkaView
-from tests.support.kafka import create_topics, unique
+from testkit.kafka import create_topics, unique
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import FeedConfig, FeedQueue, VtexRateLimited, WorkflowFilter
 from processors.records import original_value
 from simulator.server import SimHandle
-from tests.support.kafka import wait_until
+from testkit.kafka import wait_until
 from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration

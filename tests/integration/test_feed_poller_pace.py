@@ -17,7 +17,7 @@ from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.statuses import KNOWN_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import FeedConfig, FeedQueue, WorkflowFilter
-from tests.support.kafka import create_topics, read_all, unique, wait_until
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.sim import SimFactory
 
 MAX_CONCURRENCY = 4

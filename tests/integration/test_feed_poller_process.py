@@ -19,7 +19,7 @@ from bridge.statuses import KNOWN_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import FeedConfig, FeedQueue, HookConfig, WorkflowFilter
 from simulator.server import SimHandle
-from tests.support.kafka import create_topics, read_all, unique, wait_until
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.sim import HookReceiver, SimFactory
 
 pytestmark = pytest.mark.integration

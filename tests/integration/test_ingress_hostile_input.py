@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from bridge.events import decode_input_event
+from testkit.kafka import create_topics, read_all, unique
 from tests.support.ingress import (
     ACCOUNT,
     APP_KEY,
@@ -21,7 +22,6 @@ from tests.support.ingress import (
     ingress_settings,
     running_ingress_ports,
 )
-from tests.support.kafka import create_topics, read_all, unique
 
 pytestmark = pytest.mark.integration
 

@@ -21,6 +21,7 @@ from bridge.events import HEADER_EVENT_ID, decode_input_event
 from bridge.ingress.app import create_app
 from bridge.ingress.server import serve
 from bridge.local_kafka import free_port
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.ingress import (
     ACCOUNT,
     APP_KEY,
@@ -31,7 +32,6 @@ from tests.support.ingress import (
     ingress_settings,
     response_schema_errors,
 )
-from tests.support.kafka import create_topics, read_all, unique, wait_until
 
 pytestmark = pytest.mark.integration
 

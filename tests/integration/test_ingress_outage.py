@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from bridge.events import decode_input_event
 from bridge.ingress.app import create_app
 from bridge.local_kafka import LocalKafka
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.ingress import auth_headers, hook_payload, ingress_settings
-from tests.support.kafka import create_topics, read_all, unique, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from bridge.events import decode_input_event
 from bridge.settings import load_settings
 from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import HookConfig, OrdersFilter
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.ingress import running_ingress
-from tests.support.kafka import create_topics, read_all, unique, wait_until
 from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration

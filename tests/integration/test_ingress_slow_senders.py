@@ -26,6 +26,7 @@ import orjson
 import pytest
 
 from bridge.local_kafka import free_port
+from testkit.kafka import create_topics, unique, wait_until
 from tests.support.ingress import (
     ACCOUNT,
     APP_KEY,
@@ -36,7 +37,6 @@ from tests.support.ingress import (
     ingress_settings,
     running_ingress,
 )
-from tests.support.kafka import create_topics, unique, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bridge.kafka_metadata import topic_exists
 from bridge.topics.generation import ControlReader
-from tests.support.checker import topics_with_prefix
-from tests.support.kafka import create_topics, unique
+from testkit.checker import topics_with_prefix
+from testkit.kafka import create_topics, unique
 
 pytestmark = pytest.mark.integration
 

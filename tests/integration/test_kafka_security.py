@@ -27,10 +27,10 @@ from bridge.settings import Settings, load_settings
 from bridge.topics.acls import SERVICES, apply_acls, plan_acls
 from bridge.topics.apply import apply_topics
 from bridge.topics.cluster import admin_client
-from tests.support.fake_oms import FakeOms, fake_oms
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import KAFKA_VERSION, read_all, unique, wait_until
+from testkit.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess
 from tests.support.ingress import auth_headers, hook_payload, ingress_settings
-from tests.support.kafka import KAFKA_VERSION, read_all, unique, wait_until
-from tests.support.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

@@ -12,15 +12,15 @@ import pytest
 
 from bridge.local_kafka import LocalKafka
 from bridge.stop_watchdog import STOP_TIMEOUT_EXIT_CODE
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, wait_until
+from testkit.worker import WorkerProcess, downstream, produce
 from tests.integration.test_processor_guarantees import (
     assert_exactly_once_in_order,
     at_least,
     grouped_config,
     workload,
 )
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import WorkerProcess, downstream, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 __all__ = ["fake_oms"]

@@ -13,9 +13,9 @@ import pytest
 
 from bridge.events import InputEvent
 from bridge.statuses import KNOWN_STATUSES
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import (
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, wait_until
+from testkit.worker import (
     WorkerConfig,
     WorkerProcess,
     downstream,

@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.chaos import probes
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, read_all, wait_until
-from tests.support.worker import WorkerConfig, WorkerProcess, downstream, hook, produce
+from testkit import probes
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, read_all, wait_until
+from testkit.worker import WorkerConfig, WorkerProcess, downstream, hook, produce
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

@@ -10,8 +10,8 @@ from processors.dedup import OrderMemory
 from processors.records import Outgoing
 from processors.topic_limits import TopicLimits, cluster_describe
 from processors.writer import RecordRejected, RetryBatch
-from tests.support.kafka import create_topics, read_all, unique
-from tests.support.worker import partition_writer
+from testkit.kafka import create_topics, read_all, unique
+from testkit.worker import partition_writer
 
 pytestmark = pytest.mark.integration
 

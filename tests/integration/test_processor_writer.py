@@ -8,8 +8,8 @@ import pytest
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
 from processors.writer import PartitionLost
-from tests.support.kafka import create_topics, read_all, unique
-from tests.support.worker import partition_writer
+from testkit.kafka import create_topics, read_all, unique
+from testkit.worker import partition_writer
 
 pytestmark = pytest.mark.integration
 

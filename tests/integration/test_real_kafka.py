@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from tests.support.kafka import create_topics, read_all, unique
+from testkit.kafka import create_topics, read_all, unique
 
 pytestmark = pytest.mark.integration
 

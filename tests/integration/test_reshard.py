@@ -32,11 +32,11 @@ from bridge.topics.generation import (
 )
 from bridge.topics.reshard import EXIT_OK, run_reshard
 from bridge.topics.resolver import InputTopicResolver
-from tests.support.checker import Expectation, InputRecord, check, read_inputs, read_outputs
-from tests.support.fake_oms import FakeOms, fake_oms
+from testkit.checker import Expectation, InputRecord, check, read_inputs, read_outputs
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, read_all, wait_until
+from testkit.worker import BASE, WorkerConfig, WorkerProcess
 from tests.support.ingress import auth_headers, hook_payload, ingress_settings, running_ingress
-from tests.support.kafka import create_topics, read_all, wait_until
-from tests.support.worker import BASE, WorkerConfig, WorkerProcess
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
@@ -242,7 +242,7 @@ async def _placement(bootstrap: str, keys: list[bytes]) -> dict[bytes, int]:
     """Return the partition a real producer picks for each key on a fresh 6-partition topic."""
     from aiokafka import AIOKafkaProducer
 
-    from tests.support.kafka import unique
+    from testkit.kafka import unique
 
     topic = unique("placement")
     await create_topics(bootstrap, topic, partitions=NEW_PARTITIONS)
@@ -275,7 +275,7 @@ class TestResume:
 
         from bridge.topics.generation import partition_for, transactional_id
         from bridge.topics.reshard import EXIT_CONFLICT, EXIT_TIMEOUT
-        from tests.support.kafka import unique
+        from testkit.kafka import unique
 
         settings = ingress_settings(
             kafka_bootstrap_servers=kafka_bootstrap,

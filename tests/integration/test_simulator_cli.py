@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.kafka import wait_until
+from testkit.kafka import wait_until
 from tests.support.sim import HookReceiver
 
 pytestmark = pytest.mark.integration

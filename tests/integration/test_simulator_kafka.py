@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from bridge.events import compute_event_id
 from simulator.filters import parse_filter
-from tests.support.kafka import create_topics, read_all, unique
+from testkit.kafka import create_topics, read_all, unique
 from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration

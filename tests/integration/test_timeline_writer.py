@@ -10,8 +10,8 @@ from processors.dedup import OrderMemory
 from processors.records import Outgoing
 from processors.timeline import TimelineOp, entry, expand
 from processors.writer import PartitionLost, PartitionWriter
-from tests.support.kafka import create_topics, read_all, unique
-from tests.support.worker import partition_writer
+from testkit.kafka import create_topics, read_all, unique
+from testkit.worker import partition_writer
 
 pytestmark = pytest.mark.integration
 

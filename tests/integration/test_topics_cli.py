@@ -24,8 +24,8 @@ from bridge.topics.cluster import admin_client, read_cluster
 from bridge.topics.plan import EXIT_CHANGES, EXIT_CLEAN, EXIT_REFUSED
 from processors.state import changelog_topic
 from processors.topics import ensure_topics
-from tests.support.kafka import unique
-from tests.support.worker import VTEX_BRIDGE, hook, produce
+from testkit.kafka import unique
+from testkit.worker import VTEX_BRIDGE, hook, produce
 
 pytestmark = pytest.mark.integration
 

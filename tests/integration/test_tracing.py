@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from bridge.tracing import TRACEPARENT
-from tests.support.fake_oms import FakeOms, fake_oms
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, read_all, wait_until
+from testkit.worker import WorkerConfig, WorkerProcess
 from tests.support.ingress import auth_headers, hook_payload, ingress_settings, running_ingress
-from tests.support.kafka import create_topics, read_all, wait_until
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
-from tests.support.worker import WorkerConfig, WorkerProcess
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

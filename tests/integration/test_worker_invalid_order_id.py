@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, read_all
-from tests.support.worker import WorkerConfig, WorkerProcess, hook, produce
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, read_all
+from testkit.worker import WorkerConfig, WorkerProcess, hook, produce
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

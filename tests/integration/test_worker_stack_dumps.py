@@ -10,9 +10,9 @@ import pytest
 
 from bridge.stack_dumps import END_OF_DUMP
 from bridge.stop_watchdog import STOP_TIMEOUT_EXIT_CODE
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import WorkerConfig, WorkerProcess, downstream, lifecycle, produce
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, wait_until
+from testkit.worker import WorkerConfig, WorkerProcess, downstream, lifecycle, produce
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

@@ -14,9 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from processors.rocks import MB
-from tests.support.fake_oms import FakeOms, fake_oms
-from tests.support.kafka import create_topics, wait_until
-from tests.support.worker import WorkerConfig, WorkerProcess, downstream, lifecycle, produce
+from testkit.fake_oms import FakeOms, fake_oms
+from testkit.kafka import create_topics, wait_until
+from testkit.worker import WorkerConfig, WorkerProcess, downstream, lifecycle, produce
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]

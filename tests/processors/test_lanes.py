@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from processors.lanes import LaneScheduler, LanesClosed
-from tests.support.kafka import wait_until
+from testkit.kafka import wait_until
 
 
 class TestLanes:

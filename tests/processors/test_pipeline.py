@@ -19,7 +19,7 @@ from processors.records import Outgoing
 from processors.routing import Router
 from processors.state import MemoryState
 from processors.writer import RetryBatch
-from tests.support.worker import hook
+from testkit.worker import hook
 
 SETTINGS = load_settings(
     kafka_embedded=False,

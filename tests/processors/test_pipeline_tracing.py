@@ -18,8 +18,8 @@ from processors.pipeline import Pipeline, Work
 from processors.records import Outgoing
 from processors.routing import Router
 from processors.tracing import OMS_SPAN
+from testkit.worker import hook
 from tests.processors.test_pipeline import SETTINGS, FakeReader, FakeWriter
-from tests.support.worker import hook
 
 PROCESS = f"process {SETTINGS.input_topic}"
 

@@ -21,8 +21,8 @@ from processors.records import HEADER_FOLLOWS_DEAD_LETTER
 from processors.routing import Router
 from processors.topic_limits import FixedLimits, TopicLimits, record_size
 from processors.writer import RecordRejected
+from testkit.worker import hook
 from tests.processors.test_pipeline import FakeWriter, values
-from tests.support.worker import hook
 
 SETTINGS = load_settings(
     kafka_embedded=False,

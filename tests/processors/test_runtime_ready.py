@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bridge.settings import load_settings
 from processors.runtime import Runtime
-from tests.support.fake_oms import UnusedOms
-from tests.support.worker import hook
+from testkit.fake_oms import UnusedOms
+from testkit.worker import hook
 
 DEADLINE_S = 5.0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bridge.settings import load_settings
 from processors.runtime import Runtime
-from tests.support.fake_oms import UnusedOms
+from testkit.fake_oms import UnusedOms
 
 
 class _SlowWriter:

@@ -21,7 +21,7 @@ from processors.rocks import MB, RocksMemory, default_memory
 from processors.runtime import Runtime
 from processors.state import RocksState, new_state, remove_stale
 from processors.timeline_store import RocksTimelines, new_timelines
-from tests.support.fake_oms import UnusedOms
+from testkit.fake_oms import UnusedOms
 
 
 def options_file(db_dir: Path) -> dict[str, str]:

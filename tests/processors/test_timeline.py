@@ -29,7 +29,7 @@ from processors.timeline import (
 )
 from processors.timeline_store import MemoryTimelines, RocksTimelines, TimelineStore
 from processors.writer import RetryBatch
-from tests.support.worker import hook
+from testkit.worker import hook
 
 SETTINGS = load_settings(
     kafka_embedded=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 from bridge.settings import load_settings
 from processors.lanes import LaneScheduler
 from processors.runtime import BEHIND_RECORDS, Runtime
-from tests.support.fake_oms import UnusedOms
+from testkit.fake_oms import UnusedOms
 
 
 class _Load:

@@ -6,8 +6,8 @@ import aiohttp
 
 from bridge.settings import SIMULATOR_APP_KEY
 from simulator.server import SimHandle
+from testkit.kafka import wait_until
 from tests.simulator.conftest import AUTH
-from tests.support.kafka import wait_until
 from tests.support.sim import HookReceiver
 
 

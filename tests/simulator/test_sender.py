@@ -16,7 +16,7 @@ from simulator.config import VTEX_MAX_ATTEMPTS, VTEX_MAX_RETRY_AGE_S
 from simulator.filters import parse_filter
 from simulator.server import SimHandle
 from simulator.workload import HAPPY, UNDOCUMENTED_STATUSES
-from tests.support.kafka import wait_until
+from testkit.kafka import wait_until
 from tests.support.sim import HookReceiver, SimFactory
 
 EVERY_CHANGE = {"type": "FromOrders", "expression": "$exists(orderId)", "disableSingleFire": True}
