@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from bridge.topic_names import timeline_topic as timeline_topic
 from processors.rocks import RocksMemory
 from processors.state import RocksBacked, is_rocks
 from processors.timeline import decode_value, entry_time
-
-
-def timeline_topic(app_id: str) -> str:
-    return f"{app_id}-timeline-changelog"
 
 
 class TimelineStore(Protocol):

@@ -32,7 +32,7 @@ from aiokafka.errors import for_code
 from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 
 from bridge.settings import Settings
-from bridge.topics.generation import control_topic
+from bridge.topic_names import control_topic, replay_group
 
 SERVICES: Final = ("ingress", "worker", "console", "feed-poller")
 EXIT_OK: Final = 0
@@ -125,7 +125,7 @@ def declared_acls(settings: Settings) -> list[Acl]:
         ]
     rules += [
         ("console", topic, settings.dead_letter_topic, literal, (read, describe)),
-        ("console", group, f"{app}-replay", literal, (read,)),
+        ("console", group, replay_group(app), literal, (read,)),
         ("worker", topic, settings.input_topic, literal, (read, describe)),
         ("worker", topic, generations, prefixed, (read, describe)),
         ("worker", topic, control, literal, (read, describe)),

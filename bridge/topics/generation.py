@@ -41,8 +41,11 @@ from bridge.events import utc_now_iso
 from bridge.kafka_config import client_kwargs
 from bridge.kafka_metadata import topic_exists
 from bridge.settings import Settings
-from processors.state import changelog_topic
-from processors.timeline_store import timeline_topic
+from bridge.topic_names import changelog_topic, timeline_topic
+from bridge.topic_names import control_topic as control_topic
+from bridge.topic_names import generation_app_id as generation_app_id
+from bridge.topic_names import generation_topic as generation_topic
+from bridge.topic_names import transactional_id as transactional_id
 
 log = logging.getLogger(__name__)
 
@@ -139,22 +142,7 @@ class GenerationRecord:
             raise GenerationError(f"unreadable generation record {raw[:200]!r}: {exc}") from exc
 
 
-# --- names --------------------------------------------------------------------------------------------
-
-
-def control_topic(settings: Settings) -> str:
-    """Return the control topic's name (`generation_control_topic`, default `<input_topic>.control`)."""
-    return settings.generation_control_topic or f"{settings.input_topic}.control"
-
-
-def generation_topic(settings: Settings, number: int) -> str:
-    """Return the input topic of generation `number` (generation 1 is `settings.input_topic`)."""
-    return settings.input_topic if number == 1 else f"{settings.input_topic}.g{number}"
-
-
-def generation_app_id(settings: Settings, number: int) -> str:
-    """Return the worker app id (= consumer group, changelog and transactional-id prefix) of a generation."""
-    return settings.worker_app_id if number == 1 else f"{settings.worker_app_id}-g{number}"
+# --- names (defined in bridge.topic_names) --------------------------------------------------------------
 
 
 def changelog_topics(app_id: str) -> tuple[str, ...]:
@@ -165,11 +153,6 @@ def changelog_topics(app_id: str) -> tuple[str, ...]:
     of its key.
     """
     return (changelog_topic(app_id), timeline_topic(app_id))
-
-
-def transactional_id(app_id: str, partition: int) -> str:
-    """Return the transactional id of a partition's writer (as `processors.writer.PartitionWriter`)."""
-    return f"{app_id}-p{partition}"
 
 
 def partition_for(key: bytes, partitions: int) -> int:

@@ -1,10 +1,8 @@
 """The declared topic set: every topic the bridge uses, with partitions, replication and configs.
 
-One source of topic names: the status topics come from `processors.routing.Router` (route groups
-included), the changelogs from `bridge.topics.generation.changelog_topics` (de-dup and timeline), the
-control topic and the per-generation names from `bridge.topics.generation`, the rest from settings.
-`vtex-bridge topics plan|apply`, the worker's topic creation at startup (`processors.topics`) and the
-reshard procedure all build their topics here, so they never disagree.
+Names come from `bridge.topic_names` (the one place names are derived), the status topics from the
+router (route groups included). `vtex-bridge topics plan|apply`, the worker's topic creation at startup
+(`processors.topics`) and the reshard procedure all build their topics here, so they never disagree.
 
 Every topic but Faust's leader topic is keyed (by OrderId; the control topic by its one record key):
 the input (ingress, feed poller), the status and dead-letter topics (downstream key) and the changelogs
@@ -20,13 +18,14 @@ from typing import Final, Literal, get_args
 
 from bridge.settings import Settings
 from bridge.statuses import UNKNOWN_STATUS
+from bridge.topic_names import leader_topic as leader_topic
+from bridge.topic_names import owners_topic
 from bridge.topics.generation import (
     GenerationRecord,
     changelog_topics,
     control_topic,
     generation_app_id,
 )
-from processors.console.directory import owners_topic
 from processors.routing import Router
 
 #: `control` is the input-generation control topic; `leader` is Faust's assignor-leader topic.
@@ -60,11 +59,6 @@ class TopicSpec:
     kind: TopicKind
     co_partitioned_with: str | None = None
     enforce_partitions: bool = True
-
-
-def leader_topic(app_id: str) -> str:
-    """Return the name of Faust's assignor-leader topic of the worker group (one partition)."""
-    return f"{app_id}-__assignor-__leader"
 
 
 def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:

@@ -31,6 +31,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
+from bridge.topic_names import owners_topic as owners_topic
 from processors.console.ownership import Distribution, advertised_url
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,6 @@ FETCH_TIMEOUT_MS: Final = 500
 #: How often the input topic's partition count is re-read from the cluster metadata.
 METADATA_REFRESH_S: Final = 30.0
 BACKOFF_MAX_S: Final = 10.0
-
-
-def owners_topic(app_id: str) -> str:
-    return f"{app_id}-console-owners"
 
 
 class OwnerDirectory:
