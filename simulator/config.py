@@ -8,9 +8,11 @@ duplicate/reorder rates) start from here and then live in `simulator.controls.Co
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bridge.identifiers import account_name_problem
 from bridge.settings import SIMULATOR_ACCOUNT, SIMULATOR_APP_KEY, SIMULATOR_APP_TOKEN
 
 if TYPE_CHECKING:
@@ -31,6 +33,29 @@ VTEX_RATE_LIMIT_PER_MINUTE = 6000
 
 
 @dataclass(frozen=True, slots=True)
+class SimAccount:
+    """One more VTEX account the simulator serves beside the primary one, under `/accounts/{name}/`.
+
+    Each account is a whole simulated VTEX account (orders, hook, feed, rate limit, chaos knobs), as a
+    brand with one account per country has; `SimConfig.for_account` gives its configuration.
+    """
+
+    name: str
+    app_key: str
+    app_token: str
+    #: Requests per minute per API family; None = the simulator's `rate_limit_per_minute`.
+    rate_limit_per_minute: int | None = None
+    #: Seed of this account's orders; None = derived from the simulator's seed and the name, so the
+    #: accounts' order ids and documents differ.
+    seed: int | None = None
+
+    @classmethod
+    def made_up(cls, name: str) -> SimAccount:
+        """Return the account `name` with the simulator's made-up credentials for it (not secrets)."""
+        return cls(name, f"vtexappkey-{name}-BRIDGE", f"sim-app-token-{name}-not-a-secret")
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     """Configuration of one simulator instance; every duration is in seconds."""
 
@@ -40,6 +65,9 @@ class SimConfig:
     app_token: str = SIMULATOR_APP_TOKEN
     #: More (appKey, appToken) pairs accepted besides the main one: each may own a hook and a feed.
     extra_credentials: tuple[tuple[str, str], ...] = ()
+    #: Further accounts served in the same process under `/accounts/{name}/` (the primary one, above,
+    #: is served at the root and under `/accounts/{account}/` too).
+    accounts: tuple[SimAccount, ...] = ()
     #: Orders of the default workload (`vtex-bridge sim` drives them; 0 = none).
     orders: int = 0
     #: Lifecycle transitions emitted per second when driving a workload (0 = as fast as possible).
@@ -102,6 +130,57 @@ class SimConfig:
             raise ValueError("delivery_records must be at least 1")
         if self.max_orders < 0:
             raise ValueError("max_orders must not be negative")
+        self._check_accounts()
+
+    def _check_accounts(self) -> None:
+        names, keys = {self.account}, set(self.credentials())
+        for account in self.accounts:
+            problem = account_name_problem(account.name)
+            if problem is not None:
+                raise ValueError(f"simulated account {account.name!r}: the name {problem}")
+            if account.name in names:
+                raise ValueError(f"simulated account {account.name!r} is named twice")
+            if not account.app_key or not account.app_token:
+                raise ValueError(f"simulated account {account.name!r} needs an appKey and an appToken")
+            if account.app_key in keys:
+                raise ValueError(f"appKey {account.app_key!r} belongs to two simulated accounts")
+            if account.rate_limit_per_minute is not None and account.rate_limit_per_minute < 0:
+                raise ValueError(f"simulated account {account.name!r}: rate_limit_per_minute < 0")
+            names.add(account.name)
+            keys.add(account.app_key)
+
+    def account_names(self) -> tuple[str, ...]:
+        """Return the primary account's name, then the further accounts' in configuration order."""
+        return (self.account, *(a.name for a in self.accounts))
+
+    def for_account(self, account: SimAccount) -> SimConfig:
+        """Return the single-account configuration of `account` (everything else as configured here)."""
+        seed = (
+            account.seed if account.seed is not None else zlib.crc32(f"{self.seed}:{account.name}".encode())
+        )
+        limit = (
+            self.rate_limit_per_minute
+            if account.rate_limit_per_minute is None
+            else account.rate_limit_per_minute
+        )
+        return dataclasses.replace(
+            self,
+            account=account.name,
+            app_key=account.app_key,
+            app_token=account.app_token,
+            extra_credentials=(),
+            accounts=(),
+            seed=seed,
+            rate_limit_per_minute=limit,
+        )
+
+    def with_numbered_accounts(self, count: int) -> SimConfig:
+        """Return a copy serving `count` accounts: the primary plus `{account}-2` ... `{account}-{count}`."""
+        if count < 1:
+            raise ValueError("the simulator serves at least one account")
+        return self.replace(
+            accounts=tuple(SimAccount.made_up(f"{self.account}-{n}") for n in range(2, count + 1))
+        )
 
     def credentials(self) -> dict[str, str]:
         """Return every accepted appKey with its appToken."""

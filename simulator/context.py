@@ -37,3 +37,5 @@ class Simulator:
 
 
 SIMULATOR = web.AppKey("simulator", Simulator)
+#: On the root application: every account served, by name, the primary one first.
+ACCOUNTS = web.AppKey("accounts", dict[str, Simulator])

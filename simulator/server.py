@@ -1,14 +1,16 @@
 """`run_simulator(config)`: serve the simulator on loopback for the duration of an `async with`.
 
 Used by the pytest fixtures, `vtex-bridge sim` and benchmarks. The handle gives the base URL and
-direct access to the state, the runtime controls and the hook sender of the running instance.
+direct access to the state, the runtime controls and the hook sender of the running instance; for a
+simulator serving several accounts, `handle.account(name)` is the same view of one account (its
+`base_url` ends in `/accounts/{name}`) and `base_url_template` is what a bridge's registry takes.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -16,7 +18,7 @@ from aiohttp import web
 
 from simulator.clock import Clock
 from simulator.config import SimConfig
-from simulator.context import SIMULATOR, Simulator
+from simulator.context import ACCOUNTS, SIMULATOR, Simulator
 from simulator.controls import Controls
 from simulator.sender import HookSender
 from simulator.state import SimState
@@ -33,6 +35,35 @@ class SimHandle:
     host: str
     port: int
     simulator: Simulator
+    #: Every account served, by name, the primary one first.
+    accounts: Mapping[str, Simulator] = field(default_factory=dict)
+
+    @property
+    def root_url(self) -> str:
+        """The simulator's URL without an account prefix (where the primary account is served too)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url_template(self) -> str:
+        """The VTEX base URL of any account served: `{account}` stands for the account's name."""
+        return f"{self.root_url}/accounts/{{account}}"
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        return tuple(self.accounts) or (self.config.account,)
+
+    def account(self, name: str) -> SimHandle:
+        """Return the handle of account `name` (KeyError naming the accounts served when unknown)."""
+        if name not in self.accounts:
+            raise KeyError(
+                f"the simulator serves no account {name!r} (it serves {', '.join(self.account_names)})"
+            )
+        base = f"{self.root_url}/accounts/{name}"
+        return SimHandle(base, self.host, self.port, self.accounts[name], self.accounts)
+
+    def each_account(self) -> tuple[SimHandle, ...]:
+        """Return one handle per account served, the primary one first."""
+        return tuple(self.account(name) for name in self.account_names)
 
     @property
     def config(self) -> SimConfig:
@@ -98,7 +129,8 @@ async def run_simulator(
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound = _bound_port(runner, port)
-        yield SimHandle(f"http://{host}:{bound}", host, bound, app[SIMULATOR])
+        accounts: dict[str, Simulator] = app[ACCOUNTS]
+        yield SimHandle(f"http://{host}:{bound}", host, bound, app[SIMULATOR], accounts)
     finally:
         await runner.cleanup()
 

@@ -4,6 +4,11 @@ It listens on `sim_host:sim_port`, prints where, and drives `--orders` seeded or
 lifecycles at `--rate` transitions per second as soon as a hook or a feed is configured (or at once
 with `--no-wait`). `--hook-url` configures the hook itself at start (retrying the ping until the
 receiver answers), which is what the `make run` demo uses. Ctrl-C or SIGTERM stops it cleanly.
+
+`--accounts N` serves N accounts in the one process (the primary plus `{account}-2` ... `{account}-N`,
+or `--accounts a,b,c` by name, the first being the primary): each under `/accounts/{name}/` with its
+own credentials, orders, rate limit, hook and feed, and each drives its own `--orders` once its hook or
+feed is configured. `--hook-url` configures the primary account's hook.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from bridge.settings import Settings
 if TYPE_CHECKING:
     import asyncio
 
+    from simulator.config import SimConfig
     from simulator.server import SimHandle
 
 #: How long `--hook-url` keeps retrying the configuration while the receiver is not up yet.
@@ -78,13 +84,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "every change, so undocumented and null states are notified too",
     )
     parser.add_argument(
+        "--accounts",
+        metavar="N|NAME,NAME...",
+        help="accounts served under /accounts/{name}/: a count (the primary plus {account}-2 ...) or "
+        "names, the first being the primary (default: 1, the primary only)",
+    )
+    parser.add_argument(
         "--no-wait", action="store_true", help="drive orders at once, without waiting for a config"
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-
     from simulator.config import SimConfig
 
     overrides: dict[str, Any] = {
@@ -111,7 +122,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     }
     try:
         headers = dict(_header(h) for h in args.hook_header)
-        config = SimConfig.from_settings(settings, **overrides)
+        config = with_accounts(
+            SimConfig.from_settings(settings, **overrides),
+            args.accounts or "1",
+        )
     except ValueError as exc:
         print(f"vtex-bridge sim: {exc}", file=sys.stderr)
         return 2
@@ -121,6 +135,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge import process_runtime
 
     return process_runtime.run(settings, _serve(config, host, port, hook, wait=not args.no_wait))
+
+
+def with_accounts(config: SimConfig, spec: str) -> SimConfig:
+    """Return `config` serving the accounts `spec` names: a count, or names (the first one primary)."""
+    from simulator.config import SimAccount
+
+    spec = spec.strip()
+    if spec.isdigit():
+        return config.with_numbered_accounts(int(spec))
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"--accounts needs a count or account names, got {spec!r}")
+    primary = config if names[0] == config.account else config.replace(account=names[0])
+    return primary.replace(accounts=tuple(SimAccount.made_up(name) for name in names[1:]))
 
 
 def _header(text: str) -> tuple[str, str]:
@@ -153,11 +181,20 @@ async def _serve(config: Any, host: str, port: int, hook: HookSetup | None, *, w
             f"{config.orders} orders at {config.rate_per_s}/s)",
             flush=True,
         )
-        driver = asyncio.create_task(_drive(sim, hook, wait=wait, stop=stop))
+        drivers = [asyncio.create_task(_drive(sim, hook, wait=wait, stop=stop))]
+        for account in config.accounts:
+            handle = sim.account(account.name)
+            print(
+                f"vtex-bridge sim: account {account.name} at {handle.base_url} (appKey {account.app_key})",
+                flush=True,
+            )
+            drivers.append(asyncio.create_task(_drive(handle, None, wait=wait, stop=stop)))
         await stop.wait()
-        driver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await driver
+        for driver in drivers:
+            driver.cancel()
+        for driver in drivers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await driver
     print("vtex-bridge sim stopped", flush=True)
     return 0
 
@@ -183,9 +220,13 @@ async def _drive_workload(sim: SimHandle, hook: HookSetup | None, *, wait: bool,
     config = sim.config
     # Timestamps start now unless the configuration pins them (then runs are byte-for-byte repeatable).
     workload = sim.workload(start=None if config.start_time else datetime.now(UTC))
-    print(f"vtex-bridge sim: driving {config.orders} orders ({len(workload)} transitions)", flush=True)
+    print(
+        f"vtex-bridge sim: account {config.account}: driving {config.orders} orders "
+        f"({len(workload)} transitions)",
+        flush=True,
+    )
     await sim.sender.run(workload)
-    print("vtex-bridge sim: workload emitted; still serving", flush=True)
+    print(f"vtex-bridge sim: account {config.account}: workload emitted; still serving", flush=True)
 
 
 async def _configure_hook(sim: SimHandle, hook: HookSetup, stop: asyncio.Event) -> bool:
