@@ -136,9 +136,15 @@ class Settings(BaseSettings):
     vtex_app_token: SecretStr = Field(
         default=SecretStr(SIMULATOR_APP_TOKEN), validation_alias=_env("VTEX_APP_TOKEN")
     )
+    #: File holding the appToken (first line), read instead of `VTEX_APP_TOKEN` when set.
+    vtex_app_token_file: Path | None = None
     #: Empty means the real VTEX URL for the account (`https://{account}.vtexcommercestable.com.br`).
+    #: May hold `{account}` (a template for every account of the registry, bridge/accounts.py).
     vtex_base_url: str = Field(default="", validation_alias=_env("VTEX_BASE_URL"))
     vtex_environment: str = "vtexcommercestable"
+    #: JSON file listing the VTEX accounts served besides (or instead of) the one above; format in
+    #: docs/accounts.md. `VTEX_BRIDGE_HOOK_ACCOUNTS_FILE` (`hook_accounts_file`) is its older name.
+    accounts_file: Path | None = None
 
     # --- Profile ----------------------------------------------------------------------------------
     #: `production` (the default) or `dev`. Outside `dev` the ingress refuses to start unless every hook
@@ -158,7 +164,7 @@ class Settings(BaseSettings):
     hook_secret: SecretStr = SecretStr("local-dev-hook-secret")
     #: Second valid secret while rotating; empty when not rotating.
     hook_secret_previous: SecretStr = SecretStr("")
-    #: JSON file listing extra accounts: [{"account","app_key","header","secrets":[...]}].
+    #: Older name of `accounts_file` (VTEX_BRIDGE_ACCOUNTS_FILE), still read.
     hook_accounts_file: Path | None = None
     ingress_max_body_bytes: int = 16 * 1024
     ingress_produce_timeout_s: float = 3.5
@@ -427,7 +433,7 @@ class Settings(BaseSettings):
     def vtex_url(self) -> str:
         """Return the VTEX base URL: the configured one, else the account's real one."""
         if self.vtex_base_url:
-            return self.vtex_base_url.rstrip("/")
+            return self.vtex_base_url.replace("{account}", self.vtex_account).rstrip("/")
         return f"https://{self.vtex_account}.{self.vtex_environment}.com.br"
 
     def status_topic(self, suffix: str) -> str:

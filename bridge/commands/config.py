@@ -1,4 +1,4 @@
-"""`vtex-bridge config`: print the effective settings with every secret masked."""
+"""`vtex-bridge config`: print the effective settings and accounts with every secret masked."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 
 import orjson
 
+from bridge.accounts import AccountRegistry, AccountsConfigError
 from bridge.settings import Settings
 
 
@@ -15,5 +16,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    print(orjson.dumps(settings.public_view(), option=orjson.OPT_INDENT_2).decode())
-    return 0
+    """Print the settings, then the account registry (`accounts`), or why it is unusable (exit 2)."""
+    view = settings.public_view()
+    code = 0
+    try:
+        view["accounts"] = AccountRegistry.from_settings(settings).public_view()
+    except AccountsConfigError as exc:
+        view["accounts_error"] = str(exc)
+        code = 2
+    print(orjson.dumps(view, option=orjson.OPT_INDENT_2).decode())
+    return code
