@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Final, Protocol
 
 from bridge import __version__
-from bridge.log import configure_logging
+from bridge.log import cli_log_level, configure_logging
 from bridge.settings import Settings, load_settings
 
 #: Modules that contribute sub-commands, in the order `--help` lists them.
@@ -39,6 +39,10 @@ COMMAND_MODULES: Final[tuple[str, ...]] = (
 #: Sub-commands that talk to Kafka: their credentials are checked before they start.
 KAFKA_COMMANDS: Final = frozenset({"ingress", "worker", "replay", "topics", "backfill", "feed"})
 
+#: Long-running services: they log at `log_level`; every other command is a one-shot tool that logs at
+#: WARNING unless the level is set explicitly (bridge.log, "command-line output").
+SERVICE_COMMANDS: Final = frozenset({"dev", "ingress", "worker", "sim"})
+
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
@@ -61,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_service(args: argparse.Namespace) -> bool:
+    """Tell whether the parsed command runs as a service (the `feed poll` poller is one too)."""
+    return args.command in SERVICE_COMMANDS or (
+        args.command == "feed" and getattr(args, "feed_action", None) == "poll"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, read the settings once, run the chosen handler and return its exit code."""
     parser = build_parser()
@@ -70,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         print(f"vtex-bridge: invalid configuration: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    configure_logging(settings.log_level, settings.log_format, settings.log_repeat_interval_s)
+    level = cli_log_level(settings.log_level, "log_level" in settings.model_fields_set, is_service(args))
+    configure_logging(level, settings.log_format, settings.log_repeat_interval_s)
     from bridge import aiokafka_fixes  # here, not at the top: `--help` need not import aiokafka
 
     aiokafka_fixes.install()  # every command's Kafka consumers stop cleanly while the broker is down

@@ -3,6 +3,12 @@
 Each record is one JSON object per line with the fields operators search for (`order_id`, `state`,
 `event_id`, `account`) lifted from `extra=`. Secrets never reach a record: settings hold them as
 `SecretStr`, and `redact` is there for the few places that must mention a header by name.
+
+Command-line output stays readable whatever the log format, by one rule: the services (`ingress`,
+`worker`, `sim`, `dev`, `feed poll`) log at `log_level`; every other command is a one-shot tool for an
+operator and logs at WARNING and above unless `VTEX_BRIDGE_LOG_LEVEL` is set explicitly (`cli_log_level`).
+A one-shot command prints its result on stdout and its progress and notes on stderr through `say`, which
+flushes the log handler first, so a progress line is never cut into or mixed up with a log line.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 import orjson
 
@@ -59,6 +65,19 @@ def configure_logging(level: str = "INFO", fmt: str = "json", repeat_interval_s:
     # Client libraries are chatty at INFO about every (re)connection; their warnings still show.
     for noisy in ("aiokafka", "kafka", "faust", "mode"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def cli_log_level(configured: str, explicit: bool, service: bool) -> str:
+    """Return the log level of a command: `configured` for a service or when set explicitly, else WARNING."""
+    return configured if service or explicit else "WARNING"
+
+
+def say(line: str, *, stream: TextIO | None = None) -> None:
+    """Print an operator-facing progress line or note (stderr by default) after the pending log lines."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    target = stream if stream is not None else sys.stderr
+    print(line, file=target, flush=True)
 
 
 def redact(value: str | None) -> str:

@@ -29,9 +29,11 @@ async def replay(
     dry_run: bool = False,
     input_topic: str | None = None,
 ) -> dict[str, Any]:
-    """Replay dead letters present now; return counts {"replayed", "skipped", "scanned"}.
+    """Replay dead letters present now; return counts {"replayed", "skipped", "scanned", "input_topic"}.
 
     `input_topic` is the topic to write (the current input generation's); default `settings.input_topic`.
+    A dry run moves and commits nothing: it reports `"replayed": 0`, `"dry_run": true` and what it would
+    replay as `"would_replay"` (a count under "replayed" would read as records moved).
     """
     target = input_topic or settings.input_topic
     group = f"{settings.worker_app_id}-replay"
@@ -53,7 +55,7 @@ async def replay(
             partitions = consumer.partitions_for_topic(settings.dead_letter_topic) or set()
         tps = [TopicPartition(settings.dead_letter_topic, p) for p in sorted(partitions)]
         if not tps:
-            return counts
+            return _reported(counts, target, dry_run)
         consumer.assign(tps)
         end = await asyncio.wait_for(consumer.end_offsets(tps), TIMEOUT_S)
         remaining = {tp for tp in tps if await consumer.position(tp) < end[tp]}
@@ -87,8 +89,17 @@ async def replay(
     finally:
         await asyncio.wait_for(producer.stop(), TIMEOUT_S)
         await asyncio.wait_for(consumer.stop(), TIMEOUT_S)
-    log.info("replay finished", extra=counts)
-    return counts
+    result = _reported(counts, target, dry_run)
+    log.info("replay finished", extra=result)
+    return result
+
+
+def _reported(counts: dict[str, int], target: str, dry_run: bool) -> dict[str, Any]:
+    """Return the answer of `replay`: in a dry run the matches are `would_replay`, `replayed` is 0."""
+    if not dry_run:
+        return {**counts, "input_topic": target}
+    would = counts["replayed"]
+    return {**counts, "replayed": 0, "would_replay": would, "dry_run": True, "input_topic": target}
 
 
 async def replay_record(

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bridge.log import say
 from bridge.settings import Settings
 
 
@@ -79,7 +80,7 @@ async def _backfill_range(args: argparse.Namespace, settings: Settings) -> int:
     except ConfigApiError as exc:
         print(f"vtex-bridge backfill: {exc.user_message()}", file=sys.stderr)
         return exc.exit_code
-    print(f"backfill: {len(order_ids)} order(s) created between {since} and {until}", file=sys.stderr)
+    say(f"backfill: {len(order_ids)} order(s) created between {since} and {until}")
     if not order_ids:
         return 0
     return await _backfill(order_ids, settings, dry_run=args.dry_run)
@@ -88,14 +89,19 @@ async def _backfill_range(args: argparse.Namespace, settings: Settings) -> int:
 async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) -> int:
     from bridge.backfill import BackfillAborted, backfill_orders
     from bridge.kafka_producer import ProducerConfig, ProducerUnavailable, ResilientProducer
-    from bridge.topics.resolver import InputTopicResolver, InputTopicSource, StaticInputTopic
+    from bridge.topics.resolver import InputTopicResolver, InputTopicSource, StaticInputTopic, active_input
     from bridge.vtex.config_models import EXIT_AUTH, EXIT_UNAVAILABLE
     from bridge.vtex.oms import OmsClient
 
     producer = None
-    # The input generation is followed while the backfill runs (`vtex-bridge topics reshard`).
+    # The input generation is followed while the backfill runs (`vtex-bridge topics reshard`); a dry run
+    # reads it once, so that it names the topic a real run would write now.
     input_topics: InputTopicSource = StaticInputTopic(settings.input_topic)
-    if not dry_run:
+    target = ""
+    if dry_run:
+        active = await active_input(settings)
+        input_topics, target = StaticInputTopic(active.topic), active.describe()
+    else:
         producer = ResilientProducer(
             ProducerConfig(
                 bootstrap_servers=settings.kafka_bootstrap_servers, client_id="vtex-bridge-backfill"
@@ -137,15 +143,15 @@ async def _backfill(order_ids: list[str], settings: Settings, *, dry_run: bool) 
         await input_topics.stop()
     for event in result.produced:
         print(f"{event.order_id}\t{event.state}\t{event.last_change}\t{event.event_id}")
-    verb = "built (dry run)" if dry_run else "produced"
-    print(
-        f"backfill: {len(result.produced)} event(s) {verb} to {input_topics.produce_topic}", file=sys.stderr
-    )
+    if dry_run:
+        say(f"backfill (dry run): {len(result.produced)} event(s) built, would be produced to {target}")
+    else:
+        say(f"backfill: {len(result.produced)} event(s) produced to {input_topics.produce_topic}")
     for order_id in result.not_found:
-        print(f"backfill: order {order_id} not found in OMS", file=sys.stderr)
+        say(f"backfill: order {order_id} not found in OMS")
     for order_id, reason in result.failed.items():
-        print(f"backfill: order {order_id} failed: {reason}", file=sys.stderr)
+        say(f"backfill: order {order_id} failed: {reason}")
     if not result.ok:
-        print("backfill: some orders were not backfilled; it is safe to run again", file=sys.stderr)
+        say("backfill: some orders were not backfilled; it is safe to run again")
         return 1
     return 0

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from bridge.settings import Settings
@@ -130,14 +131,43 @@ def resolver_for(settings: Settings, *, static: bool = False) -> InputTopicSourc
     return InputTopicResolver(settings)
 
 
+@dataclass(frozen=True, slots=True)
+class ActiveInput:
+    """The input topic producers write now and its generation, as one read of the control record saw it.
+
+    `generation` is None when the record could not be read (`topic` is then `settings.input_topic`, an
+    assumption a dry run must say it made).
+    """
+
+    topic: str
+    generation: int | None
+
+    def describe(self) -> str:
+        """Return e.g. `vtex.orders.hooks.g2 (generation 2)`, or say the generation is unknown."""
+        if self.generation is None:
+            return f"{self.topic} (generation unknown: the control topic could not be read)"
+        return f"{self.topic} (generation {self.generation})"
+
+
+async def active_input(settings: Settings) -> ActiveInput:
+    """Return the topic to write now and its generation, read once (one-shot commands, dry runs too)."""
+    resolver = InputTopicResolver(settings)
+    try:
+        await resolver.start()
+        if not resolver.known:
+            return ActiveInput(resolver.produce_topic, None)
+        record = resolver.record
+        if record is None:
+            return ActiveInput(resolver.produce_topic, 1)
+        producing = record.current if record.produce_topic == record.current.topic else record.previous
+        return ActiveInput(resolver.produce_topic, None if producing is None else producing.number)
+    finally:
+        await resolver.stop()
+
+
 async def current_produce_topic(settings: Settings) -> str:
     """Return the topic to write now, read once (one-shot commands: backfill, replay).
 
     When the control topic cannot be read within `generation_startup_timeout_s`, `settings.input_topic`.
     """
-    resolver = InputTopicResolver(settings)
-    try:
-        await resolver.start()
-        return resolver.produce_topic
-    finally:
-        await resolver.stop()
+    return (await active_input(settings)).topic

@@ -176,7 +176,7 @@ class TestBackfillCommand:
         ids_file = tmp_path / "ids.txt"
         ids_file.write_text("\n".join(order_ids) + "\n")
         code, out, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
-        assert 0 == code and "2 event(s) built (dry run)" in err
+        assert 0 == code and "backfill (dry run): 2 event(s) built" in err
         assert set(order_ids) == {line.split("\t")[0] for line in out.splitlines()}
 
         ids_file.write_text(f"{order_ids[0]}\nv404missing-01\n")

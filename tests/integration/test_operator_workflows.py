@@ -1,0 +1,174 @@
+"""Operator workflows over a real broker: dry runs name the active generation and say what they would do.
+
+Each test uses fresh topic and group names and writes the control record itself where it needs a
+generation other than the first, as `vtex-bridge topics reshard` would have left it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from bridge.cli import main
+from bridge.events import build_input_event
+from bridge.settings import Settings
+from bridge.topics.generation import (
+    ControlWriter,
+    Generation,
+    GenerationRecord,
+    control_topic,
+    generation_topic,
+)
+from processors.records import dead_letter
+from simulator.server import SimHandle
+from testkit.kafka import create_topics, read_all, unique
+
+pytestmark = pytest.mark.integration
+
+
+def env_settings(monkeypatch: pytest.MonkeyPatch, bootstrap: str, **env: str) -> Settings:
+    """Point the CLI at fresh names through the environment (as an operator would) and return them."""
+    values = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "VTEX_BRIDGE_INPUT_TOPIC": unique("in"),
+        "VTEX_BRIDGE_DEAD_LETTER_TOPIC": unique("dlq"),
+        "VTEX_BRIDGE_WORKER_APP_ID": unique("proc"),
+        "VTEX_BRIDGE_GENERATION_STARTUP_TIMEOUT_S": "20",
+        **env,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+async def activate_generation_2(settings: Settings, partitions: int = 2) -> str:
+    """Create generation 2's input topic and record it as active; return its name."""
+    topic = generation_topic(settings, 2)
+    await create_topics(settings.kafka_bootstrap_servers, topic, partitions=partitions)
+    await create_topics(settings.kafka_bootstrap_servers, control_topic(settings), partitions=1)
+    writer = ControlWriter(settings.kafka_bootstrap_servers, control_topic(settings))
+    await writer.start()
+    try:
+        record = GenerationRecord(
+            Generation(2, topic, partitions),
+            "active",
+            Generation(1, settings.input_topic, 1),
+            "2026-03-01T12:00:00Z",
+        )
+        await writer.write(record)
+    finally:
+        await writer.stop()
+    return topic
+
+
+async def put_dead_letters(settings: Settings, count: int) -> list[str]:
+    """Write `count` dead letters (order-not-found) of generation 1's input; return their event ids."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await asyncio.wait_for(producer.start(), 30)
+    ids = []
+    try:
+        for n in range(count):
+            payload: dict[str, Any] = {
+                "Domain": "Marketplace",
+                "OrderId": f"137000000{n:04d}-01",
+                "State": "invoiced",
+                "LastStatus": "handling",
+                "LastChange": "2026-03-01T12:00:00.0000000Z",
+                "CurrentChange": "2026-03-01T12:00:00.0000000Z",
+                "Origin": {"Account": "store", "Key": "vtexappkey-store-ABC"},
+            }
+            event = build_input_event(payload, source="hook", account="store")
+            raw = event.encode()
+            letter = dead_letter(
+                topic=settings.dead_letter_topic,
+                input_topic=settings.input_topic,
+                partition=0,
+                offset=n,
+                key=event.order_id.encode(),
+                raw=raw,
+                reason="order-not-found",
+                detail="404",
+                event=event,
+            )
+            await producer.send_and_wait(letter.topic, letter.value, key=letter.key)
+            ids.append(event.event_id)
+    finally:
+        await asyncio.wait_for(producer.stop(), 30)
+    return ids
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+class TestReplayDryRun:
+    """`replay --dry-run` says what it would replay and where (the active generation); it moves nothing."""
+
+    async def test_dry_run_then_replay_to_the_active_generation(
+        self, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        settings = env_settings(monkeypatch, kafka_bootstrap)
+        await create_topics(kafka_bootstrap, settings.input_topic, settings.dead_letter_topic)
+        active = await activate_generation_2(settings)
+        ids = await put_dead_letters(settings, 2)
+
+        code, out, err = await cli(capsys, "replay", "--dry-run")
+        assert 0 == code
+        answer = orjson.loads(out)
+        assert (0, 2, True, active) == (
+            answer["replayed"],
+            answer["would_replay"],
+            answer["dry_run"],
+            answer["input_topic"],
+        )
+        assert f"would replay 2 dead letter(s) to {active} (generation 2)" in err
+        assert "nothing was moved" in err
+        assert [] == await read_all(kafka_bootstrap, active, timeout=3)
+
+        code, out, err = await cli(capsys, "replay")  # the dry run committed nothing: both go now
+        assert 0 == code
+        answer = orjson.loads(out)
+        assert (2, active) == (answer["replayed"], answer["input_topic"])
+        assert "would_replay" not in answer
+        assert f"replayed 2 dead letter(s) to {active} (generation 2)" in err
+        moved = await read_all(kafka_bootstrap, active, expected=2, timeout=30)
+        assert set(ids) == {orjson.loads(m.value)["event_id"] for m in moved}
+        assert [] == await read_all(kafka_bootstrap, settings.input_topic, timeout=3)
+
+
+class TestBackfillDryRun:
+    """`backfill --dry-run` names the input topic a real run would write now: the active generation's."""
+
+    async def test_names_the_active_generation(
+        self,
+        kafka_bootstrap: str,
+        sim: SimHandle,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        settings = env_settings(monkeypatch, kafka_bootstrap, VTEX_BRIDGE_VTEX_BASE_URL=sim.base_url)
+        await create_topics(kafka_bootstrap, settings.input_topic)
+        transitions = list(sim.workload(orders=2).transitions())
+        for transition in transitions:
+            sim.emit(transition)
+        ids_file = tmp_path / "ids.txt"
+        ids_file.write_text("\n".join(dict.fromkeys(t.order_id for t in transitions)) + "\n")
+
+        code, _, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
+        assert 0 == code
+        assert f"would be produced to {settings.input_topic} (generation 1)" in err
+
+        active = await activate_generation_2(settings)
+        code, out, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
+        assert 0 == code and 2 == len(out.splitlines())
+        assert f"backfill (dry run): 2 event(s) built, would be produced to {active} (generation 2)" in err
+        assert [] == await read_all(kafka_bootstrap, active, timeout=3)
