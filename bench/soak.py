@@ -31,6 +31,7 @@ import contextlib
 import itertools
 import os
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -82,6 +83,29 @@ RSS_SLOPE_TARGET_MB: Final = 5.0
 CPU_DRIFT_TARGET: Final = 1.2
 RSS_TARGET_PROCESSES: Final = ("worker", "ingress")
 HTTP_TIMEOUT_S: Final = 10.0
+MB: Final = 1024 * 1024
+#: The worker's RocksDB budget in the soak (`worker_rocksdb_memory_mb`): small enough that the block
+#: cache and memtables fill it within the warm-up, so the slope after it shows what grows beyond it.
+DEFAULT_ROCKSDB_MEMORY_MB: Final = 32
+MIN_ROCKSDB_MEMORY_MB: Final = 16
+#: The budget counts as reached when RocksDB's block cache (memtables included) holds this share of it.
+BUDGET_REACHED: Final = 0.9
+#: The sizing rule of `memory://` (docs/operations.md, measured by bench.store_memory), in bytes: per
+#: order held (de-dup key 450 + timeline 220), per event id remembered, per timeline entry.
+MEMORY_BYTES_PER_ORDER: Final = 450 + 220
+MEMORY_BYTES_PER_EVENT_ID: Final = 140
+MEMORY_BYTES_PER_ENTRY: Final = 290
+#: Measured growth of a `memory://` worker / the rule's expected growth: target (issue: "not more").
+MEMORY_GROWTH_RATIO_TARGET: Final = 1.2
+#: The worker's /metrics series the soak samples, under the name a sample keeps them.
+WORKER_METRICS: Final = {
+    'bridge_processor_rocksdb_memory_bytes{kind="budget"}': "rocksdb_budget",
+    'bridge_processor_rocksdb_memory_bytes{kind="block_cache"}': "rocksdb_block_cache",
+    'bridge_processor_rocksdb_memory_bytes{kind="memtables"}': "rocksdb_memtables",
+    "bridge_processor_state_keys": "state_keys",
+    "bridge_processor_timeline_orders": "timeline_orders",
+    'bridge_processor_events_total{outcome="emitted"}': "emitted",
+}
 
 
 @dataclass
@@ -98,6 +122,12 @@ class Sample:
     lag: int | None
     feed_backlog: int
     feed_age_s: float | None
+    #: The worker's own figures from its /metrics (`WORKER_METRICS`); empty when it did not answer.
+    worker: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds the whole machine spent busy so far (/proc/stat) and those of the soak's processes
+    #: (this harness and everything it started): the difference is the other load on the machine.
+    machine_busy_s: float | None = None
+    soak_cpu_s: float | None = None
 
 
 @dataclass
@@ -108,6 +138,7 @@ class Run:
     bootstrap: str
     broker_pid: int | None
     store: str
+    rocksdb_memory_mb: int = DEFAULT_ROCKSDB_MEMORY_MB
     name: str = field(default_factory=lambda: f"soak-{os.getpid()}-{int(time.time())}")
     sim_port: int = field(default_factory=free_port)
     ingress_port: int = field(default_factory=free_port)
@@ -145,6 +176,7 @@ class Run:
                 "VTEX_BRIDGE_INPUT_TOPIC_PARTITIONS": str(PARTITIONS),
                 "VTEX_BRIDGE_WORKER_APP_ID": self.name,
                 "VTEX_BRIDGE_WORKER_STORE": self.store,
+                "VTEX_BRIDGE_WORKER_ROCKSDB_MEMORY_MB": str(self.rocksdb_memory_mb),
                 "VTEX_BRIDGE_WORKER_CREATE_TOPICS": "true",
                 "VTEX_BRIDGE_TOPICS_ALLOW_UNDER_REPLICATED": "true",
                 "VTEX_BRIDGE_WORKER_ROUTE_GROUPS": orjson.dumps({ROUTE_ALL: list(KNOWN_STATUSES)}).decode(),
@@ -221,6 +253,41 @@ def process_figures(pids: dict[str, int]) -> tuple[dict[str, float], dict[str, f
     return rss, cpu, fds
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+def soak_cpu_seconds() -> float:
+    """CPU seconds of this harness and every process it started (broker and services included)."""
+    total = 0.0
+    for member in _descendants(os.getpid()):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += process_cpu_seconds(member)
+    return total
+
+
+def parse_worker_metrics(text: str) -> dict[str, float]:
+    """Pick `WORKER_METRICS` out of a Prometheus exposition; `events` sums every outcome."""
+    out: dict[str, float] = {}
+    events = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        series, value = line.rsplit(" ", 1)
+        with contextlib.suppress(ValueError):
+            if series in WORKER_METRICS:
+                out[WORKER_METRICS[series]] = float(value)
+            if series.startswith("bridge_processor_events_total{"):
+                events += float(value)
+    out["events"] = events
+    return out
+
+
 # --- the pipeline ---------------------------------------------------------------------------------
 
 
@@ -264,6 +331,12 @@ class Probe:
                         return float(line.split()[1])
         return None
 
+    async def worker_metrics(self) -> dict[str, float]:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with self.session.get(f"http://127.0.0.1:{self.run.worker_port}/metrics") as response:
+                return parse_worker_metrics(await response.text())
+        return {}
+
     async def lag(self) -> int | None:
         """Return records on the input topic the worker group has not committed yet (None: unknown)."""
         try:
@@ -299,6 +372,9 @@ class Probe:
             lag=await self.lag(),
             feed_backlog=sum(int(n) for n in stats["feed_depth"].values()),
             feed_age_s=await self.feed_age(),
+            worker=await self.worker_metrics(),
+            machine_busy_s=machine_busy_seconds(),
+            soak_cpu_s=await asyncio.to_thread(soak_cpu_seconds),
         )
 
 
@@ -445,6 +521,75 @@ def per_unit(a: Sample, b: Sample, name: str, units: int) -> float | None:
     return (b.cpu_s[name] - a.cpu_s[name]) * 1000 / units
 
 
+def budget_reached_at(samples: Sequence[Sample], fraction: float = BUDGET_REACHED) -> float | None:
+    """When the worker's RocksDB first held `fraction` of its budget (block cache usage, which the
+    memtables are charged to); None when it never did (or the store has no budget: `memory://`)."""
+    for s in samples:
+        budget = s.worker.get("rocksdb_budget")
+        if budget and s.worker.get("rocksdb_block_cache", 0.0) >= fraction * budget:
+            return s.at
+    return None
+
+
+def warmup_end(samples: Sequence[Sample], minimum_s: float) -> tuple[float, float | None]:
+    """The warm-up: at least `minimum_s` (the services' own start-up: the simulator fills its order cap)
+    and, on RocksDB, until the budget is reached, so the slope after it is that of a full budget.
+    Returns (end of the warm-up, when the budget was reached or None)."""
+    reached = budget_reached_at(samples)
+    return max(minimum_s, reached or 0.0), reached
+
+
+def machine_load(measured: Sequence[Sample], spans: Sequence[tuple[Sample, Sample]]) -> dict[str, Any]:
+    """Busy cores of the whole machine, of the soak's processes and of everything else (other load),
+    over the measured period and in its first and last window (CPU-per-event drift follows the
+    others' load: a busier machine costs more CPU per event in cache misses and migrations)."""
+
+    def cores(a: Sample, b: Sample) -> dict[str, float | None]:
+        span = b.at - a.at
+        if span <= 0 or None in (a.machine_busy_s, b.machine_busy_s, a.soak_cpu_s, b.soak_cpu_s):
+            return {"busy": None, "soak": None, "others": None}
+        busy = (b.machine_busy_s or 0.0) - (a.machine_busy_s or 0.0)
+        soak = (b.soak_cpu_s or 0.0) - (a.soak_cpu_s or 0.0)
+        return {
+            "busy": round(busy / span, 2),
+            "soak": round(soak / span, 2),
+            "others": round(max(0.0, busy - soak) / span, 2),
+        }
+
+    whole = cores(measured[0], measured[-1])
+    out: dict[str, Any] = {"cpus": os.cpu_count(), **{f"{k}_cores": v for k, v in whole.items()}}
+    if spans:
+        out["others_cores_first_window"] = cores(*spans[0])["others"]
+        out["others_cores_last_window"] = cores(*spans[-1])["others"]
+    return out
+
+
+def memory_growth(measured: Sequence[Sample]) -> dict[str, Any] | None:
+    """On `memory://`: the worker's growth the sizing rule expects (orders, event ids and timeline
+    entries added x their cost per key) next to the measured RSS slope; None without the counts or on
+    RocksDB (a worker that reports a RocksDB budget: its orders live on disk)."""
+    have = [s for s in measured if {"state_keys", "emitted", "events"} <= s.worker.keys()]
+    if len(have) < 2 or any("rocksdb_budget" in s.worker for s in have):
+        return None
+
+    def per_10min(key: str) -> float:
+        return slope_per_s([(s.at, s.worker.get(key, 0.0)) for s in have]) * 600
+
+    orders, ids, entries = per_10min("state_keys"), per_10min("emitted"), per_10min("events")
+    measured_mb = slope_per_s([(s.at, s.rss_mb["worker"]) for s in have if "worker" in s.rss_mb]) * 600
+    expected_mb = (
+        orders * MEMORY_BYTES_PER_ORDER + ids * MEMORY_BYTES_PER_EVENT_ID + entries * MEMORY_BYTES_PER_ENTRY
+    ) / (1024 * 1024)
+    return {
+        "new_orders_per_10min": round(orders),
+        "new_event_ids_per_10min": round(ids),
+        "new_timeline_entries_per_10min": round(entries),
+        "expected_mb_per_10min": round(expected_mb, 1),
+        "measured_mb_per_10min": round(measured_mb, 1),
+        "ratio": round(measured_mb / expected_mb, 2) if expected_mb > 0 else None,
+    }
+
+
 def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
     measured = [s for s in samples if s.at >= warmup_s] or list(samples)
     spans = windows(measured)
@@ -482,6 +627,16 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
             "drift": _ratio(hook_last, hook_first),
         }
     span = measured[-1].at - measured[0].at
+    growth = memory_growth(measured)
+    end = measured[-1].worker
+    rocksdb = (
+        {
+            "block_cache_mb_end": round(end.get("rocksdb_block_cache", 0.0) / MB, 1),
+            "memtables_mb_end": round(end.get("rocksdb_memtables", 0.0) / MB, 1),
+        }
+        if "rocksdb_budget" in end
+        else None
+    )
     return {
         "measured_s": round(span, 1),
         "events_per_s": round((measured[-1].transitions - measured[0].transitions) / span, 1)
@@ -492,6 +647,9 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
         "lag": trend(lags),
         "feed_backlog": {**trend(backlog), "oldest_age_s_max": round(max(ages), 1) if ages else None},
         "simulator_cpu_ms_per_hook": sim_hook,
+        "machine_load": machine_load(measured, spans),
+        **({"rocksdb": rocksdb} if rocksdb is not None else {}),
+        **({"memory_growth": growth} if growth is not None else {}),
     }
 
 
@@ -519,11 +677,19 @@ def bounded(row: dict[str, Any], slack: float) -> bool:
 
 def targets(summary: dict[str, Any], accounting: dict[str, Any]) -> dict[str, Any]:
     processes = summary["processes"]
+    growth = summary.get("memory_growth")
     rss = {
         name: processes[name]["rss_slope_mb_per_10min"] <= RSS_SLOPE_TARGET_MB
         for name in RSS_TARGET_PROCESSES
-        if name in processes
+        # On memory:// the worker grows with the orders it holds: judged against the sizing rule instead.
+        if name in processes and not (name == "worker" and growth is not None)
     }
+    store: dict[str, Any] = {}
+    if growth is not None:
+        ratio = growth["ratio"]
+        store[f"worker_growth_le_{MEMORY_GROWTH_RATIO_TARGET:g}x_sizing_rule"] = (
+            ratio is not None and ratio <= MEMORY_GROWTH_RATIO_TARGET
+        )
     drift = {
         name: row.get("cpu_drift") is not None and row["cpu_drift"] <= CPU_DRIFT_TARGET
         for name, row in processes.items()
@@ -535,6 +701,7 @@ def targets(summary: dict[str, Any], accounting: dict[str, Any]) -> dict[str, An
         # Slack: about a second of input (hook + feed copies) and a few lots of the feed.
         "lag_bounded": bounded(summary["lag"], slack=500.0),
         "feed_backlog_bounded": bounded(summary["feed_backlog"], slack=100.0),
+        **store,
     }
 
 
@@ -542,9 +709,16 @@ def targets(summary: dict[str, Any], accounting: dict[str, Any]) -> dict[str, An
 
 
 async def soak(
-    bootstrap: str, broker_pid: int | None, args: argparse.Namespace, work_dir: Path
+    bootstrap: str, broker_pid: int | None, args: argparse.Namespace, work_dir: Path, argv: list[str] | None
 ) -> dict[str, Any]:
-    run = Run(work_dir=work_dir, bootstrap=bootstrap, broker_pid=broker_pid, store=args.store)
+    rocks = not args.store.startswith("memory")
+    run = Run(
+        work_dir=work_dir,
+        bootstrap=bootstrap,
+        broker_pid=broker_pid,
+        store=args.store,
+        rocksdb_memory_mb=args.rocksdb_memory_mb,
+    )
     supervisor = Supervisor(log_dir=work_dir / "logs", base_env=run.env())
     probe = Probe(run)
     samples: list[Sample] = []
@@ -553,10 +727,11 @@ async def soak(
         progress(f"starting simulator, worker ({args.store}), ingress and feed poller; logs in {work_dir}")
         await start_services(run, supervisor, probe, args.seed)
         duration_s = args.minutes * 60
-        warmup_s = args.warmup_minutes * 60 if args.warmup_minutes is not None else min(300, duration_s / 4)
+        minimum_s = args.warmup_minutes * 60 if args.warmup_minutes is not None else min(300, duration_s / 4)
         progress(
             f"load: {args.rate:g} changes/s ({DUPLICATE_RATE:.0%} duplicates, {REORDER_RATE:.0%} reordered) "
-            f"by hook and feed for {args.minutes:g} min, warm-up {warmup_s / 60:.1f} min"
+            f"by hook and feed for {args.minutes:g} min, warm-up at least {minimum_s / 60:.1f} min"
+            + (f" and until the RocksDB budget ({args.rocksdb_memory_mb} MB) is reached" if rocks else "")
         )
         stop = asyncio.Event()
         started = time.monotonic()
@@ -568,9 +743,11 @@ async def soak(
                 samples.append(await probe.sample(started))
                 s = samples[-1]
                 if len(samples) % max(1, round(60 / args.sample_s)) == 0:
+                    cache = s.worker.get("rocksdb_block_cache")
                     progress(
                         f"{s.at / 60:5.1f} min: {s.transitions} changes, lag {s.lag}, feed {s.feed_backlog}, "
                         f"RSS MB {s.rss_mb}"
+                        + ("" if cache is None else f", RocksDB cache {cache / MB:.1f} MB")
                     )
                 await asyncio.sleep(max(0.0, args.sample_s - (time.monotonic() - started - s.at)))
         finally:
@@ -596,12 +773,16 @@ async def soak(
     }
     if args.samples_out is not None:
         args.samples_out.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in samples))
+    warmup_s, reached_s = warmup_end(samples, minimum_s)
     summary = summarize(samples, warmup_s)
     return {
         "benchmark": "soak",
         "at": timestamp(),
+        "command": " ".join(["python -m bench.soak", *(argv or [])]),
         "minutes": args.minutes,
         "warmup_minutes": round(warmup_s / 60, 2),
+        "rocksdb_memory_mb": args.rocksdb_memory_mb if rocks else None,
+        "budget_reached_min": None if reached_s is None else round(reached_s / 60, 2),
         "rate_per_s": args.rate,
         "duplicate_rate": DUPLICATE_RATE,
         "reorder_rate": REORDER_RATE,
@@ -610,7 +791,7 @@ async def soak(
         **summary,
         "accounting": accounting,
         "targets": targets(summary, accounting),
-        "machine": machine_description(),
+        "machine": {**machine_description(), "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
     }
 
 
@@ -625,18 +806,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-minutes", type=float, help="excluded from slopes (default: min(5, 1/4))")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="status changes per second")
     parser.add_argument("--store", default="rocksdict://", help="worker store: rocksdict:// or memory://")
+    parser.add_argument(
+        "--rocksdb-memory-mb",
+        type=int,
+        default=DEFAULT_ROCKSDB_MEMORY_MB,
+        help=f"the worker's RocksDB budget (worker_rocksdb_memory_mb; default {DEFAULT_ROCKSDB_MEMORY_MB}, "
+        "small so it fills within the warm-up)",
+    )
     parser.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--samples-out", type=Path, help="also write every sample there (JSON lines)")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if not 0 < args.minutes <= 24 * 60 or args.rate <= 0 or args.sample_s <= 0:
         parser.error("--minutes must be in (0, 1440], --rate and --sample-s positive")
+    if args.rocksdb_memory_mb < MIN_ROCKSDB_MEMORY_MB:
+        parser.error(
+            f"--rocksdb-memory-mb must be at least {MIN_ROCKSDB_MEMORY_MB} (worker_rocksdb_memory_mb)"
+        )
     with (
         kafka_broker_process(memory_backed=True) as broker,
         tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp,
     ):
         try:
-            result = asyncio.run(soak(broker.bootstrap, broker.pid, args, Path(tmp)))
+            result = asyncio.run(soak(broker.bootstrap, broker.pid, args, Path(tmp), argv))
         except RuntimeError as exc:
             logs = Path(tmp) / "logs"
             for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
