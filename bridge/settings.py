@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     ingress_producer_instances: int = 4
     #: On SIGTERM: how long in-flight requests and the producer's flush may take.
     ingress_shutdown_timeout_s: float = 10.0
+    #: Ingress processes sharing the hook port (SO_REUSEPORT), each with its own producer, one /metrics
+    #: for all; unset: 1 in the dev profile, else the CPUs the process may use (docs/ingress.md, "Workers").
+    ingress_workers: int | None = Field(default=None, ge=1, le=64)
 
     # --- Processor (Faust worker) --------------------------------------------------------------
     worker_app_id: str = "vtex-bridge-processor"

@@ -8,7 +8,10 @@ default), because the metrics name accounts and volumes that the public has no b
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -47,6 +50,7 @@ def create_app(
     accounts: tuple[HookAccount, ...] | None = None,
     tracing: Tracing | None = None,
     input_topics: InputTopicSource | None = None,
+    refresh_metrics_every: float | None = None,
 ) -> web.Application:
     """Return the ingress app; it starts `producer` on startup and stops (flushes) it on cleanup.
 
@@ -57,6 +61,8 @@ def create_app(
     the caller's). `input_topics` (which topic to write now) follows the input generation in the
     control topic (`bridge.topics.resolver`); with an injected producer it defaults to the fixed
     `settings.input_topic`, as a fake producer has no cluster to read it from.
+    `refresh_metrics_every`: a worker of several (bridge.ingress.workers) writes its sampled gauges
+    that often, as nobody scrapes it directly.
     """
     metrics = IngressMetrics()
     state = IngressState(
@@ -67,12 +73,15 @@ def create_app(
         tracing=tracing if tracing is not None else setup_tracing(settings, "ingress"),
         input_topics=input_topics or resolver_for(settings, static=producer is not None),
     )
-    metrics.in_flight.set_function(lambda: state.in_flight)
+    if refresh_metrics_every is None:
+        metrics.in_flight.set_function(lambda: state.in_flight)
     app = web.Application(client_max_size=settings.ingress_max_body_bytes, middlewares=[json_errors])
     app[STATE] = state
     if tracing is None and state.tracing.enabled:
         app.cleanup_ctx.append(_tracing_lifecycle)  # first in, so cleaned up last: after the flush
     app.cleanup_ctx.append(_producer_lifecycle)
+    if refresh_metrics_every is not None:
+        app.cleanup_ctx.append(functools.partial(_metrics_refresh, every=refresh_metrics_every))
     hook_handler = traced_hook(handle_hook, settings.ingress_path) if state.tracing.enabled else handle_hook
     app.router.add_post(settings.ingress_path, hook_handler)
     app.router.add_get("/healthz", handle_healthz)
@@ -104,6 +113,23 @@ async def _producer_lifecycle(app: web.Application) -> AsyncIterator[None]:
             await topics.stop()
 
 
+async def _metrics_refresh(app: web.Application, *, every: float) -> AsyncIterator[None]:
+    """Write the sampled gauges every `every` seconds while the app runs (a worker of several)."""
+    state = app[STATE]
+
+    async def refresh() -> None:
+        while True:
+            state.metrics.refresh(state.producer.stats(), state.accepted, state.in_flight)
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(refresh(), name="ingress-metrics-refresh")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    state.metrics.refresh(state.producer.stats(), state.accepted, state.in_flight)
+
+
 async def _tracing_lifecycle(app: web.Application) -> AsyncIterator[None]:
     """Export the spans still queued (bounded) once the producer is stopped."""
     yield
@@ -113,9 +139,24 @@ async def _tracing_lifecycle(app: web.Application) -> AsyncIterator[None]:
 async def handle_metrics(request: web.Request) -> web.Response:
     """Serve the app's Prometheus metrics."""
     state = request.app[STATE]
-    stats = state.producer.stats()
-    state.metrics.producer_connected.set(1 if stats.connected else 0)
-    state.metrics.producer_recreations.set(stats.recreations)
+    state.metrics.refresh(state.producer.stats(), state.accepted)
     return web.Response(
         body=generate_latest(state.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
+
+
+def create_shared_metrics_app(directory: Path) -> web.Application:
+    """Return the app serving `/metrics` aggregated over the worker processes writing to `directory`."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+
+    async def handle(request: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application(middlewares=[json_errors])
+    app.router.add_get("/metrics", handle)
+    return app

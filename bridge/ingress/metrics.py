@@ -2,6 +2,12 @@
 
 A registry per app (not prometheus_client's global one) lets tests and the benchmark build several apps
 in one process. Label children are bound once here so the hot path only increments.
+
+With `vtex-bridge ingress --workers N` (N > 1) every worker process writes its values to files
+(prometheus_client's multiprocess mode, bridge.ingress.workers) and the parent serves their aggregate:
+counters and histograms are summed, and each gauge says how its values combine (`multiprocess_mode`):
+hooks in flight and producer rebuilds are summed over the live workers, "producer connected" is their
+minimum (0 as soon as one worker has no producer), the last-hook time is the newest.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bridge.ingress.auth import AUTH_FAILURE_REASONS
+from bridge.kafka_producer import ProducerStats
 
 #: Every outcome a hook request can have (the `outcome` label of requests_total).
 OUTCOMES: Final = (
@@ -55,25 +62,48 @@ class IngressMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            f"{prefix}_in_flight", "Hook requests being handled now.", registry=self.registry
-        )
+            f"{prefix}_in_flight", "Hook requests being handled now.", registry=self.registry,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
         self.last_hook = Gauge(
             f"{prefix}_last_hook_received_timestamp_seconds",
             "Unix time of the last authenticated hook per account (VTEX deletes a hook idle for 3 days).",
             ["account"],
             registry=self.registry,
+            multiprocess_mode="max",
         )
         self.producer_connected = Gauge(
             f"{prefix}_kafka_producer_connected",
-            "1 when a Kafka producer is connected.",
+            "1 when a Kafka producer is connected (with several workers: in every one of them).",
             registry=self.registry,
+            multiprocess_mode="livemin",
         )
         self.producer_recreations = Gauge(
             f"{prefix}_kafka_producer_recreations",
             "Times the Kafka producer was found wedged and rebuilt since start.",
             registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.worker_accepted = Gauge(
+            f"{prefix}_worker_accepted",
+            "Hooks accepted by this ingress process since it started (with several workers: one series per "
+            "worker, label pid; shows how evenly the kernel spreads connections over them).",
+            registry=self.registry,
+            multiprocess_mode="liveall",
         )
         self._last_hook_children: dict[str, Gauge] = {}
+
+    def refresh(self, stats: ProducerStats, accepted: int, in_flight: int | None = None) -> None:
+        """Set the sampled gauges: at scrape time with one process, every second in a worker of several.
+
+        `in_flight` is for a worker of several only: a single process reads it live (`set_function`),
+        which the files of the multiprocess mode cannot carry.
+        """
+        self.producer_connected.set(1 if stats.connected else 0)
+        self.producer_recreations.set(stats.recreations)
+        self.worker_accepted.set(accepted)
+        if in_flight is not None:
+            self.in_flight.set(in_flight)
 
     def last_hook_of(self, account: str) -> Gauge:
         """Return the last-hook gauge of `account` (children cached: `labels()` costs a lock and a lookup)."""

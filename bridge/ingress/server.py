@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_HEADERS: Final = 32
 #: Bytes per request line and per header field at most (aiohttp's default: 8,190).
 MAX_FIELD_BYTES: Final = 4096
+#: How often a worker of several writes its sampled gauges (in flight, producer state) for /metrics.
+METRICS_REFRESH_S: Final = 1.0
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -54,20 +56,28 @@ async def serve(
     stop: asyncio.Event | None = None,
     metrics_port: int | None = None,
     metrics_started: Callable[[int], None] | None = None,
+    worker: bool = False,
 ) -> None:
     """Serve until `stop` is set or a SIGTERM/SIGINT arrives; `started(port)` is called once listening.
 
     /metrics listens on `settings.ingress_metrics_host` and `metrics_port` (default
     `settings.ingress_metrics_port`; 0 = any free port, reported to `metrics_started`). Signal handlers
     are installed only when running in the main thread; they are removed on the way out.
+
+    `worker`: one of several processes on the port (bridge.ingress.workers): bind with SO_REUSEPORT,
+    serve no /metrics (the parent does, from the files prometheus_client's multiprocess mode writes) and
+    publish the sampled gauges to those files every `METRICS_REFRESH_S`.
     """
-    app = create_app(settings, producer=producer)
+    app = create_app(settings, producer=producer, refresh_metrics_every=METRICS_REFRESH_S if worker else None)
     runner = web.AppRunner(
         app, access_log=None, shutdown_timeout=settings.ingress_shutdown_timeout_s, **server_options(settings)
     )
-    metrics_runner = web.AppRunner(create_metrics_app(app), access_log=None, shutdown_timeout=1.0)
+    metrics_runner = (
+        None if worker else web.AppRunner(create_metrics_app(app), access_log=None, shutdown_timeout=1.0)
+    )
     await runner.setup()
-    await metrics_runner.setup()
+    if metrics_runner is not None:
+        await metrics_runner.setup()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -79,21 +89,24 @@ async def serve(
             pass
     try:
         wanted_metrics_port = settings.ingress_metrics_port if metrics_port is None else metrics_port
-        await web.TCPSite(metrics_runner, settings.ingress_metrics_host, wanted_metrics_port).start()
-        metrics_bound = _bound_port(metrics_runner, wanted_metrics_port)
-        site = web.TCPSite(runner, host, port)
+        metrics_url = None
+        if metrics_runner is not None:
+            await web.TCPSite(metrics_runner, settings.ingress_metrics_host, wanted_metrics_port).start()
+            metrics_bound = bound_port(metrics_runner, wanted_metrics_port)
+            metrics_url = f"http://{settings.ingress_metrics_host}:{metrics_bound}/metrics"
+            if metrics_started is not None:
+                metrics_started(metrics_bound)
+        site = web.TCPSite(runner, host, port, reuse_port=worker or None)
         await site.start()
-        bound = _bound_port(runner, port)
+        bound = bound_port(runner, port)
         log.info(
             "ingress listening",
             extra={
                 "url": f"http://{host}:{bound}{settings.ingress_path}",
-                "metrics_url": f"http://{settings.ingress_metrics_host}:{metrics_bound}/metrics",
+                "metrics_url": metrics_url,
                 "topic": app[STATE].input_topic,
             },
         )
-        if metrics_started is not None:
-            metrics_started(metrics_bound)
         if started is not None:
             started(bound)
         await stop.wait()
@@ -102,11 +115,12 @@ async def serve(
         for sig in handled:
             loop.remove_signal_handler(sig)
         await runner.cleanup()
-        await metrics_runner.cleanup()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         log.info("ingress stopped")
 
 
-def _bound_port(runner: web.AppRunner, requested: int) -> int:
+def bound_port(runner: web.AppRunner, requested: int) -> int:
     """Return the port actually bound (differs from `requested` when that was 0)."""
     for address in runner.addresses:
         if isinstance(address, tuple) and len(address) >= 2:

@@ -82,6 +82,8 @@ class IngressState:
     metrics: IngressMetrics
     producer: HookProducer
     in_flight: int = 0
+    #: Hooks accepted by this process (the per-worker gauge; the outcome counter may be summed over workers).
+    accepted: int = 0
     topic_checked_at: float = field(default=float("-inf"))
     topic_exists: bool = False
     #: Requests without a valid secret header being handled now (their own bound, apart from VTEX's).
