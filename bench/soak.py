@@ -44,6 +44,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench import soak_trace
 from bench.common import (
     emit,
     kafka_broker_process,
@@ -378,7 +379,9 @@ class Probe:
         )
 
 
-async def start_services(run: Run, supervisor: Supervisor, probe: Probe, seed: int) -> None:
+async def start_services(
+    run: Run, supervisor: Supervisor, probe: Probe, seed: int, worker_env: dict[str, str] | None = None
+) -> None:
     """Start the simulator, worker, ingress and feed poller; configure the hook and the feed."""
 
     async def wait_http(name: str, url: str, ok: Any = None) -> None:
@@ -400,7 +403,9 @@ async def start_services(run: Run, supervisor: Supervisor, probe: Probe, seed: i
         "--seed", str(seed), "--duplicate-rate", str(DUPLICATE_RATE), "--reorder-rate", str(REORDER_RATE),
     )  # fmt: skip
     await wait_http("simulator", f"{run.sim_url}/_sim/stats")
-    run.children["worker"] = supervisor.spawn("worker", "worker", "--data-dir", str(run.work_dir / "worker"))
+    run.children["worker"] = supervisor.spawn(
+        "worker", "worker", "--data-dir", str(run.work_dir / "worker"), env=worker_env
+    )
     await wait_http(
         "worker", f"http://127.0.0.1:{run.worker_port}/health", lambda body: bool(body.get("partitions"))
     )
@@ -725,7 +730,8 @@ async def soak(
     try:
         await probe.start()
         progress(f"starting simulator, worker ({args.store}), ingress and feed poller; logs in {work_dir}")
-        await start_services(run, supervisor, probe, args.seed)
+        worker_env = soak_trace.trace_env(work_dir) if args.trace_worker_memory else None
+        await start_services(run, supervisor, probe, args.seed, worker_env)
         duration_s = args.minutes * 60
         minimum_s = args.warmup_minutes * 60 if args.warmup_minutes is not None else min(300, duration_s / 4)
         progress(
@@ -734,7 +740,7 @@ async def soak(
             + (f" and until the RocksDB budget ({args.rocksdb_memory_mb} MB) is reached" if rocks else "")
         )
         stop = asyncio.Event()
-        started = time.monotonic()
+        started, started_wall = time.monotonic(), time.time()
         driver = asyncio.create_task(drive(probe, args.rate, args.seed, stop))
         try:
             while time.monotonic() - started < duration_s:
@@ -775,6 +781,9 @@ async def soak(
         args.samples_out.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in samples))
     warmup_s, reached_s = warmup_end(samples, minimum_s)
     summary = summarize(samples, warmup_s)
+    if args.trace_worker_memory:
+        # CPU per event of a traced run is not comparable: tracing is part of it.
+        summary["worker_python_growth"] = soak_trace.growth(work_dir, started_wall + warmup_s)
     return {
         "benchmark": "soak",
         "at": timestamp(),
@@ -812,6 +821,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_ROCKSDB_MEMORY_MB,
         help=f"the worker's RocksDB budget (worker_rocksdb_memory_mb; default {DEFAULT_ROCKSDB_MEMORY_MB}, "
         "small so it fills within the warm-up)",
+    )
+    parser.add_argument(
+        "--trace-worker-memory",
+        action="store_true",
+        help="trace the worker's Python allocations and report what grew after the warm-up (costs CPU)",
     )
     parser.add_argument("--sample-s", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=26)
