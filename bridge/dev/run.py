@@ -112,6 +112,8 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
     }
     if "worker_create_topics" not in settings.model_fields_set:
         plan.env["VTEX_BRIDGE_WORKER_CREATE_TOPICS"] = "true"  # the demo's workers create their topics
+    if "ingress_workers" not in settings.model_fields_set:
+        plan.env["VTEX_BRIDGE_INGRESS_WORKERS"] = "1"  # one process: the demo's load needs no more cores
     if "worker_store" not in settings.model_fields_set:
         # A demo's state lives as long as its broker: dicts suffice (anything else defaults to RocksDB).
         plan.env["VTEX_BRIDGE_WORKER_STORE"] = "memory://"

@@ -52,16 +52,18 @@ START_TIMEOUT_S: Final = 60.0
 #: Past the drain (`ingress_shutdown_timeout_s` for in-flight hooks, as much again for the flush), a
 #: worker still running is killed.
 STOP_MARGIN_S: Final = 5.0
+#: cgroup v2: "<quota> <period>" in microseconds, or "max <period>" without a CPU limit.
+CGROUP_CPU_MAX: Final = Path("/sys/fs/cgroup/cpu.max")
 
 
-def available_cpus() -> int:
+def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     """Return the CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota (a pod limit)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         cpus = os.cpu_count() or 1
     with contextlib.suppress(OSError, ValueError):
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        quota, period = cpu_max.read_text().split()[:2]
         if quota != "max":
             cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
     return max(1, cpus)

@@ -154,6 +154,7 @@ def ingress_process(kafka_bootstrap: str, topic: str, header_timeout_s: float) -
         "VTEX_BRIDGE_HOOK_SECRET_HEADER": HEADER,
         "VTEX_BRIDGE_HOOK_SECRET": SECRET,
         "VTEX_BRIDGE_LOG_LEVEL": "WARNING",
+        "VTEX_BRIDGE_INGRESS_WORKERS": "1",  # the memory measured is the one serving process's
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "ingress"], env=env, stdout=subprocess.DEVNULL

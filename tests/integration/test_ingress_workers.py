@@ -1,0 +1,220 @@
+"""`vtex-bridge ingress --workers 2` over a real broker and real HTTP: both processes serve hooks on one
+port, /metrics sums them, SIGTERM drains both with no accepted hook lost, a worker that dies stops all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from bridge.events import decode_input_event
+from bridge.local_kafka import free_port
+from testkit.kafka import create_topics, read_all, unique, wait_until
+from tests.support.ingress import ACCOUNT, APP_KEY, HEADER, SECRET, auth_headers, hook_payload
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Ingress:
+    process: subprocess.Popen[bytes]
+    base: str
+    metrics: str
+    topic: str
+    tmp: Path
+
+
+@pytest.fixture
+def ingress_workers(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Ingress]:
+    """`vtex-bridge ingress --workers 2` on free ports (its metrics directory under `tmp_path`)."""
+    port, metrics_port, topic = free_port(), free_port(), unique("ingress-workers")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VTEX_")},
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "VTEX_BRIDGE_INPUT_TOPIC": topic,
+        "VTEX_BRIDGE_INGRESS_PORT": str(port),
+        "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(metrics_port),
+        "VTEX_ACCOUNT": ACCOUNT,
+        "VTEX_APP_KEY": APP_KEY,
+        "VTEX_BRIDGE_HOOK_SECRET_HEADER": HEADER,
+        "VTEX_BRIDGE_HOOK_SECRET": SECRET,
+        "TMPDIR": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "ingress", "--workers", "2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield Ingress(
+            process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics", topic, tmp_path
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_connections() -> AsyncIterator[aiohttp.ClientSession]:
+    """A session opening a new connection per request: SO_REUSEPORT spreads connections, not requests."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        yield session
+
+
+async def wait_ready(session: aiohttp.ClientSession, ingress: Ingress) -> None:
+    async def ready() -> bool:
+        assert ingress.process.poll() is None, "ingress exited early"
+        with contextlib.suppress(aiohttp.ClientError):
+            async with session.get(f"{ingress.base}/readyz") as response:
+                return response.status == 200
+        return False
+
+    await wait_until(ready, timeout=60, interval=0.2, message="ingress ready")
+
+
+async def scrape(session: aiohttp.ClientSession, ingress: Ingress) -> list[Sample]:
+    """Return every sample the parent's /metrics serves."""
+    async with session.get(ingress.metrics) as response:
+        assert 200 == response.status
+        text = await response.text()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def worker_pids(samples: list[Sample]) -> dict[str, float]:
+    """Return the hooks each live worker accepted, by pid."""
+    return {s.labels["pid"]: s.value for s in samples if s.name == "vtex_bridge_ingress_worker_accepted"}
+
+
+def accepted_total(samples: list[Sample]) -> float:
+    return sum(
+        s.value
+        for s in samples
+        if s.name == "vtex_bridge_ingress_requests_total" and s.labels.get("outcome") == "accepted"
+    )
+
+
+def payload(index: int) -> dict[str, Any]:
+    return hook_payload(order_id=f"v{index:07d}wrk-01", LastChange=f"2026-11-25T03:00:00.{index:07d}Z")
+
+
+class TestTwoWorkers:
+    async def test_both_serve_and_metrics_sum_them(
+        self, kafka_bootstrap: str, ingress_workers: Ingress
+    ) -> None:
+        ingress = ingress_workers
+        await create_topics(kafka_bootstrap, ingress.topic, partitions=4)
+        hooks = 80
+        async with fresh_connections() as session:
+            await wait_ready(session, ingress)
+
+            async def post(index: int) -> str:
+                async with session.post(
+                    f"{ingress.base}/hooks/vtex", data=orjson.dumps(payload(index)), headers=auth_headers()
+                ) as response:
+                    assert 200 == response.status, await response.text()
+                    event_id: str = (await response.json())["event_id"]
+                    return event_id
+
+            accepted = await asyncio.gather(*(post(i) for i in range(hooks)))
+
+            async def both_counted() -> bool:
+                samples = await scrape(session, ingress)
+                per_worker = worker_pids(samples)
+                return len(per_worker) == 2 and sum(per_worker.values()) == hooks
+
+            await wait_until(
+                both_counted, timeout=30, interval=0.2, message="both workers' counts on /metrics"
+            )
+            samples = await scrape(session, ingress)
+        per_worker = worker_pids(samples)
+        assert all(count > 0 for count in per_worker.values()), per_worker  # both processes answered
+        assert hooks == accepted_total(samples)  # one counter, summed over the workers
+        histogram = [s for s in samples if s.name == "vtex_bridge_ingress_produce_latency_seconds_count"]
+        assert [hooks] == [s.value for s in histogram]
+        connected = [s.value for s in samples if s.name == "vtex_bridge_ingress_kafka_producer_connected"]
+        assert [1.0] == connected
+        records = await read_all(kafka_bootstrap, ingress.topic, expected=hooks)
+        assert set(accepted) == {decode_input_event(r.value).event_id for r in records}
+
+    async def test_sigterm_drains_every_worker(self, kafka_bootstrap: str, ingress_workers: Ingress) -> None:
+        ingress = ingress_workers
+        await create_topics(kafka_bootstrap, ingress.topic, partitions=4)
+        accepted: list[str] = []
+        async with fresh_connections() as session:
+            await wait_ready(session, ingress)
+            pids = [int(p) for p in worker_pids(await scrape(session, ingress))]
+            stop_posting = asyncio.Event()
+
+            async def poster(first: int) -> None:
+                index = first
+                while not stop_posting.is_set():
+                    try:
+                        async with session.post(
+                            f"{ingress.base}/hooks/vtex",
+                            data=orjson.dumps(payload(index)),
+                            headers=auth_headers(),
+                        ) as response:
+                            if response.status == 200:
+                                accepted.append((await response.json())["event_id"])
+                    except aiohttp.ClientError:
+                        await asyncio.sleep(0.01)  # the port closed: stopping
+                    index += 16
+
+            posters = [asyncio.create_task(poster(i)) for i in range(16)]
+            await wait_until(lambda: len(accepted) >= 40, timeout=30, message="hooks accepted")
+            ingress.process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(ingress.process.wait, 60)
+            stop_posting.set()
+            await asyncio.wait_for(asyncio.gather(*posters), 30)
+        assert 0 == code
+        assert ingress.process.stderr is not None
+        log = ingress.process.stderr.read().decode()
+        assert 2 == log.count('"msg":"ingress listening"') and log.count('"msg":"ingress stopped"') == 3
+        assert SECRET not in log
+        for pid in pids:  # no worker outlives the parent
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        assert [] == list(ingress.tmp.glob("vtex-bridge-ingress-metrics-*"))  # its metrics directory removed
+        records = await read_all(kafka_bootstrap, ingress.topic, expected=len(set(accepted)))
+        assert set(accepted) <= {decode_input_event(r.value).event_id for r in records}
+
+    async def test_a_dead_worker_stops_the_ingress(
+        self, kafka_bootstrap: str, ingress_workers: Ingress
+    ) -> None:
+        ingress = ingress_workers
+        await create_topics(kafka_bootstrap, ingress.topic)
+        async with fresh_connections() as session:
+            await wait_ready(session, ingress)
+            await wait_until(
+                lambda: _has_two(session, ingress),
+                timeout=30,
+                interval=0.2,
+                message="two workers on /metrics",
+            )
+            pids = [int(p) for p in worker_pids(await scrape(session, ingress))]
+        os.kill(pids[0], signal.SIGKILL)
+        assert 1 == await asyncio.to_thread(ingress.process.wait, 60)
+        assert ingress.process.stderr is not None
+        log = ingress.process.stderr.read().decode()
+        assert "ingress worker exited; stopping the others" in log
+        assert not Path(f"/proc/{pids[1]}").exists()
+
+
+async def _has_two(session: aiohttp.ClientSession, ingress: Ingress) -> bool:
+    return len(worker_pids(await scrape(session, ingress))) == 2
