@@ -69,6 +69,10 @@ _ALLOWED_KEYS: Final = frozenset(
 #: Settings fields that, set explicitly next to an accounts file, add the settings' own account.
 _OWN_ACCOUNT_FIELDS: Final = ("vtex_account", "vtex_app_key", "vtex_app_token", "vtex_app_token_file")
 MASK: Final = "**********"
+#: Metric label of events whose account is not configured (no account name starts with `_`).
+UNKNOWN_ACCOUNT_LABEL: Final = "_unknown"
+#: Between account and OrderId in an order key (neither an account name nor an OrderId holds it).
+ORDER_KEY_SEPARATOR: Final = "/"
 
 
 class AccountsConfigError(ValueError):
@@ -217,6 +221,24 @@ class AccountRegistry:
             for where, secret in zip(entry.secret_sources, entry.account.hook_secrets, strict=True)
         ]
         check_secret_strength(named, dev=self._dev)
+
+
+def order_key(account: str, order_id: str, default: str) -> str:
+    """Return the key of an order in the worker's lanes, de-dup state and timelines.
+
+    The same OrderId may exist in two accounts, so the key names the account: the OrderId alone in
+    the default account (and for records without an account, which belong to it; state written
+    before several accounts were served stays valid), `account/OrderId` in any other.
+    """
+    if not account or account == default:
+        return order_id
+    return f"{account}{ORDER_KEY_SEPARATOR}{order_id}"
+
+
+def split_order_key(key: str, default: str) -> tuple[str, str]:
+    """Return `(account, order_id)` of an order key (`order_key`'s inverse)."""
+    account, separator, order_id = key.partition(ORDER_KEY_SEPARATOR)
+    return (account, order_id) if separator else (default, key)
 
 
 def check_secret_strength(named: Sequence[tuple[str, SecretStr]], *, dev: bool) -> None:

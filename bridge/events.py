@@ -35,6 +35,8 @@ SOURCES: Final[tuple[str, ...]] = ("hook", "feed", "backfill")
 HEADER_EVENT_ID: Final = "event_id"
 HEADER_SOURCE: Final = "source"
 HEADER_STATE: Final = "state"
+#: The VTEX account of a downstream record (also in its value), for consumers that route on headers.
+HEADER_ACCOUNT: Final = "account"
 
 NULL_STATE: Final = "null"
 
@@ -212,7 +214,10 @@ class DownstreamRecord:
         return self.event.key()
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [*self.event.headers(), ("late", b"true" if self.lateness.late else b"false")]
+        headers = [*self.event.headers(), ("late", b"true" if self.lateness.late else b"false")]
+        if self.event.account:
+            headers.append((HEADER_ACCOUNT, self.event.account.encode()))
+        return headers
 
     def to_value(self) -> dict[str, Any]:
         event = self.event

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge import __version__
-from bridge.events import HEADER_EVENT_ID, HEADER_SOURCE, HEADER_STATE
+from bridge.events import HEADER_ACCOUNT, HEADER_EVENT_ID, HEADER_SOURCE, HEADER_STATE
 from bridge.settings import Settings
 from bridge.tracing import TRACEPARENT, TRACESTATE
 from processors.records import HEADER_FOLLOWS_DEAD_LETTER
@@ -80,6 +80,11 @@ def render(settings: Settings) -> dict[str, Any]:
                             HEADER_SOURCE: {"enum": ["hook", "feed", "backfill"]},
                             HEADER_STATE: {"type": "string", "description": "The event's routed state."},
                             "late": {"enum": ["true", "false"]},
+                            HEADER_ACCOUNT: {
+                                "type": "string",
+                                "description": "Same as the value's account: the VTEX account the "
+                                "order belongs to.",
+                            },
                             HEADER_FOLLOWS_DEAD_LETTER: {
                                 "type": "string",
                                 "description": "Only on an order's first record after one of its events "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -70,6 +70,11 @@ class LaneScheduler(Generic[T]):
     @property
     def active_lanes(self) -> int:
         return len(self._lanes)
+
+    def pending_by_lane(self) -> Iterator[tuple[str, int]]:
+        """Yield `(key, items queued or being handled)` of every lane (e.g. for per-account gauges)."""
+        for key, lane in list(self._lanes.items()):
+            yield key, len(lane.queue) + lane.busy
 
     def has_lane(self, key: str) -> bool:
         return key in self._lanes

@@ -21,7 +21,7 @@ OUTCOMES = ("emitted", "duplicate", "dead_lettered", "invalid")
 class ProcessorMetrics:
     """Every metric the processor exports; also the OMS client's observer."""
 
-    def __init__(self, rate_limit_per_s: float) -> None:
+    def __init__(self, rate_limit_per_s: float, default_account: str = "") -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter(
@@ -42,7 +42,10 @@ class ProcessorMetrics:
             "bridge_processor_dead_letters_total", "Events dead-lettered, by reason", ["reason"], registry=r
         )
         self.oms_requests = Counter(
-            "bridge_oms_requests_total", "OMS Get-order attempts by HTTP status", ["status"], registry=r
+            "bridge_oms_requests_total",
+            "OMS Get-order attempts by VTEX account and HTTP status (429: throttled)",
+            ["account", "status"],
+            registry=r,
         )
         self.oms_latency = Histogram(
             "bridge_oms_request_seconds",
@@ -51,7 +54,16 @@ class ProcessorMetrics:
             registry=r,
         )
         self.oms_throttle_wait = Counter(
-            "bridge_oms_throttle_wait_seconds_total", "Time held by 429 Retry-After cool-downs", registry=r
+            "bridge_oms_throttle_wait_seconds_total",
+            "Time held by 429 Retry-After cool-downs, by VTEX account",
+            ["account"],
+            registry=r,
+        )
+        self.account_events = Counter(
+            "bridge_processor_account_events_total",
+            "Input events by VTEX account (a configured one, else `_unknown`) and outcome",
+            ["account", "outcome"],
+            registry=r,
         )
         self.oms_fetches = Counter(
             "bridge_processor_order_fetches_total",
@@ -74,21 +86,22 @@ class ProcessorMetrics:
             registry=r,
         )
         self.halted = Gauge(
-            "bridge_processor_halted", "1 while OMS refuses our credentials (consumption stopped)", registry=r
-        )
-        self.budget_use = Gauge(
-            "bridge_oms_budget_utilisation", "OMS calls in the last second / per-second budget", registry=r
-        )
-        self._rate: Callable[[], float] = lambda: max(rate_limit_per_s, 0.001)
-        self.budget_limit = Gauge(
-            "bridge_oms_budget_limit_per_s",
-            "OMS calls per second this worker may make now: its share of the account's budget (partitions"
-            " owned / all), cut after 429s",
+            "bridge_processor_halted",
+            "1 while OMS refuses our credentials for an account (its events wait; consumption stops when"
+            " every account is refused)",
             registry=r,
         )
-        self.budget_limit.set_function(lambda: self._rate())
-        self._recent_calls: deque[float] = deque()
-        self.budget_use.set_function(self._budget_use)
+        self.account_halted = Gauge(
+            "bridge_processor_account_halted",
+            "1 while OMS refuses our credentials for this VTEX account",
+            ["account"],
+            registry=r,
+        )
+        #: account -> its current per-second budget; one entry (`default_account`) until `bind_budget`.
+        self._rates: dict[str, Callable[[], float]] = {default_account: lambda: max(rate_limit_per_s, 0.001)}
+        self._recent_calls: dict[str, deque[float]] = {}
+        self._budget = _AccountBudgets(self)
+        r.register(self._budget)
         self.in_flight = Gauge("bridge_processor_in_flight_events", "Events read and not done", registry=r)
         self.lanes = Gauge("bridge_processor_active_lanes", "Orders with events in flight", registry=r)
         self.state_keys = Gauge("bridge_processor_state_keys", "Orders held in the de-dup table", registry=r)
@@ -103,6 +116,11 @@ class ProcessorMetrics:
             " the partition's committed offset back)",
         )
         r.register(self._oldest_unfinished)
+        self._account_in_flight = _AccountGauge(
+            "bridge_processor_account_in_flight_events",
+            "Events read and not done, by VTEX account (a configured one, else `_unknown`)",
+        )
+        r.register(self._account_in_flight)
         self.in_flight_orders_limit = Gauge(
             "bridge_processor_in_flight_orders_limit",
             "Orders enriched at once at most (worker_max_in_flight_orders); active_lanes / this = saturation",
@@ -129,35 +147,116 @@ class ProcessorMetrics:
         self._partition_lag.source = partition_lag
         self.in_flight_orders_limit.set(in_flight_orders_limit)
 
+    def bind_account_in_flight(self, source: Callable[[], Mapping[str, float]]) -> None:
+        """Export the events in flight per account (read at scrape time)."""
+        self._account_in_flight.source = source
+
     def bind_unfinished(self, oldest_age: Callable[[], Mapping[int, float]]) -> None:
         """Export the age of each partition's oldest unfinished event (`processors.ordered_acks`)."""
         self._oldest_unfinished.source = oldest_age
 
-    # OmsObserver
+    # OmsObserver (of the first account; `oms_observer(account)` for each account's client)
     def on_oms_response(self, status: str, latency_s: float) -> None:
-        self.oms_requests.labels(status).inc()
-        self.oms_latency.observe(latency_s)
-        now = time.monotonic()
-        self._recent_calls.append(now)
-        self._trim(now)
+        self.oms_observer(next(iter(self._rates))).on_oms_response(status, latency_s)
 
     def on_oms_throttle_wait(self, seconds: float) -> None:
-        self.oms_throttle_wait.inc(seconds)
+        self.oms_observer(next(iter(self._rates))).on_oms_throttle_wait(seconds)
 
-    def _trim(self, now: float) -> None:
-        while self._recent_calls and now - self._recent_calls[0] > 1.0:
-            self._recent_calls.popleft()
+    def oms_observer(self, account: str) -> AccountObserver:
+        """Return the observer of one account's OMS client (its series carry `account`)."""
+        return AccountObserver(self, account)
 
-    def _budget_use(self) -> float:
-        self._trim(time.monotonic())
-        return len(self._recent_calls) / max(self._rate(), 0.001)
+    def _called(self, account: str) -> None:
+        now = time.monotonic()
+        calls = self._recent_calls.setdefault(account, deque())
+        calls.append(now)
+        _trim(calls, now)
 
-    def bind_budget(self, rate: Callable[[], float]) -> None:
-        """Measure budget use against this worker's current share (`bridge.vtex.budget`)."""
-        self._rate = rate
+    def budget_use(self, account: str) -> float:
+        """OMS calls of `account` in the last second / its per-second budget now."""
+        calls = self._recent_calls.get(account, deque())
+        _trim(calls, time.monotonic())
+        rate = self._rates.get(account)
+        return len(calls) / max(rate() if rate is not None else 0.0, 0.001)
+
+    def bind_budget(self, rates: Mapping[str, Callable[[], float]]) -> None:
+        """Measure budget use against each account's current share (`bridge.vtex.budget`)."""
+        self._rates = dict(rates)
+
+    def budget_rates(self) -> dict[str, float]:
+        return {account: rate() for account, rate in self._rates.items()}
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class AccountObserver:
+    """`OmsObserver` of one account's client: counts its attempts, statuses and cool-downs."""
+
+    __slots__ = ("_account", "_latency", "_metrics", "_requests", "_throttle")
+
+    def __init__(self, metrics: ProcessorMetrics, account: str) -> None:
+        self._metrics = metrics
+        self._account = account
+        self._requests: dict[str, Counter] = {}
+        self._latency = metrics.oms_latency
+        self._throttle = metrics.oms_throttle_wait.labels(account)
+
+    def on_oms_response(self, status: str, latency_s: float) -> None:
+        child = self._requests.get(status)
+        if child is None:
+            child = self._requests[status] = self._metrics.oms_requests.labels(self._account, status)
+        child.inc()
+        self._latency.observe(latency_s)
+        self._metrics._called(self._account)
+
+    def on_oms_throttle_wait(self, seconds: float) -> None:
+        self._throttle.inc(seconds)
+
+
+def _trim(calls: deque[float], now: float) -> None:
+    while calls and now - calls[0] > 1.0:
+        calls.popleft()
+
+
+class _AccountBudgets(Collector):
+    """`bridge_oms_budget_limit_per_s{account}` and `bridge_oms_budget_utilisation{account}` at scrape."""
+
+    def __init__(self, metrics: ProcessorMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        limit = GaugeMetricFamily(
+            "bridge_oms_budget_limit_per_s",
+            "OMS calls per second this worker may make now for a VTEX account: its share of the account's"
+            " budget (partitions owned / all), cut after 429s",
+            labels=["account"],
+        )
+        use = GaugeMetricFamily(
+            "bridge_oms_budget_utilisation",
+            "OMS calls of a VTEX account in the last second / its per-second budget here",
+            labels=["account"],
+        )
+        for account, rate in sorted(self._metrics.budget_rates().items()):
+            limit.add_metric([account], rate)
+            use.add_metric([account], self._metrics.budget_use(account))
+        yield limit
+        yield use
+
+
+class _AccountGauge(Collector):
+    """A gauge per VTEX account, read from `source` at scrape time (bounded by the registry)."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.source: Callable[[], Mapping[str, float]] = dict
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=["account"])
+        for account, value in sorted(self.source().items()):
+            family.add_metric([account], value)
+        yield family
 
 
 class _PartitionGauge(Collector):

@@ -9,8 +9,19 @@ larger than its topic accepts (`processors.topic_limits`, checked before produci
 failure: an OMS read that failed `worker_event_retry_attempts` times over at least
 `worker_event_retry_s` while OMS served other orders (`processors.failure_rule`). The order's later
 events wait behind it in its lane and follow it; its next record names it (`follows_dead_letter`).
-401/403 are our outage: the pipeline flags itself halted (readiness fails, metric, critical log), keeps
-retrying slowly and dead-letters nothing. Acks happen only after the batch's transaction committed.
+401/403 are our outage: the pipeline flags the account halted (metric, critical log), keeps retrying
+slowly and dead-letters nothing; once every account is refused, consumption stops and readiness fails.
+
+Several VTEX accounts: each event is enriched from its own account (`account` on the input record; a
+record without one, from an older producer, belongs to the default account), through that account's
+reader (`readers`: one OMS client, pool and budget per account). An event of an account this worker
+does not know is dead-lettered at once (`unknown-account`), never read with another account's
+credentials. The outage rule and the halt are kept per account, so one account's OMS outage neither
+dead-letters its events as "isolated" (the other accounts' successes do not count) nor stops the
+others. Lanes, de-dup state and timelines are keyed by `bridge.accounts.order_key` (the OrderId in
+the default account, `account/OrderId` in any other: the same OrderId may exist in two accounts).
+
+Acks happen only after the batch's transaction committed.
 Each event's outcome also becomes one entry of its order's timeline (`processors.timeline`, for the
 operator console), committed in the same transaction.
 Nothing here knows Faust: the runtime supplies the writers, the OMS client and the acks.
@@ -19,6 +30,7 @@ Nothing here knows Faust: the runtime supplies the writers, the OMS client and t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -29,6 +41,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter
 
+from bridge.accounts import UNKNOWN_ACCOUNT_LABEL
 from bridge.events import InputEvent
 from bridge.settings import Settings
 from bridge.timestamps import InvalidTimestamp, parse_timestamp
@@ -53,6 +66,8 @@ RETRY_BASE_S = 0.2
 #: budgets: its next batch gets one attempt instead of a whole budget (the same order usually fails the
 #: same way, and its later events should not each hold the partition for a budget), unless it succeeds.
 SUSPECT_BUDGETS = 5
+#: Dead-letter reason of an event whose account this worker does not know.
+REASON_UNKNOWN_ACCOUNT = "unknown-account"
 
 
 class OrderReader(Protocol):
@@ -121,49 +136,96 @@ class Pipeline:
         limits: TopicLimits | None = None,
         rule: FailureRule | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        readers: Mapping[str, OrderReader] | None = None,
+        default_account: str | None = None,
+        oms_urls: Mapping[str, str] | None = None,
     ) -> None:
         self._settings = settings
         self._limits = limits if limits is not None else FixedLimits()
-        self.rule = rule or FailureRule(
-            window_s=settings.worker_outage_window_s,
-            min_success_ratio=settings.worker_outage_min_success_ratio,
-            clock=monotonic,
-        )
+        #: The account of records without one; `readers` defaults to `oms` serving it alone.
+        self.default_account = default_account or settings.vtex_account
+        self._readers = dict(readers) if readers is not None else {self.default_account: oms}
+        self._oms_urls = dict(oms_urls or {})
         self._monotonic = monotonic
+        #: The outage rule of each account (an outage of one is no reason to dead-letter its events).
+        self.rule = rule or self._new_rule()
+        self._rules: dict[str, FailureRule] = {self.default_account: self.rule}
+        #: Accounts whose credentials OMS refuses at the moment.
+        self._halted: set[str] = set()
         #: order -> monotonic time its event was dead-lettered for an isolated failure (SUSPECT_BUDGETS).
         self._suspect: dict[str, float] = {}
         self._tracing = tracing
-        self._oms = oms
         self._router = router
         self._metrics = metrics
         self._writer_for = writer_for
         self._clock = clock
         self._children: dict[tuple[Counter, str], Counter] = {}
-        self.halted = False
+        self._account_children: dict[tuple[str, str], Counter] = {}
         self.resumed = asyncio.Event()
         self.resumed.set()
 
-    async def handle(self, order_id: str, batch: list[Work]) -> None:
-        """Process `batch` (events of one order, in arrival order) until it is committed, then ack."""
+    @property
+    def halted(self) -> bool:
+        """Whether OMS refuses every account's credentials (consumption stops)."""
+        return bool(self._halted) and self._halted >= set(self._readers)
+
+    @property
+    def halted_accounts(self) -> list[str]:
+        return sorted(self._halted)
+
+    def account_label(self, account: str) -> str:
+        """The metric label of an event's account: a configured one, else `_unknown` (bounded)."""
+        account = account or self.default_account
+        return account if account in self._readers else UNKNOWN_ACCOUNT_LABEL
+
+    def _new_rule(self) -> FailureRule:
+        return FailureRule(
+            window_s=self._settings.worker_outage_window_s,
+            min_success_ratio=self._settings.worker_outage_min_success_ratio,
+            clock=self._monotonic,
+        )
+
+    def _rule(self, account: str) -> FailureRule:
+        rule = self._rules.get(account)
+        if rule is None:
+            rule = self._rules[account] = self._new_rule()
+        return rule
+
+    def _account_of(self, batch: list[Work]) -> str:
+        """The account of a batch (one order of one account; invalid events: the default)."""
+        for work in batch:
+            if work.event is not None:
+                return work.event.account or self.default_account
+        return self.default_account
+
+    async def handle(self, key: str, batch: list[Work]) -> None:
+        """Process `batch` (events of one order, in arrival order) until it is committed, then ack.
+
+        `key`: the order's key (`bridge.accounts.order_key`), also the lane's.
+        """
         if not self._tracing.enabled:
-            await self._handle(order_id, batch, None)
+            await self._handle(key, batch, None)
             return
         settings = self._settings
+        account = self._account_of(batch)
         trace = BatchTrace(
             self._tracing,
             batch,
             topic=settings.input_topic,
             group=settings.worker_app_id,
-            oms_url=settings.vtex_url(),
+            oms_url=self._oms_urls.get(account) or settings.vtex_url(),
         )
         acked = False
         try:
-            acked = await self._handle(order_id, batch, trace)
+            acked = await self._handle(key, batch, trace)
         finally:
             trace.end(acked=acked)
 
-    async def _handle(self, order_id: str, batch: list[Work], trace: BatchTrace | None) -> bool:
+    async def _handle(self, key: str, batch: list[Work], trace: BatchTrace | None) -> bool:
         partition = batch[0].partition
+        account = self._account_of(batch)
+        order_id = next((w.event.order_id for w in batch if w.event is not None), key)
+        rule = self._rule(account)
         attempt = 0
         order: Mapping[str, Any] | None = None
         history = BatchHistory() if self._settings.worker_timeline_enabled else None
@@ -178,7 +240,9 @@ class Pipeline:
             try:
                 if writer.lost:  # fenced while still assigned here: the runtime is healing it
                     raise PartitionLost("writer is being reopened")
-                order = await self._process(writer, order_id, batch, order, trace, history, give_up)
+                order = await self._process(
+                    writer, key, batch, order, trace, history, give_up, account, order_id
+                )
                 break
             except PartitionLost:
                 self._retried("partition-lost", history)
@@ -194,21 +258,27 @@ class Pipeline:
             except RetryBatch:
                 self._retried("kafka", history)
             except OmsAuthError as exc:
-                self._halt(exc)
+                self._halt(account, exc)
                 self._retried("oms-auth", history)
                 attempt = max(attempt, 8)  # retry slowly while the credentials are broken
             except OmsUnavailable as exc:
                 self._retried("oms", history)
-                log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
+                log.warning(
+                    "OMS read failed; retrying",
+                    extra={"order_id": order_id, "account": account, "error": str(exc)},
+                )
                 if exc.status != 429:  # a 429 is the account's budget, never this order's fault
-                    self.rule.failure(order_id)
+                    rule.failure(key)
                     failures.failed(str(exc), started)
-                    give_up = self._give_up(order_id, failures)
+                    give_up = self._give_up(key, rule, failures)
                     if give_up is not None:
                         continue  # dead-letter now: no backoff
             except OmsError as exc:
                 self._retried("oms", history)
-                log.warning("OMS read failed; retrying", extra={"order_id": order_id, "error": str(exc)})
+                log.warning(
+                    "OMS read failed; retrying",
+                    extra={"order_id": order_id, "account": account, "error": str(exc)},
+                )
             except Exception:
                 self._retried("bug", history)
                 log.exception("processing failed; retrying", extra={"order_id": order_id})
@@ -225,21 +295,27 @@ class Pipeline:
     async def _process(
         self,
         writer: PartitionWriter,
-        order_id: str,
+        key: str,
         batch: list[Work],
         order: Mapping[str, Any] | None,
         trace: BatchTrace | None = None,
         history: BatchHistory | None = None,
         give_up: _Permanent | None = None,
+        account: str | None = None,
+        order_id: str | None = None,
     ) -> Mapping[str, Any] | None:
         """Decide, fetch (once), build and commit the batch; return the order for a retry to reuse.
 
-        `give_up`: the batch's retry budget is spent; its new events are dead-lettered with it.
+        `key`: the order's state key; `order_id`: its OrderId in `account` (default: the key's, the
+        default account). `give_up`: the batch's retry budget is spent; its new events are
+        dead-lettered with it.
         """
+        account = account or self.default_account
+        order_id = order_id or key
         now = self._clock()
         entries: list[Entry] | None = None if history is None else []  # the batch's timeline entries
         ttl = self._settings.worker_dedup_ttl_s
-        memory = writer.state.get(order_id)
+        memory = writer.state.get(key)
         emit: list[Work] = []
         records: list[Outgoing] = []
         batch_ids: set[str] = set()
@@ -269,12 +345,22 @@ class Pipeline:
                 if give_up is not None:
                     raise give_up
                 if order is None:
-                    order = await self._fetch(
-                        order_id, None if trace is None else trace.oms(order_id, emit), history
-                    )
+                    reader = self._readers.get(account)
+                    if reader is None:
+                        raise _Permanent(
+                            REASON_UNKNOWN_ACCOUNT,
+                            f"account {account!r} is not configured in this worker (configured: "
+                            f"{', '.join(sorted(self._readers))}); not read with another account's "
+                            "credentials",
+                            {"account": account},
+                        )
+                    spans = None if trace is None else trace.oms(order_id, emit)
+                    order = await self._fetch(reader, account, key, order_id, spans, history)
                 for work in emit:
                     event = work.event
                     assert event is not None
+                    if not event.account:  # an older producer's record: the default account's
+                        event = dataclasses.replace(event, account=account)
                     change = event_change(event)
                     lateness = assess(change, memory.newest_state, memory.newest_change)
                     route = self._router.route(event.state)
@@ -337,17 +423,17 @@ class Pipeline:
                     outcomes.append("dead_lettered:" + exc.reason)
                     if trace is not None:
                         trace.outcome(work, "dead_lettered", dead_letter_reason=exc.reason)
-        state = [(order_id, memory)] if emit else []
-        timeline = batch_op(order_id, entries)
+        state = [(key, memory)] if emit else []
+        timeline = batch_op(key, entries)
         if records or state or timeline:
             await writer.write(records, state, timeline)
             for record in records:
                 self._counter(self._metrics.records_written, record.topic).inc()
         if give_up is not None:
-            self._suspect[order_id] = self._monotonic()
+            self._suspect[key] = self._monotonic()
         elif emit:
-            self._suspect.pop(order_id, None)
-        self._count(outcomes, batch)
+            self._suspect.pop(key, None)
+        self._count(outcomes, batch, self.account_label(account))
         return order
 
     def _too_large(
@@ -373,18 +459,18 @@ class Pipeline:
             trace.outcome(work, "dead_lettered", dead_letter_reason="record-too-large")
         return dedup.remember_dead(memory, work.position, now, event.event_id)
 
-    def _give_up(self, order_id: str, failures: _Failures) -> _Permanent | None:
+    def _give_up(self, key: str, rule: FailureRule, failures: _Failures) -> _Permanent | None:
         """Return the dead-letter reason when the batch's budget is spent and its failure isolated."""
         settings = self._settings
         now = self._monotonic()
         attempts, seconds = settings.worker_event_retry_attempts, settings.worker_event_retry_s
-        suspect = self._suspect.get(order_id)
+        suspect = self._suspect.get(key)
         since = failures.first  # only other orders' outcomes since this batch began to fail count
         if suspect is not None and now - suspect < SUSPECT_BUDGETS * max(seconds, 1.0):
             # This order's previous event was dead-lettered the same way: one attempt, and the rule's
             # whole window counts (the order is known bad; the traffic that proved it may be over).
             attempts, seconds, since = 1, 0.0, None
-        if not failures.spent(attempts, seconds, now) or not self.rule.isolated(order_id, since):
+        if not failures.spent(attempts, seconds, now) or not rule.isolated(key, since):
             return None
         assert failures.first is not None
         waited = round(now - failures.first, 1)
@@ -396,18 +482,25 @@ class Pipeline:
         return _Permanent("oms-unavailable", detail, facts)
 
     async def _fetch(
-        self, order_id: str, spans: OmsSpans | None = None, history: BatchHistory | None = None
+        self,
+        reader: OrderReader,
+        account: str,
+        key: str,
+        order_id: str,
+        spans: OmsSpans | None = None,
+        history: BatchHistory | None = None,
     ) -> Mapping[str, Any]:
-        """Read the order; 404 is retried within the grace period; other permanent errors raise."""
+        """Read the order from its account; 404 is retried within the grace period; other permanent
+        errors raise."""
         first = time.monotonic()
         attempt = 0
         while True:
             called = time.monotonic()
             try:
                 if spans is None:
-                    order = await self._oms.get_order(order_id)
+                    order = await reader.get_order(order_id)
                 else:
-                    order = await spans.call(self._oms.get_order)
+                    order = await spans.call(reader.get_order)
             except OrderNotFound as exc:
                 if time.monotonic() - first >= self._settings.worker_not_found_grace_s:
                     raise _Permanent("order-not-found", str(exc)) from exc
@@ -418,8 +511,8 @@ class Pipeline:
             except OmsBadResponse as exc:
                 raise _Permanent("oms-bad-response", str(exc)) from exc
             self._metrics.oms_fetches.inc()
-            self.rule.success(order_id)
-            self._resume()
+            self._rule(account).success(key)
+            self._resume(account)
             if history is not None:
                 history.oms_ms = round((time.monotonic() - called) * 1000.0, 1)
                 history.oms_status = str(order.get("status"))
@@ -458,12 +551,18 @@ class Pipeline:
             facts=facts,
         )
 
-    def _count(self, outcomes: list[str], batch: list[Work]) -> None:
+    def _count(self, outcomes: list[str], batch: list[Work], account: str) -> None:
         for outcome in outcomes:
             if outcome == "late":
                 self._metrics.late.inc()
                 outcome = "emitted"
-            self._counter(self._metrics.events, outcome.split(":")[0]).inc()
+            outcome = outcome.split(":")[0]
+            self._counter(self._metrics.events, outcome).inc()
+            child = self._account_children.get((account, outcome))
+            if child is None:
+                child = self._metrics.account_events.labels(account, outcome)
+                self._account_children[(account, outcome)] = child
+            child.inc()
         for work in batch:
             if work.event is not None and work.event.received_at:
                 self._observe_e2e(work.event.received_at)
@@ -481,23 +580,27 @@ class Pipeline:
         if received is not None:
             self._metrics.e2e_seconds.observe(max(0.0, time.time() - received))
 
-    def _halt(self, exc: Exception) -> None:
-        if not self.halted:
+    def _halt(self, account: str, exc: Exception) -> None:
+        if account not in self._halted:
             log.critical(
-                "OMS refuses our credentials; consumption stopped until they work again (nothing is "
-                "dead-lettered for this)",
-                extra={"error": str(exc)},
+                "OMS refuses our credentials for an account; its events wait until they work again "
+                "(nothing is dead-lettered for this; consumption stops once every account is refused)",
+                extra={"account": account, "error": str(exc)},
             )
-        self.halted = True
-        self.resumed.clear()
+        self._halted.add(account)
+        self._metrics.account_halted.labels(account).set(1)
         self._metrics.halted.set(1)
-
-    def _resume(self) -> None:
         if self.halted:
-            log.warning("OMS accepts our credentials again; consumption resumes")
-        self.halted = False
+            self.resumed.clear()
+
+    def _resume(self, account: str) -> None:
+        if account in self._halted:
+            log.warning("OMS accepts our credentials again", extra={"account": account})
+            self._halted.discard(account)
+            self._metrics.account_halted.labels(account).set(0)
+        if not self._halted:
+            self._metrics.halted.set(0)
         self.resumed.set()
-        self._metrics.halted.set(0)
 
     def _backoff(self, attempt: int) -> float:
         cap = self._settings.worker_retry_backoff_max_s

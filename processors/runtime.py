@@ -1,6 +1,7 @@
 """The processor's moving parts for one worker, wired together, independent of Faust's API.
 
-`Runtime` owns the OMS client, the per-order lanes, the pipeline, and one `PartitionWriter` (producer +
+`Runtime` owns the OMS clients (one per VTEX account of the registry, `bridge.accounts`), the per-order
+lanes, the pipeline, and one `PartitionWriter` (producer +
 state) per assigned input partition. The Faust app (`processors.app`) only feeds it: `submit` for each
 input record, `on_assigned`/`on_revoked` from the rebalance signals, `sweep` from a timer. Keeping this
 apart from Faust keeps the agent thin and lets the same code run under a plain consumer in benchmarks.
@@ -17,11 +18,13 @@ from typing import Any, Final, TypeVar
 
 from aiokafka.errors import KafkaError
 
+from bridge.accounts import AccountRegistry, order_key, split_order_key
 from bridge.events import InvalidEvent, decode_input_event
 from bridge.settings import Settings
 from bridge.topics.cluster import admin_client
 from bridge.tracing import DISABLED, Tracing
-from bridge.vtex.oms import OmsClient
+from bridge.vtex.budget import AccountBudget
+from bridge.vtex.oms import OmsClient, OmsClients
 from processors import dedup
 from processors.cpu_load import CpuLoad
 from processors.lanes import LaneScheduler, LanesClosed
@@ -67,12 +70,31 @@ class Runtime:
         oms: OrderReader | None = None,
         clock: Callable[[], float] = time.time,
         tracing: Tracing = DISABLED,
+        accounts: AccountRegistry | None = None,
     ) -> None:
+        """`oms`: one reader (tests, benchmarks) serving the default account only; otherwise one OMS
+        client per account of `accounts` (default: the settings' registry; raises
+        `AccountsConfigError` when it is unusable or an account lacks its app token)."""
         self.settings = settings
         self.tracing = tracing
-        self.metrics = ProcessorMetrics(settings.oms_rate_limit_per_s)
-        self._own_oms = oms is None
-        self.oms: OrderReader = oms if oms is not None else OmsClient.from_settings(settings, self.metrics)
+        self.accounts = accounts if accounts is not None else AccountRegistry.from_settings(settings)
+        self.default_account = self.accounts.default.name
+        self.metrics = ProcessorMetrics(settings.oms_rate_limit_per_s, self.default_account)
+        self.clients: OmsClients | None = None
+        readers: dict[str, OrderReader]
+        if oms is None:
+            self.accounts.require_app_tokens()
+            self.clients = OmsClients(self.accounts, settings, self.metrics.oms_observer)
+            readers = dict(self.clients)
+            oms = readers[self.default_account]
+        else:
+            readers = {self.default_account: oms}
+        #: The default account's reader (the one reader when injected).
+        self.oms: OrderReader = oms
+        #: Each account's OMS budget here (the injected reader's, when it is an `OmsClient`).
+        self._budgets: dict[str, AccountBudget] = {
+            name: reader.budget for name, reader in readers.items() if isinstance(reader, OmsClient)
+        }
         self.router = Router(settings.status_topic_prefix, settings.worker_route_groups)
         self._clock = clock
         self._data_dir = data_dir
@@ -102,6 +124,9 @@ class Runtime:
             clock=clock,
             tracing=tracing,
             limits=TopicLimits(cluster_describe(settings.kafka_bootstrap_servers)),
+            readers=readers,
+            default_account=self.default_account,
+            oms_urls={account.name: account.base_url for account in self.accounts},
         )
         self.lanes: LaneScheduler[Work] = LaneScheduler(
             self.pipeline.handle,
@@ -115,14 +140,23 @@ class Runtime:
         self.highwater_fn: Callable[[int], int | None] = lambda _partition: None
         self._submitted: dict[int, int] = {}
         self.cpu_load = CpuLoad()
-        if isinstance(self.oms, OmsClient):
-            self.metrics.bind_budget(self.oms.budget.rate)
+        if self._budgets:
+            self.metrics.bind_budget({name: budget.rate for name, budget in self._budgets.items()})
+        self.metrics.bind_account_in_flight(self._in_flight_by_account)
         self.metrics.bind(
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),
             state_keys=lambda: float(sum(len(w.state) for w in self.writers.values())),
             lag=lambda: self.lag_fn(),
         )
+
+    def _in_flight_by_account(self) -> dict[str, float]:
+        """Events in flight per account label (from the lanes' keys; read at scrape time)."""
+        counts = dict.fromkeys(self.accounts.names(), 0.0)
+        for key, pending in self.lanes.pending_by_lane():
+            label = self.pipeline.account_label(split_order_key(key, self.default_account)[0])
+            counts[label] = counts.get(label, 0.0) + pending
+        return counts
 
     def _writer_for(self, partition: int) -> PartitionWriter | None:
         """Return the writer of an assigned partition (None when revoked); start healing a lost one."""
@@ -150,8 +184,8 @@ class Runtime:
             self._healing.pop(partition, None)
 
     async def start(self) -> None:
-        if isinstance(self.oms, OmsClient) and self._own_oms:
-            await self.oms.start()
+        if self.clients is not None:
+            await self.clients.start()
         self.started = True
 
     async def stop(self) -> None:
@@ -175,8 +209,8 @@ class Runtime:
         finally:
             if locked:
                 self._rebalance_lock.release()
-        if isinstance(self.oms, OmsClient) and self._own_oms:
-            await self.oms.close()
+        if self.clients is not None:
+            await self.clients.close()
         self.started = False
 
     async def submit(
@@ -202,7 +236,7 @@ class Runtime:
         try:
             event = decode_input_event(raw)
             invalid = None
-            lane_key = event.order_id
+            lane_key = order_key(event.account, event.order_id, self.default_account)
         except InvalidEvent as exc:
             event, invalid = None, str(exc)
             lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
@@ -292,7 +326,7 @@ class Runtime:
         The share starts from the best count known (read before, else the declared count) and is
         corrected in the background once the input topic's real count is read.
         """
-        if not isinstance(self.oms, OmsClient):
+        if not self._budgets:
             return
         self._owned = set(owned)
         self._apply_share(self._input_partition_count or self.settings.input_topic_partitions)
@@ -302,18 +336,21 @@ class Runtime:
             self._partition_count_read = asyncio.create_task(self._read_input_partitions())
 
     def _apply_share(self, total: int) -> None:
-        assert isinstance(self.oms, OmsClient)
+        """Take `owned / total` of every account's budget (each account's events spread over all
+        partitions, so the same share of each account's budget is this worker's)."""
         total = max(total, max(self._owned, default=-1) + 1)
-        self.oms.budget.set_share(len(self._owned), total)
-        log.info(
-            "OMS budget share",
-            extra={
-                "partitions": len(self._owned),
-                "of": total,
-                "calls_per_s": round(self.oms.budget.rate(), 2),
-                "account_calls_per_s": self.settings.oms_rate_limit_per_s,
-            },
-        )
+        for name, budget in self._budgets.items():
+            budget.set_share(len(self._owned), total)
+            log.info(
+                "OMS budget share",
+                extra={
+                    "account": name,
+                    "partitions": len(self._owned),
+                    "of": total,
+                    "calls_per_s": round(budget.rate(), 2),
+                    "account_calls_per_s": budget.account_per_s,
+                },
+            )
 
     async def _read_input_partitions(self) -> None:
         """Read the input topic's partition count from the cluster once, then correct the share.
@@ -529,6 +566,8 @@ class Runtime:
         return {
             "started": self.started,
             "halted": self.pipeline.halted,
+            "halted_accounts": self.pipeline.halted_accounts,
+            "accounts": list(self.accounts.names()),
             "partitions": sorted(p for p, e in self._ready.items() if e.is_set()),
             "in_flight": self.lanes.pending,
             "lanes": self.lanes.active_lanes,

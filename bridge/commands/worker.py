@@ -93,6 +93,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import sys
 
     from bridge import process_runtime
+    from bridge.accounts import AccountRegistry, AccountsConfigError
     from bridge.stop_watchdog import StopWatchdog
     from bridge.topics.generation import GenerationError, settings_for
     from bridge.topics.worker_switch import GenerationWatch, consuming_generation, reexec, stop_like_sigterm
@@ -103,6 +104,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:  # the console serves customer orders: no worker without a safe login for it (docs/console.md)
         check_settings(settings)
     except ConsoleConfigError as exc:
+        print(f"vtex-bridge worker: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    try:  # every account it reads from must be usable (docs/accounts.md)
+        AccountRegistry.from_settings(settings).require_app_tokens()
+    except AccountsConfigError as exc:
         print(f"vtex-bridge worker: refusing to start: {exc}", file=sys.stderr)
         return 2
     loop = process_runtime.new_event_loop(settings)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Final, Protocol
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Final, Protocol
 
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -26,6 +27,9 @@ from bridge.vtex.budget import AccountBudget, BudgetLimiter
 from bridge.vtex.errors import InvalidOrderId, OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
 from bridge.vtex.http import VtexHttpClient, path_with, vtex_url
 from bridge.vtex.order_document import NotAnOrder, OrderDocument
+
+if TYPE_CHECKING:
+    from bridge.accounts import Account, AccountRegistry
 
 ORDER_PATH: Final = "/api/oms/pvt/orders/{order_id}"
 #: Bound on closing the session (connector shutdown), separate from the per-request timeout.
@@ -111,6 +115,24 @@ class OmsClient(VtexHttpClient):
             app_key=settings.vtex_app_key,
             app_token=settings.vtex_app_token.get_secret_value(),
             rate_limit_per_s=settings.oms_rate_limit_per_s,
+            timeout_s=settings.oms_timeout_s,
+            max_attempts=settings.oms_max_attempts,
+            backoff_initial_s=settings.oms_backoff_initial_s,
+            backoff_max_s=settings.oms_backoff_max_s,
+            max_connections=settings.oms_max_connections,
+            observer=observer,
+        )
+
+    @classmethod
+    def for_account(
+        cls, account: Account, settings: Settings, observer: OmsObserver | None = None
+    ) -> OmsClient:
+        """Return a client of one registry account: its credentials, URL and budget; the rest shared."""
+        return cls(
+            base_url=account.base_url,
+            app_key=account.app_key,
+            app_token=account.app_token.get_secret_value(),
+            rate_limit_per_s=account.oms_rate_limit_per_s,
             timeout_s=settings.oms_timeout_s,
             max_attempts=settings.oms_max_attempts,
             backoff_initial_s=settings.oms_backoff_initial_s,
@@ -215,3 +237,53 @@ class OmsClient(VtexHttpClient):
             if self._observer is not None:
                 self._observer.on_oms_throttle_wait(delay)
             await asyncio.sleep(delay)
+
+
+class OmsClients:
+    """One `OmsClient` per account of the registry: its own session and pool, limiter, budget, cool-down.
+
+    VTEX's limits are per account, so a 429 or an outage of one account throttles only that account's
+    client; the others keep their pace. Built for every account at once (the registry bounds them),
+    started and closed together. `observer_for(name)` gives each client its (per-account) observer.
+    """
+
+    def __init__(
+        self,
+        registry: AccountRegistry,
+        settings: Settings,
+        observer_for: Callable[[str], OmsObserver | None] = lambda _name: None,
+    ) -> None:
+        self._clients = {
+            account.name: OmsClient.for_account(account, settings, observer_for(account.name))
+            for account in registry
+        }
+
+    def get(self, name: str) -> OmsClient | None:
+        return self._clients.get(name)
+
+    def __iter__(self) -> Iterator[tuple[str, OmsClient]]:
+        return iter(self._clients.items())
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def set_share(self, owned: int, total: int) -> None:
+        """Take `owned / total` of every account's budget (the worker's partitions carry every account)."""
+        for client in self._clients.values():
+            client.budget.set_share(owned, total)
+
+    def rate(self) -> float:
+        """Calls per second this process may make now, all accounts together."""
+        return sum(client.budget.rate() for client in self._clients.values())
+
+    async def start(self) -> None:
+        for client in self._clients.values():
+            await client.start()
+
+    async def close(self) -> None:
+        results = await asyncio.gather(
+            *(client.close() for client in self._clients.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result

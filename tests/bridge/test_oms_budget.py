@@ -99,7 +99,9 @@ class TestRuntimeShare:
         assert 22.5 == pytest.approx(oms.budget.rate())
         await runtime._share_budget(set(range(6)))  # a worker left: this one took more partitions
         assert 45.0 == pytest.approx(oms.budget.rate())
-        exported = runtime.metrics.registry.get_sample_value("bridge_oms_budget_limit_per_s")
+        exported = runtime.metrics.registry.get_sample_value(
+            "bridge_oms_budget_limit_per_s", {"account": "acme"}
+        )
         assert 45.0 == pytest.approx(exported)
 
     async def test_an_assignment_never_waits_on_the_cluster(
