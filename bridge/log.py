@@ -44,6 +44,17 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class _AtLeast(logging.Filter):
+    """Drop records below `level`: a line demoted after the loggers' own level check is held to it too."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", repeat_interval_s: float = 10.0) -> None:
     """Route all logging to stderr in the chosen format (idempotent).
 
@@ -54,6 +65,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", repeat_interval_s:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TransientDemoter())  # first: a demoted line is limited at its new level
+    handler.addFilter(_AtLeast(logging.getLevelName(level.upper())))  # ... and dropped below the level
     handler.addFilter(RepeatLimiter(repeat_interval_s))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from bridge.settings import Settings
 from bridge.topics.cluster import ClusterState, admin_client, read_cluster
 from bridge.topics.generation import read_record
-from bridge.topics.plan import EXIT_CLEAN, EXIT_REFUSED, Action, ActionKind, Plan, plan
+from bridge.topics.plan import EXIT_CLEAN, EXIT_REFUSED, Action, ActionKind, Plan, plan, retired_generation
 from bridge.topics.spec import TopicSpec, declared_in_use, owned_prefixes
 
 TOPIC_ALREADY_EXISTS: Final = 36
@@ -87,7 +87,11 @@ async def read_plan(
         admin, [t.name for t in declared], prefixes, timeout_s=settings.topics_admin_timeout_s
     )
     return cluster, plan(
-        declared, cluster, prefixes=prefixes, allow_under_replicated=settings.topics_allow_under_replicated
+        declared,
+        cluster,
+        prefixes=prefixes,
+        allow_under_replicated=settings.topics_allow_under_replicated,
+        retired=lambda name: retired_generation(settings, name),
     )
 
 

@@ -16,13 +16,26 @@ from typing import Any, Final
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    KafkaError,
+    NotCoordinatorError,
+)
 
 from bridge.kafka_config import client_kwargs
 
 #: `config_source` of a DescribeConfigs entry set on the topic itself (KIP-226); the rest are defaults.
 DYNAMIC_TOPIC_CONFIG: Final = 1
 UNKNOWN_TOPIC_OR_PARTITION: Final = 3
+#: A group coordinator that is not there yet (fresh cluster: the offsets topic is being created) or moving.
+COORDINATOR_SETTLING: Final = (
+    CoordinatorNotAvailableError,
+    CoordinatorLoadInProgressError,
+    NotCoordinatorError,
+)
+COORDINATOR_WAIT_S: Final = 10.0
+COORDINATOR_RETRY_S: Final = 0.5
 
 
 class ClusterError(RuntimeError):
@@ -179,11 +192,23 @@ async def group_lag(
 
 
 async def group_members(admin: AIOKafkaAdminClient, group: str, *, timeout_s: float) -> dict[str, Any]:
-    """Return the consumer group's state and member count (what `topics describe` shows)."""
-    try:
-        responses = await asyncio.wait_for(admin.describe_consumer_groups([group]), timeout_s)
-    except KafkaError as exc:  # e.g. no group coordinator yet on a fresh cluster
-        return {"state": f"unavailable ({type(exc).__name__})", "members": 0}
+    """Return the consumer group's state and member count (what `topics describe` shows).
+
+    On a fresh cluster the first lookup of a group coordinator fails while the broker creates its
+    offsets topic: that is retried for up to `COORDINATOR_WAIT_S` and then reported as no group yet
+    (state None), which is what it is. Other errors are reported by name.
+    """
+    deadline = asyncio.get_running_loop().time() + min(timeout_s, COORDINATOR_WAIT_S)
+    while True:
+        try:
+            responses = await asyncio.wait_for(admin.describe_consumer_groups([group]), timeout_s)
+            break
+        except COORDINATOR_SETTLING:
+            if asyncio.get_running_loop().time() >= deadline:
+                return {"state": None, "members": 0}
+            await asyncio.sleep(COORDINATOR_RETRY_S)
+        except KafkaError as exc:
+            return {"state": f"unavailable ({type(exc).__name__})", "members": 0}
     for response in responses:
         for described in response.to_object().get("groups", []):
             if described.get("group") == group:

@@ -1,6 +1,8 @@
 """What `vtex-bridge topics describe` reports: each topic of ours as the cluster has it, and the lag.
 
-Declared topics come first (missing ones included, flagged), then undeclared ones with our prefixes.
+Declared topics come first (missing ones included, flagged), then the other topics with our prefixes:
+a *retired generation*'s (kind `retired`, with its `generation`; a reshard left it) or an *undeclared
+topic* (kind `undeclared`).
 For each input topic in use (two during a reshard) its worker group's committed offset, end offset
 and lag per partition are added: two cheap requests (OffsetFetch, ListOffsets).
 """
@@ -12,6 +14,7 @@ from typing import Any, Final
 from bridge.settings import Settings
 from bridge.topics.cluster import PartitionLag, admin_client, group_lag, group_members, read_cluster
 from bridge.topics.generation import read_record
+from bridge.topics.plan import retired_generation
 from bridge.topics.spec import (
     CLEANUP_POLICY,
     MIN_INSYNC_REPLICAS,
@@ -51,11 +54,11 @@ async def describe_topics(settings: Settings) -> dict[str, Any]:
     topics: list[dict[str, Any]] = []
     for name in names:
         state = cluster.topics.get(name)
-        entry: dict[str, Any] = {
-            "name": name,
-            "kind": kinds.get(name, "undeclared"),
-            "exists": state is not None,
-        }
+        retired = None if name in kinds else retired_generation(settings, name)
+        kind = kinds.get(name) or ("undeclared" if retired is None else "retired")
+        entry: dict[str, Any] = {"name": name, "kind": kind, "exists": state is not None}
+        if retired is not None:
+            entry["generation"] = retired
         if state is not None:
             entry.update(
                 {

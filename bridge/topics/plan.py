@@ -10,7 +10,9 @@ Each difference is an `Action` with a verdict:
 - `impossible`: Kafka cannot do it in place (fewer partitions), `apply` does not do it (a replication
   change is a partition reassignment), or the cluster is already broken (a changelog not co-partitioned
   with its input);
-- `info`: reported only (a topic with one of our prefixes that the settings no longer declare).
+- `info`: reported only: a topic with one of our prefixes that the settings no longer declare, either a
+  *retired generation*'s (the input topic and worker topics a reshard left behind) or an *undeclared
+  topic* (e.g. the status topic of a route group removed since).
 
 `vtex-bridge topics plan` exits with `Plan.exit_code`: 0 nothing to do, 2 changes `apply` would make,
 3 refused or impossible differences present (whatever else is pending).
@@ -18,10 +20,12 @@ Each difference is an `Action` with a verdict:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+from bridge.settings import Settings
 from bridge.topics.cluster import ClusterState, TopicState
 from bridge.topics.spec import CLEANUP_POLICY, TopicSpec
 
@@ -37,7 +41,8 @@ ActionKind = Literal[
     "co-partitioning",
     "too-few-brokers",
     "under-replicated",
-    "extra",
+    "retired-generation",
+    "undeclared",
 ]
 
 EXIT_CLEAN: Final = 0
@@ -125,10 +130,13 @@ def plan(
     *,
     prefixes: tuple[str, ...] = (),
     allow_under_replicated: bool = False,
+    retired: Callable[[str], int | None] | None = None,
 ) -> Plan:
     """Return what it takes to go from `cluster` to `declared`, each difference with its verdict.
 
-    Topics in `cluster` that are not declared but start with one of `prefixes` are reported (`info`).
+    Topics in `cluster` that are not declared but start with one of `prefixes` are reported (`info`):
+    as `retired-generation` when `retired` names the input generation they belonged to (a reshard left
+    them), else as `undeclared` (e.g. an old route group's status topic).
     A topic with fewer replicas than min(3, brokers) is refused (not created) unless
     `allow_under_replicated`: one broker's loss would otherwise block or lose acknowledged records.
     """
@@ -143,10 +151,32 @@ def plan(
     names = {spec.name for spec in declared}
     for name in sorted(cluster.topics):
         if name not in names and prefixes and name.startswith(prefixes):
-            actions.append(
-                Action("extra", name, "info", "not declared by the settings: left as it is (reported only)")
-            )
+            generation = None if retired is None else retired(name)
+            if generation is not None:
+                detail = (
+                    f"retired generation {generation}'s topic: left as it is; "
+                    "delete it when you no longer need it"
+                )
+                actions.append(Action("retired-generation", name, "info", detail))
+            else:
+                detail = "undeclared topic (not declared by the settings): left as it is (reported only)"
+                actions.append(Action("undeclared", name, "info", detail))
     return Plan(tuple(actions))
+
+
+def retired_generation(settings: Settings, name: str) -> int | None:
+    """Return the input generation an *undeclared* topic belonged to, by its name, or None.
+
+    Generation N's input topic is `<input_topic>.gN` (1: `<input_topic>`) and its worker topics start
+    with `<worker_app_id>-gN-` (1: `<worker_app_id>-`); an undeclared one is a retired generation's.
+    """
+    inputs = re.fullmatch(re.escape(settings.input_topic) + r"(?:\.g(\d+))?", name)
+    if inputs is not None:
+        return int(inputs.group(1) or 1)
+    app = re.match(re.escape(settings.worker_app_id) + r"(?:-g(\d+))?-", name)
+    if app is not None:
+        return int(app.group(1) or 1)
+    return None
 
 
 def _topic_actions(spec: TopicSpec, cluster: ClusterState) -> list[Action]:

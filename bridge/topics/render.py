@@ -8,6 +8,8 @@ from bridge.topics.apply import ApplyResult
 from bridge.topics.plan import Action, Plan
 
 MARKS: Final = {"apply": "+", "refused": "!", "impossible": "x", "info": "?"}
+DESCRIBE_COLUMNS: Final = ("topic", "kind", "parts", "repl", "minisr", "cleanup", "retention")
+RIGHT_ALIGNED: Final = frozenset({"parts", "repl", "minisr", "retention"})
 
 
 def plan_text(plan: Plan) -> str:
@@ -44,35 +46,53 @@ def apply_text(result: ApplyResult) -> str:
 
 
 def describe_text(report: dict[str, Any]) -> str:
+    """Return the describe report as a table whose columns fit their longest cell (names of any length)."""
     generation = report.get("generation")
     lines = [
         f"cluster {report['bootstrap']}: {report['brokers']} broker(s); input generation "
         + (f"{generation} ({report['phase']})" if generation else "1 (never resharded)")
     ]
     lines += [
-        f"worker group {g['id']} on {g['input']}: {g.get('state') or 'unknown'}, "
+        f"worker group {g['id']} on {g['input']}: {g.get('state') or 'no group yet'}, "
         f"{g.get('members', 0)} member(s)"
         for g in report["groups"]
     ]
-    lines.append(
-        f"{'topic':<48} {'kind':<11} {'parts':>5} {'repl':>4} {'minisr':>6} {'cleanup':<8} {'retention':>9}"
-    )
+    rows: list[tuple[str, ...]] = [DESCRIBE_COLUMNS]
+    notes: dict[int, list[str]] = {}
     for topic in report["topics"]:
+        kind = topic["kind"] if "generation" not in topic else f"{topic['kind']} (g{topic['generation']})"
         if not topic["exists"]:
-            lines.append(f"{topic['name']:<48} {topic['kind']:<11} MISSING")
+            rows.append((str(topic["name"]), str(kind), "MISSING"))
             continue
         configs = topic["configs"]
-        line = (
-            f"{topic['name']:<48} {topic['kind']:<11} {topic['partitions']:>5} "
-            f"{topic['replication_factor']:>4} {configs.get('min.insync.replicas') or '':>6} "
-            f"{configs.get('cleanup.policy') or '':<8} {_duration(configs.get('retention.ms')):>9}"
+        rows.append(
+            (
+                topic["name"],
+                kind,
+                str(topic["partitions"]),
+                str(topic["replication_factor"]),
+                str(configs.get("min.insync.replicas") or ""),
+                str(configs.get("cleanup.policy") or ""),
+                _duration(configs.get("retention.ms")),
+            )
         )
+        extra = []
         if topic["under_replicated_partitions"]:
-            line += f"  under-replicated partitions: {topic['under_replicated_partitions']}"
-        lines.append(line)
+            extra.append(f"    under-replicated partitions: {topic['under_replicated_partitions']}")
         if "group_lag" in topic:
             per = ", ".join(f"p{lag['partition']}={lag['lag']}" for lag in topic["group_lag"])
-            lines.append(f"    lag of {topic['group']}: {topic['total_lag']} ({per})")
+            extra.append(f"    lag of {topic['group']}: {topic['total_lag']} ({per})")
+        notes[len(rows) - 1] = extra
+    widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(len(DESCRIBE_COLUMNS))]
+    for index, row in enumerate(rows):
+        cells = [
+            cell.rjust(widths[i])
+            if DESCRIBE_COLUMNS[i] in RIGHT_ALIGNED and len(row) > 3
+            else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        lines += notes.get(index, [])
     return "\n".join(lines)
 
 

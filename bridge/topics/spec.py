@@ -84,7 +84,8 @@ def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
 
 
 def owned_prefixes(settings: Settings) -> tuple[str, ...]:
-    """Return the name prefixes of topics that are ours (every generation's), to report leftovers."""
+    """Return the name prefixes of topics that are ours (every generation's), to report the topics of
+    retired generations and undeclared ones."""
     return (
         settings.input_topic,
         control_topic(settings),
@@ -161,7 +162,7 @@ def declared_in_use(settings: Settings, record: GenerationRecord | None) -> list
     """Return the topics in use given the input-generation record (None: generation 1 only).
 
     During a switch (any phase but `active`) the previous generation's topics are still in use, so
-    they are declared too; once the switch is done they are leftovers (`plan` reports them).
+    they are declared too; once the switch is done they are a retired generation's (`plan` reports them).
     """
     if record is None:
         return declared_topics(settings)

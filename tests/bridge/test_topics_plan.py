@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bridge.settings import load_settings
 from bridge.topics.cluster import ClusterState, PartitionReplicas, TopicState
-from bridge.topics.plan import EXIT_CHANGES, EXIT_CLEAN, EXIT_REFUSED, Action, plan
+from bridge.topics.plan import EXIT_CHANGES, EXIT_CLEAN, EXIT_REFUSED, Action, plan, retired_generation
 from bridge.topics.spec import TopicKind, TopicSpec
 
 IN_CONFIGS = {"cleanup.policy": "delete", "retention.ms": "604800000", "min.insync.replicas": "2"}
@@ -210,10 +211,28 @@ class TestDurableReplication:
         assert [("create", leader.name, "apply")] == kinds(plan([leader], cluster(brokers=3)).actions)
 
     def test_undeclared_topic_with_our_prefix(self) -> None:
-        leftovers = cluster(*matching().topics.values(), state("st.old"), state("elsewhere"))
-        result = plan(declared(), leftovers, prefixes=("st.",))
-        assert [("extra", "st.old", "info")] == kinds(result.actions)
+        others = cluster(*matching().topics.values(), state("st.old"), state("elsewhere"))
+        result = plan(declared(), others, prefixes=("st.",))
+        assert [("undeclared", "st.old", "info")] == kinds(result.actions)
+        assert result.actions[0].detail.startswith("undeclared topic")
         assert EXIT_CLEAN == result.exit_code
+
+    def test_retired_generation_topics_are_named_so(self) -> None:
+        settings = load_settings(input_topic="in", worker_app_id="proc")
+        names = ["in", "in.g2", "proc-dedup-changelog", "proc-g2-timeline-changelog", "in.gx", "procx"]
+        assert [1, 2, 1, 2, None, None] == [retired_generation(settings, n) for n in names]
+        result = plan(
+            [],
+            cluster(state("in"), state("proc-dedup-changelog"), state("in-old")),
+            prefixes=("in", "proc-"),
+            retired=lambda name: retired_generation(settings, name),
+        )
+        assert [
+            ("retired-generation", "in", "info"),
+            ("undeclared", "in-old", "info"),
+            ("retired-generation", "proc-dedup-changelog", "info"),
+        ] == kinds(result.actions)
+        assert "retired generation 1" in result.actions[0].detail
 
     def test_json_summary(self) -> None:
         result = plan([spec("in", 24)], cluster(state("in"), state("st.x")), prefixes=("st.",))

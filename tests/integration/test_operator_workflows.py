@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from bridge.cli import main
 from bridge.events import build_input_event
+from bridge.local_kafka import LocalKafka
 from bridge.settings import Settings
 from bridge.topics.generation import (
     ControlWriter,
@@ -26,7 +27,7 @@ from bridge.topics.generation import (
 )
 from processors.records import dead_letter
 from simulator.server import SimHandle
-from testkit.kafka import create_topics, read_all, unique
+from testkit.kafka import create_topics, read_all, unique, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -172,3 +173,69 @@ class TestBackfillDryRun:
         assert 0 == code and 2 == len(out.splitlines())
         assert f"backfill (dry run): 2 event(s) built, would be produced to {active} (generation 2)" in err
         assert [] == await read_all(kafka_bootstrap, active, timeout=3)
+
+
+def describe_rows(text: str, names: set[str]) -> list[str]:
+    """Return the table rows of `topics describe` text that name one of `names`."""
+    return [line for line in text.splitlines() if line.split(" ", 1)[0] in names]
+
+
+class TestTopicsDescribe:
+    """`topics describe` reads well on a fresh broker and with long names; old generations are named."""
+
+    async def test_fresh_broker_and_long_names(
+        self, own_kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        long_input = unique("orders-of-a-store-with-a-rather-long-topic-name-in")  # over 48 characters
+        assert len(long_input) > 48
+        env_settings(
+            monkeypatch,
+            own_kafka.bootstrap,
+            VTEX_BRIDGE_INPUT_TOPIC=long_input,
+            VTEX_BRIDGE_TOPICS_ALLOW_UNDER_REPLICATED="true",
+        )
+        code, _, err = await cli(capsys, "topics", "apply")
+        assert 0 == code, err
+        code, out, err = await cli(capsys, "topics", "describe")  # no group ever existed on this broker
+        assert 0 == code, err
+        assert "Error" not in out + err
+        assert "no group yet, 0 member(s)" in out
+        header = next(line for line in out.splitlines() if line.startswith("topic "))
+        rows = [line for line in out.splitlines() if line.startswith(long_input)]
+        assert rows, out
+        kind_at = header.index("kind")
+        for row in rows:  # every row's second column starts under the header's: nothing pushed aside
+            name = row.split(" ", 1)[0]
+            assert row[len(name) : kind_at].strip() == "", row
+            assert row[kind_at] != " ", row
+
+    async def test_retired_generation_in_plan_and_describe(
+        self, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        settings = env_settings(
+            monkeypatch, kafka_bootstrap, VTEX_BRIDGE_TOPICS_ALLOW_UNDER_REPLICATED="true"
+        )
+        assert 0 == (await cli(capsys, "topics", "apply"))[0]
+        await activate_generation_2(settings)
+        assert 0 == (await cli(capsys, "topics", "apply"))[0]  # generation 2's topics
+
+        async def settled() -> bool:  # the created topics show in the metadata of every broker
+            return 0 == (await cli(capsys, "topics", "plan"))[0]
+
+        await wait_until(settled, timeout=30, message="generation 2's topics visible")
+        code, out, _ = await cli(capsys, "topics", "plan")
+        assert 0 == code, out
+        assert f"? retired-generation         {settings.input_topic}: retired generation 1's topic" in out, (
+            out
+        )
+        assert "extra" not in out and "undeclared" not in out
+
+        code, out, _ = await cli(capsys, "topics", "describe", "--json")
+        by_name = {t["name"]: t for t in orjson.loads(out)["topics"]}
+        assert ("retired", 1) == (
+            by_name[settings.input_topic]["kind"],
+            by_name[settings.input_topic]["generation"],
+        )
+        assert "input" == by_name[generation_topic(settings, 2)]["kind"]
+        code, out, _ = await cli(capsys, "topics", "describe")
+        assert "retired (g1)" in describe_rows(out, {settings.input_topic})[0]
