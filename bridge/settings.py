@@ -363,6 +363,9 @@ class Settings(BaseSettings):
     feed_poll_rate_per_s: float = Field(default=40.0, gt=0.0)
     #: Lots in flight at most while the feed has a backlog (1 = one lot at a time).
     feed_poll_max_concurrency: int = Field(default=4, ge=1, le=32)
+    #: Lots in flight at most over every account's feed together (each account also keeps at most
+    #: `feed_poll_max_concurrency`); the poller polls each configured account with its own appKey.
+    feed_poll_total_concurrency: int = Field(default=8, ge=1, le=128)
     #: Seconds between reads of the feed's backlog (quantity, oldest age) for the metrics; 0 = never.
     feed_poll_backlog_interval_s: float = Field(default=15.0, ge=0.0)
     feed_poll_backoff_initial_s: float = 1.0

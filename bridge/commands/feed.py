@@ -2,15 +2,19 @@
 
 `feed set` without filter options configures the same filter as the hook (the settings' statuses or
 expression), so the feed holds exactly the events the hook should have delivered. `feed poll` runs the
-long-lived poller (`bridge.feed_poller`) until SIGINT/SIGTERM.
+long-lived poller (`bridge.feed_poller`) until SIGINT/SIGTERM; it polls every configured account's feed.
+
+`show`, `set` and `delete` act on one account of the registry (`--account NAME`, default the first
+configured) or on each in turn (`--all-accounts`), naming the account on every line they print.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from bridge.commands.account_options import EXIT_ACCOUNTS, add_account_arguments, selected_accounts
 from bridge.commands.hook import add_filter_arguments, default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
@@ -21,6 +25,10 @@ from bridge.vtex.config_models import (
     FeedQueue,
 )
 
+if TYPE_CHECKING:
+    from bridge.accounts import Account
+    from bridge.vtex.config_api import ConfigApiClient
+
 #: The oldest message's age; VTEX's guide misspells the key (REFERENCE.md section 4).
 AGE_KEYS: Final = ("approximateAgeOfOldestMessageInSeconds", "aproximateAgeOfOldestMessageInSeconds")
 
@@ -30,11 +38,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "feed", help="show, set or delete the Feed v3 configuration; run the poller"
     )
     actions = parser.add_subparsers(dest="feed_action", metavar="ACTION", required=True)
-    actions.add_parser("show", help="print the feed configuration and queue depth").set_defaults(func=run)
-    actions.add_parser("delete", help="delete the feed configuration").set_defaults(func=run)
+    show = actions.add_parser("show", help="print the feed configuration and queue depth")
+    add_account_arguments(show)
+    show.set_defaults(func=run)
+    delete = actions.add_parser("delete", help="delete the feed configuration")
+    add_account_arguments(delete)
+    delete.set_defaults(func=run)
 
     set_ = actions.add_parser("set", help="create or replace the feed configuration")
     add_filter_arguments(set_)
+    add_account_arguments(set_)
     set_.add_argument(
         "--visibility-timeout",
         type=int,
@@ -49,7 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     set_.set_defaults(func=run)
 
-    poll = actions.add_parser("poll", help="run the Feed v3 -> Kafka poller (backup path of the hook)")
+    poll = actions.add_parser(
+        "poll", help="run the Feed v3 -> Kafka poller of every configured account (backup path of the hook)"
+    )
     poll.add_argument("--maxlot", type=int, help="items per read, 1..10 (default: feed_poll_maxlot)")
     poll.add_argument("--port", type=int, help="port of /metrics and /healthz (default: feed_poll_http_port)")
     poll.set_defaults(func=run)
@@ -58,13 +73,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    from bridge.accounts import AccountsConfigError
     from bridge.expressions import ExpressionError
 
     action = args.feed_action
     try:
         if action == "poll":
             return _poll(args, settings)
-        return asyncio.run(_ACTIONS[action](args, settings))
+        return asyncio.run(_run_each(action, args, settings, selected_accounts(args, settings)))
+    except AccountsConfigError as exc:
+        print(f"vtex-bridge feed {action}: {exc}", file=sys.stderr)
+        return EXIT_ACCOUNTS
     except ConfigApiError as exc:
         print(f"vtex-bridge feed {action}: {exc.user_message()}", file=sys.stderr)
         return exc.exit_code
@@ -73,28 +92,55 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_BAD_REQUEST
 
 
-async def _show(args: argparse.Namespace, settings: Settings) -> int:
-    import orjson
-
+async def _run_each(
+    action: str, args: argparse.Namespace, settings: Settings, accounts: tuple[Account, ...]
+) -> int:
+    """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run."""
     from bridge.vtex.config_api import ConfigApiClient
 
-    async with ConfigApiClient.from_settings(settings) as client:
-        current = await client.get_feed_config()
+    failures: list[int] = []
+    for account in accounts:
+        try:
+            async with ConfigApiClient.for_account(account, settings) as client:
+                code = await _ACTIONS[action](args, settings, account, client)
+        except ConfigApiError as exc:
+            print(f"vtex-bridge feed {action}: account {account.name}: {exc.user_message()}", file=sys.stderr)
+            code = exc.exit_code
+        if code:
+            failures.append(code)
+    if len(accounts) > 1 and failures:
+        print(
+            f"vtex-bridge feed {action}: {len(failures)} of {len(accounts)} account(s) failed",
+            file=sys.stderr,
+        )
+    return failures[0] if failures else 0
+
+
+async def _show(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
+    import orjson
+
+    current = await client.get_feed_config()
     if current is None:
-        print("vtex-bridge feed show: no feed is configured for this appKey", file=sys.stderr)
+        print(
+            f"vtex-bridge feed show: account {account.name}: no feed is configured for its appKey",
+            file=sys.stderr,
+        )
         return EXIT_NOT_FOUND
-    print(orjson.dumps(current, option=orjson.OPT_INDENT_2).decode())
+    print(orjson.dumps({"account": account.name, **current}, option=orjson.OPT_INDENT_2).decode())
     age = next((current[k] for k in AGE_KEYS if k in current), None)
     print(
-        f"queue: {current.get('quantity', '?')} message(s), oldest {age if age is not None else '?'} s",
+        f"account {account.name}: queue: {current.get('quantity', '?')} message(s), "
+        f"oldest {age if age is not None else '?'} s",
         file=sys.stderr,
     )
     return 0
 
 
-async def _set(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.vtex.config_api import ConfigApiClient
-
+async def _set(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
     queue = FeedQueue(
         visibility_timeout_s=(
             settings.feed_visibility_timeout_s if args.visibility_timeout is None else args.visibility_timeout
@@ -102,23 +148,20 @@ async def _set(args: argparse.Namespace, settings: Settings) -> int:
         retention_s=settings.feed_retention_s if args.retention is None else args.retention,
     )
     chosen = filter_from_args(args, for_hook=False, fallback=default_hook_filter(settings))
-    config = FeedConfig(filter=chosen, queue=queue)
-    async with ConfigApiClient.from_settings(settings) as client:
-        await client.set_feed_config(config)
+    await client.set_feed_config(FeedConfig(filter=chosen, queue=queue))
     print(
-        f"feed configured: {chosen.type}, visibility {queue.visibility_timeout_s} s, "
+        f"account {account.name}: feed configured: {chosen.type}, visibility {queue.visibility_timeout_s} s, "
         f"retention {queue.retention_s} s",
         file=sys.stderr,
     )
     return 0
 
 
-async def _delete(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.vtex.config_api import ConfigApiClient
-
-    async with ConfigApiClient.from_settings(settings) as client:
-        await client.delete_feed_config()
-    print("feed deleted", file=sys.stderr)
+async def _delete(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
+    await client.delete_feed_config()
+    print(f"account {account.name}: feed deleted", file=sys.stderr)
     return 0
 
 

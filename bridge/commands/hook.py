@@ -5,9 +5,19 @@ differs from the desired one (no change, no call), so VTEX deleting the hook aft
 notifications (REFERENCE.md section 5) is repaired within one period. It also reads the ingress's
 `last hook received` gauge and warns when no hook arrived for `control_hook_silence_warn_s`.
 
-The secret header VTEX must send (`hook_secret_header`) takes its value from the settings or a secret
-file, never from the command line (argv ends up in shell history and process lists), and `show` masks
-every header value.
+The secret header VTEX must send takes its value from the account registry (`bridge.accounts`: the
+account's header and its first secret), the settings or a secret file, never from the command line
+(argv ends up in shell history and process lists), and `show` masks every header value.
+
+Every action acts on one account of the registry (`--account NAME`, default the first configured) or
+on each in turn (`--all-accounts`), and names the account on every line it prints; with several
+accounts a failure on one is reported and the others still run (the exit code is the first failure's).
+
+`set` and `ensure` never narrow a configured filter silently: when the desired filter would stop
+notifying some changes the existing one notifies (`bridge.vtex.filter_scope`), they print the
+difference and refuse (exit 10) unless `--replace-filter`. The default filter is FromOrders
+`$exists(orderId)` with `disableSingleFire`: every change of every order, including the null state,
+`payment-denied` and undocumented statuses that no FromWorkflow list can name.
 """
 
 from __future__ import annotations
@@ -15,8 +25,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from bridge.commands.account_options import EXIT_ACCOUNTS, add_account_arguments, selected_accounts
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
     EXIT_BAD_REQUEST,
@@ -33,11 +44,17 @@ from bridge.vtex.config_models import (
     validate_hook_url,
 )
 
+if TYPE_CHECKING:
+    from bridge.accounts import Account
+    from bridge.vtex.config_api import ConfigApiClient
+
 #: The ingress gauge holding, per account, the Unix time of the last authenticated hook.
 LAST_HOOK_METRIC: Final = "vtex_bridge_ingress_last_hook_received_timestamp_seconds"
 METRICS_TIMEOUT_S: Final = 5.0
 #: `ensure --fail-on-silence` exits with this when the ingress has been silent too long.
 EXIT_SILENT: Final = 9
+#: `set`/`ensure` exit with this when the desired filter would narrow the configured one.
+EXIT_FILTER_NARROWS: Final = 10
 MASK: Final = "**********"
 
 
@@ -68,9 +85,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = parser.add_subparsers(dest="hook_action", metavar="ACTION", required=True)
 
     show = actions.add_parser("show", help="print the hook configuration (header values, appKey masked)")
+    add_account_arguments(show)
     show.set_defaults(func=run)
 
     delete = actions.add_parser("delete", help="delete the hook configuration")
+    add_account_arguments(delete)
     delete.set_defaults(func=run)
 
     for name, text in (
@@ -86,6 +105,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "--secret-file", type=Path, help="file whose first line is the hook secret (instead of settings)"
         )
         add_filter_arguments(action)
+        add_account_arguments(action)
+        action.add_argument(
+            "--replace-filter",
+            action="store_true",
+            help="replace the configured filter even when the new one notifies fewer changes",
+        )
         if name == "ensure":
             action.add_argument("--ingress-metrics-url", help="ingress Prometheus endpoint to check")
             action.add_argument(
@@ -97,7 +122,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             action.add_argument(
                 "--fail-on-silence",
                 action="store_true",
-                help=f"exit {EXIT_SILENT} (after ensuring) when the ingress has been silent too long",
+                help=f"exit {EXIT_SILENT} (after ensuring) when the ingress has been silent too long "
+                "for an account",
             )
             action.add_argument(
                 "--skip-silence-check", action="store_true", help="do not read the ingress metrics"
@@ -108,11 +134,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    from bridge.accounts import AccountsConfigError
     from bridge.expressions import ExpressionError
 
     action = args.hook_action
     try:
-        return asyncio.run(_ACTIONS[action](args, settings))
+        accounts = selected_accounts(args, settings)
+        if len(accounts) > 1 and getattr(args, "secret_file", None) is not None:
+            raise AccountsConfigError("--secret-file names one account's secret: use it with --account")
+        return asyncio.run(_run_each(action, args, settings, accounts))
+    except AccountsConfigError as exc:
+        print(f"vtex-bridge hook {action}: {exc}", file=sys.stderr)
+        return EXIT_ACCOUNTS
     except ConfigApiError as exc:
         print(f"vtex-bridge hook {action}: {exc.user_message()}", file=sys.stderr)
         return exc.exit_code
@@ -124,56 +157,122 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
 
+async def _run_each(
+    action: str, args: argparse.Namespace, settings: Settings, accounts: tuple[Account, ...]
+) -> int:
+    """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run."""
+    from bridge.vtex.config_api import ConfigApiClient
+
+    failures: list[int] = []
+    for account in accounts:
+        try:
+            async with ConfigApiClient.for_account(account, settings) as client:
+                code = await _ACTIONS[action](args, settings, account, client)
+        except ConfigApiError as exc:
+            print(f"vtex-bridge hook {action}: account {account.name}: {exc.user_message()}", file=sys.stderr)
+            code = exc.exit_code
+        if code:
+            failures.append(code)
+    if len(accounts) > 1 and failures:
+        print(
+            f"vtex-bridge hook {action}: {len(failures)} of {len(accounts)} account(s) failed",
+            file=sys.stderr,
+        )
+    code = failures[0] if failures else 0
+    if action == "ensure" and not args.skip_silence_check:
+        silent = await check_ingress_silence(args, settings, [a.name for a in accounts])
+        if silent and args.fail_on_silence and not code:
+            code = EXIT_SILENT
+    return code
+
+
 # --- actions -------------------------------------------------------------------------------------------
 
 
-async def _show(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.vtex.config_api import ConfigApiClient
-
-    async with ConfigApiClient.from_settings(settings) as client:
-        current = await client.get_hook_config()
+async def _show(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
+    current = await client.get_hook_config()
     if current is None:
-        print("vtex-bridge hook show: no hook is configured for this appKey", file=sys.stderr)
+        print(
+            f"vtex-bridge hook show: account {account.name}: no hook is configured for its appKey",
+            file=sys.stderr,
+        )
         return EXIT_NOT_FOUND
-    _print_json(mask_headers(current))
+    _print_json({"account": account.name, **mask_headers(current)})
     return 0
 
 
-async def _delete(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.vtex.config_api import ConfigApiClient
-
-    async with ConfigApiClient.from_settings(settings) as client:
-        await client.delete_hook_config()
-    print("hook deleted", file=sys.stderr)
+async def _delete(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
+    await client.delete_hook_config()
+    print(f"account {account.name}: hook deleted", file=sys.stderr)
     return 0
 
 
-async def _set(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.vtex.config_api import ConfigApiClient
-
-    desired = desired_hook_config(args, settings)
-    async with ConfigApiClient.from_settings(settings) as client:
-        await client.set_hook_config(desired)
-    print(f"hook configured: {desired.filter.type} -> {desired.url}", file=sys.stderr)
+async def _set(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
+    desired = desired_hook_config(args, settings, account)
+    if _refused_narrowing(args, account, await client.get_hook_config(), desired):
+        return EXIT_FILTER_NARROWS
+    await client.set_hook_config(desired)
+    print(f"account {account.name}: hook configured: {desired.filter.type} -> {desired.url}", file=sys.stderr)
     return 0
 
 
-async def _ensure(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.vtex.config_api import ConfigApiClient
-
-    desired = desired_hook_config(args, settings)
-    async with ConfigApiClient.from_settings(settings) as client:
-        current = await client.get_hook_config()
-        difference = hook_difference(current, desired)
-        if difference is None:
-            print("hook unchanged: already configured as desired", file=sys.stderr)
-        else:
-            await client.set_hook_config(desired)
-            print(f"hook configured ({difference}): {desired.filter.type} -> {desired.url}", file=sys.stderr)
-    if args.skip_silence_check:
+async def _ensure(
+    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+) -> int:
+    desired = desired_hook_config(args, settings, account)
+    current = await client.get_hook_config()
+    difference = hook_difference(current, desired)
+    if difference is None:
+        print(f"account {account.name}: hook unchanged: already configured as desired", file=sys.stderr)
         return 0
-    silent = await check_ingress_silence(args, settings)
-    return EXIT_SILENT if silent and args.fail_on_silence else 0
+    if _refused_narrowing(args, account, current, desired):
+        return EXIT_FILTER_NARROWS
+    await client.set_hook_config(desired)
+    print(
+        f"account {account.name}: hook configured ({difference}): {desired.filter.type} -> {desired.url}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _refused_narrowing(
+    args: argparse.Namespace, account: Account, current: dict[str, Any] | None, desired: HookConfig
+) -> bool:
+    """Print the difference and return True when `desired` narrows the configured filter unasked."""
+    from bridge.vtex.filter_scope import narrowing
+
+    existing = _configured_filter(current)
+    narrower = None if existing is None else narrowing(existing, desired.filter)
+    if narrower is None:
+        return False
+    verb = "replacing" if args.replace_filter else "refusing to replace"
+    print(f"account {account.name}: {verb} a hook filter that notifies more:", file=sys.stderr)
+    for line in narrower.lines():
+        print(line, file=sys.stderr)
+    if args.replace_filter:
+        return False
+    print(
+        f"vtex-bridge hook {args.hook_action}: account {account.name}: the desired filter would stop "
+        "notifying these changes; pass --replace-filter to replace it anyway",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _configured_filter(current: dict[str, Any] | None) -> Filter | None:
+    """Return the filter of VTEX's GET answer, None when there is no hook or it cannot be read."""
+    if current is None:
+        return None
+    try:
+        return filter_from_json(current.get("filter"))
+    except ConfigApiError:
+        return None
 
 
 _ACTIONS: Final = {"show": _show, "delete": _delete, "set": _set, "ensure": _ensure}
@@ -186,11 +285,17 @@ class SecretFileError(ValueError):
     """The secret file is missing, unreadable or empty (its content is never shown)."""
 
 
-def read_secret(settings: Settings, secret_file: Path | None) -> str:
-    """Return the hook secret: the file's first line when a file is named, else `hook_secret`."""
-    path = secret_file or settings.control_hook_secret_file
+def read_secret(settings: Settings, secret_file: Path | None, account: Account | None = None) -> str:
+    """Return the hook secret VTEX must send for `account`.
+
+    The file's first line when `--secret-file` names one (or `control_hook_secret_file`, for the
+    settings' own account), else the account's current secret (its first), else `hook_secret`."""
+    own = account is None or account.name == settings.vtex_account
+    path = secret_file or (settings.control_hook_secret_file if own else None)
     if path is None:
-        return settings.hook_secret.get_secret_value()
+        if account is None:
+            return settings.hook_secret.get_secret_value()
+        return account.hook_secrets[0].get_secret_value() if account.hook_secrets else ""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -225,18 +330,24 @@ def filter_from_args(args: argparse.Namespace, *, for_hook: bool, fallback: Filt
 
 
 def default_hook_filter(settings: Settings) -> Filter:
-    """Return the filter of the settings: the expression, else the statuses, else every hook status."""
-    from bridge.statuses import HOOK_FILTER_STATUSES, KNOWN_STATUSES
+    """Return the filter of the settings: the expression, else the statuses, else every change.
+
+    Every change (FromOrders `$exists(orderId)`, `disableSingleFire`) is the default because a
+    FromWorkflow list cannot name every state VTEX notifies (the null state, `payment-denied`,
+    undocumented statuses): those would never reach the bridge."""
+    from bridge.vtex.filter_scope import EVERY_CHANGE
 
     if settings.control_hook_expression:
         return OrdersFilter(settings.control_hook_expression, settings.control_hook_disable_single_fire)
     statuses = [s.strip() for s in settings.control_hook_statuses.split(",") if s.strip()]
     if not statuses:
-        statuses = [s for s in KNOWN_STATUSES if s in HOOK_FILTER_STATUSES]
+        return EVERY_CHANGE
     return WorkflowFilter(tuple(dict.fromkeys(statuses)))
 
 
-def desired_hook_config(args: argparse.Namespace, settings: Settings) -> HookConfig:
+def desired_hook_config(
+    args: argparse.Namespace, settings: Settings, account: Account | None = None
+) -> HookConfig:
     """Return the hook configuration the options and settings ask for, checked like VTEX would."""
 
     url = args.url or settings.control_hook_url or settings.dev_public_hook_url
@@ -249,11 +360,14 @@ def desired_hook_config(args: argparse.Namespace, settings: Settings) -> HookCon
         )
     validate_hook_url(url, allow_http=args.allow_http)
     chosen = filter_from_args(args, for_hook=True, fallback=default_hook_filter(settings))
-    secret = read_secret(settings, args.secret_file)
-    headers = {settings.hook_secret_header: secret} if secret else {}
+    secret = read_secret(settings, args.secret_file, account)
+    header = account.hook_header if account is not None else settings.hook_secret_header
+    headers = {header: secret} if secret else {}
     if not secret:
+        whose = f" for account {account.name}" if account is not None else ""
         print(
-            "warning: no hook secret configured; the ingress will refuse the notifications", file=sys.stderr
+            f"warning: no hook secret configured{whose}; the ingress will refuse the notifications",
+            file=sys.stderr,
         )
     return HookConfig(filter=chosen, url=url, headers=headers)
 
@@ -318,10 +432,15 @@ def _print_json(value: Any) -> None:
 # --- ingress silence ---------------------------------------------------------------------------------
 
 
-async def check_ingress_silence(args: argparse.Namespace, settings: Settings) -> bool:
-    """Warn (stderr) when the ingress saw no hook for the account for too long; return True if so."""
+async def check_ingress_silence(
+    args: argparse.Namespace, settings: Settings, accounts: list[str] | None = None
+) -> bool:
+    """Warn (stderr) for each account the ingress saw no hook of for too long; return True if any.
+
+    `accounts` defaults to the settings' own account; the metrics are read once for all of them."""
     import time
 
+    names = accounts if accounts is not None else [settings.vtex_account]
     url = args.ingress_metrics_url or settings.control_ingress_metrics_url
     url = url or f"http://{settings.ingress_metrics_host}:{settings.ingress_metrics_port}/metrics"
     limit = (
@@ -330,26 +449,30 @@ async def check_ingress_silence(args: argparse.Namespace, settings: Settings) ->
         else settings.control_hook_silence_warn_s
     )
     try:
-        last = await newest_hook_received(url, settings.vtex_account)
+        newest = await newest_hook_times(url)
     except Exception as exc:  # any failure to read metrics is a warning, never a failed ensure
         print(f"warning: cannot read the ingress metrics at {url} ({type(exc).__name__})", file=sys.stderr)
         return False
-    if last is None or last <= 0:
-        print(
-            f"warning: the ingress at {url} has received no hook for account {settings.vtex_account} "
-            "since it started; check VTEX can reach the hook URL",
-            file=sys.stderr,
-        )
-        return True
-    age = time.time() - last
-    if age > limit:
-        print(
-            f"warning: no hook for account {settings.vtex_account} for {age / 3600:.1f} h "
-            f"(limit {limit / 3600:.1f} h); VTEX deletes a hook after 3 days without notifications",
-            file=sys.stderr,
-        )
-        return True
-    return False
+    silent = False
+    for name in names:
+        last = newest.get(name)
+        if last is None or last <= 0:
+            print(
+                f"warning: the ingress at {url} has received no hook for account {name} "
+                "since it started; check VTEX can reach the hook URL",
+                file=sys.stderr,
+            )
+            silent = True
+            continue
+        age = time.time() - last
+        if age > limit:
+            print(
+                f"warning: no hook for account {name} for {age / 3600:.1f} h "
+                f"(limit {limit / 3600:.1f} h); VTEX deletes a hook after 3 days without notifications",
+                file=sys.stderr,
+            )
+            silent = True
+    return silent
 
 
 async def addresses_of(host: str, port: int | None) -> list[str]:
@@ -362,7 +485,12 @@ async def addresses_of(host: str, port: int | None) -> list[str]:
 
 
 async def newest_hook_received(metrics_url: str, account: str) -> float | None:
-    """Return the newest last-hook time for `account` over every address of the URL's host.
+    """Return the newest last-hook time for `account` over every address of the URL's host."""
+    return (await newest_hook_times(metrics_url)).get(account)
+
+
+async def newest_hook_times(metrics_url: str) -> dict[str, float]:
+    """Return, per account, the newest last-hook time over every address of the URL's host.
 
     Behind a headless Service each address is one ingress pod, and each pod only knows the hooks it
     received itself: one pod picked by a load-balanced Service may be fresh and have seen none. Pods
@@ -377,18 +505,27 @@ async def newest_hook_received(metrics_url: str, account: str) -> float | None:
         raise ValueError(f"no host in {metrics_url}")
     addresses = await addresses_of(url.host, url.port)
     answers = await asyncio.gather(
-        *(last_hook_received(str(url.with_host(address)), account) for address in addresses),
+        *(last_hook_times(str(url.with_host(address))) for address in addresses),
         return_exceptions=True,
     )
     failures = [a for a in answers if isinstance(a, BaseException)]
     if failures and len(failures) == len(answers):
         raise failures[0]
-    times = [a for a in answers if isinstance(a, float)]
-    return max(times) if times else None
+    newest: dict[str, float] = {}
+    for answer in answers:
+        if isinstance(answer, dict):
+            for account, seen in answer.items():
+                newest[account] = max(seen, newest.get(account, seen))
+    return newest
 
 
 async def last_hook_received(metrics_url: str, account: str) -> float | None:
     """Return the ingress gauge's Unix time of the last hook for `account`, None when absent."""
+    return (await last_hook_times(metrics_url)).get(account)
+
+
+async def last_hook_times(metrics_url: str) -> dict[str, float]:
+    """Return the ingress gauge's Unix time of the last hook, per account (one read of `/metrics`)."""
     import aiohttp
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -399,8 +536,9 @@ async def last_hook_received(metrics_url: str, account: str) -> float | None:
         if response.status != 200:
             raise ValueError(f"metrics endpoint answered {response.status}")
         text = await response.text()
+    times: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == LAST_HOOK_METRIC and sample.labels.get("account") == account:
-                return float(sample.value)
-    return None
+            if sample.name == LAST_HOOK_METRIC and "account" in sample.labels:
+                times[sample.labels["account"]] = float(sample.value)
+    return times

@@ -24,6 +24,11 @@ calls whatever the concurrency. Records of one order keep their read order acros
 lot waits for the previous lot's record of the same order to be acknowledged). The backlog (`quantity`
 and the age of the oldest message, from the feed configuration) is read every `backlog_interval_s` and
 exported as metrics.
+
+Accounts: one `FeedPoller` polls one account's feed with that account's appKey/appToken and stamps
+its name on every record (`account`, as the ingress does); `bridge.feed_poller.service` runs one per
+configured account, their lots bounded together by a shared semaphore (`lots`), so one account's
+backlog, throttling or outage (its own back-off and visibility timeout) never holds another's.
 """
 
 from __future__ import annotations
@@ -35,14 +40,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
 from aiolimiter import AsyncLimiter
 
 from bridge.events import build_input_event, utc_now_iso
 from bridge.feed_poller.convert import to_hook_payload
-from bridge.feed_poller.metrics import PollerMetrics
+from bridge.feed_poller.metrics import AccountPollerMetrics, PollerMetrics
 from bridge.kafka_producer import ProduceError, ProducerUnavailable
 from bridge.settings import Settings
 from bridge.topics.resolver import InputTopicSource
@@ -57,6 +62,9 @@ from bridge.vtex.config_models import (
     VtexRateLimited,
     VtexUnavailable,
 )
+
+if TYPE_CHECKING:
+    from bridge.accounts import Account
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +128,13 @@ class PollerConfig:
             raise ValueError(f"feed_poll_max_concurrency must be at least 1, got {self.max_concurrency}")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PollerConfig:
+    def from_settings(cls, settings: Settings, account: Account | None = None) -> PollerConfig:
+        """Return the configuration of polling `account`'s feed (default: the settings' own account)."""
         return cls(
             input_topic=settings.input_topic,
             dead_letter_topic=settings.dead_letter_topic,
-            account=settings.vtex_account,
-            app_key=settings.vtex_app_key,
+            account=settings.vtex_account if account is None else account.name,
+            app_key=settings.vtex_app_key if account is None else account.app_key,
             maxlot=settings.feed_poll_maxlot,
             idle_s=settings.feed_poll_idle_s,
             rate_per_s=settings.feed_poll_rate_per_s,
@@ -165,11 +174,12 @@ class FeedPoller:
         source: FeedSource,
         sink: RecordSink,
         config: PollerConfig,
-        metrics: PollerMetrics | None = None,
+        metrics: PollerMetrics | AccountPollerMetrics | None = None,
         *,
         before_commit: BeforeCommit | None = None,
         tracing: Tracing = DISABLED,
         input_topics: InputTopicSource | None = None,
+        lots: asyncio.Semaphore | None = None,
     ) -> None:
         self._source = source
         self._tracing = tracing
@@ -177,7 +187,10 @@ class FeedPoller:
         self._input_topics = input_topics
         self._sink = sink
         self._config = config
-        self.metrics = metrics or PollerMetrics()
+        families = metrics if metrics is not None else PollerMetrics()
+        self.metrics = families.account(config.account) if isinstance(families, PollerMetrics) else families
+        #: Shared by the pollers of every account: bounds their lots in flight together.
+        self._lots = lots
         self._before_commit = before_commit
         self._limiter = AsyncLimiter(max(config.rate_per_s, 0.001), 1.0)
         self._failures = 0
@@ -191,8 +204,18 @@ class FeedPoller:
 
     # --- one lot --------------------------------------------------------------------------------------
 
+    @property
+    def account(self) -> str:
+        return self._config.account
+
     async def poll_once(self) -> LotResult:
         """Read one lot, produce it, await every ack, commit it; raise on any failure (nothing committed)."""
+        if self._lots is None:
+            return await self._poll_lot()
+        async with self._lots:
+            return await self._poll_lot()
+
+    async def _poll_lot(self) -> LotResult:
         if not getattr(self._sink, "connected", True):
             # Reading now would only hide the items for the visibility timeout: wait for Kafka instead.
             raise ProducerUnavailable("no connected Kafka producer; the feed is not read meanwhile")
@@ -215,7 +238,12 @@ class FeedPoller:
         self.metrics.items_committed.inc(len(handles))
         log.info(
             "feed lot moved to kafka",
-            extra={"read": len(items), "dead_lettered": dead, "committed": len(handles)},
+            extra={
+                "account": self._config.account,
+                "read": len(items),
+                "dead_lettered": dead,
+                "committed": len(handles),
+            },
         )
         return LotResult(len(items), len(records) - dead, dead, len(handles))
 
@@ -235,7 +263,12 @@ class FeedPoller:
                 return _Record(item, event.key(), event.encode(), event.headers(), topic, event.event_id)
         log.error(
             "unusable feed item dead-lettered",
-            extra={"order_id": item.order_id, "feed_event_id": item.event_id, "reason": problem},
+            extra={
+                "account": config.account,
+                "order_id": item.order_id,
+                "feed_event_id": item.event_id,
+                "reason": problem,
+            },
         )
         original = {k: v for k, v in item.raw.items() if k != "handle"}  # a handle is a credential
         value = orjson.dumps(
@@ -381,13 +414,13 @@ class FeedPoller:
             await self._back_off(stop, "rate_limited", exc, exc.retry_after)
         elif isinstance(exc, (VtexNotFound, VtexAuthError)):
             # Not transient, but an operator can fix it without restarting us: wait the longest.
-            log.error("feed poll refused: %s; %s", exc, exc.hint)
+            log.error("feed poll refused for account %s: %s; %s", self._config.account, exc, exc.hint)
             cause = "not_found" if isinstance(exc, VtexNotFound) else "auth"
             await self._back_off(stop, cause, exc, self._config.backoff_max_s)
         elif isinstance(exc, VtexUnavailable):
             await self._back_off(stop, "vtex_unavailable", exc)
         elif isinstance(exc, ConfigApiError):  # e.g. a 400: log it loudly, keep trying slowly
-            log.error("feed poll refused: %s; %s", exc, exc.hint)
+            log.error("feed poll refused for account %s: %s; %s", self._config.account, exc, exc.hint)
             await self._back_off(stop, "vtex_error", exc)
         elif isinstance(exc, ProduceError):
             await self._back_off(stop, "kafka", exc)
@@ -404,7 +437,9 @@ class FeedPoller:
             except (ConfigApiError, VtexUnavailable) as exc:
                 # The read loop reports VTEX trouble (and backs off); here it only leaves a gap.
                 self.metrics.errors.labels(cause="backlog_read").inc()
-                log.debug("feed backlog read failed", extra={"error": str(exc)})
+                log.debug(
+                    "feed backlog read failed", extra={"account": self._config.account, "error": str(exc)}
+                )
             else:
                 if isinstance(config, dict):
                     self.metrics.backlog_items.set(float(config.get("quantity") or 0))
@@ -426,7 +461,8 @@ class FeedPoller:
         if at_least is not None:
             delay = max(delay, at_least)
         log.warning(
-            "feed poll failed; backing off", extra={"cause": cause, "error": str(exc), "delay_s": delay}
+            "feed poll failed; backing off",
+            extra={"account": self._config.account, "cause": cause, "error": str(exc), "delay_s": delay},
         )
         self.metrics.backoff_seconds.inc(delay)
         await _wait(stop, delay)

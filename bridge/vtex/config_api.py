@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import orjson
@@ -35,6 +35,9 @@ from bridge.vtex.config_models import (
     VtexUnavailable,
 )
 from bridge.vtex.http import VtexHttpClient, vtex_url
+
+if TYPE_CHECKING:
+    from bridge.accounts import Account
 
 HOOK_CONFIG_PATH: Final = "/api/orders/hook/config"
 FEED_CONFIG_PATH: Final = "/api/orders/feed/config"
@@ -138,6 +141,8 @@ class ConfigApiClient(VtexHttpClient):
         super().__init__(base_url=base_url, app_key=app_key, app_token=app_token, timeout_s=timeout_s)
         self.app_key = app_key
         self.calls = 0
+        #: The registry account this client acts for, when built with `for_account`.
+        self.account: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConfigApiClient:
@@ -147,6 +152,29 @@ class ConfigApiClient(VtexHttpClient):
             app_token=settings.vtex_app_token.get_secret_value(),
             timeout_s=settings.control_timeout_s,
         )
+
+    @classmethod
+    def for_account(cls, account: Account, settings: Settings) -> ConfigApiClient:
+        """Return the client of one registry account (its URL and appKey; its hook and its feed).
+
+        An account configured without an appToken (hooks received only) cannot be read or changed:
+        refused here, before any request, as VTEX would refuse it (401)."""
+        token = account.app_token.get_secret_value()
+        if not token:
+            raise VtexAuthError(
+                f"account {account.name} has no app token",
+                status=401,
+                hint="give the account app_token or app_token_file in the accounts file",
+                local=True,
+            )
+        client = cls(
+            base_url=account.base_url,
+            app_key=account.app_key,
+            app_token=token,
+            timeout_s=settings.control_timeout_s,
+        )
+        client.account = account.name
+        return client
 
     def __repr__(self) -> str:
         return f"ConfigApiClient(base_url={self._base_url!r})"

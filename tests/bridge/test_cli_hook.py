@@ -231,9 +231,12 @@ class TestHookEnsure:
         code, _, err = await cli(capsys, *argv)
         assert 0 == code and "hook unchanged" in err
         assert 1 == len(hook_receiver.pings)  # no POST: every POST pings
-        code, _, err = await cli(capsys, *argv, "--status", "invoiced")
-        assert 0 == code and "statuses differ" in err
+        code, _, err = await cli(capsys, *argv, "--status", "invoiced", "--replace-filter")
+        assert 0 == code and "filter differs" in err
         assert 2 == len(hook_receiver.pings)
+        code, _, err = await cli(capsys, *argv, "--status", "invoiced,handling")
+        assert 0 == code and "statuses differ" in err
+        assert 3 == len(hook_receiver.pings)
 
     async def test_recreates_a_dropped_hook(
         self, env: SimHandle, hook_receiver: HookReceiver, capsys: pytest.CaptureFixture[str]

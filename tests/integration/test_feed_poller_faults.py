@@ -239,11 +239,16 @@ class TestHttp:
             try:
                 response = await http.get("/healthz")
                 assert 200 == response.status
+                body = await response.json()
                 assert {"status": "ok", "feed_read_recently": True, "producer_connected": True} == {
-                    k: v for k, v in (await response.json()).items() if k != "last_error"
+                    k: v for k, v in body.items() if k not in ("last_error", "accounts")
                 }
+                assert {sim.config.account: {"feed_read_recently": True, "last_error": None}} == body[
+                    "accounts"
+                ]
             finally:
                 await producer.stop()
             metrics = await (await http.get("/metrics")).text()
-        assert f"vtex_bridge_feed_poller_items_read_total {float(min(total, 10))}" in metrics
+        account = f'{{account="{sim.config.account}"}}'
+        assert f"vtex_bridge_feed_poller_items_read_total{account} {float(min(total, 10))}" in metrics
         assert "vtex_bridge_feed_poller_last_success_timestamp_seconds" in metrics

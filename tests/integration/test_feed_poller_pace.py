@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import orjson
 
-from bridge.feed_poller.metrics import PollerMetrics
+from bridge.feed_poller.metrics import AccountPollerMetrics, PollerMetrics
 from bridge.feed_poller.poller import FeedPoller, PollerConfig
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.statuses import KNOWN_STATUSES
@@ -23,8 +23,8 @@ from tests.support.sim import SimFactory
 MAX_CONCURRENCY = 4
 
 
-def gauge(metrics: PollerMetrics, name: str) -> float | None:
-    return metrics.registry.get_sample_value(f"vtex_bridge_feed_poller_{name}")
+def gauge(metrics: AccountPollerMetrics, name: str) -> float | None:
+    return metrics.registry.get_sample_value(f"vtex_bridge_feed_poller_{name}", {"account": metrics.account})
 
 
 class TestBacklogPace:
