@@ -89,7 +89,8 @@ MB: Final = 1024 * 1024
 #: cache and memtables fill it within the warm-up, so the slope after it shows what grows beyond it.
 DEFAULT_ROCKSDB_MEMORY_MB: Final = 32
 MIN_ROCKSDB_MEMORY_MB: Final = 16
-#: The budget counts as reached when RocksDB's block cache (memtables included) holds this share of it.
+#: RocksDB's memory (block cache usage, memtables included) has reached its level at this share of it
+#: (the budget, or the run's highest usage when RocksDB levels off below the budget).
 BUDGET_REACHED: Final = 0.9
 #: The sizing rule of `memory://` (docs/operations.md, measured by bench.store_memory), in bytes: per
 #: order held (de-dup key 450 + timeline 220), per event id remembered, per timeline entry.
@@ -527,21 +528,39 @@ def per_unit(a: Sample, b: Sample, name: str, units: int) -> float | None:
 
 
 def budget_reached_at(samples: Sequence[Sample], fraction: float = BUDGET_REACHED) -> float | None:
-    """When the worker's RocksDB first held `fraction` of its budget (block cache usage, which the
-    memtables are charged to); None when it never did (or the store has no budget: `memory://`)."""
-    for s in samples:
-        budget = s.worker.get("rocksdb_budget")
-        if budget and s.worker.get("rocksdb_block_cache", 0.0) >= fraction * budget:
-            return s.at
-    return None
+    """When the worker's RocksDB memory (block cache usage, which the memtables are charged to) first
+    reached `fraction` of its level: the budget, or the highest usage of the run when the data it
+    reads and writes is smaller than the budget (RocksDB then levels off below it: blocks of deleted
+    files leave the cache and flushed memtables free their share). None on `memory://` (no budget)."""
+    usage = [(s.at, s.worker["rocksdb_block_cache"]) for s in samples if "rocksdb_block_cache" in s.worker]
+    budgets = [s.worker["rocksdb_budget"] for s in samples if "rocksdb_budget" in s.worker]
+    if not usage or not budgets:
+        return None
+    level = fraction * min(max(budgets), max(used for _, used in usage))
+    return next(at for at, used in usage if used >= level)
 
 
 def warmup_end(samples: Sequence[Sample], minimum_s: float) -> tuple[float, float | None]:
     """The warm-up: at least `minimum_s` (the services' own start-up: the simulator fills its order cap)
-    and, on RocksDB, until the budget is reached, so the slope after it is that of a full budget.
-    Returns (end of the warm-up, when the budget was reached or None)."""
+    and, on RocksDB, until its memory reached its level (`budget_reached_at`), so the slope after it is
+    that of a worker whose RocksDB memory no longer grows. Returns (end of the warm-up, when RocksDB
+    reached its level or None)."""
     reached = budget_reached_at(samples)
     return max(minimum_s, reached or 0.0), reached
+
+
+def rocksdb_figures(samples: Sequence[Sample]) -> dict[str, Any]:
+    """The worker's RocksDB memory as it reports it: budget, highest and last usage (block cache with
+    the memtables charged to it), memtables at the end, and whether the usage came near the budget."""
+    usage = [s.worker.get("rocksdb_block_cache", 0.0) for s in samples]
+    budget = max(s.worker.get("rocksdb_budget", 0.0) for s in samples)
+    return {
+        "budget_mb": round(budget / MB, 1),
+        "usage_mb_max": round(max(usage) / MB, 1),
+        "usage_mb_end": round(usage[-1] / MB, 1),
+        "memtables_mb_end": round(samples[-1].worker.get("rocksdb_memtables", 0.0) / MB, 1),
+        "budget_full": max(usage) >= BUDGET_REACHED * budget,
+    }
 
 
 def machine_load(measured: Sequence[Sample], spans: Sequence[tuple[Sample, Sample]]) -> dict[str, Any]:
@@ -634,14 +653,7 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
     span = measured[-1].at - measured[0].at
     growth = memory_growth(measured)
     end = measured[-1].worker
-    rocksdb = (
-        {
-            "block_cache_mb_end": round(end.get("rocksdb_block_cache", 0.0) / MB, 1),
-            "memtables_mb_end": round(end.get("rocksdb_memtables", 0.0) / MB, 1),
-        }
-        if "rocksdb_budget" in end
-        else None
-    )
+    rocksdb = rocksdb_figures(samples) if "rocksdb_budget" in end else None
     return {
         "measured_s": round(span, 1),
         "events_per_s": round((measured[-1].transitions - measured[0].transitions) / span, 1)
@@ -791,7 +803,7 @@ async def soak(
         "minutes": args.minutes,
         "warmup_minutes": round(warmup_s / 60, 2),
         "rocksdb_memory_mb": args.rocksdb_memory_mb if rocks else None,
-        "budget_reached_min": None if reached_s is None else round(reached_s / 60, 2),
+        "rocksdb_level_reached_min": None if reached_s is None else round(reached_s / 60, 2),
         "rate_per_s": args.rate,
         "duplicate_rate": DUPLICATE_RATE,
         "reorder_rate": REORDER_RATE,

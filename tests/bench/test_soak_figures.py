@@ -85,7 +85,7 @@ def rocks_sample(at: float, *, cache_mb: float, budget_mb: float = 32.0) -> Samp
 
 
 class TestWarmup:
-    """On RocksDB the warm-up lasts until the budget is reached (and at least its minimum)."""
+    """On RocksDB the warm-up lasts until its memory reached its level (and at least its minimum)."""
 
     def test_until_the_budget_is_reached(self) -> None:
         # The cache fills 0.05 MB/s: 90 % of 32 MB (28.8 MB) at 576 s, the first sample at or past it 580 s.
@@ -94,9 +94,23 @@ class TestWarmup:
         assert (580.0, 580.0) == warmup_end(samples, minimum_s=300.0)
         assert (900.0, 580.0) == warmup_end(samples, minimum_s=900.0)
 
-    def test_budget_never_reached_or_none(self) -> None:
-        filling = [rocks_sample(t, cache_mb=t * 0.01) for t in range(0, 1200, 10)]
-        assert (300.0, None) == warmup_end(filling, minimum_s=300.0)
+    def test_until_the_usage_levels_off_below_the_budget(self) -> None:
+        # The data RocksDB reads and writes is smaller than the budget: it levels off at 20 MB (90 %: 18
+        # MB, at 360 s); a usage still rising at the end reaches 90 % of its highest late in the run.
+        levelling = [rocks_sample(t, cache_mb=min(20.0, t * 0.05)) for t in range(0, 1200, 10)]
+        assert (360.0, 360.0) == warmup_end(levelling, minimum_s=300.0)
+        rising = [rocks_sample(t, cache_mb=t * 0.01) for t in range(0, 1200, 10)]
+        assert (1080.0, 1080.0) == warmup_end(rising, minimum_s=300.0)
+        assert not summarize(rising, 1080.0)["rocksdb"]["budget_full"]
+        assert summarize(levelling, 360.0)["rocksdb"] == {
+            "budget_mb": 32.0,
+            "usage_mb_max": 20.0,
+            "usage_mb_end": 20.0,
+            "memtables_mb_end": 0.0,
+            "budget_full": False,
+        }
+
+    def test_no_budget(self) -> None:
         no_budget = [sample(t, worker_rss=1.0, worker_cpu=0.0, transitions=0, lag=0) for t in (0.0, 10.0)]
         assert (300.0, None) == warmup_end(no_budget, minimum_s=300.0)
 
