@@ -42,9 +42,11 @@ bench: $(STAMP)
 
 # Soak: every service its own process under steady load for SOAK_MINUTES (default 20), loopback only;
 # the last line is JSON (RSS slopes, CPU-per-event drift, lag and feed backlog trends, accounting).
+# STORE=memory soaks the in-memory store (its growth against the sizing rule) instead of RocksDB.
 SOAK_MINUTES ?= 20
+STORE ?= rocksdict://
 soak: $(STAMP)
-	env -u KAFKA_BOOTSTRAP_SERVERS SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak
+	env -u KAFKA_BOOTSTRAP_SERVERS SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak --store $(STORE)
 
 chaos: $(STAMP)
 	$(BIN)/pytest -m 'chaos' -o addopts='-ra --strict-markers' tests/chaos

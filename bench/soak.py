@@ -826,7 +826,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup-minutes", type=float, help="excluded from slopes (default: min(5, 1/4))")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="status changes per second")
-    parser.add_argument("--store", default="rocksdict://", help="worker store: rocksdict:// or memory://")
+    parser.add_argument(
+        "--store", default="rocksdict://", help="worker store: rocksdict:// (default) or memory://"
+    )
     parser.add_argument(
         "--rocksdb-memory-mb",
         type=int,
@@ -844,6 +846,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples-out", type=Path, help="also write every sample there (JSON lines)")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if "://" not in args.store:  # `make soak STORE=memory`
+        args.store += "://"
+    if not args.store.startswith(("memory://", "rocksdb://", "rocksdict://")):
+        parser.error("--store must be memory://, rocksdict:// or rocksdb://")
     if not 0 < args.minutes <= 24 * 60 or args.rate <= 0 or args.sample_s <= 0:
         parser.error("--minutes must be in (0, 1440], --rate and --sample-s positive")
     if args.rocksdb_memory_mb < MIN_ROCKSDB_MEMORY_MB:
