@@ -40,6 +40,7 @@ class _Lane(Generic[T]):
     queue: deque[T] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     busy: int = 0  # items handed to the handler and not finished
+    running: list[T] = field(default_factory=list)  # those items (read-only view: `items`)
 
 
 class LaneScheduler(Generic[T]):
@@ -76,6 +77,13 @@ class LaneScheduler(Generic[T]):
         for key, lane in list(self._lanes.items()):
             yield key, len(lane.queue) + lane.busy
 
+    def items(self, key: str) -> tuple[list[T], list[T]]:
+        """Return copies of `key`'s items being handled and of those queued behind them (read-only)."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            return [], []
+        return list(lane.running), list(lane.queue)
+
     def has_lane(self, key: str) -> bool:
         return key in self._lanes
 
@@ -104,9 +112,9 @@ class LaneScheduler(Generic[T]):
                 while lane.queue:
                     size = min(len(lane.queue), self._max_batch)
                     batch = [lane.queue.popleft() for _ in range(size)]
-                    lane.busy = size
+                    lane.busy, lane.running = size, batch
                     await self._handle(key, batch)
-                    lane.busy = 0
+                    lane.busy, lane.running = 0, []
                     await self._finished(size)
         finally:
             if self._lanes.get(key) is lane:

@@ -51,6 +51,7 @@ from processors import dedup
 from processors.failure_rule import FailureRule
 from processors.lateness import assess, event_change
 from processors.metrics import ProcessorMetrics
+from processors.pending import Waits
 from processors.records import Outgoing, dead_letter, downstream
 from processors.routing import Router
 from processors.timeline import BatchHistory, Entry, batch_op, note
@@ -163,6 +164,9 @@ class Pipeline:
         self._account_children: dict[tuple[str, str], Counter] = {}
         self.resumed = asyncio.Event()
         self.resumed.set()
+        #: What each order key's unfinished batch waits for (`processors.pending`: the operator's view).
+        self.waits = Waits(clock)
+        self._last_cause = ""
 
     @property
     def halted(self) -> bool:
@@ -235,6 +239,7 @@ class Pipeline:
         while True:
             writer = self._writer_for(partition)
             if writer is None:
+                self.waits.done(key)
                 return False  # revoked: leave unacked, the new owner reprocesses
             started = self._monotonic()  # a failure dates from its attempt's start (the rule's `since`)
             try:
@@ -287,7 +292,10 @@ class Pipeline:
                 history.attempts += 1
             if trace is not None:
                 trace.retry(attempt)
-            await asyncio.sleep(self._backoff(attempt))
+            delay = self._backoff(attempt)
+            self.waits.retrying(key, self._last_cause, attempt, delay)  # set by _retried just above
+            await asyncio.sleep(delay)
+        self.waits.done(key)
         for work in batch:
             work.ack()
         return True
@@ -363,7 +371,7 @@ class Pipeline:
                         event = dataclasses.replace(event, account=account)
                     change = event_change(event)
                     lateness = assess(change, memory.newest_state, memory.newest_change)
-                    route = self._router.route(event.state)
+                    route = self._router.route(event.state, account)
                     if not route.known:
                         self._metrics.unknown_route.inc()
                         log.warning("unknown state routed to %s", route.topic, extra=_ids(event))
@@ -506,6 +514,7 @@ class Pipeline:
                     raise _Permanent("order-not-found", str(exc)) from exc
                 self._retried("oms-404", history)
                 attempt += 1
+                self.waits.not_found(key, self._settings.worker_not_found_grace_s, attempt)
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             except OmsBadResponse as exc:
@@ -520,6 +529,7 @@ class Pipeline:
 
     def _retried(self, cause: str, history: BatchHistory | None) -> None:
         """Count a retry of the batch (metric; and on the batch's timeline entries)."""
+        self._last_cause = cause
         self._metrics.retries.labels(cause).inc()
         if history is not None:
             history.retried(cause)

@@ -10,10 +10,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from bridge.events import InvalidEvent, decode_input_event
+from bridge.events import InvalidEvent, decode_input_event, utc_now_iso
 from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
 from processors.records import original_value
+from processors.timeline import REPLAY_OF_HEADER, REPLAYED_AT_HEADER, replay_origin
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ async def replay(
                         counts["skipped"] += 1
                         continue
                     value = original_value(message.value or b"")
-                    headers = _headers(value)
+                    headers = _headers(value, message.topic, message.partition, message.offset)
                     counts["replayed"] += 1
                     if not dry_run:
                         futures.append(
@@ -139,7 +140,8 @@ async def replay_record(
     producer = AIOKafkaProducer(**client_kwargs(settings), acks="all", enable_idempotence=True)
     await asyncio.wait_for(producer.start(), TIMEOUT_S)
     try:
-        sent = await producer.send(target, value=value, key=message.key, headers=_headers(value))
+        headers = _headers(value, message.topic, message.partition, message.offset)
+        sent = await producer.send(target, value=value, key=message.key, headers=headers)
         await asyncio.wait_for(sent, TIMEOUT_S)
     finally:
         await asyncio.wait_for(producer.stop(), TIMEOUT_S)
@@ -148,8 +150,13 @@ async def replay_record(
     return result
 
 
-def _headers(value: bytes) -> list[tuple[str, bytes]]:
+def _headers(value: bytes, topic: str, partition: int, offset: int) -> list[tuple[str, bytes]]:
+    """Return the replayed record's headers: the event's own, and where and when it was replayed from."""
+    marks = [
+        (REPLAY_OF_HEADER, replay_origin(topic, partition, offset)),
+        (REPLAYED_AT_HEADER, utc_now_iso().encode()),
+    ]
     try:
-        return decode_input_event(value).headers()
+        return [*decode_input_event(value).headers(), *marks]
     except InvalidEvent:
-        return []
+        return marks

@@ -29,9 +29,10 @@ from processors import dedup
 from processors.cpu_load import CpuLoad
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.metrics import ProcessorMetrics
+from processors.pending import pending_view
 from processors.pipeline import OrderReader, Pipeline, Work
 from processors.rocks import RocksMemory
-from processors.routing import Router
+from processors.routing import router_for
 from processors.state import changelog_topic, is_rocks, new_state
 from processors.timeline import TimelineOp
 from processors.timeline_store import TimelineConfig, TimelineStore, new_timelines, timeline_topic
@@ -95,7 +96,7 @@ class Runtime:
         self._budgets: dict[str, AccountBudget] = {
             name: reader.budget for name, reader in readers.items() if isinstance(reader, OmsClient)
         }
-        self.router = Router(settings.status_topic_prefix, settings.worker_route_groups)
+        self.router = router_for(settings, self.accounts.names())
         self._clock = clock
         self._data_dir = data_dir
         #: One memory budget for every RocksDB database this worker opens (None: the memory store).
@@ -466,6 +467,14 @@ class Runtime:
             return None
         return writer.timeline
 
+    def pending(self, key: str) -> list[dict[str, Any]]:
+        """Return the order's unfinished events here and what they wait for (`processors.pending`).
+
+        `key`: the order's key (`bridge.accounts.order_key`, as for its timeline). Read-only.
+        """
+        running, queued = self.lanes.items(key)
+        return pending_view(running, queued, self.pipeline.waits.get(key), self._clock())
+
     def owns(self, partition: int) -> bool:
         """Tell whether `partition` is assigned here and ready."""
         ready = self._ready.get(partition)
@@ -540,6 +549,7 @@ class Runtime:
                     break
                 changed += len(chunk)
             changed += await self._sweep_timelines(partition, writer, now - ttl)
+        self.pipeline.waits.prune(self.lanes.has_lane)  # a lane abandoned at a revocation left its wait
         if changed:
             log.info("expired de-dup entries", extra={"keys": changed})
         return changed

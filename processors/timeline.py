@@ -21,6 +21,11 @@ console API serves. Short keys (see `FIELDS`):
     seq   order_sequence of the downstream record           n    attempts of the batch (when > 1)
     retry {cause: count} of retries before the commit       why  dead-letter reason
     msg   dead-letter detail (truncated)                    acct account
+    rpl   replayed from [dead-letter topic, partition, offset, replayed_at] (a replayed copy of an event)
+
+A replayed event (`vtex-bridge replay` or the console's button) carries the headers `replay_of` and
+`replayed_at` on its new input record; its entry says so (`rpl`), so that the operator tells the
+replay from the original at a glance (same event id, state and receipt time, new input offset).
 """
 
 from __future__ import annotations
@@ -54,7 +59,12 @@ FIELDS: Final[Mapping[str, str]] = {
     "why": "reason",
     "msg": "detail",
     "acct": "account",
+    "rpl": "replay",
 }
+
+#: Headers `processors.replay` puts on a replayed input record: where the dead letter was, and when.
+REPLAY_OF_HEADER: Final = "replay_of"
+REPLAYED_AT_HEADER: Final = "replayed_at"
 
 #: Dead-letter details can quote whole OMS answers; the timeline keeps their start only.
 DETAIL_MAX_CHARS: Final = 240
@@ -146,6 +156,31 @@ class _Work(Protocol):
     def offset(self) -> int: ...
     @property
     def event(self) -> InputEvent | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
+
+
+def replay_mark(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None) -> list[Any] | None:
+    """Return `[dead-letter topic, partition, offset, replayed_at]` of a replayed record, else None."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    found = {name: value for name, value in pairs if name in (REPLAY_OF_HEADER, REPLAYED_AT_HEADER)}
+    origin = found.get(REPLAY_OF_HEADER)
+    if origin is None:
+        return None
+    topic, _, place = origin.decode(errors="replace").rpartition("@")
+    name, _, partition = topic.rpartition("[")
+    replayed_at = found.get(REPLAYED_AT_HEADER, b"").decode(errors="replace") or None
+    try:
+        return [name, int(partition.rstrip("]")), int(place), replayed_at]
+    except ValueError:
+        return [origin.decode(errors="replace"), None, None, replayed_at]
+
+
+def replay_origin(topic: str, partition: int, offset: int) -> bytes:
+    """Return the `replay_of` header value of the dead letter at (`topic`, `partition`, `offset`)."""
+    return f"{topic}[{partition}]@{offset}".encode()
 
 
 def note(
@@ -160,6 +195,9 @@ def note(
     """Append the entry of `work`'s outcome to `entries` (None: timelines are off, do nothing)."""
     if entries is None:
         return
+    replayed = replay_mark(work.headers)
+    if replayed is not None:
+        extra = {**extra, "rpl": replayed}
     event = work.event
     if event is None:
         entries.append(
@@ -267,5 +305,10 @@ def expand(raw: bytes) -> dict[str, Any]:
             item = {"topic": item[0], "partition": item[1], "offset": item[2]}
         elif key == "oms" and isinstance(item, list) and len(item) == 2:
             item = {"status": item[0], "latency_ms": item[1]}
+        elif key == "rpl" and isinstance(item, list) and len(item) == 4:
+            item = {
+                "dead_letter": {"topic": item[0], "partition": item[1], "offset": item[2]},
+                "replayed_at": item[3],
+            }
         out[name] = item
     return out

@@ -3,8 +3,11 @@
 Any worker answers for any order (it forwards to the owner of the order's partition), so `--url` can be
 the Service in front of the workers; the default is this machine's worker console (`worker_advertised_url`,
 else http://127.0.0.1:<console_port>). It logs in with `console_read_token`, else `console_admin_token`.
-Prints the order's timeline as a table, or the API's JSON with `--json`. Exit codes: 0 found, 3 no
-timeline for the order, 1 the worker is unreachable, refused the login or failed.
+Prints the order's timeline as a table, then its *pending* events (still in a worker: in the not-found
+grace, backing off after a failure, or queued behind them; no outcome yet), or the API's JSON with
+`--json`. A replayed event's row is marked as a replay. Exit codes: 0 found (a timeline or pending
+events), 3 no timeline and nothing pending for the order, 1 the worker is unreachable, refused the login
+or failed.
 """
 
 from __future__ import annotations
@@ -45,35 +48,56 @@ def _order_id(value: str) -> str:
     return value
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    import sys
+def console_base(settings: Settings, url: str | None = None) -> str:
+    """Return the console base URL to ask: `url`, else this machine's worker console."""
+    from processors.console.ownership import advertised_url
+
+    return (url or advertised_url(settings)).rstrip("/")
+
+
+def fetch(settings: Settings, base: str, path: str, timeout_s: float = TIMEOUT_S) -> tuple[int, object]:
+    """GET `base + path` from a worker console with the configured token; return (status, JSON or None).
+
+    Raises OSError when the worker is unreachable (also used by `topics reshard` to say why it waits).
+    """
     import urllib.error
-    import urllib.parse
     import urllib.request
 
     import orjson
 
-    from processors.console.ownership import advertised_url
-
-    base = (args.url or advertised_url(settings)).rstrip("/")
-    url = f"{base}/api/orders/{urllib.parse.quote(args.order_id, safe='')}"
     headers = {"Accept": "application/json"}
     token = settings.console_read_token.get_secret_value() or settings.console_admin_token.get_secret_value()
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, headers=headers)
+    request = urllib.request.Request(f"{base}{path}", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
+    try:
+        return status, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return status, None
+
+
+def order_path(order_id: str) -> str:
+    import urllib.parse
+
+    return f"/api/orders/{urllib.parse.quote(order_id, safe='')}"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import sys
+
+    import orjson
+
+    base = console_base(settings, args.url)
+    try:
+        status, body = fetch(settings, base, order_path(args.order_id))
+    except OSError as exc:  # urllib's URLError is an OSError
         print(f"vtex-bridge order: worker at {base} unreachable: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        body = None
     if not isinstance(body, dict):
         print(f"vtex-bridge order: {base} answered {status} without JSON", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -103,18 +127,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FOUND
 
 
-COLUMNS: Final = ("#", "RECEIVED", "STATE", "SOURCE", "OUTCOME", "RECORD", "DETAILS")
+COLUMNS: Final = ("#", "RECEIVED", "STATE", "SOURCE", "INPUT", "OUTCOME", "RECORD", "DETAILS")
+PENDING_COLUMNS: Final = ("", "RECEIVED", "STATE", "SOURCE", "INPUT", "STATUS", "WAITING FOR")
 
 
 def render(body: dict[str, Any]) -> str:
-    """Return the human table of an order lookup answer."""
+    """Return the human table of an order lookup answer: its timeline, then its pending events.
+
+    A replayed event's row says so (source `hook (replay)`, its new input offset, when it was replayed
+    and from which dead letter): it has the original's event id, state and receipt time.
+    """
     via = f" (forwarded by {body['forwarded_by']})" if body.get("forwarded") else ""
     lines = [
         f"order {body.get('order_id')}: partition {body.get('partition')}, "
         f"answered by {body.get('answered_by')}{via}",
     ]
-    rows = [COLUMNS]
-    for index, entry in enumerate(body.get("timeline") or [], start=1):
+    timeline = body.get("timeline") or []
+    rows: list[tuple[str, ...]] = [COLUMNS]
+    for index, entry in enumerate(timeline, start=1):
         record = entry.get("record") or {}
         where = f"{record['topic']}[{record['partition']}]@{record['offset']}" if record else ""
         rows.append(
@@ -122,16 +152,36 @@ def render(body: dict[str, Any]) -> str:
                 str(index),
                 str(entry.get("received_at") or ""),
                 str(entry.get("state") or "-"),
-                str(entry.get("source") or ""),
+                _source(entry),
+                _input(entry),
                 _outcome(entry),
                 where,
                 _details(entry),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    if timeline:
+        lines += _table(rows)
+    else:
+        lines.append("no outcome committed yet")
+    pending = body.get("pending") or []
+    if pending:
+        lines.append(
+            f"pending: {len(pending)} event(s) not processed yet (nothing is lost: they are retried)"
+        )
+        rows = [PENDING_COLUMNS]
+        for entry in pending:
+            rows.append(
+                (
+                    "*",
+                    str(entry.get("received_at") or ""),
+                    str(entry.get("state") or "-"),
+                    _source(entry),
+                    _input(entry),
+                    str(entry.get("status") or ""),
+                    waiting_text(entry.get("waiting")),
+                )
+            )
+        lines += _table(rows)
     latest = body.get("latest")
     if isinstance(latest, dict) and not latest.get("error"):
         lines.append(
@@ -139,6 +189,50 @@ def render(body: dict[str, Any]) -> str:
             f"processed at {latest.get('processed_at')}"
         )
     return "\n".join(lines)
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows padded to their columns' widths (the last column is free text)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
+        for row in rows
+    ]
+
+
+def waiting_text(waiting: object) -> str:
+    """Say in words what a pending event waits for (`processors.pending`)."""
+    if not isinstance(waiting, dict):
+        return ""
+    reason = waiting.get("reason")
+    attempts = waiting.get("attempts")
+    if reason == "not-found-grace":
+        return (
+            f"OMS answers 404: not-found grace until {waiting.get('until')} ({waiting.get('left_s')} s left, "
+            f"{attempts} attempt(s)); then it is dead-lettered (order-not-found)"
+        )
+    if reason == "retry-backoff":
+        return (
+            f"retrying after a {waiting.get('cause')} failure: attempt {attempts} since "
+            f"{waiting.get('since')}, next in {waiting.get('left_s')} s"
+        )
+    if reason == "behind-earlier-event":
+        return "queued behind an earlier event of the order"
+    if reason == "processing":
+        return "being processed"
+    return str(reason or "")
+
+
+def _source(entry: dict[str, Any]) -> str:
+    source = str(entry.get("source") or "")
+    return f"{source} (replay)" if entry.get("replay") else source
+
+
+def _input(entry: dict[str, Any]) -> str:
+    where = entry.get("input")
+    if isinstance(where, dict):
+        return f"{where.get('partition')}@{where.get('offset')}"
+    return ""
 
 
 def _outcome(entry: dict[str, Any]) -> str:
@@ -150,6 +244,13 @@ def _outcome(entry: dict[str, Any]) -> str:
 
 def _details(entry: dict[str, Any]) -> str:
     parts = []
+    replay = entry.get("replay")
+    if isinstance(replay, dict):
+        letter = replay.get("dead_letter") or {}
+        parts.append(
+            f"replayed at {replay.get('replayed_at')} from "
+            f"{letter.get('topic')}[{letter.get('partition')}]@{letter.get('offset')}"
+        )
     oms = entry.get("oms")
     if isinstance(oms, dict):
         parts.append(f"oms={oms.get('status')} {oms.get('latency_ms')}ms")

@@ -1,7 +1,8 @@
 """The console's JSON API on the worker's console port: an order's timeline, dead letters, replay.
 
     GET  /api/session                    who the request is logged in as
-    GET  /api/orders/{order_id}          timeline + latest enriched order (masked); any worker answers
+    GET  /api/orders/{order_id}          timeline + pending events (in a not-found grace, backing off,
+                                         queued) + latest enriched order (masked); any worker answers
     GET  /api/dead-letters?limit=50      recent dead letters with their reason (masked)
     POST /api/dead-letters/replay        put dead letters back on the input topic (admin token)
 
@@ -156,13 +157,20 @@ async def _local_order(request: web.Request, console: Console, order_id: str, pa
     for entry in timeline:
         if isinstance(entry.get("detail"), str):
             entry["detail"] = mask_text(entry["detail"])
-    if not timeline:
+    pending = _pending(console.runtime, order_id)
+    if not timeline and not pending:
         return _answer(console, "order", {**base, "error": "not-found"}, 404)
     latest = None
     if request.query.get("latest", "1") != "0":
         latest = await _latest(console, timeline)
-    body = {**base, "forwarded": False, "timeline": timeline, "latest": latest}
+    body = {**base, "forwarded": False, "timeline": timeline, "pending": pending, "latest": latest}
     return _answer(console, "order", body)
+
+
+def _pending(runtime: ConsoleRuntime, key: str) -> list[dict[str, Any]]:
+    """The order's events still in this worker (in a not-found grace, backing off, queued): pending."""
+    pending = getattr(runtime, "pending", None)  # a runtime without unfinished work (tests) has none
+    return list(pending(key)) if callable(pending) else []
 
 
 async def _latest(console: Console, timeline: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ import pytest
 
 from bridge.cli import main
 from bridge.commands.order import EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UNREACHABLE, render
+from processors.pending import Waits
 
 ANSWER = {
     "order_id": "o-1",
@@ -114,3 +115,77 @@ class TestOrderCommand:
             "order o: partition 0, answered by u"
             == render({"order_id": "o", "partition": 0, "answered_by": "u"}).splitlines()[0]
         )
+
+    def test_replay_row_and_pending_events(self) -> None:
+        body = {
+            "order_id": "o-2",
+            "partition": 1,
+            "answered_by": "u",
+            "timeline": [
+                {
+                    "event_id": "e1",
+                    "source": "hook",
+                    "outcome": "dead_lettered",
+                    "input": {"partition": 1, "offset": 3},
+                },
+                {
+                    "event_id": "e1",
+                    "source": "hook",
+                    "outcome": "emitted",
+                    "input": {"partition": 1, "offset": 9},
+                    "replay": {
+                        "dead_letter": {"topic": "dlq", "partition": 0, "offset": 4},
+                        "replayed_at": "2026-03-01T12:05:00Z",
+                    },
+                },
+            ],
+            "pending": [
+                {
+                    "event_id": "e2",
+                    "state": "invoiced",
+                    "source": "feed",
+                    "status": "in-flight",
+                    "input": {"partition": 1, "offset": 10},
+                    "waiting": {
+                        "reason": "not-found-grace",
+                        "until": "2026-03-01T12:07:00Z",
+                        "left_s": 75.0,
+                        "attempts": 6,
+                    },
+                },
+                {
+                    "status": "queued",
+                    "input": {"partition": 1, "offset": 11},
+                    "waiting": {"reason": "behind-earlier-event"},
+                },
+            ],
+        }
+        lines = render(body).splitlines()
+        assert "hook (replay)" not in lines[2] and "1@3" in lines[2]
+        assert "hook (replay)" in lines[3] and "1@9" in lines[3]
+        assert "replayed at 2026-03-01T12:05:00Z from dlq[0]@4" in lines[3]
+        assert lines[4].startswith("pending: 2 event(s)")
+        assert "OMS answers 404: not-found grace until 2026-03-01T12:07:00Z (75.0 s left" in lines[6]
+        assert "queued behind an earlier event" in lines[7]
+
+
+class TestWaits:
+    """The pipeline's note of what each order waits for, as the console serves it."""
+
+    def test_grace_backoff_done_and_prune(self) -> None:
+        now = [1000.0]
+        waits = Waits(lambda: now[0])
+        waits.not_found("o", 120.0, 1)
+        now[0] = 1045.0
+        waits.not_found("o", 120.0, 7)  # the grace counts from the first 404
+        wait = waits.get("o")
+        assert wait is not None
+        assert {"reason": "not-found-grace", "cause": "oms-404", "attempts": 7, "left_s": 75.0} == {
+            k: v for k, v in wait.to_json(now[0]).items() if k in ("reason", "cause", "attempts", "left_s")
+        }
+        waits.retrying("p", "oms", 3, 1.5)
+        assert ("retry-backoff", 1046.5) == (waits.get("p").reason, waits.get("p").until)  # type: ignore[union-attr]
+        waits.done("o")
+        assert waits.get("o") is None
+        waits.prune(lambda key: False)
+        assert 0 == len(waits)

@@ -7,6 +7,8 @@ generation other than the first, as `vtex-bridge topics reshard` would have left
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,13 @@ from bridge.topics.generation import (
 )
 from processors.records import dead_letter
 from simulator.server import SimHandle
+from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import create_topics, read_all, unique, wait_until
+from testkit.worker import CONSOLE_TOKEN, VTEX_BRIDGE, WorkerConfig, WorkerProcess, produce
+from testkit.worker import hook as worker_hook
 
 pytestmark = pytest.mark.integration
+__all__ = ["fake_oms"]
 
 
 def env_settings(monkeypatch: pytest.MonkeyPatch, bootstrap: str, **env: str) -> Settings:
@@ -239,3 +245,98 @@ class TestTopicsDescribe:
         assert "input" == by_name[generation_topic(settings, 2)]["kind"]
         code, out, _ = await cli(capsys, "topics", "describe")
         assert "retired (g1)" in describe_rows(out, {settings.input_topic})[0]
+
+
+def order_cli(worker: WorkerProcess, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run `vtex-bridge order ... --url <worker console>` as an operator would (its own process)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("VTEX_BRIDGE_")}
+    done = subprocess.run(
+        [str(VTEX_BRIDGE), "order", *args, "--url", f"http://127.0.0.1:{worker.console_port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**base, "VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN": CONSOLE_TOKEN, **(env or {})},
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+async def order_json(worker: WorkerProcess, order_id: str) -> dict[str, Any]:
+    code, out, err = await asyncio.to_thread(order_cli, worker, order_id, "--json")
+    return orjson.loads(out) if code == 0 else {"exit": code, "stderr": err}
+
+
+class TestOrderPendingAndReplays:
+    """`vtex-bridge order` shows events in their not-found grace or backoff as pending, and a replayed
+    event's row as a replay (new input offset, when, from which dead letter)."""
+
+    async def test_pending_then_dead_lettered_then_replayed(
+        self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
+    ) -> None:
+        config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=2)
+        config.extra["VTEX_BRIDGE_WORKER_NOT_FOUND_GRACE_S"] = "15"
+        config.extra["VTEX_BRIDGE_WORKER_RETRY_BACKOFF_MAX_S"] = "2"
+        await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+        missing = worker_hook("ord-missing", "invoiced", 0.0)
+        down = worker_hook("ord-down", "handling", 0.0)
+        fake_oms.not_found_calls["ord-missing"] = -1
+        fake_oms.failing["ord-down"] = 503
+        with WorkerProcess(config, tmp_path) as worker:
+            await worker.start()
+            await produce(kafka_bootstrap, config.input_topic, [missing, down])
+
+            async def pending(order_id: str, reason: str) -> bool:
+                body = await order_json(worker, order_id)
+                return reason in [p["waiting"]["reason"] for p in body.get("pending", [])]
+
+            await wait_until(lambda: pending("ord-missing", "not-found-grace"), timeout=30, message="grace")
+            code, out, err = await asyncio.to_thread(order_cli, worker, "ord-missing")
+            assert 0 == code, err
+            assert "never seen" not in out + err
+            assert "no outcome committed yet" in out
+            assert "pending: 1 event(s) not processed yet" in out
+            assert "OMS answers 404: not-found grace until" in out
+            (entry,) = (await order_json(worker, "ord-missing"))["pending"]
+            assert (missing.event_id, "in-flight", "oms-404") == (
+                entry["event_id"],
+                entry["status"],
+                entry["waiting"]["cause"],
+            )
+
+            await wait_until(lambda: pending("ord-down", "retry-backoff"), timeout=30, message="backoff")
+            code, out, _ = await asyncio.to_thread(order_cli, worker, "ord-down")
+            assert 0 == code and "retrying after a oms failure: attempt" in out
+
+            # The grace runs out: dead-lettered; then the order is readable and the dead letter replayed.
+            (letter,) = await read_all(kafka_bootstrap, config.dead_letter_topic, expected=1, timeout=60)
+            fake_oms.not_found_calls.pop("ord-missing")
+            replay = await asyncio.create_subprocess_exec(
+                str(VTEX_BRIDGE), "replay", env=config.env(worker.port), stdout=asyncio.subprocess.DEVNULL
+            )
+            assert 0 == await asyncio.wait_for(replay.wait(), 60)
+
+            async def replayed() -> bool:
+                return 2 == len((await order_json(worker, "ord-missing")).get("timeline", []))
+
+            await wait_until(replayed, timeout=60, message="the replay's outcome in the timeline")
+            body = await order_json(worker, "ord-missing")
+            original, again = body["timeline"]
+            assert ("dead_lettered", "emitted") == (original["outcome"], again["outcome"])
+            assert "replay" not in original
+            assert original["event_id"] == again["event_id"]
+            assert again["input"]["offset"] > original["input"]["offset"]
+            place = {
+                "topic": config.dead_letter_topic,
+                "partition": letter.partition,
+                "offset": letter.offset,
+            }
+            assert place == again["replay"]["dead_letter"]
+            assert again["replay"]["replayed_at"]
+            assert [] == body["pending"]
+            code, out, _ = await asyncio.to_thread(order_cli, worker, "ord-missing")
+            rows = out.splitlines()
+            assert "hook (replay)" in rows[-2] or "hook (replay)" in rows[-1], out
+            where = f"{config.dead_letter_topic}[{letter.partition}]@{letter.offset}"
+            assert f"replayed at {again['replay']['replayed_at']} from {where}" in out
+            fake_oms.failing.pop("ord-down")
+            assert 0 == await worker.terminate()

@@ -98,6 +98,10 @@ function jump(rowId) {
 function details(entry, rows) {
   const parts = [];
   if (entry.input) parts.push(`input ${entry.input.partition}@${entry.input.offset}`);
+  if (entry.replay) {
+    const letter = entry.replay.dead_letter || {};
+    parts.push(`replayed at ${entry.replay.replayed_at} from ${letter.topic}[${letter.partition}]@${letter.offset}`);
+  }
   if (entry.oms) parts.push(`OMS ${entry.oms.status} in ${entry.oms.latency_ms} ms`);
   if (entry.order_sequence) parts.push(`sequence ${entry.order_sequence}`);
   if (entry.attempts) parts.push(`${entry.attempts} attempts`);
@@ -137,7 +141,7 @@ function renderTimeline(body) {
       el("td", {}, index + 1),
       el("td", { class: "time" }, entry.received_at || ""),
       el("td", { class: "state" }, entry.state || "—"),
-      el("td", {}, entry.source || ""),
+      el("td", {}, (entry.source || "") + (entry.replay ? " (replay)" : "")),
       el("td", {}, el("span", { class: `outcome outcome-${entry.outcome}` }, entry.outcome.replace("_", "-"))),
       details(entry, body.timeline),
       el("td", { class: "record" }, position(entry.record)),
