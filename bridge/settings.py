@@ -85,6 +85,10 @@ class Settings(BaseSettings):
 
     input_topic: str = "vtex.orders.hooks"
     status_topic_prefix: str = "vtex.orders.status."
+    #: Per-account status topics: a prefix holding `{account}`, e.g. `vtex.orders.{account}.status.`;
+    #: each account of the registry then gets its own `<prefix><status>` topics. Empty (the default):
+    #: every account shares the `status_topic_prefix` topics (`account` in the record and its header).
+    status_topic_account_prefix: str = ""
     dead_letter_topic: str = "vtex.orders.deadletter"
     input_topic_partitions: int = 12
 

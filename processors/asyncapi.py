@@ -15,7 +15,7 @@ from bridge.events import HEADER_ACCOUNT, HEADER_EVENT_ID, HEADER_SOURCE, HEADER
 from bridge.settings import Settings
 from bridge.tracing import TRACEPARENT, TRACESTATE
 from processors.records import HEADER_FOLLOWS_DEAD_LETTER
-from processors.routing import Router
+from processors.routing import router_for
 
 GUARANTEES = (
     "Records are keyed by OrderId: all records of one order are in one partition of each topic, in the "
@@ -33,13 +33,15 @@ def _channel_id(suffix: str) -> str:
 
 def render(settings: Settings) -> dict[str, Any]:
     """Return the AsyncAPI document for the topics `settings` route to."""
-    router = Router(settings.status_topic_prefix, settings.worker_route_groups)
-    prefix = settings.status_topic_prefix
+    router = router_for(settings)
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in router.topics():
+        prefix = next(p for p in router.prefixes() if topic.startswith(p))
         suffix = topic.removeprefix(prefix)
-        channel = _channel_id(suffix)
+        # With per-account topics a channel's id names the account's prefix too.
+        key = f"{prefix.rstrip('.')}.{suffix}" if router.per_account else suffix
+        channel = _channel_id(key)
         channels[channel] = {
             "address": topic,
             "description": (
@@ -49,7 +51,7 @@ def render(settings: Settings) -> dict[str, Any]:
             ),
             "messages": {"orderEvent": {"$ref": "#/components/messages/orderEvent"}},
         }
-        operations[f"receive-{suffix}"] = {
+        operations[f"receive-{key}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel}"},
             "messages": [{"$ref": f"#/channels/{channel}/messages/orderEvent"}],

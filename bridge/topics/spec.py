@@ -26,7 +26,7 @@ from bridge.topics.generation import (
     control_topic,
     generation_app_id,
 )
-from processors.routing import Router
+from processors.routing import RoutingConfigError, router_for
 
 #: `control` is the input-generation control topic; `leader` is Faust's assignor-leader topic.
 TopicKind = Literal["input", "status", "unknown", "dead-letter", "changelog", "control", "leader"]
@@ -86,10 +86,15 @@ def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
 def owned_prefixes(settings: Settings) -> tuple[str, ...]:
     """Return the name prefixes of topics that are ours (every generation's), to report the topics of
     retired generations and undeclared ones."""
+    try:
+        status_prefixes = tuple(router_for(settings).prefixes())
+    except RoutingConfigError:
+        status_prefixes = ()
     return (
         settings.input_topic,
         control_topic(settings),
         settings.status_topic_prefix,
+        *(p for p in status_prefixes if p != settings.status_topic_prefix),
         settings.dead_letter_topic,
         f"{settings.worker_app_id}-",
     )
@@ -116,8 +121,11 @@ def declared_topics(
         raise TopicSpecError(f"the input topic needs at least one partition, not {partitions}")
     status_partitions = settings.topics_status_partitions or partitions
     dead_letter_partitions = settings.topics_dead_letter_partitions or status_partitions
-    unknown = settings.status_topic(UNKNOWN_STATUS)
-    router = Router(settings.status_topic_prefix, settings.worker_route_groups)
+    try:  # per-account status topics name every account of the registry
+        router = router_for(settings)
+    except RoutingConfigError as exc:
+        raise TopicSpecError(str(exc)) from None
+    unknowns = {prefix + UNKNOWN_STATUS for prefix in router.prefixes()}
     topics = generation_topics(
         settings, input_topic or settings.input_topic, partitions, app_id or settings.worker_app_id
     )
@@ -126,7 +134,7 @@ def declared_topics(
             settings,
             name,
             status_partitions,
-            "unknown" if name == unknown else "status",
+            "unknown" if name in unknowns else "status",
             fixed=settings.topics_status_partitions > 0,
         )
         for name in router.topics()

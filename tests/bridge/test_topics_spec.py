@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bridge.settings import load_settings
@@ -162,3 +164,28 @@ class TestGenerationsInUse:
         assert len(topics) == len({t.name for t in topics})
         groups = [g for _, g in inputs_in_use(settings, self.record("draining"))]
         assert [f"{app}-g2", app] == groups
+
+
+class TestPerAccountStatusTopics:
+    """Per-account status topics are planned for every account of the registry."""
+
+    def test_each_account_gets_its_status_topics(self, tmp_path: Path) -> None:
+        file = tmp_path / "accounts.json"
+        file.write_text('[{"account": "beta", "app_key": "k", "app_token": "t"}]')
+        settings = load_settings(
+            vtex_account="acme",
+            accounts_file=file,
+            status_topic_account_prefix="vtex.orders.{account}.status.",
+        )
+        topics = {t.name: t.kind for t in declared_topics(settings)}
+        for account in ("acme", "beta"):
+            assert "status" == topics[f"vtex.orders.{account}.status.invoiced"]
+            assert "unknown" == topics[f"vtex.orders.{account}.status.unknown"]
+        assert not any(name.startswith(settings.status_topic_prefix) for name in topics)
+
+    def test_an_unusable_registry_is_a_spec_error(self, tmp_path: Path) -> None:
+        settings = load_settings(
+            accounts_file=tmp_path / "missing.json", status_topic_account_prefix="x.{account}."
+        )
+        with pytest.raises(TopicSpecError, match="cannot read accounts file"):
+            declared_topics(settings)

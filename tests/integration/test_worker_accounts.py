@@ -5,7 +5,8 @@ Each account is its own simulator (own port, credentials and orders, so the orde
 Proven: each event is enriched from its own account; an outage (5xx) and then throttling (429) of one
 account's OMS do not stall the other account's events, and the throttled account's events follow once
 its OMS is back, none dead-lettered; an event of an account the worker does not know is dead-lettered
-(`unknown-account`) and never read from any OMS.
+(`unknown-account`) and never read from any OMS; with `status_topic_account_prefix` each account's
+records go to its own status topics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from bridge.events import InputEvent
 from simulator.server import SimHandle
-from testkit.kafka import create_topics, read_all, wait_until
+from testkit.kafka import create_topics, read_all, unique, wait_until
 from testkit.worker import WorkerConfig, WorkerProcess, hook, produce
 from tests.support.sim import SimFactory
 
@@ -47,6 +48,22 @@ async def account_sim(sim_factory: SimFactory, name: str, seed: int) -> tuple[Si
     return sim, [t.order_id for t in firsts]
 
 
+def write_accounts(directory: Path, *sims: SimHandle) -> Path:
+    """Write the worker's accounts file: each simulator's account, credentials and base URL."""
+    path = directory / "accounts.json"
+    entries = [
+        {
+            "account": sim.config.account,
+            "app_key": sim.config.app_key,
+            "app_token": sim.config.app_token,
+            "base_url": sim.base_url,
+        }
+        for sim in sims
+    ]
+    path.write_bytes(orjson.dumps(entries))
+    return path
+
+
 def records(messages: list[Any]) -> list[dict[str, Any]]:
     return [orjson.loads(m.value) for m in messages]
 
@@ -57,20 +74,7 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
     alpha, alpha_orders = await account_sim(sim_factory, "alpha", seed=1)
     beta, beta_orders = await account_sim(sim_factory, "beta", seed=2)
     assert not set(alpha_orders) & set(beta_orders)
-    accounts_file = tmp_path / "accounts.json"
-    accounts_file.write_bytes(
-        orjson.dumps(
-            [
-                {
-                    "account": sim.config.account,
-                    "app_key": sim.config.app_key,
-                    "app_token": sim.config.app_token,
-                    "base_url": sim.base_url,
-                }
-                for sim in (alpha, beta)
-            ]
-        )
-    )
+    accounts_file = write_accounts(tmp_path, alpha, beta)
     config = WorkerConfig(
         kafka_bootstrap,
         alpha.base_url,
@@ -130,3 +134,33 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
         assert 'bridge_processor_account_events_total{account="alpha",outcome="emitted"}' in metrics
         dead = records(await read_all(kafka_bootstrap, config.dead_letter_topic, timeout=10))
         assert ["unknown-account"] == [d["reason"] for d in dead]  # nothing of beta's was dead-lettered
+
+
+async def test_per_account_status_topics(
+    kafka_bootstrap: str, sim_factory: SimFactory, tmp_path: Path
+) -> None:
+    """With `status_topic_account_prefix` the worker creates and writes each account's own topics."""
+    alpha, alpha_orders = await account_sim(sim_factory, "alpha", seed=3)
+    beta, beta_orders = await account_sim(sim_factory, "beta", seed=4)
+    accounts_file = write_accounts(tmp_path, alpha, beta)
+    prefix = f"{unique('st')}.{{account}}.status."
+    config = WorkerConfig(
+        kafka_bootstrap,
+        alpha.base_url,
+        partitions=2,
+        extra={
+            "VTEX_BRIDGE_ACCOUNTS_FILE": str(accounts_file),
+            "VTEX_BRIDGE_STATUS_TOPIC_ACCOUNT_PREFIX": prefix,
+        },
+    )
+    await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+    with WorkerProcess(config, tmp_path) as worker:
+        await worker.start()
+        events = [event(o, "alpha", "handling", 1) for o in alpha_orders]
+        events += [event(o, "beta", "handling", 1) for o in beta_orders]
+        await produce(kafka_bootstrap, config.input_topic, events)
+        for name, orders in (("alpha", alpha_orders), ("beta", beta_orders)):
+            topic = prefix.replace("{account}", name) + "handling"
+            got = await read_all(kafka_bootstrap, topic, expected=ORDERS, timeout=90)
+            assert sorted(orders) == sorted(orjson.loads(m.value)["order_id"] for m in got)
+            assert all((("account", name.encode()) in m.headers) for m in got)

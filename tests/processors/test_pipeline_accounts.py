@@ -148,3 +148,23 @@ async def test_refused_credentials_halt_only_their_account() -> None:
     task.cancel()
     alpha.cancel()
     await asyncio.gather(task, alpha, return_exceptions=True)
+
+
+async def test_per_account_topics_route_each_account_apart() -> None:
+    writer = FakeWriter()
+    readers = {name: AccountOms(name) for name in ("alpha", "beta")}
+    router = Router("st.", account_prefix="st.{account}.", accounts=("alpha", "beta"))
+    pipeline = Pipeline(
+        SETTINGS,
+        oms=readers["alpha"],
+        readers=readers,
+        default_account="alpha",
+        router=router,
+        metrics=ProcessorMetrics(100.0, "alpha"),
+        writer_for=lambda p: writer,  # type: ignore[arg-type,return-value]
+        clock=lambda: 1000.0,
+    )
+    await handle(pipeline, event("o1", "beta"), 0)
+    await handle(pipeline, event("o2", ""), 1)  # no account: the default account's topics
+    assert ["st.beta.invoiced", "st.alpha.invoiced"] == [r.topic for r in writer.records]
+    assert ("account", b"beta") in writer.records[0].headers
