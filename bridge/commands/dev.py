@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bridge.settings import Settings
 
@@ -17,10 +18,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "VTEX_ACCOUNT/VTEX_APP_KEY/VTEX_APP_TOKEN to use your VTEX account instead of the simulator."
         ),
     )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="simulated VTEX accounts to demo (the primary plus simaccount-2 ...; default 1)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.dev.run import run as run_dev
 
-    return run_dev(settings)
+    if args.accounts < 1:
+        print("vtex-bridge dev: --accounts must be at least 1", file=sys.stderr)
+        return 2
+    return run_dev(settings, accounts=args.accounts)

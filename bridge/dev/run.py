@@ -7,6 +7,11 @@ simulator's hook through the same client `vtex-bridge hook` uses, and keeps orde
 (`VTEX_ACCOUNT`, `VTEX_APP_KEY`, `VTEX_APP_TOKEN`) there is no simulator: the worker reads the real OMS
 and, when `VTEX_BRIDGE_DEV_PUBLIC_HOOK_URL` names where VTEX can reach the ingress, the hook is ensured
 there.
+
+`--accounts N` (simulator only) demos several accounts: the simulator serves the primary account and
+`{account}-2` ... under `/accounts/{name}/`, an accounts file written in the run directory
+(`bridge.dev.accounts`) gives every service the same accounts, each account's hook and feed are
+configured with its own credentials and secret, and each account's orders keep flowing.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 
@@ -70,6 +75,12 @@ class Plan:
     console_token: str = ""
     console_token_generated: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    #: The simulator's accounts, the primary first (one unless `--accounts`).
+    accounts: list[str] = field(default_factory=list)
+
+    def account_url(self, name: str) -> str:
+        """The simulator's base URL of account `name` (the primary is also served at the root)."""
+        return f"{self.sim_url}/accounts/{name}"
 
     def console_url(self, port: int) -> str:
         """The console's address; with a token generated for this run, a link that logs in (the page
@@ -86,8 +97,13 @@ class Plan:
         return f"http://127.0.0.1:{self.sim_port}"
 
 
-def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
+def make_plan(settings: Settings, bootstrap: str, run_dir: Path, accounts: int = 1) -> Plan:
     with_simulator = settings.vtex_account == SIMULATOR_ACCOUNT
+    if accounts > 1 and not with_simulator:
+        raise DevError(
+            "--accounts demos several simulated accounts; for your own accounts list them in "
+            "VTEX_BRIDGE_ACCOUNTS_FILE instead"
+        )
     plan = Plan(
         settings=settings,
         bootstrap=bootstrap,
@@ -122,10 +138,37 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path) -> Plan:
         # The simulator's public credentials and the default hook secret are accepted only in the dev
         # profile; against a real account the services keep the production checks.
         plan.env["VTEX_BRIDGE_PROFILE"] = "dev"
+        plan.accounts = [settings.vtex_account]
+    if with_simulator and accounts > 1:
+        from bridge.dev.accounts import demo_account_names, write_demo_accounts
+
+        plan.accounts = demo_account_names(settings, accounts)
+        plan.env.update(
+            {
+                "VTEX_BRIDGE_ACCOUNTS_FILE": str(write_demo_accounts(settings, accounts, run_dir)),
+                # One template for every account, the primary included (served under its prefix too).
+                "VTEX_BRIDGE_VTEX_BASE_URL": f"{plan.sim_url}/accounts/{{account}}",
+                # Named explicitly: next to an accounts file, the settings' account counts only when set.
+                "VTEX_ACCOUNT": settings.vtex_account,
+            }
+        )
     return plan
 
 
-def run(settings: Settings) -> int:
+def _children_settings(plan: Plan) -> Settings:
+    """The settings the services see (the plan's environment over this process's settings)."""
+    update: dict[str, object] = {"vtex_base_url": plan.sim_url}
+    if len(plan.accounts) > 1:
+        update = {
+            "vtex_base_url": plan.env["VTEX_BRIDGE_VTEX_BASE_URL"],
+            "accounts_file": Path(plan.env["VTEX_BRIDGE_ACCOUNTS_FILE"]),
+            "vtex_account": plan.settings.vtex_account,
+            "profile": "dev",
+        }
+    return plan.settings.model_copy(update=update)
+
+
+def run(settings: Settings, accounts: int = 1) -> int:
     """Start everything, show the live view until Ctrl-C or a service dies, stop everything."""
     run_dir = (settings.kafka_local_dir or local_kafka.default_cache_dir()) / "dev"
     broker: local_kafka.LocalKafka | None = None
@@ -142,7 +185,7 @@ def run(settings: Settings) -> int:
             bootstrap = broker.bootstrap
         else:
             bootstrap = settings.kafka_bootstrap_servers
-        plan = make_plan(settings, bootstrap, run_dir)
+        plan = make_plan(settings, bootstrap, run_dir, accounts)
         return asyncio.run(_orchestrate(plan, embedded=broker is not None))
     except (local_kafka.LocalKafkaError, DevError) as exc:
         print(f"vtex-bridge dev: {exc}", file=sys.stderr)
@@ -203,7 +246,7 @@ async def _start_services(
         # A little at-least-once realism, so the view shows de-duplication and late events at work.
         supervisor.spawn(
             "sim", "sim", "--allow-http-hooks", "--orders", "0", "--no-wait",
-            "--duplicate-rate", "0.05", "--reorder-rate", "0.03",
+            "--duplicate-rate", "0.05", "--reorder-rate", "0.03", "--accounts", str(len(plan.accounts)),
         )  # fmt: skip
         await _wait_http(session, "the simulator", f"{plan.sim_url}/_sim/stats", supervisor, stop)
     for i, (port, console) in enumerate(zip(plan.worker_ports, plan.console_ports, strict=True), start=1):
@@ -231,20 +274,31 @@ def _ingress_metrics_url(plan: Plan) -> str:
 
 
 async def _configure_simulator_hook(plan: Plan) -> None:
-    """Register the ingress as the simulator's hook, the way `vtex-bridge hook set` does."""
-    from bridge.dev.hook import configure_every_change_hook
+    """Register the ingress as each simulated account's hook, the way `vtex-bridge hook set` does."""
+    from bridge.accounts import AccountRegistry
+    from bridge.dev.hook import configure_account_hook, configure_every_change_hook
 
-    settings = plan.settings.model_copy(update={"vtex_base_url": plan.sim_url})
-    await configure_every_change_hook(settings, _hook_url(plan), allow_http=True)
+    settings = _children_settings(plan)
+    if len(plan.accounts) == 1:
+        await configure_every_change_hook(settings, _hook_url(plan), allow_http=True)
+        return
+    for account in AccountRegistry.from_settings(settings):
+        await configure_account_hook(settings, account, _hook_url(plan), allow_http=True)
 
 
 async def _start_feed_poller(
     plan: Plan, supervisor: Supervisor, session: aiohttp.ClientSession, stop: asyncio.Event
 ) -> None:
     """Configure the simulator's feed and run the backup poller beside the hook."""
-    from bridge.dev.hook import configure_demo_feed
+    from bridge.accounts import AccountRegistry
+    from bridge.dev.hook import configure_account_feed, configure_demo_feed
 
-    await configure_demo_feed(plan.settings.model_copy(update={"vtex_base_url": plan.sim_url}))
+    settings = _children_settings(plan)
+    if len(plan.accounts) == 1:
+        await configure_demo_feed(settings)
+    else:
+        for account in AccountRegistry.from_settings(settings):
+            await configure_account_feed(settings, account)
     print(f"Starting the Feed v3 poller (metrics on :{plan.feed_poller_port})…")
     supervisor.spawn("feed-poller", "feed", "poll")
     await _wait_http(
@@ -258,8 +312,34 @@ async def _ensure_real_hook(plan: Plan) -> None:
     await configure_every_change_hook(plan.settings, plan.settings.dev_public_hook_url, allow_http=False)
 
 
-async def _top_up_workload(session: aiohttp.ClientSession, plan: Plan, sim: dict[str, object] | None) -> int:
-    """Start another batch of orders when the simulator has nothing left to send; return orders started."""
+async def _sim_stats(session: aiohttp.ClientSession, plan: Plan) -> dict[str, dict[str, Any] | None]:
+    """Return each simulated account's `/_sim/stats` (None where it could not be read)."""
+    if len(plan.accounts) == 1:
+        return {plan.accounts[0]: await scrape.json_document(session, f"{plan.sim_url}/_sim/stats")}
+    return {
+        name: await scrape.json_document(session, f"{plan.account_url(name)}/_sim/stats")
+        for name in plan.accounts
+    }
+
+
+def _summed(stats: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The simulator's stats over every account: the hook sender's counts added up."""
+    documents = [s for s in stats.values() if s is not None]
+    if len(documents) <= 1:
+        return documents[0] if documents else None
+    sender: dict[str, float] = {}
+    for document in documents:
+        for key, value in document.get("sender", {}).items():
+            if isinstance(value, int | float):
+                sender[key] = sender.get(key, 0) + value
+    return {"sender": sender, "accounts": len(documents)}
+
+
+async def _top_up_workload(
+    session: aiohttp.ClientSession, plan: Plan, sim: dict[str, Any] | None, account: str | None = None
+) -> int:
+    """Start another batch of orders when the (account's) simulator has nothing left to send; return
+    orders started."""
     if sim is None:
         return 0
     sender = sim.get("sender", sim)
@@ -268,8 +348,9 @@ async def _top_up_workload(session: aiohttp.ClientSession, plan: Plan, sim: dict
     if pending or running:
         return 0
     body = {"orders": BATCH_ORDERS, "seed": int(time.time()), "rate_per_s": plan.settings.dev_rate_per_s}
+    base = plan.sim_url if account is None or len(plan.accounts) == 1 else plan.account_url(account)
     with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-        async with asyncio.timeout(5), session.post(f"{plan.sim_url}/_sim/workload", json=body) as response:
+        async with asyncio.timeout(5), session.post(f"{base}/_sim/workload", json=body) as response:
             if response.status == 202:
                 return BATCH_ORDERS
     return 0
@@ -303,6 +384,11 @@ async def _live_view(
         *(
             [
                 f"Simulator  {plan.sim_url}   stats {plan.sim_url}/_sim/stats",
+                *(
+                    [f"Accounts   {', '.join(plan.accounts)}   each at {plan.sim_url}/accounts/<name>"]
+                    if len(plan.accounts) > 1
+                    else []
+                ),
                 f"Feed v3    poller metrics http://127.0.0.1:{plan.feed_poller_port}/metrics",
             ]
             if plan.with_simulator
@@ -316,13 +402,11 @@ async def _live_view(
     orders_started = 0
     try:
         while not stop.is_set():
-            sim = (
-                await scrape.json_document(session, f"{plan.sim_url}/_sim/stats")
-                if plan.with_simulator
-                else None
-            )
-            if plan.with_simulator and (settings.dev_orders == 0 or orders_started < settings.dev_orders):
-                orders_started += await _top_up_workload(session, plan, sim)
+            per_account = await _sim_stats(session, plan) if plan.with_simulator else {}
+            sim = _summed(per_account)
+            for name, stats in per_account.items():
+                if settings.dev_orders == 0 or orders_started < settings.dev_orders:
+                    orders_started += await _top_up_workload(session, plan, stats, name)
             snap = Snapshot(
                 at=time.monotonic(),
                 services={"kafka": True, **{c.name: c.running for c in supervisor.children}},
