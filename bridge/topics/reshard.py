@@ -29,6 +29,7 @@ from typing import Final
 from aiokafka.errors import KafkaError
 
 from bridge.events import utc_now_iso
+from bridge.log import say as say_line
 from bridge.settings import Settings
 from bridge.topics.cluster import ClusterError, admin_client, describe_configs
 from bridge.topics.generation import (
@@ -46,6 +47,7 @@ from bridge.topics.generation import (
 )
 from bridge.topics.migration import copy_changelog, fence_writers, forward_stragglers, without_dead_positions
 from bridge.topics.reshard_kafka import CreateFailed, ReshardKafka, TopicConflict
+from bridge.topics.reshard_waits import drain_report
 from bridge.topics.spec import TopicSpec, TopicSpecError, generation_topics, topic_configs
 
 # Re-exported (`X as X`): run_reshard returns them, its callers compare with them.
@@ -81,9 +83,11 @@ async def run_reshard(
     """Carry the bridge to an input generation with `partitions` partitions (see module doc); exit code.
 
     `quiet_s` and `timeout_s` default to `reshard_quiet_s` and `reshard_timeout_s`. Progress lines go
-    to `out` (default: stdout), the final error to stderr.
+    to `out` (default: stderr through `bridge.log.say`, after any pending log line), the final error
+    to stderr. While it drains, each progress report names the partitions still behind, the event each
+    waits on and why (`bridge.topics.reshard_waits`).
     """
-    say = out or (lambda line: print(line, flush=True))
+    say = out or say_line
     run = _Reshard(
         settings,
         partitions,
@@ -280,14 +284,15 @@ class _Reshard:
         )
         said_at = float("-inf")
         while True:
-            left = await self.kafka.unprocessed(previous, group)
-            if left == 0:
+            behind = await self.kafka.behind(previous, group)
+            if not behind:
                 break
             now = time.monotonic()
             if now - said_at >= PROGRESS_EVERY_S:
                 said_at = now
-                hint = "" if await self.kafka.members(group) else " (no worker running: start the workers)"
-                self.say(f"reshard: draining {previous.topic}: {left} record(s) left{hint}")
+                members = await self.kafka.members(group)
+                for line in await drain_report(self.settings, self.kafka, previous.topic, behind, members):
+                    self.say(line)
             await asyncio.sleep(POLL_S)
         self.say(f"reshard: {previous.topic} drained")
 

@@ -8,9 +8,10 @@ topic would create it on a broker with `auto.create.topics.enable`.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Final
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bridge.kafka_config import client_kwargs
@@ -102,17 +103,35 @@ class ReshardKafka:
 
     async def unprocessed(self, generation: Generation, group: str) -> int:
         """Return how many records of `generation`'s input topic `group` has not committed yet."""
+        return sum(p.left for p in await self.behind(generation, group))
+
+    async def behind(self, generation: Generation, group: str) -> list[Behind]:
+        """Return the partitions of `generation`'s input topic with records `group` has not committed."""
         tps = _partitions(generation)
         ends, begins = await self._offsets(tps)
         committed = await asyncio.wait_for(
             self.admin.list_consumer_group_offsets(group, partitions=tps), self._timeout
         )
-        left = 0
+        behind = []
         for tp in tps:
             meta = committed.get(tp)
             position = meta.offset if meta is not None and meta.offset >= 0 else begins[tp]
-            left += max(0, ends[tp] - max(position, begins[tp]))
-        return left
+            position = max(position, begins[tp])
+            if ends[tp] > position:
+                behind.append(Behind(tp.partition, position, ends[tp]))
+        return behind
+
+    async def record_at(self, topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes] | None:
+        """Return the record at (`topic`, `partition`, `offset`), or None when it is not there (bounded)."""
+        consumer = await self._consumer_started()
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        batch = await asyncio.wait_for(consumer.getmany(tp, timeout_ms=1000, max_records=1), self._timeout)
+        for record in batch.get(tp, []):
+            if record.offset == offset:
+                return record
+        return None
 
     async def members(self, group: str) -> int:
         """Return how many members consume in `group` (0 when it is empty or gone)."""
@@ -121,16 +140,33 @@ class ReshardKafka:
             return 0
         return int(described["members"]) or 1  # e.g. PreparingRebalance: not idle yet
 
-    async def _offsets(
-        self, tps: list[TopicPartition]
-    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    async def _consumer_started(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(**client_kwargs(self._bootstrap), enable_auto_commit=False)
             await asyncio.wait_for(consumer.start(), self._timeout)
             self._consumer = consumer
-        ends = await asyncio.wait_for(self._consumer.end_offsets(tps), self._timeout)
-        begins = await asyncio.wait_for(self._consumer.beginning_offsets(tps), self._timeout)
+        return self._consumer
+
+    async def _offsets(
+        self, tps: list[TopicPartition]
+    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        consumer = await self._consumer_started()
+        ends = await asyncio.wait_for(consumer.end_offsets(tps), self._timeout)
+        begins = await asyncio.wait_for(consumer.beginning_offsets(tps), self._timeout)
         return {tp: int(o) for tp, o in ends.items()}, {tp: int(o) for tp, o in begins.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Behind:
+    """A partition whose group's committed position is short of its end: `left` records to go."""
+
+    partition: int
+    position: int  # the first record not committed: the one the partition's commits wait for
+    end: int
+
+    @property
+    def left(self) -> int:
+        return self.end - self.position
 
 
 def _partitions(generation: Generation) -> list[TopicPartition]:

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from bridge.cli import main
 from bridge.events import build_input_event
 from bridge.local_kafka import LocalKafka
-from bridge.settings import Settings
+from bridge.settings import Settings, load_settings
 from bridge.topics.generation import (
     ControlWriter,
     Generation,
@@ -340,3 +340,52 @@ class TestOrderPendingAndReplays:
             assert f"replayed at {again['replay']['replayed_at']} from {where}" in out
             fake_oms.failing.pop("ord-down")
             assert 0 == await worker.terminate()
+
+
+class TestReshardProgress:
+    """A reshard's drain names the partition, the event it waits on and why (here: a not-found grace)."""
+
+    async def test_drain_names_the_waiting_event(
+        self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
+    ) -> None:
+        from pydantic import SecretStr
+
+        from bridge.topics.reshard import EXIT_OK, run_reshard
+
+        config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=2)
+        config.extra["VTEX_BRIDGE_WORKER_NOT_FOUND_GRACE_S"] = "20"
+        config.extra["VTEX_BRIDGE_GENERATION_REFRESH_S"] = "0.2"
+        await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+        slow = worker_hook("ord-slow", "invoiced", 0.0)
+        fake_oms.not_found_calls["ord-slow"] = -1  # never found: it waits its whole grace
+        lines: list[str] = []
+        worker = WorkerProcess(config, tmp_path)
+        try:
+            await worker.start()
+            settings = load_settings(
+                kafka_bootstrap_servers=kafka_bootstrap,
+                kafka_embedded=False,
+                input_topic=config.input_topic,
+                input_topic_partitions=config.partitions,
+                worker_app_id=config.app_id,
+                status_topic_prefix=config.status_prefix,
+                dead_letter_topic=config.dead_letter_topic,
+                generation_refresh_s=0.2,
+                console_port=worker.console_port,
+                console_admin_token=SecretStr(CONSOLE_TOKEN),
+            )
+            await produce(kafka_bootstrap, config.input_topic, [slow])
+            code = await run_reshard(settings, partitions=3, quiet_s=0.5, timeout_s=150, out=lines.append)
+            assert EXIT_OK == code, "\n".join(lines)
+            await worker.wait_for(lambda h: len(h.get("partitions", [])) == 3, 90, "generation 2")
+            assert 0 == await worker.terminate()
+        finally:
+            worker.kill()
+        report = "\n".join(lines)
+        waiting = [line for line in lines if "waiting on order ord-slow (state invoiced)" in line]
+        assert waiting, report
+        assert "1 left from offset 0" in waiting[0]
+        assert "OMS answers 404: not-found grace until" in waiting[0], report
+        assert any(
+            line.startswith(f"reshard: draining {config.input_topic}: 1 record(s) left") for line in lines
+        )
