@@ -35,6 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--json", action="store_true", help="print the worker's JSON answer")
     parser.add_argument("--url", default=None, help="a worker's (or the workers' Service) base URL")
+    parser.add_argument(
+        "--account",
+        default=None,
+        type=_account,
+        help="the VTEX account the order belongs to (default: the default account, docs/accounts.md)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -45,6 +51,16 @@ def _order_id(value: str) -> str:
     problem = order_id_problem(value)
     if problem is not None:
         raise argparse.ArgumentTypeError(f"not a VTEX OrderId: it {problem}")
+    return value
+
+
+def _account(value: str) -> str:
+    """Refuse what is no VTEX account name: argparse then exits 2 with the reason."""
+    from bridge.identifiers import account_name_problem
+
+    problem = account_name_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"not a VTEX account name: it {problem}")
     return value
 
 
@@ -81,10 +97,11 @@ def fetch(settings: Settings, base: str, path: str, timeout_s: float = TIMEOUT_S
         return status, None
 
 
-def order_path(order_id: str) -> str:
+def order_path(order_id: str, account: str | None = None) -> str:
     import urllib.parse
 
-    return f"/api/orders/{urllib.parse.quote(order_id, safe='')}"
+    path = f"/api/orders/{urllib.parse.quote(order_id, safe='')}"
+    return path if account is None else f"{path}?{urllib.parse.urlencode({'account': account})}"
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,7 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     base = console_base(settings, args.url)
     try:
-        status, body = fetch(settings, base, order_path(args.order_id))
+        status, body = fetch(settings, base, order_path(args.order_id, args.account))
     except OSError as exc:  # urllib's URLError is an OSError
         print(f"vtex-bridge order: worker at {base} unreachable: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -2,7 +2,9 @@
 
     GET  /api/session                    who the request is logged in as
     GET  /api/orders/{order_id}          timeline + pending events (in a not-found grace, backing off,
-                                         queued) + latest enriched order (masked); any worker answers
+                                         queued) + latest enriched order (masked); any worker answers;
+                                         `?account=NAME`: the order of that VTEX account (default: the
+                                         registry's default account; the same OrderId may exist in two)
     GET  /api/dead-letters?limit=50      recent dead letters with their reason (masked)
     POST /api/dead-letters/replay        put dead letters back on the input topic (admin token)
 
@@ -29,8 +31,9 @@ import orjson
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter
 
+from bridge.accounts import order_key
 from bridge.events import HEADER_STATE
-from bridge.identifiers import order_id_problem
+from bridge.identifiers import account_name_problem, order_id_problem
 from bridge.settings import Settings
 from processors.console.auth import LOGIN, Authenticator, bearer
 from processors.console.masking import mask_event, mask_order, mask_text
@@ -131,10 +134,14 @@ async def get_order(request: web.Request) -> web.Response:
     problem = order_id_problem(order_id)
     if problem is not None:  # refused before it reaches a log line, a URL or a forwarded request
         return _answer(console, "order", {"error": "bad-order-id", "detail": f"order_id {problem}"}, 400)
-    partition, owner = console.owners.locate(order_id)
-    base = {"order_id": order_id, "partition": partition}
+    account = request.query.get("account") or _default_account(console)
+    problem = account_name_problem(account)
+    if problem is not None:
+        return _answer(console, "order", {"error": "bad-account", "detail": f"account {problem}"}, 400)
+    partition, owner = console.owners.locate(order_id)  # producers key by OrderId, whatever the account
+    base = {"order_id": order_id, "account": account, "partition": partition}
     if console.runtime.owns(partition):
-        return await _local_order(request, console, order_id, partition)
+        return await _local_order(request, console, order_id, account, partition)
     if request.headers.get(HOP_HEADER):
         # The sender's view of the assignment is stale (a rebalance is under way): say so, do not bounce.
         return _answer(console, "order", {**base, "error": "not-owner", "answered_by": console.own_url}, 503)
@@ -145,19 +152,28 @@ async def get_order(request: web.Request) -> web.Response:
     return await _forward(request, console, owner, base)
 
 
-async def _local_order(request: web.Request, console: Console, order_id: str, partition: int) -> web.Response:
+def _default_account(console: Console) -> str:
+    """The account of a lookup that names none: the worker's default (`bridge.accounts`)."""
+    default = getattr(console.runtime, "default_account", None)  # a test runtime may have none
+    return default if isinstance(default, str) and default else console.settings.vtex_account
+
+
+async def _local_order(
+    request: web.Request, console: Console, order_id: str, account: str, partition: int
+) -> web.Response:
     settings = console.settings
-    base = {"order_id": order_id, "partition": partition, "answered_by": console.own_url}
+    base = {"order_id": order_id, "account": account, "partition": partition, "answered_by": console.own_url}
+    key = order_key(account, order_id, _default_account(console))
     if not settings.worker_timeline_enabled:
         return _answer(console, "order", {**base, "error": "timeline-disabled"}, 501)
     store = console.runtime.timelines(partition)
     if store is None:
         return _answer(console, "order", {**base, "error": "not-ready"}, 503)
-    timeline = [expand(raw) for raw in store.get(order_id)]
+    timeline = [expand(raw) for raw in store.get(key)]
     for entry in timeline:
         if isinstance(entry.get("detail"), str):
             entry["detail"] = mask_text(entry["detail"])
-    pending = _pending(console.runtime, order_id)
+    pending = _pending(console.runtime, key)
     if not timeline and not pending:
         return _answer(console, "order", {**base, "error": "not-found"}, 404)
     latest = None

@@ -11,6 +11,7 @@ records go to its own status topics.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from typing import Any
 import orjson
 import pytest
 
+from bridge.commands.order import fetch, order_path
 from bridge.events import InputEvent
+from bridge.settings import load_settings
 from simulator.server import SimHandle
 from testkit.kafka import create_topics, read_all, unique, wait_until
-from testkit.worker import WorkerConfig, WorkerProcess, hook, produce
+from testkit.worker import CONSOLE_TOKEN, WorkerConfig, WorkerProcess, hook, produce
 from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration
@@ -64,6 +67,15 @@ def write_accounts(directory: Path, *sims: SimHandle) -> Path:
     return path
 
 
+async def lookup(worker: WorkerProcess, order_id: str, account: str | None) -> tuple[int, dict[str, Any]]:
+    """Ask the worker's console for an order (`vtex-bridge order`'s request); return (status, body)."""
+    config = load_settings(kafka_embedded=False, console_admin_token=CONSOLE_TOKEN)
+    base = f"http://127.0.0.1:{worker.console_port}"
+    status, body = await asyncio.to_thread(fetch, config, base, order_path(order_id, account))
+    assert isinstance(body, dict)
+    return status, body
+
+
 def records(messages: list[Any]) -> list[dict[str, Any]]:
     return [orjson.loads(m.value) for m in messages]
 
@@ -102,6 +114,11 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
             (d["reason"], d["account"], d["event_id"]) for d in dead
         ]
         assert 0 == alpha.simulator.counters["oms_404"] + beta.simulator.counters["oms_404"]
+        # The console looks an order up by (account, OrderId); without an account: the default's.
+        found = await lookup(worker, beta_orders[0], "beta")
+        assert (200, "beta", "emitted") == (found[0], found[1]["account"], found[1]["timeline"][0]["outcome"])
+        assert 404 == (await lookup(worker, beta_orders[0], None))[0]
+        assert 200 == (await lookup(worker, alpha_orders[0], None))[0]
 
         # (b) beta's OMS is down: alpha's events keep flowing, beta's wait (not dead-lettered) and follow.
         beta.controls.oms_5xx_rate = 1.0

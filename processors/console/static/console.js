@@ -186,12 +186,13 @@ function renderLatest(latest) {
     el("pre", { id: "latest-order" }, JSON.stringify(order, null, 2))));
 }
 
-async function searchOrder(orderId) {
+async function searchOrder(orderId, account) {
   const result = $("order-result");
   status("order-status", `Looking up ${orderId}…`);
+  const query = account ? `?account=${encodeURIComponent(account)}` : "";
   let response;
   try {
-    response = await api(`/api/orders/${encodeURIComponent(orderId)}`);
+    response = await api(`/api/orders/${encodeURIComponent(orderId)}${query}`);
   } catch (error) {
     status("order-status", `Worker unreachable: ${error}`, true);
     return;
@@ -209,7 +210,7 @@ async function searchOrder(orderId) {
   }
   $("order-title").textContent = body.order_id;
   const via = body.forwarded ? `, forwarded by ${body.forwarded_by}` : "";
-  $("order-meta").textContent = `Partition ${body.partition}, answered by ${body.answered_by}${via}; ${body.timeline.length} entries.`;
+  $("order-meta").textContent = `Account ${body.account}, partition ${body.partition}, answered by ${body.answered_by}${via}; ${body.timeline.length} entries.`;
   renderTimeline(body);
   renderLatest(body.latest);
   result.hidden = false;
@@ -301,11 +302,13 @@ async function loadDeadLetters() {
 
 function fromHash() {
   if (!session) return;
-  const match = /^#order=(.+)$/.exec(window.location.hash);
+  const match = /^#order=([^&]+)(?:&account=(.+))?$/.exec(window.location.hash);
   if (!match) return;
   const orderId = decodeURIComponent(match[1]);
+  const account = match[2] ? decodeURIComponent(match[2]) : "";
   $("order-id").value = orderId;
-  searchOrder(orderId);
+  $("order-account").value = account;
+  searchOrder(orderId, account);
 }
 
 function takeTokenFromHash() {
@@ -332,9 +335,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("search").addEventListener("submit", (event) => {
     event.preventDefault();
     const orderId = $("order-id").value.trim();
+    const account = $("order-account").value.trim();
     if (!orderId) return;
-    const hash = `#order=${encodeURIComponent(orderId)}`;
-    if (window.location.hash === hash) searchOrder(orderId);
+    const suffix = account ? `&account=${encodeURIComponent(account)}` : "";
+    const hash = `#order=${encodeURIComponent(orderId)}${suffix}`;
+    if (window.location.hash === hash) searchOrder(orderId, account);
     else window.location.hash = hash;
   });
   $("refresh-dead-letters").addEventListener("click", loadDeadLetters);
