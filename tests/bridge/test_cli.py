@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.cli import build_parser, main
+from bridge.cli import build_parser, is_service, main
+from bridge.log import cli_log_level
 
 
 class TestCli:
@@ -30,3 +31,15 @@ class TestCli:
         out = capsys.readouterr().out
         assert "very-secret-token" not in out
         assert "vtex_app_token" in out
+
+    def test_one_shot_commands_log_at_warning_unless_asked(self) -> None:
+        parser = build_parser()
+        services = [["worker"], ["ingress"], ["sim"], ["feed", "poll"]]
+        tools = [["replay"], ["topics", "describe"], ["feed", "show"], ["order", "1368540712345-01"]]
+        assert [True] * 4 == [is_service(parser.parse_args(argv)) for argv in services]
+        assert [False] * 4 == [is_service(parser.parse_args(argv)) for argv in tools]
+        assert ("WARNING", "DEBUG", "INFO") == (
+            cli_log_level("INFO", explicit=False, service=False),
+            cli_log_level("DEBUG", explicit=True, service=False),
+            cli_log_level("INFO", explicit=False, service=True),
+        )

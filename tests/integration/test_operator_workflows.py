@@ -389,3 +389,48 @@ class TestReshardProgress:
         assert any(
             line.startswith(f"reshard: draining {config.input_topic}: 1 record(s) left") for line in lines
         )
+
+
+class TestCliOutput:
+    """One-shot commands keep their output readable whatever the log format: the result alone on stdout,
+    human progress lines on stderr, no JSON log lines unless a level was asked for."""
+
+    async def test_replay_output_with_json_logs(
+        self, kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        settings = env_settings(monkeypatch, kafka_bootstrap)
+        await create_topics(kafka_bootstrap, settings.input_topic, settings.dead_letter_topic)
+        await put_dead_letters(settings, 1)
+        base = {k: v for k, v in os.environ.items() if not k.startswith("VTEX_BRIDGE_")}
+        env = {
+            **base,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "VTEX_BRIDGE_INPUT_TOPIC": settings.input_topic,
+            "VTEX_BRIDGE_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+            "VTEX_BRIDGE_WORKER_APP_ID": settings.worker_app_id,
+            "VTEX_BRIDGE_LOG_FORMAT": "json",
+        }
+
+        def run(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(VTEX_BRIDGE), "replay", "--dry-run"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                env={**env, **extra},
+            )
+
+        quiet = await asyncio.to_thread(run, {})
+        assert 0 == quiet.returncode, quiet.stderr
+        assert 1 == orjson.loads(quiet.stdout)["would_replay"]  # stdout: the result, nothing else
+        assert [] == [line for line in quiet.stderr.splitlines() if line.startswith("{")], quiet.stderr
+        assert quiet.stderr.startswith("replay (dry run): would replay 1 dead letter(s)")
+
+        verbose = await asyncio.to_thread(run, {"VTEX_BRIDGE_LOG_LEVEL": "INFO"})  # asked for: logs too
+        assert 0 == verbose.returncode
+        assert 1 == orjson.loads(verbose.stdout)["would_replay"]
+        logs = [orjson.loads(line) for line in verbose.stderr.splitlines() if line.startswith("{")]
+        assert "replay finished" in [entry["msg"] for entry in logs]
+        human = [line for line in verbose.stderr.splitlines() if not line.startswith("{")]
+        assert ["replay (dry run)"] == [line.split(":")[0] for line in human]  # whole lines, never cut
