@@ -34,10 +34,10 @@ import orjson
 from bridge.dev.hook import configure_every_change_hook
 from bridge.dev.supervisor import Child, Supervisor
 from bridge.local_kafka import LocalKafka, free_port
-from bridge.settings import load_settings
+from bridge.settings import SIMULATOR_ACCOUNT, load_settings
 from bridge.statuses import KNOWN_STATUSES
 from testkit import probes
-from testkit.checker import CheckResult, check_kafka
+from testkit.checker import CheckResult, Expectation, check_kafka
 from testkit.kafka import unique, wait_until
 from testkit.sim_client import SimClient, Workload
 
@@ -63,6 +63,9 @@ class BridgeOptions:
     with_feed_poller: bool = False
     #: The simulator's per-account limit of each API family (requests/min; 0 = none, the default here).
     sim_rate_limit_per_minute: int = 0
+    #: Simulated accounts (the primary plus `simaccount-2` ...), all in the bridge's account registry,
+    #: each with its hook (and feed) pointed at the bridge.
+    accounts: int = 1
 
 
 class Bridge:
@@ -81,6 +84,8 @@ class Bridge:
         self.sim_port = free_port()
         self.ingress_port = free_port()
         self.feed_port = free_port()
+        #: The registry file of the simulator's further accounts (written once: it holds their secrets).
+        self.accounts_file = self._accounts_file() if options.accounts > 1 else None
         self.supervisor = Supervisor(log_dir=work_dir / "logs", base_env=self._env())
         self.workers: list[Child] = []
         self.worker_ports: dict[str, int] = {}
@@ -122,8 +127,35 @@ class Bridge:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.accounts_file is not None:
+            env.update(
+                {
+                    "VTEX_ACCOUNT": SIMULATOR_ACCOUNT,
+                    "VTEX_BRIDGE_VTEX_BASE_URL": f"{self.sim_url}/accounts/{{account}}",
+                    "VTEX_BRIDGE_ACCOUNTS_FILE": str(self.accounts_file),
+                }
+            )
         env.update(self.options.env)
         return env
+
+    def _accounts_file(self) -> Path:
+        """Write the registry file of the simulator's further accounts (as `vtex-bridge dev` does)."""
+        from bridge.dev.accounts import write_demo_accounts
+
+        return write_demo_accounts(load_settings(kafka_embedded=False), self.options.accounts, self.work_dir)
+
+    @property
+    def account_names(self) -> list[str]:
+        """The simulated accounts, the primary first."""
+        return [SIMULATOR_ACCOUNT, *(f"{SIMULATOR_ACCOUNT}-{n}" for n in range(2, self.options.accounts + 1))]
+
+    def account_url(self, name: str) -> str:
+        """The simulator's base URL of account `name`."""
+        return f"{self.sim_url}/accounts/{name}"
+
+    def vtex_of(self, name: str) -> SimClient:
+        """The simulator's HTTP API of account `name` (its workloads, knobs, counters)."""
+        return SimClient(self.session, self.account_url(name))
 
     @property
     def sim_url(self) -> str:
@@ -153,19 +185,40 @@ class Bridge:
             "--rate-limit", str(o.sim_rate_limit_per_minute),
             "--seed", str(o.seed), "--time-compression", str(o.time_compression),
             "--duplicate-rate", str(o.duplicate_rate), "--reorder-rate", str(o.reorder_rate),
+            "--accounts", str(o.accounts),
         )  # fmt: skip
         await self.wait_http(self.sim, f"{self.sim_url}/_sim/stats")
         await self.add_worker()
         self.ingress = self.supervisor.spawn("ingress", "ingress")
         await self.wait_http(self.ingress, f"{self.ingress_url}/readyz")
         settings = load_settings(vtex_base_url=self.sim_url, kafka_embedded=False)
-        await configure_every_change_hook(
-            settings, f"{self.ingress_url}{settings.ingress_path}", allow_http=True
-        )
+        if o.accounts > 1:
+            await self._configure_accounts(f"{self.ingress_url}{settings.ingress_path}")
+        else:
+            await configure_every_change_hook(
+                settings, f"{self.ingress_url}{settings.ingress_path}", allow_http=True
+            )
         if o.with_feed_poller:
             await self.vtex.configure_every_change_feed()
             self.feed_poller = self.supervisor.spawn("feed-poller", "feed", "poll")
             await self.wait_http(self.feed_poller, f"http://127.0.0.1:{self.feed_port}/healthz")
+
+    async def _configure_accounts(self, hook_url: str) -> None:
+        """Point every account's hook (and feed, with a poller) at the bridge with its own credentials."""
+        from bridge.accounts import AccountRegistry
+        from bridge.dev.hook import configure_account_feed, configure_account_hook
+
+        settings = load_settings(
+            vtex_account=SIMULATOR_ACCOUNT,
+            vtex_base_url=f"{self.sim_url}/accounts/{{account}}",
+            accounts_file=self.accounts_file,
+            profile="dev",
+            kafka_embedded=False,
+        )
+        for account in AccountRegistry.from_settings(settings):
+            await configure_account_hook(settings, account, hook_url, allow_http=True)
+            if self.options.with_feed_poller and account.name != SIMULATOR_ACCOUNT:
+                await configure_account_feed(settings, account)
 
     async def add_worker(self) -> Child:
         """Start one more worker of the group and wait until it owns partitions."""
@@ -321,12 +374,15 @@ class Bridge:
 
         async def vtex_idle() -> bool:
             self._assert_alive()
-            stats = await self.vtex.stats()
-            sender = stats["sender"]
-            idle = not (sender["pending"] or sender["held"] or sender["running"]) or not hook
-            if feed:
-                idle = idle and not any(stats["feed_depth"].values())
-            return bool(idle)
+            for name in self.account_names:
+                stats = await (self.vtex if self.options.accounts == 1 else self.vtex_of(name)).stats()
+                sender = stats["sender"]
+                idle = not (sender["pending"] or sender["held"] or sender["running"]) or not hook
+                if feed:
+                    idle = idle and not any(stats["feed_depth"].values())
+                if not idle:
+                    return False
+            return True
 
         await wait_until(vtex_idle, timeout=timeout, interval=0.25, message="VTEX delivered everything")
         await wait_until(
@@ -351,7 +407,7 @@ class Bridge:
         await self.settle(feed=feed)
         result = await check_kafka(
             scenario,
-            await self.vtex.expectation(feed_is_lossless=feed),
+            await self.expectation(feed_is_lossless=feed),
             bootstrap=self.bootstrap,
             input_topic=self.input_topic,
             status_prefix=self.status_prefix,
@@ -367,6 +423,18 @@ class Bridge:
             "seconds": round(time.monotonic() - self.started_at, 1),
         }
         return result
+
+    async def expectation(self, *, feed_is_lossless: bool = False) -> Expectation:
+        """What the simulator delivered, over every account (their order ids differ)."""
+        if self.options.accounts == 1:
+            return await self.vtex.expectation(feed_is_lossless=feed_is_lossless)
+        must: dict[str, Any] = {}
+        may: dict[str, Any] = {}
+        for name in self.account_names:
+            each = await self.vtex_of(name).expectation(feed_is_lossless=feed_is_lossless)
+            must.update(each.must)
+            may.update(each.may)
+        return Expectation(must=must, may={k: v for k, v in may.items() if k not in must})
 
     async def worker_counters(self) -> dict[str, dict[str, int]]:
         """Sum the running workers' event outcomes and retry causes (evidence of what a fault caused).
