@@ -312,7 +312,7 @@ def _unavailable(retry_after: int, code: str, message: str) -> web.Response:
 
 
 def _mark_received(state: IngressState, account: HookAccount) -> None:
-    state.metrics.last_hook_of(account.account).set(time.time())
+    state.metrics.mark_hook(account.account, time.time())
 
 
 def _violation_field(payload: Any, exc: SchemaViolation) -> str:

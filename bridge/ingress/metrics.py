@@ -92,6 +92,7 @@ class IngressMetrics:
             multiprocess_mode="liveall",
         )
         self._last_hook_children: dict[str, Gauge] = {}
+        self._last_hook_second: dict[str, int] = {}
 
     def refresh(self, stats: ProducerStats, accepted: int, in_flight: int | None = None) -> None:
         """Set the sampled gauges: at scrape time with one process, every second in a worker of several.
@@ -104,6 +105,14 @@ class IngressMetrics:
         self.worker_accepted.set(accepted)
         if in_flight is not None:
             self.in_flight.set(in_flight)
+
+    def mark_hook(self, account: str, now: float) -> None:
+        """Record an authenticated hook of `account` at `now`: the gauge is written once per second at most
+        (its consumer alerts after days of silence; a write is a lock, and a file write with workers)."""
+        second = int(now)
+        if self._last_hook_second.get(account) != second:
+            self._last_hook_second[account] = second
+            self.last_hook_of(account).set(now)
 
     def last_hook_of(self, account: str) -> Gauge:
         """Return the last-hook gauge of `account` (children cached: `labels()` costs a lock and a lookup)."""
