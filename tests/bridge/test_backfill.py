@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -176,7 +177,7 @@ class TestBackfillCommand:
         ids_file = tmp_path / "ids.txt"
         ids_file.write_text("\n".join(order_ids) + "\n")
         code, out, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
-        assert 0 == code and "backfill (dry run): 2 event(s) built" in err
+        assert 0 == code and "backfill (dry run): 2 event(s) of account" in err
         assert set(order_ids) == {line.split("\t")[0] for line in out.splitlines()}
 
         ids_file.write_text(f"{order_ids[0]}\nv404missing-01\n")
@@ -228,6 +229,12 @@ class ListOrdersStandIn:
 
 @pytest.fixture
 async def list_orders() -> AsyncIterator[ListOrdersStandIn]:
+    async with serve_list_orders() as stand_in:
+        yield stand_in
+
+
+@contextlib.asynccontextmanager
+async def serve_list_orders() -> AsyncIterator[ListOrdersStandIn]:
     stand_in = ListOrdersStandIn()
     app = web.Application()
     app.router.add_get("/api/oms/pvt/orders", stand_in.list_orders)
@@ -324,3 +331,54 @@ class TestDateRange:
         )
         assert 0 == code, err
         assert "" == out
+
+
+class TestAllAccounts:
+    """`--all-accounts` lists and backfills every configured account from its own List orders and OMS."""
+
+    async def test_each_account_in_turn(
+        self,
+        list_orders: ListOrdersStandIn,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        async with serve_list_orders() as other:
+            list_orders.created = {"v0001aaa-01": "2026-01-01T10:00:00.000Z"}
+            other.created = {
+                "v0002bbb-01": "2026-01-01T11:00:00.000Z",
+                "v0003bbb-01": "2026-01-01T12:00:00.000Z",
+            }
+            accounts = [
+                {
+                    "account": "storea",
+                    "app_key": APP_KEY,
+                    "app_token": APP_TOKEN,
+                    "base_url": list_orders.base_url,
+                },
+                {
+                    "account": "storeb",
+                    "app_key": APP_KEY + "B",
+                    "app_token": APP_TOKEN,
+                    "base_url": other.base_url,
+                },
+            ]
+            (tmp_path / "accounts.json").write_bytes(orjson.dumps(accounts))
+            monkeypatch.setenv("VTEX_BRIDGE_ACCOUNTS_FILE", str(tmp_path / "accounts.json"))
+            code, out, err = await cli(
+                capsys,
+                "backfill",
+                "--since",
+                "2026-01-01",
+                "--until",
+                "2026-01-01",
+                "--all-accounts",
+                "--dry-run",
+            )
+        assert 0 == code, err
+        assert "account storea: 1 order(s) created" in err and "account storeb: 2 order(s) created" in err
+        lines = [line.split("\t") for line in out.splitlines()]
+        assert [("v0001aaa-01", "storea"), ("v0002bbb-01", "storeb"), ("v0003bbb-01", "storeb")] == sorted(
+            (fields[0], fields[4]) for fields in lines
+        )
+        assert list_orders.queries and other.queries  # each account's own List orders was asked

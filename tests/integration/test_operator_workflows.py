@@ -33,6 +33,7 @@ from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import create_topics, read_all, unique, wait_until
 from testkit.worker import CONSOLE_TOKEN, VTEX_BRIDGE, WorkerConfig, WorkerProcess, produce
 from testkit.worker import hook as worker_hook
+from tests.support.sim import SimFactory
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
@@ -172,12 +173,13 @@ class TestBackfillDryRun:
 
         code, _, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
         assert 0 == code
-        assert f"would be produced to {settings.input_topic} (generation 1)" in err
+        assert f"built, would be produced to {settings.input_topic} (generation 1)" in err
 
         active = await activate_generation_2(settings)
         code, out, err = await cli(capsys, "backfill", "--order-ids", str(ids_file), "--dry-run")
         assert 0 == code and 2 == len(out.splitlines())
-        assert f"backfill (dry run): 2 event(s) built, would be produced to {active} (generation 2)" in err
+        built = f"backfill (dry run): 2 event(s) of account {settings.vtex_account} built"
+        assert f"{built}, would be produced to {active} (generation 2)" in err
         assert [] == await read_all(kafka_bootstrap, active, timeout=3)
 
 
@@ -434,3 +436,62 @@ class TestCliOutput:
         assert "replay finished" in [entry["msg"] for entry in logs]
         human = [line for line in verbose.stderr.splitlines() if not line.startswith("{")]
         assert ["replay (dry run)"] == [line.split(":")[0] for line in human]  # whole lines, never cut
+
+
+class TestBackfillPerAccount:
+    """`backfill --account` reads that account's OMS with its credentials and stamps its name on the
+    events; an order of another account is not found there; `--order-ids` refuses `--all-accounts`."""
+
+    async def test_each_account_from_its_own_oms(
+        self,
+        kafka_bootstrap: str,
+        sim_factory: SimFactory,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        stores = {}
+        for number, name in enumerate(("storea", "storeb"), start=1):
+            key, token = f"vtexappkey-{name}-KEY", f"token-of-{name}-0123456789"
+            sim = await sim_factory(seed=number, account=name, app_key=key, app_token=token)
+            transitions = list(sim.workload(orders=2).transitions())
+            for transition in transitions:
+                sim.emit(transition)
+            ids = list(dict.fromkeys(t.order_id for t in transitions))
+            stores[name] = (sim, key, token, ids)
+        assert not set(stores["storea"][3]) & set(stores["storeb"][3])
+        accounts_file = tmp_path / "accounts.json"
+        accounts_file.write_bytes(
+            orjson.dumps(
+                [
+                    {"account": name, "app_key": key, "app_token": token, "base_url": sim.base_url}
+                    for name, (sim, key, token, _) in stores.items()
+                ]
+            )
+        )
+        settings = env_settings(monkeypatch, kafka_bootstrap, VTEX_BRIDGE_ACCOUNTS_FILE=str(accounts_file))
+        await create_topics(kafka_bootstrap, settings.input_topic, partitions=2)
+        b_ids = tmp_path / "b.txt"
+        b_ids.write_text("\n".join(stores["storeb"][3]) + "\n")
+
+        code, out, err = await cli(capsys, "backfill", "--order-ids", str(b_ids), "--account", "storeb")
+        assert 0 == code, err
+        assert "backfill: 2 event(s) of account storeb produced to" in err
+        assert {("storeb", i) for i in stores["storeb"][3]} == {
+            (line.split("\t")[4], line.split("\t")[0]) for line in out.splitlines()
+        }
+        records = await read_all(kafka_bootstrap, settings.input_topic, expected=2, timeout=30)
+        values = [orjson.loads(r.value) for r in records]
+        assert {("storeb", "backfill")} == {(v["account"], v["source"]) for v in values}
+        assert set(stores["storeb"][3]) == {v["OrderId"] for v in values}
+        assert {"storeb"} == {v["Origin"].get("Account") for v in values}
+
+        # storeb's orders do not exist in the default account (storea): read there, they are not found.
+        code, _, err = await cli(capsys, "backfill", "--order-ids", str(b_ids), "--dry-run")
+        assert 1 == code
+        assert f"order {stores['storeb'][3][0]} not found in OMS of account storea" in err
+
+        code, _, err = await cli(capsys, "backfill", "--order-ids", str(b_ids), "--all-accounts")
+        assert 2 == code and "an order id belongs to one account" in err
+        code, _, err = await cli(capsys, "backfill", "--order-ids", str(b_ids), "--account", "nope")
+        assert 2 == code and "unknown account 'nope'; configured: storea, storeb" in err
