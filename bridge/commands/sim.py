@@ -67,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(repeatable; every other host stays https-only)",
     )
     parser.add_argument(
-        "--hook-url", help="configure the hook to this URL at start (FromWorkflow, all statuses)"
+        "--hook-url", help="configure the hook to this URL at start (every change, see --hook-filter)"
     )
     parser.add_argument(
         "--hook-header",
@@ -79,9 +79,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--hook-filter",
         choices=("workflow", "all"),
-        default="workflow",
-        help="with --hook-url: 'workflow' = FromWorkflow with every hook status; 'all' = FromOrders matching "
-        "every change, so undocumented and null states are notified too",
+        default="all",
+        help="with --hook-url: 'all' (default) = FromOrders matching every change, so undocumented and null "
+        "states are notified too; 'workflow' = FromWorkflow with every hook status",
     )
     parser.add_argument(
         "--accounts",
