@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     worker_web_host: str = "127.0.0.1"
     worker_dedup_ttl_s: float = 6 * 24 * 3600.0
     worker_max_in_flight_orders: int = 256
+    #: Of those, orders of one VTEX account at most when several are configured (an account whose OMS is
+    #: down holds its orders' slots while they retry); 0 = half of `worker_max_in_flight_orders`.
+    worker_max_in_flight_orders_per_account: int = Field(default=0, ge=0)
     #: The VTEX account's OMS Get-order budget (calls/s) for the whole worker group, not per worker:
     #: each worker takes the share of input partitions it owns (bridge/vtex/budget.py). VTEX allows
     #: 6,000/min = 100/s per account; 90 leaves headroom for the account's other integrations.

@@ -5,7 +5,10 @@ in its queue as one batch (so one OMS read serves every queued event of the orde
 handler; the next batch starts only after the handler returned, so events of one order are processed
 and emitted strictly in arrival order. At most `max_active` runners hold a slot at once (the OMS/Kafka
 concurrency), and `submit` blocks while `max_pending` items wait in total: that is the backpressure
-that stops the consumer from pulling when OMS is slow or down.
+that stops the consumer from pulling when OMS is slow or down. Optionally keys fall into classes (the
+worker's: VTEX accounts) and a class holds at most `max_active_per_class` slots, so the lanes of one
+account whose OMS is down, each holding its slot while it retries, cannot take every slot from the
+others.
 
 A handler must not raise; if it does anyway the batch is retried after a backoff, never skipped. Each
 lane belongs to one group (the input partition), so a rebalance can drain or abandon exactly the lanes
@@ -15,6 +18,7 @@ of the partitions it takes away. This module knows nothing of Faust or Kafka.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -47,10 +51,22 @@ class LaneScheduler(Generic[T]):
     """Run `handler(key, batch)` per key in order; see the module docstring."""
 
     def __init__(
-        self, handler: Handler[T], *, max_active: int, max_pending: int, max_batch: int = 500
+        self,
+        handler: Handler[T],
+        *,
+        max_active: int,
+        max_pending: int,
+        max_batch: int = 500,
+        slot_class: Callable[[str], str] | None = None,
+        max_active_per_class: int | None = None,
     ) -> None:
         self._handler = handler
         self._slots = asyncio.Semaphore(max(1, max_active))
+        #: The class of a key and each class's own slots (taken before a shared one, so a lane waiting
+        #: for its class's slot holds no shared slot).
+        self._slot_class = slot_class if max_active_per_class else None
+        self._max_per_class = max(1, max_active_per_class or 1)
+        self._class_slots: dict[str, asyncio.Semaphore] = {}
         self._max_pending = max(1, max_pending)
         self._max_batch = max(1, max_batch)
         self._lanes: dict[str, _Lane[T]] = {}
@@ -106,9 +122,18 @@ class LaneScheduler(Generic[T]):
         if lane.task is None:
             lane.task = asyncio.create_task(self._run(key, lane), name=f"lane:{key}")
 
+    def _class_slot(self, key: str) -> contextlib.AbstractAsyncContextManager[object]:
+        if self._slot_class is None:
+            return contextlib.nullcontext()
+        name = self._slot_class(key)
+        slot = self._class_slots.get(name)
+        if slot is None:
+            slot = self._class_slots[name] = asyncio.Semaphore(self._max_per_class)
+        return slot
+
     async def _run(self, key: str, lane: _Lane[T]) -> None:
         try:
-            async with self._slots:
+            async with self._class_slot(key), self._slots:
                 while lane.queue:
                     size = min(len(lane.queue), self._max_batch)
                     batch = [lane.queue.popleft() for _ in range(size)]

@@ -121,6 +121,12 @@ class ProcessorMetrics:
             "Events read and not done, by VTEX account (a configured one, else `_unknown`)",
         )
         r.register(self._account_in_flight)
+        self._account_oldest = _AccountGauge(
+            "bridge_processor_account_oldest_in_flight_seconds",
+            "Age (since the ingress received it) of the oldest event in flight, by VTEX account: how far"
+            " behind an account whose OMS is slow or down is (0 when none is in flight)",
+        )
+        r.register(self._account_oldest)
         self.in_flight_orders_limit = Gauge(
             "bridge_processor_in_flight_orders_limit",
             "Orders enriched at once at most (worker_max_in_flight_orders); active_lanes / this = saturation",
@@ -147,9 +153,15 @@ class ProcessorMetrics:
         self._partition_lag.source = partition_lag
         self.in_flight_orders_limit.set(in_flight_orders_limit)
 
-    def bind_account_in_flight(self, source: Callable[[], Mapping[str, float]]) -> None:
-        """Export the events in flight per account (read at scrape time)."""
+    def bind_account_in_flight(
+        self,
+        source: Callable[[], Mapping[str, float]],
+        oldest: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
+        """Export the events in flight, and the age of the oldest, per account (read at scrape time)."""
         self._account_in_flight.source = source
+        if oldest is not None:
+            self._account_oldest.source = oldest
 
     def bind_unfinished(self, oldest_age: Callable[[], Mapping[int, float]]) -> None:
         """Export the age of each partition's oldest unfinished event (`processors.ordered_acks`)."""

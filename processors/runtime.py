@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from bridge.accounts import AccountRegistry, order_key, split_order_key
 from bridge.events import InvalidEvent, decode_input_event
 from bridge.settings import Settings
+from bridge.timestamps import InvalidTimestamp, parse_timestamp
 from bridge.topics.cluster import admin_client
 from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.budget import AccountBudget
@@ -129,10 +130,15 @@ class Runtime:
             default_account=self.default_account,
             oms_urls={account.name: account.base_url for account in self.accounts},
         )
+        per_account = settings.worker_max_in_flight_orders_per_account or max(
+            1, settings.worker_max_in_flight_orders // 2
+        )
         self.lanes: LaneScheduler[Work] = LaneScheduler(
             self.pipeline.handle,
             max_active=settings.worker_max_in_flight_orders,
             max_pending=settings.worker_max_pending_events,
+            slot_class=self._account_label_of,
+            max_active_per_class=per_account if len(self.accounts) > 1 else None,
         )
         self.started = False
         self.lag_fn: Callable[[], float] = lambda: 0.0
@@ -143,7 +149,7 @@ class Runtime:
         self.cpu_load = CpuLoad()
         if self._budgets:
             self.metrics.bind_budget({name: budget.rate for name, budget in self._budgets.items()})
-        self.metrics.bind_account_in_flight(self._in_flight_by_account)
+        self.metrics.bind_account_in_flight(self._in_flight_by_account, self._oldest_by_account)
         self.metrics.bind(
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),
@@ -151,13 +157,30 @@ class Runtime:
             lag=lambda: self.lag_fn(),
         )
 
+    def _account_label_of(self, key: str) -> str:
+        """The account (metric label: a configured one or `_unknown`) of an order key."""
+        return self.pipeline.account_label(split_order_key(key, self.default_account)[0])
+
     def _in_flight_by_account(self) -> dict[str, float]:
         """Events in flight per account label (from the lanes' keys; read at scrape time)."""
         counts = dict.fromkeys(self.accounts.names(), 0.0)
         for key, pending in self.lanes.pending_by_lane():
-            label = self.pipeline.account_label(split_order_key(key, self.default_account)[0])
+            label = self._account_label_of(key)
             counts[label] = counts.get(label, 0.0) + pending
         return counts
+
+    def _oldest_by_account(self) -> dict[str, float]:
+        """Age of each account's oldest event in flight (since the ingress received it; 0 = none)."""
+        now = time.time()
+        oldest = dict.fromkeys(self.accounts.names(), 0.0)
+        for key, _pending in self.lanes.pending_by_lane():
+            running, queued = self.lanes.items(key)
+            head = running[0] if running else queued[0] if queued else None
+            received = None if head is None or head.event is None else _received(head.event.received_at)
+            if received is not None:
+                label = self._account_label_of(key)
+                oldest[label] = max(oldest.get(label, 0.0), now - received)
+        return oldest
 
     def _writer_for(self, partition: int) -> PartitionWriter | None:
         """Return the writer of an assigned partition (None when revoked); start healing a lost one."""
@@ -586,6 +609,14 @@ class Runtime:
 
     def ready(self) -> bool:
         return self.started and not self.pipeline.halted
+
+
+def _received(received_at: str) -> float | None:
+    """Unix time of an event's `received_at` (None when it is missing or unreadable)."""
+    try:
+        return parse_timestamp(received_at).timestamp()
+    except InvalidTimestamp:
+        return None
 
 
 def _older(recorded: float | None, cutoff: float) -> bool:

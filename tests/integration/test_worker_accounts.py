@@ -76,6 +76,12 @@ async def lookup(worker: WorkerProcess, order_id: str, account: str | None) -> t
     return status, body
 
 
+def sample(metrics: str, series: str) -> float:
+    """The value of one series in a Prometheus text exposition."""
+    line = next(line for line in metrics.splitlines() if line.startswith(series + " "))
+    return float(line.split()[-1])
+
+
 def records(messages: list[Any]) -> list[dict[str, Any]]:
     return [orjson.loads(m.value) for m in messages]
 
@@ -91,7 +97,11 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
         kafka_bootstrap,
         alpha.base_url,
         partitions=2,
-        extra={"VTEX_BRIDGE_ACCOUNTS_FILE": str(accounts_file)},
+        # Two accounts: each may hold 2 of the 4 enrichment slots, so beta's stuck orders leave alpha 2.
+        extra={
+            "VTEX_BRIDGE_ACCOUNTS_FILE": str(accounts_file),
+            "VTEX_BRIDGE_WORKER_MAX_IN_FLIGHT_ORDERS": "4",
+        },
     )
     await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
     handling, invoiced, canceled = (config.status_topic(s) for s in ("handling", "invoiced", "canceled"))
@@ -128,7 +138,11 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
         await produce(kafka_bootstrap, config.input_topic, second)
         flowed = records(await read_all(kafka_bootstrap, invoiced, expected=ORDERS, timeout=90))
         assert {"alpha"} == {r["account"] for r in flowed}
-        await wait_until(lambda: beta.simulator.counters["oms_5xx"] >= outage_5xx + ORDERS, timeout=30)
+        await wait_until(lambda: beta.simulator.counters["oms_5xx"] >= outage_5xx + 2, timeout=30)
+        metrics = await worker.metrics()
+        assert f'bridge_processor_account_in_flight_events{{account="beta"}} {float(ORDERS)}' in metrics
+        assert 'bridge_processor_account_in_flight_events{account="alpha"} 0.0' in metrics
+        assert 0.0 < sample(metrics, 'bridge_processor_account_oldest_in_flight_seconds{account="beta"}')
         beta.controls.oms_5xx_rate = 0.0
         after = records(await read_all(kafka_bootstrap, invoiced, expected=2 * ORDERS, timeout=90))
         assert sorted(beta_orders) == sorted(r["order_id"] for r in after if r["account"] == "beta")
