@@ -168,6 +168,48 @@ class TestFeedPollerPerAccount:
         assert 'errors_total{account="simaccount",cause="rate_limited"}' not in metrics
 
 
+class TestPollerHealthPerAccount:
+    """/healthz names the account whose feed cannot be read; an account without appToken is not polled."""
+
+    async def test_one_feed_missing(
+        self,
+        kafka_bootstrap: str,
+        sim_factory: SimFactory,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        sim = await sim_factory(accounts=(STOREB,))
+        topic = unique("acct-health")
+        await create_topics(kafka_bootstrap, topic, partitions=1)
+        settings = configure(monkeypatch, sim, tmp_path, kafka_bootstrap, topic)
+        hooks_only = {"account": "storec", "app_key": "vtexappkey-storec", "secrets": [OTHER_SECRET]}
+        accounts = orjson.loads(Path(str(settings.accounts_file)).read_bytes())
+        Path(str(settings.accounts_file)).write_bytes(orjson.dumps([*accounts, hooks_only]))
+        assert 0 == (await cli(capsys, "feed", "set"))[0]  # the primary's feed only
+        url = f"http://127.0.0.1:{settings.feed_poll_http_port}"
+        async with polling(settings), aiohttp.ClientSession() as session:
+
+            async def primary_read() -> bool:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{url}/healthz") as response:
+                        accounts = (await response.json())["accounts"]
+                        primary = accounts[sim.config.account]["feed_read_recently"]
+                        return bool(primary and accounts["storeb"]["last_error"])
+                return False
+
+            await wait_until(primary_read, timeout=30, message="the primary's feed read, storeb's refused")
+            async with session.get(f"{url}/healthz") as response:
+                status, body = response.status, await response.json()
+            metrics = await metrics_text(settings)
+        assert 503 == status and "unavailable" == body["status"]
+        assert {sim.config.account, "storeb"} == set(body["accounts"])  # storec has no appToken
+        assert body["accounts"]["storeb"]["feed_read_recently"] is False
+        assert "not_found" in str(body["accounts"]["storeb"]["last_error"])
+        assert "storeb: not_found" in body["last_error"]
+        assert "vtex_bridge_feed_poller_accounts 2.0" in metrics
+
+
 class TestHooksPerAccountThroughTheIngress:
     """`hook ensure --all-accounts` configures both hooks at the real ingress; both accounts' events land
     in Kafka with their account, and `--fail-on-silence` then finds neither account silent."""
