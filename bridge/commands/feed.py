@@ -173,7 +173,7 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import signal
 
-    from bridge.feed_poller.service import run_poller
+    from bridge.feed_poller.service import polled_accounts, run_poller
 
     overrides: dict[str, object] = {}
     if args.maxlot is not None:
@@ -184,6 +184,7 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= effective.feed_poll_maxlot <= 10:
         print("vtex-bridge feed poll: --maxlot must be within 1..10 (VTEX's limit)", file=sys.stderr)
         return 2
+    polled_accounts(effective)  # an unusable account registry is refused here, before anything starts
 
     async def main() -> None:
         stop = asyncio.Event()

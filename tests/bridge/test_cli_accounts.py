@@ -166,6 +166,17 @@ class TestFeedPerAccount:
         assert storeb.store.get_feed(STOREB.app_key) is None
         assert two.store.get_feed(two.config.app_key) is not None
 
+    async def test_poll_refuses_an_unusable_registry(
+        self,
+        two: SimHandle,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        monkeypatch.setenv("VTEX_BRIDGE_ACCOUNTS_FILE", str(tmp_path / "missing.json"))
+        code, _, err = await cli(capsys, "feed", "poll")
+        assert 2 == code and "cannot read accounts file" in err
+
 
 class TestFilterNeverNarrowedSilently:
     """The default filter notifies every change; a narrower one needs `--replace-filter`."""
