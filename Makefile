@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# `make run ACCOUNTS=2` demos two simulated VTEX accounts (`vtex-bridge dev --accounts 2`).
+ACCOUNTS ?= 1
 run: $(STAMP)
-	$(BIN)/vtex-bridge dev
+	$(BIN)/vtex-bridge dev --accounts $(ACCOUNTS)
 
 test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest
