@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
 from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 
+from bridge.routing import router_for
 from bridge.settings import Settings
 from bridge.topic_names import control_topic, replay_group
 
@@ -130,6 +131,11 @@ def declared_acls(settings: Settings) -> list[Acl]:
         ("worker", topic, generations, prefixed, (read, describe)),
         ("worker", topic, control, literal, (read, describe)),
         ("worker", topic, settings.status_topic_prefix, prefixed, (read, write, describe)),
+        *(  # per-account status topics (`status_topic_account_prefix`): each account's own prefix
+            ("worker", topic, prefix, prefixed, (read, write, describe))
+            for prefix in router_for(settings).prefixes()
+            if prefix != settings.status_topic_prefix
+        ),
         ("worker", topic, settings.dead_letter_topic, literal, (read, write, describe)),
         ("worker", topic, app, prefixed, (read, write, describe, create)),
         ("worker", group, app, prefixed, (read, describe)),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
+from bridge.routing import RoutingConfigError, router_for
 from bridge.settings import Settings
 from bridge.statuses import UNKNOWN_STATUS
 from bridge.topic_names import leader_topic as leader_topic
@@ -26,7 +27,6 @@ from bridge.topics.generation import (
     control_topic,
     generation_app_id,
 )
-from processors.routing import RoutingConfigError, router_for
 
 #: `control` is the input-generation control topic; `leader` is Faust's assignor-leader topic.
 TopicKind = Literal["input", "status", "unknown", "dead-letter", "changelog", "control", "leader"]

@@ -201,3 +201,17 @@ def test_config_command_shows_accounts_masked(
     write(file, [{"account": "beta"}])
     assert main(["config"]) == 2
     assert "entry 0" in orjson.loads(capsys.readouterr().out)["accounts_error"]
+
+
+def test_acls_cover_per_account_status_topics(tmp_path: Path) -> None:
+    from bridge.topics.acls import declared_acls
+
+    file = write(tmp_path / "a.json", [{"account": "beta", "app_key": "k", "app_token": "t"}])
+    config = settings(
+        vtex_account="acme", accounts_file=file, status_topic_account_prefix="vtex.orders.{account}.status."
+    )
+    worker = {
+        (a.operation, a.resource, a.pattern) for a in declared_acls(config) if a.principal == "User:worker"
+    }
+    for account in ("acme", "beta"):
+        assert ("WRITE", f"vtex.orders.{account}.status.", "PREFIXED") in worker
