@@ -482,16 +482,21 @@ class ResilientProducer:
 
     @staticmethod
     async def _force_close(producer: KafkaProducerLike) -> None:
-        """Cancel the sender and close the connections when a graceful stop hangs (aiokafka#1101).
+        await force_close(producer)
 
-        Records still queued in that producer are lost to it; their senders already got (or will get
-        by their own deadline) an error, never a success.
-        """
-        parts: list[Any] = [getattr(producer, "_sender", None), getattr(producer, "client", None)]
-        for part in parts:
-            if part is None:
-                continue
-            try:
-                await asyncio.wait_for(part.close(), FORCE_CLOSE_TIMEOUT_S)
-            except Exception as exc:
-                log.warning("forced close of a kafka producer part failed", extra={"error": repr(exc)})
+
+async def force_close(producer: Any) -> None:
+    """Cancel the sender and close the connections when a graceful stop hangs (aiokafka#1101).
+
+    Records still queued in that producer are lost to it; their senders already got (or will get by
+    their own deadline) an error, never a success. The partition writers use it too, for a producer
+    whose transaction is abandoned anyway (the next producer's `init_transactions` settles it).
+    """
+    parts: list[Any] = [getattr(producer, "_sender", None), getattr(producer, "client", None)]
+    for part in parts:
+        if part is None:
+            continue
+        try:
+            await asyncio.wait_for(part.close(), FORCE_CLOSE_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("forced close of a kafka producer part failed", extra={"error": repr(exc)})

@@ -273,6 +273,13 @@ class LocalKafka:
             "log.retention.hours": "168",
             "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
         }
+        if self.replication > 1:
+            # The bound of a broker's own requests to the others, among them a transaction
+            # coordinator's commit/abort markers. A marker sent to a broker that froze is retried
+            # at the partition's new leader only after this (30 s by default): until then the
+            # transaction stays pending, and its producer (a worker's partition writer) can neither
+            # commit nor start over. 10 s lets the writers follow a failover like the rest.
+            properties["request.timeout.ms"] = "10000"
         if self.security is not None:
             properties.update(self.security.broker_properties(self.sasl_port))
             properties["listeners"] += f",SASL_SSL://127.0.0.1:{self.sasl_port}"

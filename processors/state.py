@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 LOAD_BATCH_TIMEOUT_MS: Final = 500
 START_TIMEOUT_S: Final = 30.0
+#: aiokafka's bound of one request of a changelog reader (its default is 40 s, past START_TIMEOUT_S):
+#: a start or a metadata refresh that reaches a frozen broker moves on to the next one in time, so a
+#: writer's recovery after a broker froze is not held up by the very broker that made it fail.
+REQUEST_TIMEOUT_MS: Final = 5_000
 
 
 def changelog_topic(app_id: str) -> str:
@@ -239,6 +243,7 @@ def _state_consumer(bootstrap: str) -> AIOKafkaConsumer:
         isolation_level="read_committed",
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
     )
 
 

@@ -14,6 +14,16 @@ Instead the writer starts a fresh producer (its `init_transactions` settles the 
 committed or aborted), rebuilds the state from the changelog (read_committed) and fails the group with
 `RetryBatch`: the lanes then decide again against the state that really committed. A fenced producer
 means the partition belongs to someone else: the callers get `PartitionLost` and must not ack.
+
+Failover, as for the ingress's producers (bridge.kafka_producer): each partition's producer is rebuilt
+on its own, and its request bound (`REQUEST_TIMEOUT_MS`, 3 s) is well below the bounds of a transaction
+step (`worker_produce_timeout_s`) and of a start (`START_TIMEOUT_S`). A request to a frozen broker
+times out in time for aiokafka to close that connection, refresh its metadata from another broker and
+retry on the new leader (or coordinator) inside the same transaction; a start or a metadata refresh
+that reaches the frozen broker (aiokafka shuffles the bootstrap list) moves on to the next one. A
+failed producer is not flushed: its transaction is abandoned, so its stop is bounded by
+`DISCARD_TIMEOUT_S` and then forced (aiokafka#1101), and the new producer's `init_transactions` fences
+it whatever it still holds.
 """
 
 from __future__ import annotations
@@ -37,7 +47,8 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
-from bridge.kafka_config import client_kwargs
+from bridge.kafka_config import client_kwargs, explain
+from bridge.kafka_producer import force_close
 from processors.dedup import OrderMemory
 from processors.records import Outgoing
 from processors.state import PartitionState, changelog_end, encode_memory, load_changelog, load_partition
@@ -48,8 +59,13 @@ from processors.topic_limits import PRODUCER_MAX_REQUEST_BYTES
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S: Final = 30.0
+START_TIMEOUT_S: Final = 15.0
 STOP_TIMEOUT_S: Final = 10.0
+#: aiokafka's bound of one request (produce, AddPartitionsToTxn, EndTxn, metadata). Well below the step
+#: and start bounds: a request a frozen broker holds fails, and is retried elsewhere, within them.
+REQUEST_TIMEOUT_MS: Final = 3_000
+#: How long a failed producer may take to stop before it is closed by force (nothing of it is kept).
+DISCARD_TIMEOUT_S: Final = 2.0
 #: Upper bound of records in one transaction (the rest wait for the next one).
 MAX_GROUP_RECORDS: Final = 5000
 #: Bytes of records per partition the producer gathers into one batch. aiokafka's default (16 kB)
@@ -176,7 +192,7 @@ class PartitionWriter:
         old, self._producer = self._producer, None
         if old is not None:
             try:
-                await _stop_producer(old)
+                await _stop_producer(old, DISCARD_TIMEOUT_S if self._lost else STOP_TIMEOUT_S)
             except Exception:
                 log.warning("stopping the previous producer failed", exc_info=True)
         self._producer = await self._new_producer()
@@ -215,7 +231,7 @@ class PartitionWriter:
             # A record larger than a topic's max.message.bytes never gets here (topic_limits); past
             # aiokafka's 1 MB default, a topic whose limit was raised can hold larger orders.
             max_request_size=PRODUCER_MAX_REQUEST_BYTES,
-            request_timeout_ms=int(self._timeout * 1000),
+            request_timeout_ms=min(REQUEST_TIMEOUT_MS, int(self._timeout * 1000)),
             # The broker answers CONCURRENT_TRANSACTIONS to a new transaction while the previous one's
             # markers are being written; the default 100 ms backoff would cap each partition at a few
             # transactions per second (the Java client uses 20 ms for this case).
@@ -224,7 +240,7 @@ class PartitionWriter:
         try:
             await asyncio.wait_for(producer.start(), START_TIMEOUT_S)
         except BaseException:
-            await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+            await _stop_producer(producer, DISCARD_TIMEOUT_S)
             raise
         return producer
 
@@ -309,9 +325,17 @@ class PartitionWriter:
             self._fail(group, RetryBatch(repr(exc.cause)))
             return
         except FENCED as exc:
-            log.warning(
-                "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
-            )
+            if isinstance(exc, TransactionalIdAuthorizationFailed):
+                # Not another owner: a missing ACL, which no retry fixes. Said as an ERROR, naming it.
+                log.error(
+                    "transactional producer refused: %s",
+                    explain(exc),
+                    extra={"partition": self.partition, "transactional_id": self._txn_id},
+                )
+            else:
+                log.warning(
+                    "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}
+                )
             raise PartitionLost(str(exc)) from exc
         except (KafkaError, TimeoutError, OSError) as exc:
             log.warning(
@@ -344,7 +368,7 @@ class PartitionWriter:
             old, self._producer = self._producer, None
             if old is not None:
                 try:
-                    await _stop_producer(old)
+                    await _stop_producer(old, DISCARD_TIMEOUT_S)
                 except Exception:
                     log.warning("stopping a failed producer failed", exc_info=True)
             fresh = self._state_factory()
@@ -593,10 +617,15 @@ def _fence_error(producer: AIOKafkaProducer) -> BaseException | None:
     return exc if isinstance(exc, FENCED) else None
 
 
-async def _stop_producer(producer: AIOKafkaProducer) -> None:
-    """Stop a producer; a fenced one leaves failed internal futures that must not be logged as news."""
+async def _stop_producer(producer: AIOKafkaProducer, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Stop a producer within `timeout_s`, else close it by force (its stop waits for batches that a
+    frozen broker holds, aiokafka#1101); a fenced one leaves failed internal futures that must not be
+    logged as news."""
     try:
-        await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
+        await asyncio.wait_for(producer.stop(), timeout_s)
+    except TimeoutError:
+        log.warning("transactional producer did not stop in %ss; closing it by force", timeout_s)
+        await force_close(producer)
     finally:
         manager = getattr(producer, "_txn_manager", None)
         waiter = getattr(manager, "_transaction_waiter", None)

@@ -1,4 +1,6 @@
 """aiokafka's `Fetcher.close` lets a pending fetch task's cancellation out; the fixed close does not.
+Its offset lookup for a partition without a position asks a former leader again and again; the fixed
+one refreshes the metadata first (the worker-level proof: tests/chaos/test_cluster_writer_faults.py).
 
 The worker-level proof is tests/integration/test_processor_broker_outage.py::TestStopDuringOutage.
 """
@@ -6,11 +8,13 @@ The worker-level proof is tests/integration/test_processor_broker_outage.py::Tes
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import aiokafka
 import pytest
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.errors import NotLeaderForPartitionError
 
 from bridge import aiokafka_fixes
 
@@ -46,6 +50,7 @@ def test_the_pinned_aiokafka_gets_the_fix() -> None:
     assert aiokafka_fixes.FIXED_VERSION == aiokafka.__version__
     assert aiokafka_fixes.install()
     assert aiokafka_fixes.close_fetcher is Fetcher.close
+    assert aiokafka_fixes.offset_request is Fetcher._proc_offset_request
 
 
 async def test_aiokafkas_close_raises_the_tasks_cancellation() -> None:
@@ -84,3 +89,26 @@ async def test_a_cancelled_close_still_ends_cancelled() -> None:
         await closing
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+class OffsetsClient:
+    """A client whose broker answers every ListOffsets with NOT_LEADER_FOR_PARTITION; counts refreshes."""
+
+    def __init__(self) -> None:
+        self.refreshes = 0
+
+    async def send(self, node_id: int, request: Any) -> Any:
+        return SimpleNamespace(API_VERSION=1, topics=[("t", [(0, NotLeaderForPartitionError.errno, -1, -1)])])
+
+    def force_metadata_update(self) -> None:
+        self.refreshes += 1
+
+
+async def test_a_former_leaders_refusal_of_offsets_refreshes_the_metadata() -> None:
+    fetcher = SimpleNamespace(_isolation_level=0, _client=OffsetsClient())
+    with pytest.raises(NotLeaderForPartitionError):
+        await aiokafka_fixes.AIOKAFKA_OFFSET_REQUEST(fetcher, 1, {"t": [(0, -1)]})
+    assert 0 == fetcher._client.refreshes  # aiokafka's own: the same stale leader is asked again
+    with pytest.raises(NotLeaderForPartitionError):
+        await aiokafka_fixes.offset_request(fetcher, 1, {"t": [(0, -1)]})
+    assert 1 == fetcher._client.refreshes
