@@ -413,7 +413,10 @@ class Bridge:
             status_prefix=self.status_prefix,
             dead_letter_topic=self.dead_letter_topic,
         )
-        sender = await self.vtex.sender()
+        sender: dict[str, int] = {}
+        for name in self.account_names:  # the hook sender's counts over every account
+            counts = await (self.vtex if self.options.accounts == 1 else self.vtex_of(name)).sender()
+            sender = {key: sender.get(key, 0) + value for key, value in counts.items()}
         result.facts = {
             **facts,
             **await self.worker_counters(),
