@@ -1,5 +1,6 @@
 """`vtex-bridge dev --accounts 2` against a running broker: one simulator serving two accounts, both hooks
-registered at the ingress with their own secrets, both feeds polled, orders flowing for both."""
+registered at the ingress with their own secrets, both feeds polled, both accounts' events enriched
+and emitted by the worker."""
 
 from __future__ import annotations
 
@@ -33,12 +34,18 @@ def _get(url: str) -> str | None:
         return None
 
 
+def _emitted(metrics: str, account: str) -> float:
+    """The worker's emitted events of `account`, from its /metrics text."""
+    prefix = f'bridge_processor_account_events_total{{account="{account}",outcome="emitted"}} '
+    return sum(float(line[len(prefix) :]) for line in metrics.splitlines() if line.startswith(prefix))
+
+
 class TestDevAccounts:
     """Each simulated account's hook reaches the ingress and its feed the poller."""
 
     def test_two_accounts(self, kafka_bootstrap: str, tmp_path: Path) -> None:
         name = unique("dev-accounts")
-        sim_port, feed_port = free_port(), free_port()
+        sim_port, feed_port, worker_port = free_port(), free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VTEX_", "KAFKA_BOOTSTRAP"))}
         env.update(
             KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
@@ -51,7 +58,7 @@ class TestDevAccounts:
             VTEX_BRIDGE_INGRESS_METRICS_PORT=str(free_port()),
             VTEX_BRIDGE_SIM_PORT=str(sim_port),
             VTEX_BRIDGE_FEED_POLL_HTTP_PORT=str(feed_port),
-            VTEX_BRIDGE_WORKER_WEB_PORT=str(free_port()),
+            VTEX_BRIDGE_WORKER_WEB_PORT=str(worker_port),
             VTEX_BRIDGE_CONSOLE_PORT=str(free_port()),
             VTEX_BRIDGE_DEV_RATE_PER_S="20",
         )
@@ -69,7 +76,7 @@ class TestDevAccounts:
         )
         reader.start()
         accepted: dict[str, int] = {}
-        produced = ""
+        produced = emitted = ""
         try:
             deadline = time.monotonic() + DEADLINE_S
             while time.monotonic() < deadline and process.poll() is None:
@@ -83,7 +90,9 @@ class TestDevAccounts:
                     and f'records_produced_total{{account="{a}"}} 0.0' not in produced
                     for a in ACCOUNTS
                 )
-                if fed and len(accepted) == 2 and min(accepted.values()) > 0:
+                emitted = _get(f"http://127.0.0.1:{worker_port}/metrics") or ""
+                enriched = all(_emitted(emitted, a) > 0 for a in ACCOUNTS)
+                if fed and enriched and len(accepted) == 2 and min(accepted.values()) > 0:
                     break
                 time.sleep(1)
         finally:
@@ -95,6 +104,7 @@ class TestDevAccounts:
         assert 2 == len(accepted) and min(accepted.values()) > 0, (accepted, output[-3000:])
         for account in ACCOUNTS:
             assert f'records_produced_total{{account="{account}"}}' in produced, produced
+            assert _emitted(emitted, account) > 0, emitted
         assert "Accounts   simaccount, simaccount-2" in output
         registry = orjson.loads((tmp_path / "cache" / "dev" / "accounts.json").read_bytes())
         assert ["simaccount-2"] == [entry["account"] for entry in registry]
