@@ -10,11 +10,20 @@ open fds, the worker group's lag on the input topic, the feed's backlog and the 
 After `--minutes` the load stops, the bridge settles (VTEX has nothing pending, the feed is empty, the
 worker committed the input's end) and the status topics are read back. The last line is JSON:
 
+* `warmup_minutes`: at least `--warmup-minutes` (default min(5, 1/4 of the run)) and, on RocksDB, until
+  the worker's RocksDB memory reached its level: its budget `--rocksdb-memory-mb` (default 32, small so
+  it fills within the warm-up; the worker's `bridge_processor_rocksdb_memory_bytes`) or, when what it
+  reads and writes is smaller, 90 % of its highest usage (`rocksdb_level_reached_min`, `rocksdb`);
 * `processes.<name>`: RSS at the end of warm-up and at the end, `rss_slope_mb_per_10min` after warm-up
-  (least squares), CPU ms per event in the first and last window after warm-up and their `cpu_drift`
-  (last ÷ first), open fds at both ends;
+  (least squares; also over the last half), for the worker and the ingress `rss_steps` (jumps of 2 MB
+  or more between samples with the lag peak before each, and the slope without them), CPU ms per
+  event in the first and last window after warm-up and their `cpu_drift` (last ÷ first), open fds;
 * `lag` and `feed_backlog`: max, last and slope per minute after warm-up (plus the feed's oldest age);
 * `simulator_cpu_ms_per_hook`: the simulator's CPU per hook attempt, first and last window and drift;
+* `machine_load`: busy cores of the machine, of the soak's processes and of everything else, whole
+  period and first/last window (the machine may be shared: the others' load is evidence, not noise);
+* on `memory://`, `memory_growth`: new orders, event ids and timeline entries per 10 min times the sizing
+  rule's cost per key (docs/operations.md) = the expected growth, next to the measured RSS slope;
 * `accounting`: distinct events VTEX saw accepted vs distinct events on the status topics (and records,
   so a duplicate shows), dead letters; `targets`: each target of the soak and whether it was met.
 
@@ -85,6 +94,10 @@ CPU_DRIFT_TARGET: Final = 1.2
 RSS_TARGET_PROCESSES: Final = ("worker", "ingress")
 HTTP_TIMEOUT_S: Final = 10.0
 MB: Final = 1024 * 1024
+#: A change of a process's RSS between two samples this large is a step (`rss_steps`).
+RSS_STEP_MB: Final = 2.0
+#: Seconds before a step in which the lag peak is looked for.
+STEP_LAG_WINDOW_S: Final = 60.0
 #: The worker's RocksDB budget in the soak (`worker_rocksdb_memory_mb`): small enough that the block
 #: cache and memtables fill it within the warm-up, so the slope after it shows what grows beyond it.
 DEFAULT_ROCKSDB_MEMORY_MB: Final = 32
@@ -549,6 +562,28 @@ def warmup_end(samples: Sequence[Sample], minimum_s: float) -> tuple[float, floa
     return max(minimum_s, reached or 0.0), reached
 
 
+def rss_steps(measured: Sequence[Sample], name: str) -> dict[str, Any]:
+    """Split a process's RSS growth into steps and the slope between them.
+
+    A step is a change of at least `RSS_STEP_MB` between two samples, shown with the worker group's
+    lag peak in the minute before it: a worker catching up a backlog holds more events at once and
+    its heap keeps that high-water mark. The slope with the steps taken out is the growth that comes
+    with the run's length (orders, entries, anything kept per event) rather than with its bursts."""
+    steps: list[dict[str, Any]] = []
+    offset = 0.0
+    points = [(measured[0].at, measured[0].rss_mb.get(name, 0.0))] if measured else []
+    for a, b in itertools.pairwise(measured):
+        change = b.rss_mb.get(name, 0.0) - a.rss_mb.get(name, 0.0)
+        if abs(change) >= RSS_STEP_MB:
+            lags = [s.lag for s in measured if b.at - STEP_LAG_WINDOW_S <= s.at <= b.at and s.lag is not None]
+            steps.append(
+                {"at_min": round(b.at / 60, 1), "mb": round(change, 1), "lag_peak": max(lags, default=None)}
+            )
+            offset += change
+        points.append((b.at, b.rss_mb.get(name, 0.0) - offset))
+    return {"steps": steps, "slope_without_steps_mb_per_10min": round(slope_per_s(points) * 600, 1)}
+
+
 def rocksdb_figures(samples: Sequence[Sample]) -> dict[str, Any]:
     """The worker's RocksDB memory as it reports it: budget, highest and last usage (block cache with
     the memtables charged to it), memtables at the end, and whether the usage came near the budget."""
@@ -628,6 +663,7 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
             "rss_slope_mb_per_10min": round(slope_per_s(points) * 600, 1),
             # The leveled-off figure when a store's budget fills after the warm-up.
             "rss_slope_last_half_mb_per_10min": round(slope_per_s(points[len(points) // 2 :]) * 600, 1),
+            **({"rss_steps": rss_steps(measured, name)} if name in RSS_TARGET_PROCESSES else {}),
             "fds_warm": measured[0].fds.get(name),
             "fds_end": measured[-1].fds.get(name),
         }

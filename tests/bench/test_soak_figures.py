@@ -192,3 +192,22 @@ def test_no_sizing_rule_growth_on_rocksdb() -> None:
     summary = summarize(samples, warmup_s=0.0)
     assert "memory_growth" not in summary
     assert "worker" in targets(summary, {"ok": True})["rss_slope_le_5mb_per_10min"]
+
+
+def test_rss_steps_tell_bursts_from_steady_growth() -> None:
+    # Flat at 140 MB, a 10 MB step right after a lag peak of 6,000 at 300 s, flat again at 150 MB.
+    samples = []
+    for step in range(61):
+        at = step * 10.0
+        lag = 6000 if 260 <= at <= 290 else 100
+        samples.append(
+            sample(at, worker_rss=140.0 if at < 300 else 150.0, worker_cpu=at, transitions=step, lag=lag)
+        )
+    worker = summarize(samples, warmup_s=0.0)["processes"]["worker"]
+    assert worker["rss_slope_mb_per_10min"] > 5.0
+    assert {
+        "steps": [{"at_min": 5.0, "mb": 10.0, "lag_peak": 6000}],
+        "slope_without_steps_mb_per_10min": 0.0,
+    } == worker["rss_steps"]
+    ingress = summarize(samples, warmup_s=0.0)["processes"]["ingress"]
+    assert {"steps": [], "slope_without_steps_mb_per_10min": 0.0} == ingress["rss_steps"]
