@@ -219,6 +219,7 @@ async def _produce(
         return _unavailable(settings.ingress_retry_after_s, "kafka_failed", "Kafka did not take the record")
     metrics.produce_latency.observe(time.monotonic() - started)
     metrics.outcome["accepted"].inc()
+    metrics.accepted_of(account.account).inc()
     state.accepted += 1
     return json_response(
         200,

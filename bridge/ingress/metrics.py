@@ -93,6 +93,14 @@ class IngressMetrics:
         )
         self._last_hook_children: dict[str, Gauge] = {}
         self._last_hook_second: dict[str, int] = {}
+        #: Labelled by configured accounts only (authenticated hooks), so bounded by the registry.
+        self._account_hooks = Counter(
+            f"{prefix}_account_hooks",
+            "Hooks accepted (acknowledged by Kafka) by VTEX account.",
+            ["account"],
+            registry=self.registry,
+        )
+        self._account_hook_children: dict[str, Counter] = {}
 
     def refresh(self, stats: ProducerStats, accepted: int, in_flight: int | None = None) -> None:
         """Set the sampled gauges: at scrape time with one process, every second in a worker of several.
@@ -113,6 +121,13 @@ class IngressMetrics:
         if self._last_hook_second.get(account) != second:
             self._last_hook_second[account] = second
             self.last_hook_of(account).set(now)
+
+    def accepted_of(self, account: str) -> Counter:
+        """Return the accepted-hooks counter of `account` (children cached, like `last_hook_of`)."""
+        child = self._account_hook_children.get(account)
+        if child is None:
+            child = self._account_hook_children[account] = self._account_hooks.labels(account=account)
+        return child
 
     def last_hook_of(self, account: str) -> Gauge:
         """Return the last-hook gauge of `account` (children cached: `labels()` costs a lock and a lookup)."""

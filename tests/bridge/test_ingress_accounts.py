@@ -196,6 +196,9 @@ class TestSeveralAccountsOverHttp:
         ]
         assert [200, 200, 401] == statuses
         assert [b"v1000001abc-01", b"b-1"] == [r.key for r in producer.records]
+        text = await metrics_text(client.app)
+        for account in (ACCOUNT, "beta"):  # per-account counts of accepted hooks
+            assert f'vtex_bridge_ingress_account_hooks_total{{account="{account}"}} 1.0' in text
 
 
 class TestAuthFailureLogThrottle:
