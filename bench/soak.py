@@ -14,10 +14,11 @@ worker committed the input's end) and the status topics are read back. The last 
   the worker's RocksDB memory reached its level: its budget `--rocksdb-memory-mb` (default 32, small so
   it fills within the warm-up; the worker's `bridge_processor_rocksdb_memory_bytes`) or, when what it
   reads and writes is smaller, 90 % of its highest usage (`rocksdb_level_reached_min`, `rocksdb`);
-* `processes.<name>`: RSS at the end of warm-up and at the end, `rss_slope_mb_per_10min` after warm-up
-  (least squares; also over the last half), for the worker and the ingress `rss_steps` (jumps of 2 MB
-  or more between samples with the lag peak before each, and the slope without them), CPU ms per
-  event in the first and last window after warm-up and their `cpu_drift` (last ÷ first), open fds;
+* `processes.<name>`: each service's process tree summed (`process_count`: the ingress runs worker
+  processes of its own): RSS at the end of warm-up and at the end, `rss_slope_mb_per_10min` after
+  warm-up (least squares; also over the last half), for the worker and the ingress `rss_steps` (jumps
+  of 2 MB or more between samples with the lag peak before each, and the slope without them), CPU ms
+  per event in the first and last window after warm-up and their `cpu_drift` (last ÷ first), fds;
 * `lag` and `feed_backlog`: max, last and slope per minute after warm-up (plus the feed's oldest age);
 * `simulator_cpu_ms_per_hook`: the simulator's CPU per hook attempt, first and last window and drift;
 * `machine_load`: busy cores of the machine, of the soak's processes and of everything else, whole
@@ -143,6 +144,8 @@ class Sample:
     #: (this harness and everything it started): the difference is the other load on the machine.
     machine_busy_s: float | None = None
     soak_cpu_s: float | None = None
+    #: Processes in each named tree (the ingress runs worker processes of its own).
+    procs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -373,7 +376,8 @@ class Probe:
         return int(sum(max(0, end[tp] - max(0, committed.get(tp, 0))) for tp in tps))
 
     async def sample(self, started: float) -> Sample:
-        rss, cpu, fds = process_figures(self.run.pids())
+        pids = self.run.pids()
+        rss, cpu, fds = process_figures(pids)
         stats = await self.sim_stats()
         sender = stats["sender"]
         return Sample(
@@ -390,6 +394,7 @@ class Probe:
             worker=await self.worker_metrics(),
             machine_busy_s=machine_busy_seconds(),
             soak_cpu_s=await asyncio.to_thread(soak_cpu_seconds),
+            procs={name: len(_descendants(pid)) for name, pid in pids.items()},
         )
 
 
@@ -664,6 +669,7 @@ def summarize(samples: Sequence[Sample], warmup_s: float) -> dict[str, Any]:
             # The leveled-off figure when a store's budget fills after the warm-up.
             "rss_slope_last_half_mb_per_10min": round(slope_per_s(points[len(points) // 2 :]) * 600, 1),
             **({"rss_steps": rss_steps(measured, name)} if name in RSS_TARGET_PROCESSES else {}),
+            "process_count": measured[-1].procs.get(name),
             "fds_warm": measured[0].fds.get(name),
             "fds_end": measured[-1].fds.get(name),
         }
