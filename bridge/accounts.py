@@ -274,6 +274,14 @@ def resolve_base_url(configured: str, name: str) -> str:
     return configured.replace(ACCOUNT_PLACEHOLDER, name).rstrip("/")
 
 
+def own_app_token(settings: Settings) -> SecretStr:
+    """Return the settings' own appToken: the first line of `VTEX_BRIDGE_VTEX_APP_TOKEN_FILE`, else
+    `VTEX_APP_TOKEN` (raises `AccountsConfigError` for an unreadable or empty file)."""
+    if settings.vtex_app_token_file is None:
+        return settings.vtex_app_token
+    return SecretStr(_read_token_file(settings.vtex_app_token_file, "VTEX_BRIDGE_VTEX_APP_TOKEN_FILE"))
+
+
 def _own_account_given(settings: Settings) -> bool:
     """Whether the single-account variables were set next to an accounts file (else only the file counts)."""
     given = settings.model_fields_set
@@ -290,9 +298,7 @@ def _own_entry(settings: Settings) -> AccountEntry:
         resolve_base_url(configured, name) if configured else real_base_url(name, settings.vtex_environment)
     )
     _check_base_url(base_url, "VTEX_BASE_URL")
-    token = settings.vtex_app_token
-    if settings.vtex_app_token_file is not None:
-        token = SecretStr(_read_token_file(settings.vtex_app_token_file, "VTEX_BRIDGE_VTEX_APP_TOKEN_FILE"))
+    token = own_app_token(settings)
     named = [
         (variable, secret)
         for variable, secret in (

@@ -110,10 +110,13 @@ class OmsClient(VtexHttpClient):
 
     @classmethod
     def from_settings(cls, settings: Settings, observer: OmsObserver | None = None) -> OmsClient:
+        """Return a client of the settings' own account (`for_account` serves any registry account)."""
+        from bridge.accounts import own_app_token
+
         return cls(
             base_url=settings.vtex_url(),
             app_key=settings.vtex_app_key,
-            app_token=settings.vtex_app_token.get_secret_value(),
+            app_token=own_app_token(settings).get_secret_value(),
             rate_limit_per_s=settings.oms_rate_limit_per_s,
             timeout_s=settings.oms_timeout_s,
             max_attempts=settings.oms_max_attempts,

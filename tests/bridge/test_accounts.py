@@ -215,3 +215,11 @@ def test_acls_cover_per_account_status_topics(tmp_path: Path) -> None:
     }
     for account in ("acme", "beta"):
         assert ("WRITE", f"vtex.orders.{account}.status.", "PREFIXED") in worker
+
+
+def test_the_oms_client_of_the_settings_reads_the_token_file(tmp_path: Path) -> None:
+    from bridge.vtex.oms import OmsClient
+
+    (tmp_path / "t").write_text("from-file\n")
+    client = OmsClient.from_settings(settings(vtex_app_token_file=tmp_path / "t"))
+    assert "from-file" == client._headers["X-VTEX-API-AppToken"]
