@@ -238,11 +238,22 @@ class PartitionWriter:
             retry_backoff_ms=10,
         )
         try:
+            # aiokafka's start includes init_transactions (FindCoordinator, InitProducerId).
             await asyncio.wait_for(producer.start(), START_TIMEOUT_S)
-        except BaseException:
+        except BaseException as exc:
             await _stop_producer(producer, DISCARD_TIMEOUT_S)
+            if isinstance(exc, TransactionalIdAuthorizationFailed):
+                self._log_refused(exc)
             raise
         return producer
+
+    def _log_refused(self, exc: TransactionalIdAuthorizationFailed) -> None:
+        """A missing ACL, not another owner, and no retry fixes it: an ERROR that names it."""
+        log.error(
+            "transactional producer refused: %s",
+            explain(exc),
+            extra={"partition": self.partition, "transactional_id": self._txn_id},
+        )
 
     async def write(
         self, records: Sequence[Outgoing], state: Sequence[StateChange], timeline: Sequence[TimelineOp] = ()
@@ -326,12 +337,7 @@ class PartitionWriter:
             return
         except FENCED as exc:
             if isinstance(exc, TransactionalIdAuthorizationFailed):
-                # Not another owner: a missing ACL, which no retry fixes. Said as an ERROR, naming it.
-                log.error(
-                    "transactional producer refused: %s",
-                    explain(exc),
-                    extra={"partition": self.partition, "transactional_id": self._txn_id},
-                )
+                self._log_refused(exc)
             else:
                 log.warning(
                     "transactional producer fenced", extra={"partition": self.partition, "error": repr(exc)}

@@ -3,7 +3,9 @@
 Reads which input generation to consume (`bridge.topics.worker_switch`: generation 1 = the settings'
 topic unless `vtex-bridge topics reshard` made a newer one active), creates that generation's topics
 when missing if told to (`worker_create_topics`, development) or else refuses to start while one is
-missing, naming it and `vtex-bridge topics apply`; builds the app with `processors.app.create_app` and
+missing, naming it and `vtex-bridge topics apply`; on a secured cluster, refuses to start (exit 2) when
+its principal may not use its consumer group or its transactional ids, naming the missing ACL
+(`processors.kafka_access`); builds the app with `processors.app.create_app` and
 runs it with Faust's worker, which stops cleanly on SIGTERM within `worker_stop_timeout_s` (past it,
 `bridge.stop_watchdog` writes the stacks and exits with code 3). When a reshard retires the generation,
 the worker stops the same way and re-executes itself to run the next one. Start several with the same
@@ -54,6 +56,29 @@ def _topic_problems(loop: asyncio.AbstractEventLoop, settings: Settings) -> str:
         return loop.run_until_complete(topic_problems(settings)).message()
     except (KafkaError, TimeoutError, OSError) as exc:
         logging.getLogger(__name__).warning("could not check the topics exist", extra={"error": repr(exc)})
+        return ""
+
+
+def _access_problems(loop: asyncio.AbstractEventLoop, settings: Settings) -> str:
+    """Say which of its group and transactional ids the worker's principal may not use ("" when none).
+
+    Only on a secured cluster (a plaintext one has no principal to grant ACLs to); an unreachable
+    cluster is no verdict (`processors.kafka_access`).
+    """
+    import logging
+
+    from aiokafka.errors import KafkaError
+
+    from processors.kafka_access import access_problems
+
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return ""
+    try:
+        return loop.run_until_complete(access_problems(settings)).message()
+    except (KafkaError, TimeoutError, OSError) as exc:
+        logging.getLogger(__name__).warning(
+            "could not check the group and transactional-id ACLs", extra={"error": repr(exc)}
+        )
         return ""
 
 
@@ -129,6 +154,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         loop.run_until_complete(ensure_topics(settings))
     elif problems := _topic_problems(loop, settings):
         print(f"vtex-bridge worker: {problems}", file=sys.stderr)
+        return 2
+    if refused := _access_problems(loop, settings_for(settings, generation)):
+        print(f"vtex-bridge worker: {refused}", file=sys.stderr)
         return 2
     app = create_app(settings_for(settings, generation), data_dir=args.data_dir)
     watch = GenerationWatch(settings, generation, stop_like_sigterm, loop=loop)

@@ -218,14 +218,9 @@ async def plan_acls(admin: AIOKafkaAdminClient, settings: Settings) -> AclPlan:
     )
 
 
-async def apply_acls(admin: AIOKafkaAdminClient, settings: Settings, *, settle_s: float = 15.0) -> AclPlan:
-    """Create the missing ACLs (creating an existing one is harmless); return the plan carried out.
-
-    Returns once the cluster lists every declared ACL (the brokers learn new ACLs from the controller
-    a moment later), so a `plan` right after shows them in place; `AclError` if not within `settle_s`.
-    """
-    plan = await plan_acls(admin, settings)
-    for acl in plan.missing:
+async def create_acls(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
+    """Create `acls` (ALLOW from any host), one CreateAcls request each; `AclError` names a refusal."""
+    for acl in acls:
         request = CreateAclsRequest(
             ResourceType[acl.resource_type],
             acl.resource,
@@ -241,6 +236,16 @@ async def apply_acls(admin: AIOKafkaAdminClient, settings: Settings, *, settle_s
                 raise AclError(
                     f"creating {acl.text()} failed: {for_code(error_code).__name__}: {error_message}"
                 )
+
+
+async def apply_acls(admin: AIOKafkaAdminClient, settings: Settings, *, settle_s: float = 15.0) -> AclPlan:
+    """Create the missing ACLs (creating an existing one is harmless); return the plan carried out.
+
+    Returns once the cluster lists every declared ACL (the brokers learn new ACLs from the controller
+    a moment later), so a `plan` right after shows them in place; `AclError` if not within `settle_s`.
+    """
+    plan = await plan_acls(admin, settings)
+    await create_acls(admin, plan.missing)
     deadline = time.monotonic() + settle_s
     while plan.missing:
         pending = (await plan_acls(admin, settings)).missing

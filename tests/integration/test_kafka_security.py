@@ -20,20 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.errors import TransactionalIdAuthorizationFailed
 
 from bridge import kafka_config, local_kafka
 from bridge.ingress.app import create_app
 from bridge.settings import Settings, load_settings
-from bridge.topics.acls import SERVICES, apply_acls, plan_acls
+from bridge.topics.acls import SERVICES, apply_acls, cluster_acls, create_acls, declared_acls, plan_acls
 from bridge.topics.apply import apply_topics
 from bridge.topics.cluster import admin_client
+from processors.state import changelog_topic
 from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import KAFKA_VERSION, read_all, unique, wait_until
-from testkit.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess
+from testkit.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess, partition_writer
 from tests.support.ingress import auth_headers, hook_payload, ingress_settings
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
+#: Principals granted every worker ACL but those of one resource type.
+LACKING = {"worker-nogroup": "GROUP", "worker-notxn": "TRANSACTIONAL_ID"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local_kafka.Lo
     work = tmp_path_factory.mktemp("secured-kafka")
     # The certificates are made once per machine (keytool takes seconds); users are added as needed.
     cached = local_kafka.default_cache_dir() / "test-security"
-    security = local_kafka.LocalSecurity.generate(cached, [*SERVICES, "intruder"])
+    security = local_kafka.LocalSecurity.generate(cached, [*SERVICES, "intruder", *LACKING])
     libs = local_kafka.ensure_distribution(KAFKA_VERSION)
     broker = local_kafka.LocalKafka(libs=libs, work_dir=work / "node", security=security)
     broker.start()
@@ -179,3 +183,62 @@ async def test_services_work_with_their_acls_and_refusals_are_clear(
     assert wrong.returncode == 2, wrong
     assert "rejected the SASL credentials" in wrong.stderr
     assert time.monotonic() - started < 20.0
+
+
+async def test_worker_without_its_group_or_transactional_id_acl_says_which(
+    secured: local_kafka.LocalKafka, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker's principal that lacks the group ACL, or the transactional-id one, is refused at start
+    (exit 2, naming the permission) instead of hanging; a writer refused later logs an ERROR naming it."""
+    names: dict[str, Any] = {
+        "input_topic": unique("acl-in"),
+        "status_topic_prefix": unique("acl-st") + ".",
+        "dead_letter_topic": unique("acl-dlq"),
+        "worker_app_id": unique("acl-proc"),
+        "input_topic_partitions": 2,
+    }
+    admin = as_principal(secured, "admin", names)
+    kafka_config.install(admin)
+    assert (await apply_topics(admin)).exit_code == 0
+    granted = []
+    for user, kind in LACKING.items():
+        as_user = admin.model_copy(update={"topics_acl_principals": {"worker": f"User:{user}"}})
+        own = [a for a in declared_acls(as_user) if a.principal == f"User:{user}"]
+        granted += [a for a in own if a.resource_type != kind]
+    async with admin_client(admin.kafka_bootstrap_servers, 30.0) as client:
+        await create_acls(client, granted)
+
+        async def listed() -> bool:
+            return set(granted) <= await cluster_acls(client, {a.principal for a in granted})
+
+        await wait_until(listed, timeout=15, message="the ACLs listed by the cluster")
+
+    names_env = {f"VTEX_BRIDGE_{k.upper()}": str(v) for k, v in names.items()}
+    extra = {"VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN": "k7Qm2xV9pL4sT8wZ1rN6yB3cF5hJ0dGa"}
+    extra["VTEX_BRIDGE_WORKER_CREATE_TOPICS"] = "false"
+    expected = {
+        "worker-nogroup": f"lacks READ on GROUP {names['worker_app_id']}",
+        "worker-notxn": f"lacks WRITE on TRANSACTIONAL_ID {names['worker_app_id']}",
+    }
+    for user, permission in expected.items():
+        started = time.monotonic()
+        refused = run_cli({**security_env(secured, user), **names_env, **extra}, "worker")
+        assert refused.returncode == 2, refused
+        assert permission in refused.stderr and "acls plan" in refused.stderr, refused.stderr
+        assert sum(p in refused.stderr for p in expected.values()) == 1, refused.stderr  # only what lacks
+        assert time.monotonic() - started < 30.0, "a refused worker must stop at once, not hang"
+
+    # Past the start (the ACL removed meanwhile, or DESCRIBE granted alone): a partition's writer is
+    # refused when it initializes its transactions, and says why as an ERROR, not as a fenced producer.
+    notxn = as_principal(secured, "worker-notxn", names)
+    kafka_config.install(notxn)
+    app_id = str(names["worker_app_id"])
+    writer = partition_writer(notxn.kafka_bootstrap_servers, app_id, changelog_topic(app_id))
+    try:
+        raises = pytest.raises(TransactionalIdAuthorizationFailed)
+        with caplog.at_level(logging.ERROR, logger="processors.writer"), raises:
+            await writer.start()
+    finally:
+        await writer.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("WRITE on its transactional ids" in m and "acls plan" in m for m in errors), errors
