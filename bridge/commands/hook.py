@@ -160,10 +160,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_each(
     action: str, args: argparse.Namespace, settings: Settings, accounts: tuple[Account, ...]
 ) -> int:
-    """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run."""
+    """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run.
+
+    With `--all-accounts`, `set` and `ensure` pass over the accounts configured without a hook secret:
+    their hooks are not received by this bridge (e.g. feed only), so pointing a hook at the ingress
+    would only get refused notifications; the silence check covers the accounts with one."""
     from bridge.vtex.config_api import ConfigApiClient
 
     failures: list[int] = []
+    if action in ("set", "ensure") and getattr(args, "all_accounts", False):
+        for account in accounts:
+            if not account.hook_secrets:
+                print(
+                    f"account {account.name}: skipped: no hook secret configured (its hooks are not "
+                    "received here)",
+                    file=sys.stderr,
+                )
+        accounts = tuple(account for account in accounts if account.hook_secrets)
     for account in accounts:
         try:
             async with ConfigApiClient.for_account(account, settings) as client:

@@ -90,6 +90,21 @@ class TestHookPerAccount:
         code, _, err = await cli(capsys, *ensure(hook_receiver, "--all-accounts"))
         assert 0 == code and 2 == err.count("hook unchanged")
 
+    async def test_accounts_without_hook_secret_are_passed_over(
+        self,
+        two: SimHandle,
+        hook_receiver: HookReceiver,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        path = write_accounts(tmp_path / "accounts.json")
+        feed_only = {"account": "storec", "app_key": "vtexappkey-storec", "app_token": "storec-token"}
+        path.write_bytes(orjson.dumps([*orjson.loads(path.read_bytes()), feed_only]))
+        code, _, err = await cli(capsys, *ensure(hook_receiver, "--all-accounts"))
+        assert 0 == code, err
+        assert "account storec: skipped: no hook secret configured" in err
+        assert "account storeb: hook configured" in err and "account simaccount: hook configured" in err
+
     async def test_show_one_account(
         self, two: SimHandle, hook_receiver: HookReceiver, capsys: pytest.CaptureFixture[str]
     ) -> None:
