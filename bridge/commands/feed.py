@@ -95,10 +95,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_each(
     action: str, args: argparse.Namespace, settings: Settings, accounts: tuple[Account, ...]
 ) -> int:
-    """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run."""
+    """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run.
+
+    With `--all-accounts`, the accounts configured without an appToken (hooks received only) are
+    passed over: their feed cannot be read or changed from here."""
     from bridge.vtex.config_api import ConfigApiClient
 
     failures: list[int] = []
+    if getattr(args, "all_accounts", False):
+        for account in accounts:
+            if not account.app_token.get_secret_value():
+                print(f"account {account.name}: skipped: no app token configured", file=sys.stderr)
+        accounts = tuple(a for a in accounts if a.app_token.get_secret_value())
     for account in accounts:
         try:
             async with ConfigApiClient.for_account(account, settings) as client:

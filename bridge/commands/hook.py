@@ -162,21 +162,17 @@ async def _run_each(
 ) -> int:
     """Run `action` for each account in turn; a VTEX refusal for one is reported and the rest still run.
 
-    With `--all-accounts`, `set` and `ensure` pass over the accounts configured without a hook secret:
-    their hooks are not received by this bridge (e.g. feed only), so pointing a hook at the ingress
-    would only get refused notifications; the silence check covers the accounts with one."""
+    With `--all-accounts`, the accounts configured without an appToken are passed over (their hook
+    cannot be read or changed from here), and so are, for `set` and `ensure`, those without a hook
+    secret: their hooks are not received by this bridge (e.g. feed only), so pointing a hook at the
+    ingress would only get refused notifications. The silence check covers every account with a
+    hook secret."""
     from bridge.vtex.config_api import ConfigApiClient
 
     failures: list[int] = []
-    if action in ("set", "ensure") and getattr(args, "all_accounts", False):
-        for account in accounts:
-            if not account.hook_secrets:
-                print(
-                    f"account {account.name}: skipped: no hook secret configured (its hooks are not "
-                    "received here)",
-                    file=sys.stderr,
-                )
-        accounts = tuple(account for account in accounts if account.hook_secrets)
+    heard = [a.name for a in accounts if a.hook_secrets]
+    if getattr(args, "all_accounts", False):
+        accounts = _manageable(accounts, need_secret=action in ("set", "ensure"))
     for account in accounts:
         try:
             async with ConfigApiClient.for_account(account, settings) as client:
@@ -193,7 +189,7 @@ async def _run_each(
         )
     code = failures[0] if failures else 0
     if action == "ensure" and not args.skip_silence_check:
-        silent = await check_ingress_silence(args, settings, [a.name for a in accounts])
+        silent = await check_ingress_silence(args, settings, heard)
         if silent and args.fail_on_silence and not code:
             code = EXIT_SILENT
     return code
@@ -286,6 +282,21 @@ def _configured_filter(current: dict[str, Any] | None) -> Filter | None:
         return filter_from_json(current.get("filter"))
     except ConfigApiError:
         return None
+
+
+def _manageable(accounts: tuple[Account, ...], *, need_secret: bool) -> tuple[Account, ...]:
+    """Return the accounts whose hook this command can manage, naming the others on stderr."""
+    kept = []
+    for account in accounts:
+        if not account.app_token.get_secret_value():
+            why = "no app token configured (its hook cannot be managed from here)"
+        elif need_secret and not account.hook_secrets:
+            why = "no hook secret configured (its hooks are not received here)"
+        else:
+            kept.append(account)
+            continue
+        print(f"account {account.name}: skipped: {why}", file=sys.stderr)
+    return tuple(kept)
 
 
 _ACTIONS: Final = {"show": _show, "delete": _delete, "set": _set, "ensure": _ensure}

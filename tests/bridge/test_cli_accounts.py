@@ -90,7 +90,7 @@ class TestHookPerAccount:
         code, _, err = await cli(capsys, *ensure(hook_receiver, "--all-accounts"))
         assert 0 == code and 2 == err.count("hook unchanged")
 
-    async def test_accounts_without_hook_secret_are_passed_over(
+    async def test_accounts_without_secret_or_token_are_passed_over(
         self,
         two: SimHandle,
         hook_receiver: HookReceiver,
@@ -99,11 +99,15 @@ class TestHookPerAccount:
     ) -> None:
         path = write_accounts(tmp_path / "accounts.json")
         feed_only = {"account": "storec", "app_key": "vtexappkey-storec", "app_token": "storec-token"}
-        path.write_bytes(orjson.dumps([*orjson.loads(path.read_bytes()), feed_only]))
+        hooks_only = {"account": "stored", "app_key": "vtexappkey-stored", "secrets": [OTHER_SECRET]}
+        path.write_bytes(orjson.dumps([*orjson.loads(path.read_bytes()), feed_only, hooks_only]))
         code, _, err = await cli(capsys, *ensure(hook_receiver, "--all-accounts"))
         assert 0 == code, err
         assert "account storec: skipped: no hook secret configured" in err
+        assert "account stored: skipped: no app token configured" in err
         assert "account storeb: hook configured" in err and "account simaccount: hook configured" in err
+        code, _, err = await cli(capsys, "feed", "show", "--all-accounts")
+        assert EXIT_NOT_FOUND == code and "account stored: skipped: no app token configured" in err
 
     async def test_show_one_account(
         self, two: SimHandle, hook_receiver: HookReceiver, capsys: pytest.CaptureFixture[str]
