@@ -9,8 +9,9 @@ TRANSACTIONAL_ID_AUTHORIZATION_FAILED when the principal may not even DESCRIBE t
 documented ACLs (`vtex-bridge topics acls plan`) grant READ on the group and WRITE on the ids, each of
 which implies DESCRIBE. The probe changes nothing on the cluster (no epoch is bumped, nothing fenced).
 
-What it cannot see: a principal granted DESCRIBE alone. That one fails later, still clearly: Faust's
-join is refused, and a writer logs an ERROR naming the transactional-id ACL (processors.writer).
+What it cannot see: a principal granted DESCRIBE alone. That one is refused later: by the group join
+(inside Faust's consumer), and at a writer's init_transactions, which logs an ERROR naming the
+transactional-id ACL (processors.writer).
 Any answer other than a refusal (no coordinator yet, a timeout) is no verdict: the worker starts and
 its clients keep retrying, as they would anyway.
 """
