@@ -124,6 +124,10 @@ WORKER_METRICS: Final = {
 }
 
 
+#: The poller's backlog age gauge (one series per account).
+FEED_AGE: Final = "vtex_bridge_feed_poller_backlog_age_seconds"
+
+
 @dataclass
 class Sample:
     """One look at every process and at the pipeline."""
@@ -344,9 +348,12 @@ class Probe:
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             url = f"http://127.0.0.1:{self.run.feed_port}/metrics"
             async with self.session.get(url) as response:
-                for line in (await response.text()).splitlines():
-                    if line.startswith("vtex_bridge_feed_poller_backlog_age_seconds "):
-                        return float(line.split()[1])
+                ages = [
+                    float(line.rsplit(" ", 1)[1])
+                    for line in (await response.text()).splitlines()
+                    if line.startswith((FEED_AGE + " ", FEED_AGE + "{"))
+                ]
+                return max(ages) if ages else None  # the oldest account's backlog
         return None
 
     async def worker_metrics(self) -> dict[str, float]:
