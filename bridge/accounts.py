@@ -241,6 +241,11 @@ def split_order_key(key: str, default: str) -> tuple[str, str]:
     return (account, order_id) if separator else (default, key)
 
 
+def input_key(key: bytes) -> bytes:
+    """Return the input topic's record key (the OrderId) of an order key as stored in a changelog."""
+    return key.rpartition(ORDER_KEY_SEPARATOR.encode())[2]
+
+
 def check_secret_strength(named: Sequence[tuple[str, SecretStr]], *, dev: bool) -> None:
     """Refuse (or, in the dev profile, warn of) every weak secret; `named` pairs where it is set with it."""
     for where, secret in named:

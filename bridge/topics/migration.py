@@ -14,9 +14,11 @@ group is empty, in this order:
    interruption only adds copies the de-dup drops.
 3. `copy_changelog`: each changelog of the previous generation is read (read_committed) one partition
    at a time (keys of different partitions never overlap), the last value of each key is kept, and
-   every live key is written to the new changelog at `partition_for(key, N)`: the partition the input
-   topic's producers pick for that key (murmur2, as the Java client), so the state sits on the same
-   partition as the order's events. Copying again writes the same last values: idempotent.
+   every live key is written to the new changelog at `partition_for(OrderId, N)`: the partition the
+   input topic's producers pick for the order's key (murmur2, as the Java client), so the state sits on
+   the same partition as the order's events. A key of another account than the default one is
+   `account/OrderId` (`bridge.accounts.order_key`): its OrderId places it. Copying again writes the
+   same last values: idempotent.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from bridge.accounts import input_key
 from bridge.kafka_config import client_kwargs
 from bridge.topics.generation import partition_for, transactional_id
 
@@ -212,7 +215,7 @@ async def copy_changelog(
                         target,
                         key=key,
                         value=transform(value) if transform is not None else value,
-                        partition=partition_for(key, target_partitions),
+                        partition=partition_for(input_key(key), target_partitions),
                     )
                 )
                 written += 1

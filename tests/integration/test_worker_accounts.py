@@ -6,7 +6,8 @@ Proven: each event is enriched from its own account; an outage (5xx) and then th
 account's OMS do not stall the other account's events, and the throttled account's events follow once
 its OMS is back, none dead-lettered; an event of an account the worker does not know is dead-lettered
 (`unknown-account`) and never read from any OMS; with `status_topic_account_prefix` each account's
-records go to its own status topics.
+records go to its own status topics; a reshard's state copy places another account's state
+(`account/OrderId`) on its OrderId's partition.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from bridge.accounts import order_key
 from bridge.commands.order import fetch, order_path
 from bridge.events import InputEvent
 from bridge.settings import load_settings
+from bridge.topics.generation import partition_for
+from bridge.topics.migration import copy_changelog
 from simulator.server import SimHandle
 from testkit.kafka import create_topics, read_all, unique, wait_until
 from testkit.worker import CONSOLE_TOKEN, WorkerConfig, WorkerProcess, hook, produce
@@ -195,3 +200,27 @@ async def test_per_account_status_topics(
             got = await read_all(kafka_bootstrap, topic, expected=ORDERS, timeout=90)
             assert sorted(orders) == sorted(orjson.loads(m.value)["order_id"] for m in got)
             assert all((("account", name.encode()) in m.headers) for m in got)
+
+
+async def test_a_reshard_copies_each_accounts_state_next_to_its_orders_events(kafka_bootstrap: str) -> None:
+    """State of another account's order (`beta/OrderId`) moves with the OrderId's partition."""
+    source, target = unique("changelog-g1"), unique("changelog-g2")
+    await create_topics(kafka_bootstrap, source, partitions=3)
+    await create_topics(kafka_bootstrap, target, partitions=7)
+    keys = [order_key(account, f"{n}-01", "alpha") for n in range(20) for account in ("alpha", "beta")]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for key in keys:
+            order_id = key.rpartition("/")[2].encode()
+            await producer.send_and_wait(
+                source, b"{}", key=key.encode(), partition=partition_for(order_id, 3)
+            )
+    finally:
+        await producer.stop()
+    copied = await copy_changelog(kafka_bootstrap, source, 3, target, 7)
+    assert len(keys) == copied.written
+    placed = await read_all(kafka_bootstrap, target, expected=len(keys), timeout=60)
+    for message in placed:
+        order_id = message.key.decode().rpartition("/")[2]
+        assert partition_for(order_id.encode(), 7) == message.partition, message.key
