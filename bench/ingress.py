@@ -12,8 +12,12 @@ measures in the same run the two ceilings the ingress sits under:
 and a peer doing the same job: a minimal Go + franz-go ingress (bench/peers/go-ingress: the same checks,
 record and acknowledgement rule, no metrics or overload bound), built with `go build` when Go is present
 (`peer.go` says why when it is not), at the same fixed load and at saturation -> `peer`,
-`ratio_to_go_peer` (hooks/s at saturation) and `cpu_per_hook_ratio_to_go_peer`; `cpu_us_per_hook` is the
-ingress's own CPU per hook at saturation.
+`ratio_to_go_peer` (hooks/s at saturation), `cpu_per_hook_ratio_to_go_peer` and `p99_ratio_to_go_peer`
+(at the fixed load); `cpu_us_per_hook` is the ingress's own CPU per hook at saturation.
+
+The peer uses every core, so the production command `vtex-bridge ingress --workers N` (default 2,
+`--workers 1` skips it) is measured the same way -> `workers`: its figures (CPU of the parent and every
+worker) and the same three ratios to the peer.
 
 Human-readable progress lines start with `#`; the last line is the JSON result.
 """
@@ -22,15 +26,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -233,6 +241,88 @@ class ServerProcess:
         self._conn.close()
 
 
+class WorkersProcess:
+    """`vtex-bridge ingress --workers N` (the production command) in a child process; SIGTERM stops it.
+
+    Its CPU is the parent's and every worker's; the produce latency is read from the parent's /metrics,
+    which sums the workers' histograms.
+    """
+
+    def __init__(self, overrides: dict[str, Any], workers: int) -> None:
+        from bridge.local_kafka import free_port
+
+        self.port, self.metrics_port = free_port(), free_port()
+        self._env = {
+            **os.environ,
+            **{f"VTEX_BRIDGE_{key.upper()}": str(value) for key, value in overrides.items()},
+            "VTEX_BRIDGE_INGRESS_HOST": "127.0.0.1",
+            "VTEX_BRIDGE_INGRESS_PORT": str(self.port),
+            "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(self.metrics_port),
+        }
+        self._argv = [sys.executable, "-m", "bridge.cli", "ingress", "--workers", str(workers)]
+        self._workers = workers
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> WorkersProcess:
+        self._process = subprocess.Popen(self._argv, env=self._env, stdin=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while len(self._children()) < self._workers or not self._listening():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self._stop()
+                raise RuntimeError("the ingress workers did not start in time")
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _listening(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def _children(self) -> list[int]:
+        assert self._process is not None
+        path = Path(f"/proc/{self._process.pid}/task/{self._process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    async def produce_latency_buckets(self) -> dict[float, float]:
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"http://127.0.0.1:{self.metrics_port}/metrics") as response,
+        ):
+            return parse_buckets(await response.text(), "vtex_bridge_ingress_produce_latency_seconds")
+
+    def cpu_seconds(self) -> float:
+        assert self._process is not None
+        total = 0.0
+        for pid in [self._process.pid, *self._children()]:
+            with contextlib.suppress(OSError):
+                total += process_cpu_seconds(pid)
+        return total
+
+    def _stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(SERVER_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(5)
+
+
 # --- phases ---------------------------------------------------------------------------------------
 
 
@@ -379,7 +469,59 @@ def go_peer(
     }
 
 
-def run(rate: float, seconds: float, connections: int, saturation_connections: int) -> dict[str, Any]:
+def measure_workers(
+    overrides: dict[str, Any], workers: int, payloads: Sequence[bytes], connections: int, width: int,
+    rate: float, seconds: float,
+) -> tuple[LoadResult, LoadResult] | None:  # fmt: skip
+    """Measure `vtex-bridge ingress --workers N` like the single process: the fixed load, then saturation."""
+    if workers < 2:
+        return None
+    with WorkersProcess(overrides, workers) as server:
+        progress(f"ingress --workers {workers} at {rate:.0f} hooks/s for {seconds}s (load {load()})")
+        fixed = asyncio.run(offer(server, payloads, connections, rate, seconds))
+        progress(f"  workers fixed load: {fixed.summary()}")
+        progress(
+            f"ingress --workers {workers} at saturation: {width} connections for {seconds}s (load {load()})"
+        )
+        saturated = asyncio.run(saturate(server, payloads, width, seconds))
+        progress(f"  workers saturation: {saturated.summary()}")
+    return fixed, saturated
+
+
+def workers_figures(
+    measured: tuple[LoadResult, LoadResult] | None, workers: int, peer: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The `--workers N` figures and their ratios to the Go peer (which uses every core too)."""
+    if measured is None:
+        return None
+    fixed, saturated = measured
+    cpu = saturated.summary()["cpu_us_per_request"]
+    return {
+        "workers": workers,
+        "hooks_per_s": round(fixed.per_s, 1),
+        "p50_ms": fixed.summary()["p50_ms"],
+        "p99_ms": fixed.summary()["p99_ms"],
+        "saturation_hooks_per_s": round(saturated.per_s, 1),
+        "saturation_p99_ms": saturated.summary()["p99_ms"],
+        "cpu_us_per_hook": cpu,
+        "non_200": sum(v for k, v in (fixed.statuses + saturated.statuses).items() if k != 200)
+        + fixed.errors
+        + saturated.errors,
+        "ratio_to_go_peer": round(saturated.per_s / peer["saturation_hooks_per_s"], 3)
+        if peer.get("saturation_hooks_per_s")
+        else None,
+        "cpu_per_hook_ratio_to_go_peer": round(cpu / peer["cpu_us_per_hook"], 2)
+        if peer.get("cpu_us_per_hook") and cpu
+        else None,
+        "p99_ratio_to_go_peer": round(fixed.summary()["p99_ms"] / peer["p99_ms"], 2)
+        if peer.get("p99_ms")
+        else None,
+    }
+
+
+def run(
+    rate: float, seconds: float, connections: int, saturation_connections: int, workers: int = 2
+) -> dict[str, Any]:
     """Run every phase and return the result (also printed as the final JSON line by `main`)."""
     defaults = load_settings()
     path, linger_ms = defaults.ingress_path, defaults.ingress_linger_ms
@@ -409,6 +551,7 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
                 progress(f"ingress at saturation: {width} connections for {seconds}s (load {load()})")
                 saturated = asyncio.run(saturate(server, payloads, width, seconds))
                 progress(f"  saturation: {saturated.summary()}")
+            multi = measure_workers(overrides, workers, payloads, connections, width, rate, seconds)
             peer = go_peer(bootstrap, topics[0], path, linger_ms, payloads, connections, width, rate, seconds)
             # Last: its burst of writes must not slow the ingress phases down.
             progress(f"ceiling 2/2: aiokafka alone, {width} concurrent sends, {seconds}s (load {load()})")
@@ -454,6 +597,10 @@ def run(rate: float, seconds: float, connections: int, saturation_connections: i
         )
         if peer.get("cpu_us_per_hook") and saturated.summary()["cpu_us_per_request"]
         else None,
+        "p99_ratio_to_go_peer": round(fixed.summary()["p99_ms"] / peer["p99_ms"], 2)
+        if peer.get("p99_ms")
+        else None,
+        "workers": workers_figures(multi, workers, peer),
         "load_average_after": load(),
         "settings": {
             "connections": connections,
@@ -474,13 +621,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--saturation-connections", type=int, default=256, help="client connections at saturation"
     )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also measure `ingress --workers N` (below 2: skip it)"
+    )
     args = parser.parse_args(argv)
     widths = (args.connections, args.saturation_connections)
     if not (0 < args.rate <= 50_000 and 0 < args.seconds <= 120 and all(0 < w <= 1024 for w in widths)):
         parser.error("rate must be in (0, 50000], seconds in (0, 120], connections in (0, 1024]")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its connection retries while the broker starts
-    emit(run(args.rate, args.seconds, args.connections, args.saturation_connections))
+    emit(run(args.rate, args.seconds, args.connections, args.saturation_connections, args.workers))
     return 0
 
 

@@ -193,8 +193,9 @@ class Settings(BaseSettings):
     #: A producer that only times out, with no acknowledgement, for this long is rebuilt.
     ingress_producer_wedge_after_s: float = 10.0
     #: aiokafka producers behind the ingress (records sharded by partition, so per-key order holds):
-    #: each keeps one produce request in flight, several overlap their round trips under load.
-    ingress_producer_instances: int = 4
+    #: each keeps one produce request in flight, several overlap their round trips. One costs less CPU per
+    #: hook (fewer, larger produce requests; docs/performance.md, "Ingress"); workers each have their own.
+    ingress_producer_instances: int = 1
     #: On SIGTERM: how long in-flight requests and the producer's flush may take.
     ingress_shutdown_timeout_s: float = 10.0
     #: Ingress processes sharing the hook port (SO_REUSEPORT), each with its own producer, one /metrics

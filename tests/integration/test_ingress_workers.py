@@ -120,31 +120,35 @@ class TestTwoWorkers:
     ) -> None:
         ingress = ingress_workers
         await create_topics(kafka_bootstrap, ingress.topic, partitions=4)
-        hooks = 80
+        accepted: list[str] = []
         async with fresh_connections() as session:
             await wait_ready(session, ingress)
 
-            async def post(index: int) -> str:
+            async def post(index: int) -> None:
                 async with session.post(
                     f"{ingress.base}/hooks/vtex", data=orjson.dumps(payload(index)), headers=auth_headers()
                 ) as response:
                     assert 200 == response.status, await response.text()
-                    event_id: str = (await response.json())["event_id"]
-                    return event_id
+                    accepted.append((await response.json())["event_id"])
 
-            accepted = await asyncio.gather(*(post(i) for i in range(hooks)))
-
-            async def both_counted() -> bool:
-                samples = await scrape(session, ingress)
-                per_worker = worker_pids(samples)
-                return len(per_worker) == 2 and sum(per_worker.values()) == hooks
+            async def both_answered() -> bool:
+                # Hooks in batches on new connections, until each worker's count shows some (the second
+                # worker may still be starting when the first answers /readyz).
+                first = len(accepted)
+                await asyncio.gather(*(post(first + i) for i in range(20)))
+                per_worker = worker_pids(await scrape(session, ingress))
+                return len(per_worker) == 2 and all(count > 0 for count in per_worker.values())
 
             await wait_until(
-                both_counted, timeout=30, interval=0.2, message="both workers' counts on /metrics"
+                both_answered, timeout=60, interval=0.2, message="hooks answered by both workers"
             )
+
+            async def all_counted() -> bool:
+                return sum(worker_pids(await scrape(session, ingress)).values()) == len(accepted)
+
+            await wait_until(all_counted, timeout=30, interval=0.2, message="every hook on /metrics")
             samples = await scrape(session, ingress)
-        per_worker = worker_pids(samples)
-        assert all(count > 0 for count in per_worker.values()), per_worker  # both processes answered
+        hooks = len(accepted)
         assert hooks == accepted_total(samples)  # one counter, summed over the workers
         histogram = [s for s in samples if s.name == "vtex_bridge_ingress_produce_latency_seconds_count"]
         assert [hooks] == [s.value for s in histogram]
@@ -159,7 +163,6 @@ class TestTwoWorkers:
         accepted: list[str] = []
         async with fresh_connections() as session:
             await wait_ready(session, ingress)
-            pids = [int(p) for p in worker_pids(await scrape(session, ingress))]
             stop_posting = asyncio.Event()
 
             async def poster(first: int) -> None:
@@ -179,6 +182,13 @@ class TestTwoWorkers:
 
             posters = [asyncio.create_task(poster(i)) for i in range(16)]
             await wait_until(lambda: len(accepted) >= 40, timeout=30, message="hooks accepted")
+
+            async def both_serving() -> bool:
+                counts = worker_pids(await scrape(session, ingress)).values()
+                return len(counts) == 2 and all(count > 0 for count in counts)
+
+            await wait_until(both_serving, timeout=30, interval=0.2, message="both workers serving")
+            pids = [int(p) for p in worker_pids(await scrape(session, ingress))]
             ingress.process.send_signal(signal.SIGTERM)
             code = await asyncio.to_thread(ingress.process.wait, 60)
             stop_posting.set()
