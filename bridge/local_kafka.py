@@ -419,7 +419,8 @@ class LocalSecurity:
 
     `generate` makes them once per directory with the JDK's keytool (a CA, one broker certificate for
     127.0.0.1 and localhost signed by it); `users` maps each principal to its password, written to
-    `users.json` next to `ca.pem` (local use only). `admin` is the super user that manages ACLs.
+    `users.json` next to `ca.pem` and, one per user, to `<user>.password` (what
+    `KAFKA_SASL_PASSWORD_FILE` reads; local use only). `admin` is the super user that manages ACLs.
     """
 
     directory: Path
@@ -434,6 +435,10 @@ class LocalSecurity:
     @property
     def keystore(self) -> Path:
         return self.directory / "broker.p12"
+
+    def password_file(self, user: str) -> Path:
+        """The file holding `user`'s password alone (for `KAFKA_SASL_PASSWORD_FILE`)."""
+        return self.directory / f"{user}.password"
 
     def broker_properties(self, sasl_port: int) -> dict[str, str]:
         """Return the server properties of the SASL_SSL listener and the authorizer."""
@@ -476,6 +481,10 @@ class LocalSecurity:
                 _keytool_certificates(directory, password)
             users_file.write_text(json.dumps({"store_password": password, "users": passwords}, indent=2))
             users_file.chmod(0o600)
+            for name, secret in passwords.items():
+                path = security.password_file(name)
+                path.touch(mode=0o600)
+                path.write_text(secret + "\n")
         return security
 
 

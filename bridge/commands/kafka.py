@@ -25,6 +25,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(func=run)
 
 
+def _sasl_env(bootstrap: str, security_dir: str) -> str:
+    """The environment block that connects a service over SASL_SSL as `admin` (no password printed)."""
+    from bridge.topics.acls import SERVICES
+
+    return "\n".join(
+        [
+            f"connect as admin (or {', '.join(SERVICES)}: the same with their name and password file):",
+            f"  export KAFKA_BOOTSTRAP_SERVERS={bootstrap} KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+            f"  export KAFKA_SASL_MECHANISM=SCRAM-SHA-512 KAFKA_SSL_CAFILE={security_dir}/ca.pem",
+            f"  export KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD_FILE={security_dir}/admin.password",
+        ]
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from bridge import local_kafka
 
@@ -48,6 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                     f"SASL_SSL: {state.sasl_bootstrap} (CA {state.security_dir}/ca.pem, "
                     f"SCRAM users and passwords in {state.security_dir}/users.json)"
                 )
+                print(_sasl_env(state.sasl_bootstrap, state.security_dir))
             return 0
         if args.action == "down":
             stopped = local_kafka.detached_down(cache)
