@@ -798,7 +798,11 @@ async def soak(
         progress(
             f"load: {args.rate:g} changes/s ({DUPLICATE_RATE:.0%} duplicates, {REORDER_RATE:.0%} reordered) "
             f"by hook and feed for {args.minutes:g} min, warm-up at least {minimum_s / 60:.1f} min"
-            + (f" and until the RocksDB budget ({args.rocksdb_memory_mb} MB) is reached" if rocks else "")
+            + (
+                f" and until RocksDB's memory levels off (budget {args.rocksdb_memory_mb} MB)"
+                if rocks
+                else ""
+            )
         )
         stop = asyncio.Event()
         started, started_wall = time.monotonic(), time.time()
