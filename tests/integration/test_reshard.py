@@ -36,7 +36,7 @@ from testkit.checker import Expectation, InputRecord, check, read_inputs, read_o
 from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import create_topics, read_all, wait_until
 from testkit.worker import BASE, WorkerConfig, WorkerProcess
-from tests.support.ingress import auth_headers, hook_payload, ingress_settings, running_ingress
+from tests.support.ingress import ACCOUNT, auth_headers, hook_payload, ingress_settings, running_ingress
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
@@ -100,6 +100,7 @@ class TestReshardUnderLoad:
 
     async def test_live_switch(self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path) -> None:
         config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=OLD_PARTITIONS)
+        config.extra["VTEX_ACCOUNT"] = ACCOUNT  # the ingress's account: the worker reads its orders
         config.extra["VTEX_BRIDGE_WORKER_ROUTE_GROUPS"] = orjson.dumps({"all": list(KNOWN_STATUSES)}).decode()
         config.extra["VTEX_BRIDGE_GENERATION_REFRESH_S"] = REFRESH_S
         config.extra["VTEX_BRIDGE_WORKER_DEDUP_SWEEP_INTERVAL_S"] = "1"
@@ -211,6 +212,7 @@ class TestMigratedState:
         self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
     ) -> None:
         config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=OLD_PARTITIONS)
+        config.extra["VTEX_ACCOUNT"] = ACCOUNT  # the ingress's account: the worker reads its orders
         config.extra["VTEX_BRIDGE_GENERATION_REFRESH_S"] = REFRESH_S
         settings = reshard_settings(config)
         await create_topics(kafka_bootstrap, config.input_topic, partitions=OLD_PARTITIONS)

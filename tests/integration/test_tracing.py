@@ -13,7 +13,7 @@ from bridge.tracing import TRACEPARENT
 from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import create_topics, read_all, wait_until
 from testkit.worker import WorkerConfig, WorkerProcess
-from tests.support.ingress import auth_headers, hook_payload, ingress_settings, running_ingress
+from tests.support.ingress import ACCOUNT, auth_headers, hook_payload, ingress_settings, running_ingress
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 
 pytestmark = pytest.mark.integration
@@ -42,6 +42,7 @@ class TestOneTraceAcrossProcesses:
                 {
                     "VTEX_BRIDGE_TRACING_OTLP_ENDPOINT": receiver.endpoint,
                     "VTEX_BRIDGE_TRACING_EXPORT_INTERVAL_S": "0.2",
+                    "VTEX_ACCOUNT": ACCOUNT,  # the ingress's account: the worker reads its orders
                 }
             )
             await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
