@@ -150,6 +150,8 @@ class Runtime:
         if self._budgets:
             self.metrics.bind_budget({name: budget.rate for name, budget in self._budgets.items()})
         self.metrics.bind_account_in_flight(self._in_flight_by_account, self._oldest_by_account)
+        for name in self.accounts.names():  # every account's series exists from the start (alerts)
+            self.metrics.account_halted.labels(name).set(0)
         self.metrics.bind(
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),
