@@ -1,8 +1,9 @@
 """Before a worker starts: may its principal use its consumer group and its transactional ids?
 
-Without them the refusal is met deep inside the clients, late and per piece: by Faust's consumer
-while it joins its group, and by each partition's writer at its first transaction, partition by
-partition. So `vtex-bridge worker` asks first, with the worker's own
+Without them the refusal is met deep inside the clients: Faust's consumer keeps retrying its group
+coordination without a word (a worker lacking the group ACL logged nothing at WARNING or above for
+45 s: a silent hang), and each partition's writer is refused at init_transactions, retried by the
+runtime with an ERROR each time. So `vtex-bridge worker` asks first, with the worker's own
 credentials: one FindCoordinator request for its group (the app id) and one per transactional id of
 its partition writers (`<app id>-p<partition>`). Kafka answers GROUP_AUTHORIZATION_FAILED or
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED when the principal may not even DESCRIBE the resource; the
