@@ -53,8 +53,7 @@ def describe_text(report: dict[str, Any]) -> str:
         + (f"{generation} ({report['phase']})" if generation else "1 (never resharded)")
     ]
     lines += [
-        f"worker group {g['id']} on {g['input']}: {g.get('state') or 'no group yet'}, "
-        f"{g.get('members', 0)} member(s)"
+        f"worker group {g['id']} on {g['input']}: {_group_state(g)}, {g.get('members', 0)} member(s)"
         for g in report["groups"]
     ]
     rows: list[tuple[str, ...]] = [DESCRIBE_COLUMNS]
@@ -94,6 +93,14 @@ def describe_text(report: dict[str, Any]) -> str:
         lines.append("  ".join(cells).rstrip())
         lines += notes.get(index, [])
     return "\n".join(lines)
+
+
+def _group_state(group: dict[str, Any]) -> str:
+    """Kafka describes a group that never existed as `Dead` (or, before its coordinator, not at all)."""
+    state = group.get("state")
+    if state in (None, "Dead") and not group.get("members"):
+        return "no group yet"
+    return str(state)
 
 
 def _duration(ms: str | None) -> str:
