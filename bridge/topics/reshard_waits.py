@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
+import orjson
+
 from bridge.settings import Settings
 from bridge.topics.reshard_kafka import Behind, ReshardKafka
 
@@ -49,17 +51,29 @@ async def _partition_line(settings: Settings, kafka: ReshardKafka, topic: str, p
         return f"{head} (record not readable yet)"
     order_id = record.key.decode(errors="replace")
     state = dict(record.headers or ()).get("state", b"").decode(errors="replace") or "-"
-    why = await asyncio.to_thread(_why, settings, order_id, part.partition, part.position)
-    return f"{head}, waiting on order {order_id} (state {state}): {why}"
+    account = _account(record.value)
+    why = await asyncio.to_thread(_why, settings, order_id, account, part.partition, part.position)
+    of = "" if account is None else f" of account {account}"
+    return f"{head}, waiting on order {order_id}{of} (state {state}): {why}"
 
 
-def _why(settings: Settings, order_id: str, partition: int, offset: int) -> str:
+def _account(value: bytes | None) -> str | None:
+    """The `account` an input record names (None: none, or not readable; the default account's)."""
+    try:
+        account = orjson.loads(value or b"{}").get("account")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return account if isinstance(account, str) and account else None
+
+
+def _why(settings: Settings, order_id: str, account: str | None, partition: int, offset: int) -> str:
     """Ask the workers' console what the event at (`partition`, `offset`) of `order_id` waits for."""
     from bridge.commands.order import console_base, fetch, order_path, waiting_text
 
     base = console_base(settings)
     try:
-        status, body = fetch(settings, base, order_path(order_id), timeout_s=CONSOLE_TIMEOUT_S)
+        path = order_path(order_id, account)
+        status, body = fetch(settings, base, path, timeout_s=CONSOLE_TIMEOUT_S)
     except OSError:
         return f"why unknown: the worker console at {base} did not answer (`vtex-bridge order {order_id}`)"
     if not isinstance(body, dict) or status not in (200, 404):

@@ -384,7 +384,9 @@ class TestReshardProgress:
         finally:
             worker.kill()
         report = "\n".join(lines)
-        waiting = [line for line in lines if "waiting on order ord-slow (state invoiced)" in line]
+        waiting = [
+            line for line in lines if "waiting on order ord-slow" in line and "(state invoiced)" in line
+        ]
         assert waiting, report
         assert "1 left from offset 0" in waiting[0]
         assert "OMS answers 404: not-found grace until" in waiting[0], report
