@@ -29,7 +29,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from bridge.events import build_input_event
+from bridge.events import InputEvent, build_input_event
 from bridge.identifiers import order_id_problem
 from bridge.ingress.accounts import HookAccount
 from bridge.ingress.auth import REASON_ORIGIN_MISMATCH, Authenticator, HeaderCheck
@@ -158,19 +158,19 @@ def _overloaded(state: IngressState) -> web.Response:
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    """Tell whether `value` nests containers more than `limit` levels deep (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """Tell whether `value` nests containers more than `limit` levels deep (level by level: no recursion)."""
+    level: list[Any] = [value] if isinstance(value, (dict, list)) else []
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        children: list[Any] = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    children.append(child)
+        level = children
+        depth += 1
     return False
 
 
@@ -189,7 +189,6 @@ async def _produce(
             message = f"{name} is not a representable instant: {exc}"
             return error_response(422, "schema_violation", message, field=name)
     event = build_input_event(payload, source="hook", account=account.account)
-    log_extra = {"order_id": event.order_id, "state": event.state, "event_id": event.event_id}
     remaining = min(settings.ingress_produce_timeout_s, deadline - time.monotonic())
     if remaining < MIN_PRODUCE_S:
         metrics.outcome["kafka_timeout"].inc()
@@ -204,18 +203,18 @@ async def _produce(
             )
     except ProducerUnavailable:
         metrics.outcome["kafka_unavailable"].inc()
-        log.warning("hook refused: no Kafka producer", extra=log_extra)
+        log.warning("hook refused: no Kafka producer", extra=_log_extra(event))
         return _unavailable(settings.ingress_retry_after_s, "kafka_unavailable", "Kafka is not reachable")
     except ProduceTimeout:
         metrics.outcome["kafka_timeout"].inc()
-        log.warning("hook refused: Kafka did not acknowledge in time", extra=log_extra)
+        log.warning("hook refused: Kafka did not acknowledge in time", extra=_log_extra(event))
         return _unavailable(
             settings.ingress_retry_after_s, "kafka_timeout", "Kafka did not acknowledge in time"
         )
     except Exception as exc:  # ProduceFailed or anything unforeseen: never a false 200, never a 500.
         metrics.outcome["kafka_failed"].inc()
         level = logging.WARNING if isinstance(exc, ProduceError) else logging.ERROR
-        log.log(level, "hook refused: produce failed", extra={**log_extra, "error": repr(exc)})
+        log.log(level, "hook refused: produce failed", extra={**_log_extra(event), "error": repr(exc)})
         return _unavailable(settings.ingress_retry_after_s, "kafka_failed", "Kafka did not take the record")
     metrics.produce_latency.observe(time.monotonic() - started)
     metrics.outcome["accepted"].inc()
@@ -231,6 +230,11 @@ async def _produce(
             "offset": record.offset,
         },
     )
+
+
+def _log_extra(event: InputEvent) -> dict[str, str]:
+    """What a refused hook's log line names (built only when one is logged: not on the hot path)."""
+    return {"order_id": event.order_id, "state": event.state, "event_id": event.event_id}
 
 
 async def _read_body(request: web.Request, limit: int, timeout: float) -> bytes:
