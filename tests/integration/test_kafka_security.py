@@ -32,7 +32,7 @@ from processors.state import changelog_topic
 from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import KAFKA_VERSION, read_all, unique, wait_until
 from testkit.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess, partition_writer
-from tests.support.ingress import auth_headers, hook_payload, ingress_settings
+from tests.support.ingress import ACCOUNT, auth_headers, hook_payload, ingress_settings
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
@@ -146,6 +146,7 @@ async def test_services_work_with_their_acls_and_refusals_are_clear(
         partitions=2,
     )
     config.extra.update({**security_env(secured, "worker"), "VTEX_BRIDGE_WORKER_CREATE_TOPICS": "false"})
+    config.extra["VTEX_ACCOUNT"] = ACCOUNT  # the ingress's account: the worker reads its orders
     with WorkerProcess(config, tmp_path) as worker:
         await worker.start()
         ingress = as_principal(secured, "ingress", names)
