@@ -356,7 +356,7 @@ def _parse_entry(path: Path, index: int, entry: Any, settings: Settings) -> Acco
     problem = account_name_problem(name)
     if problem is not None:
         raise AccountsConfigError(f"{where}: account {name!r} {problem}")
-    where = f"{where} (account {name!r})"
+    entry_where, where = where, f"{where} (account {name!r})"
     secrets = _secrets(entry, where)
     base_url = _entry_base_url(entry, name, settings, where)
     rate = entry.get("oms_rate_limit_per_s", settings.oms_rate_limit_per_s)
@@ -370,7 +370,7 @@ def _parse_entry(path: Path, index: int, entry: Any, settings: Settings) -> Acco
         base_url=base_url,
     )
     sources = tuple(f"secret {j + 1} of account {name!r} in {path}" for j in range(len(secrets)))
-    return AccountEntry(account, where, sources)
+    return AccountEntry(account, entry_where, sources)
 
 
 def _secrets(entry: Mapping[str, Any], where: str) -> tuple[SecretStr, ...]:
