@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from bridge import stack_dumps
-from bridge.local_kafka import _die_with_parent, stop_process_group
+from bridge.local_kafka import die_with_parent, stop_process_group
 
 STOP_TIMEOUT_S: Final = 20.0
 
@@ -49,7 +49,7 @@ class Child:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
 
     @property

@@ -140,5 +140,5 @@ async def test_kafka_up_three_secure_brokers_serve_sasl_ssl_clients(tmp_path: Pa
         down = kafka_cli(cache, "down", timeout=120)
     assert down.returncode == 0 and "stopped pid" in down.stdout, down
     state_pids = [int(p) for p in plain.group(2).split(",")] if plain else []
-    assert not any(local_kafka._alive(pid) for pid in state_pids)
+    assert not any(local_kafka.process_alive(pid) for pid in state_pids)
     assert 3 == kafka_cli(cache, "status").returncode

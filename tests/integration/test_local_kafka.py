@@ -24,7 +24,7 @@ class TestLocalKafka:
         pid = broker.process.pid
         assert local_kafka.broker_answers(broker.bootstrap)
         broker.stop()
-        assert not local_kafka._alive(pid)
+        assert not local_kafka.process_alive(pid)
         assert not local_kafka.broker_answers(broker.bootstrap)
 
     def test_restart_keeps_data_directory(self, tmp_path: Path) -> None:
@@ -61,5 +61,5 @@ class TestLocalKafka:
         finally:
             stopped = local_kafka.detached_down(cache)
         assert stopped is not None
-        assert not local_kafka._alive(state.pid)
+        assert not local_kafka.process_alive(state.pid)
         assert local_kafka.DetachedState.read(cache) is None
