@@ -26,17 +26,27 @@ it is stale, as the rest of aiokafka does.
 
 The fixes are applied to the pinned version only (`install` says whether it was): a newer aiokafka must be
 checked for the bug again before the pin moves (tests/bridge/test_aiokafka_fixes.py fails until then).
+
+This module is also the one place that touches aiokafka's private parts (attributes with a leading
+underscore, and its protocol, connection and client-internal modules), each behind a small function
+below that says why no public call does. The layers' test (tests/bridge/test_private_touches.py) keeps
+every other module off them; tests/bridge/test_aiokafka_fixes.py checks each one still exists, with the
+shape used here, on the pinned version.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiokafka
+from aiokafka.client import CoordinationType
+from aiokafka.conn import create_conn
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
+from aiokafka.protocol.metadata import MetadataRequest
 
 #: The aiokafka version whose `Fetcher.close` this module replaces.
 FIXED_VERSION: Final = "0.14.0"
@@ -79,3 +89,121 @@ def install() -> bool:
     Fetcher.close = close_fetcher  # type: ignore[method-assign]
     Fetcher._proc_offset_request = offset_request  # type: ignore[method-assign]
     return True
+
+
+# --- aiokafka's private parts the bridge relies on: each one here only, each checked by a pin test ---
+
+
+def client_of(owner: Any) -> aiokafka.AIOKafkaClient:
+    """The `AIOKafkaClient` inside a consumer or an admin client (their `_client`).
+
+    aiokafka exports the client class but gives consumers and admin clients no accessor for theirs, and
+    the calls the bridge needs are only on it: a forced metadata refresh (a topic created after the
+    consumer started), the whole cluster's metadata (partition counts of topics never assigned), a
+    FindCoordinator lookup and a request of our own (`metadata_request`).
+    """
+    client: aiokafka.AIOKafkaClient = owner._client
+    return client
+
+
+def metadata_request(topics: list[str]) -> Any:
+    """A Metadata request naming only `topics` that never creates one (`allow_auto_topic_creation`).
+
+    aiokafka's public calls ask for every topic of the cluster (bridge.kafka_metadata says what that
+    costs) or, naming topics, let a broker with `auto.create.topics.enable` create them; send it with
+    `client_of(...).send(node, request)`.
+    """
+    return MetadataRequest(topics, allow_auto_topic_creation=False)
+
+
+async def find_coordinator(client: Any, kind: Literal["group", "transaction"], key: str) -> int:
+    """Ask (one FindCoordinator request) which broker coordinates group or transactional id `key`.
+
+    aiokafka has no public call for it; the worker uses it to learn, before it starts, whether its
+    principal may use its group and transactional ids (processors.kafka_access). Raises aiokafka's
+    errors, e.g. `GroupAuthorizationFailedError`.
+    """
+    coordination = CoordinationType.GROUP if kind == "group" else CoordinationType.TRANSACTION
+    node: int = await client.coordinator_lookup(coordination, key)
+    return node
+
+
+async def open_connection(host: str, port: int, *, request_timeout_ms: int, **security: Any) -> Any:
+    """Open one connection to one broker (TLS handshake and SASL authentication included).
+
+    aiokafka's clients retry a refused login quietly; one bare connection tells a wrong password or an
+    untrusted certificate from an unreachable broker (bridge.kafka_config.verify_credentials). The
+    caller closes it (`.close()`).
+    """
+    return await create_conn(host, port, request_timeout_ms=request_timeout_ms, **security)
+
+
+def describe_acls_request(*fields: Any) -> Any:
+    """A DescribeAcls request (v1, the protocol's field order): aiokafka's admin client has no ACL calls."""
+    return DescribeAclsRequest(*fields)
+
+
+def create_acls_request(*fields: Any) -> Any:
+    """A CreateAcls request (v1, the protocol's field order): aiokafka's admin client has no ACL calls."""
+    return CreateAclsRequest(*fields)
+
+
+async def send_admin_request(admin: Any, request: Any) -> Any:
+    """Send `request` through the admin client to a broker it picks (its `_send_request`) and return
+    the response: how the ACL requests above are sent (bridge.topics.acls)."""
+    return await admin._send_request(request)
+
+
+def set_fetch_max_wait(consumer: Any, wait_ms: int) -> None:
+    """Change a consumer's fetch wait after it was built (its `_fetch_max_wait_ms`, and its running
+    fetcher's, read for every fetch request).
+
+    Faust builds the worker's consumer with a hard-coded 1,500 ms; there is no public setter
+    (processors.app says why the worker shortens it).
+    """
+    consumer._fetch_max_wait_ms = wait_ms  # read when the fetcher starts
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is not None:
+        fetcher._fetch_max_wait_ms = wait_ms  # read for every fetch request
+
+
+def add_partition_to_transaction(producer: Any, tp: aiokafka.TopicPartition) -> bool:
+    """Add `tp` to the producer's open transaction now, before anything is sent to it; return whether
+    it could be (a producer without a transaction manager cannot).
+
+    aiokafka adds a partition when the first record for it is sent, in a round trip of its own; the
+    writer sends its timelines only after the other records are acknowledged, so joining up front saves
+    that round trip in every transaction (processors.writer). No public call does this.
+    """
+    join = getattr(getattr(producer, "_txn_manager", None), "maybe_add_partition_to_txn", None)
+    if join is None:
+        return False
+    join(tp)
+    return True
+
+
+def sender_task(producer: Any) -> asyncio.Task[Any] | None:
+    """The producer's sender task (`_sender.sender_task`), None before it started.
+
+    When it dies (e.g. ProducerFenced) records sent afterwards never complete: its end tells a dead
+    producer from a slow broker (bridge.kafka_producer, processors.writer). No public call says so.
+    """
+    task: asyncio.Task[Any] | None = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return task
+
+
+def sender_of(producer: Any) -> Any:
+    """The producer's sender (`_sender`): closing it is half of a forced close (aiokafka#1101)."""
+    return getattr(producer, "_sender", None)
+
+
+def settle_transaction_waiter(producer: Any) -> None:
+    """Retrieve the exception of the producer's finished transaction waiter, if any.
+
+    A fenced producer leaves its transaction manager's `_transaction_waiter` failed; nobody awaits it
+    after the producer stopped, so asyncio would log "Future exception was never retrieved" about an
+    error already handled (processors.writer).
+    """
+    waiter = getattr(getattr(producer, "_txn_manager", None), "_transaction_waiter", None)
+    if isinstance(waiter, asyncio.Future) and waiter.done() and not waiter.cancelled():
+        waiter.exception()

@@ -213,16 +213,16 @@ async def verify_credentials(settings: Settings, timeout_s: float = 10.0) -> Non
     """
     if settings.kafka_security_protocol == "PLAINTEXT":
         return
-    from aiokafka.conn import create_conn
     from aiokafka.errors import SaslAuthenticationFailed
+
+    from bridge.aiokafka_fixes import open_connection
 
     kwargs = security_kwargs(settings)
     for address in settings.kafka_bootstrap_servers.split(","):
         host, _, port = address.strip().rpartition(":")
         try:
-            conn = await asyncio.wait_for(
-                create_conn(host, int(port), request_timeout_ms=int(timeout_s * 1000), **kwargs), timeout_s
-            )
+            connecting = open_connection(host, int(port), request_timeout_ms=int(timeout_s * 1000), **kwargs)
+            conn = await asyncio.wait_for(connecting, timeout_s)
         except (SaslAuthenticationFailed, ssl.SSLCertVerificationError) as exc:
             raise KafkaConfigError(f"{settings.kafka_bootstrap_servers}: {explain(exc)}") from None
         except (OSError, TimeoutError, ValueError, KafkaError):

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from aiokafka.errors import KafkaConnectionError
-from aiokafka.protocol.metadata import MetadataRequest
+
+from bridge.aiokafka_fixes import metadata_request
 
 #: Kafka error codes of a topic in a Metadata response.
 NO_ERROR: Final = 0
@@ -33,7 +34,7 @@ async def topic_exists(client: Any, topic: str) -> bool:
     node = client.get_random_node()
     if node is None:
         raise KafkaConnectionError("no broker known to ask for metadata")
-    response = await client.send(node, MetadataRequest([topic], allow_auto_topic_creation=False))
+    response = await client.send(node, metadata_request([topic]))
     if response.API_VERSION < MIN_METADATA_VERSION:  # pragma: no cover - brokers older than Kafka 1.0
         return topic in (await client.fetch_all_metadata()).topics()
     exists = (NO_ERROR, LEADER_NOT_AVAILABLE)

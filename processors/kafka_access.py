@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from aiokafka.client import CoordinationType
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TransactionalIdAuthorizationFailed
 
+from bridge.aiokafka_fixes import client_of, find_coordinator
 from bridge.settings import Settings
 from bridge.topics.cluster import admin_client
 
@@ -68,18 +68,16 @@ async def access_problems(settings: Settings) -> AccessProblems:
     refused_group: str | None = None
     refused_ids: list[str] = []
     async with admin_client(settings.kafka_bootstrap_servers, timeout_s) as admin:
-        client = admin._client
+        client = client_of(admin)
         try:
-            await asyncio.wait_for(client.coordinator_lookup(CoordinationType.GROUP, group), timeout_s)
+            await asyncio.wait_for(find_coordinator(client, "group", group), timeout_s)
         except GroupAuthorizationFailedError:
             refused_group = group
         except (KafkaError, TimeoutError):
             pass  # not a refusal: no verdict
         for txn_id in transactional_ids(settings):
             try:
-                await asyncio.wait_for(
-                    client.coordinator_lookup(CoordinationType.TRANSACTION, txn_id), timeout_s
-                )
+                await asyncio.wait_for(find_coordinator(client, "transaction", txn_id), timeout_s)
             except TransactionalIdAuthorizationFailed:
                 refused_ids.append(txn_id)
             except (KafkaError, TimeoutError):

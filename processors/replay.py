@@ -10,6 +10,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from bridge.aiokafka_fixes import client_of
 from bridge.events import InvalidEvent, decode_input_event, utc_now_iso
 from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
@@ -52,7 +53,7 @@ async def replay(
     try:
         partitions = consumer.partitions_for_topic(settings.dead_letter_topic)
         if partitions is None:
-            await consumer._client.force_metadata_update()
+            await client_of(consumer).force_metadata_update()
             partitions = consumer.partitions_for_topic(settings.dead_letter_topic) or set()
         tps = [TopicPartition(settings.dead_letter_topic, p) for p in sorted(partitions)]
         if not tps:

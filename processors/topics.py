@@ -17,8 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from aiokafka.protocol.metadata import MetadataRequest
-
+from bridge.aiokafka_fixes import client_of, metadata_request
 from bridge.settings import Settings
 from bridge.topics.apply import apply_plan, declared_now, read_plan
 from bridge.topics.cluster import admin_client
@@ -76,9 +75,9 @@ async def topic_problems(settings: Settings) -> TopicProblems:
     timeout_s = settings.topics_admin_timeout_s
     declared = [t.name for t in await declared_now(settings) if t.kind != "leader"]
     async with admin_client(settings.kafka_bootstrap_servers, timeout_s) as admin:
-        client = admin._client
+        client = client_of(admin)
         node = client.get_random_node()
-        request = MetadataRequest(declared, allow_auto_topic_creation=False)
+        request = metadata_request(declared)
         response = await asyncio.wait_for(client.send(node, request), timeout_s)
     errors = {name: error for error, name, *_ in response.topics}
     return TopicProblems(

@@ -47,6 +47,7 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
+from bridge.aiokafka_fixes import add_partition_to_transaction, sender_task, settle_transaction_waiter
 from bridge.kafka_config import client_kwargs, explain
 from bridge.kafka_producer import force_close
 from processors.dedup import OrderMemory
@@ -446,14 +447,14 @@ class PartitionWriter:
         Timelines are sent only once the records are acknowledged (they name the records' offsets); left
         to itself aiokafka would then add their partition to the transaction in a round trip of its own.
         Joining it up front saves that round trip in every transaction. (aiokafka has no public call for
-        this; `tests/processors/test_writer_txn_join.py` notices if the private one goes away.)
+        this: `bridge.aiokafka_fixes.add_partition_to_transaction`, whose pin test notices if the private
+        one goes away.)
         """
         if self._timeline_config is None or not any(item.timeline for item in group):
             return
-        manager = getattr(producer, "_txn_manager", None)
-        join = getattr(manager, "maybe_add_partition_to_txn", None)
-        if join is not None:
-            join(TopicPartition(self._timeline_config.changelog, self.partition))
+        add_partition_to_transaction(
+            producer, TopicPartition(self._timeline_config.changelog, self.partition)
+        )
 
     async def _send_timelines(
         self,
@@ -615,8 +616,7 @@ def _fence_error(producer: AIOKafkaProducer) -> BaseException | None:
     When the sender dies (e.g. ProducerFenced on AddPartitionsToTxn), records sent afterwards never
     complete; the wait times out, and this tells a fenced producer from a slow broker.
     """
-    sender = getattr(producer, "_sender", None)
-    task = getattr(sender, "sender_task", None)
+    task = sender_task(producer)
     if task is None or not task.done() or task.cancelled():
         return None
     exc = task.exception()
@@ -633,7 +633,4 @@ async def _stop_producer(producer: AIOKafkaProducer, timeout_s: float = STOP_TIM
         log.warning("transactional producer did not stop in %ss; closing it by force", timeout_s)
         await force_close(producer)
     finally:
-        manager = getattr(producer, "_txn_manager", None)
-        waiter = getattr(manager, "_transaction_waiter", None)
-        if isinstance(waiter, asyncio.Future) and waiter.done():
-            _retrieve(waiter)
+        settle_transaction_waiter(producer)

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bridge import local_kafka
+from bridge.aiokafka_fixes import client_of
 
 KAFKA_VERSION = "3.9.1"
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
@@ -119,7 +120,7 @@ async def _partitions_for(consumer: AIOKafkaConsumer, topic: str, timeout: float
         parts = consumer.partitions_for_topic(topic)
         if parts:
             return set(parts)
-        await consumer._client.force_metadata_update()
+        await client_of(consumer).force_metadata_update()
         await asyncio.sleep(0.1)
     raise TimeoutError(f"topic {topic} did not appear within {timeout}s")
 

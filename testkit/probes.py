@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from bridge.aiokafka_fixes import client_of
+
 PROBE_TIMEOUT_S = 10.0
 
 
@@ -22,7 +24,7 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await asyncio.wait_for(consumer._client.force_metadata_update(), PROBE_TIMEOUT_S)
+            await asyncio.wait_for(client_of(consumer).force_metadata_update(), PROBE_TIMEOUT_S)
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:

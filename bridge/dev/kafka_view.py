@@ -11,6 +11,7 @@ from typing import Any, Final
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bridge.aiokafka_fixes import client_of
 from bridge.events import HEADER_STATE
 from bridge.kafka_config import client_kwargs
 
@@ -98,7 +99,7 @@ class KafkaView:
     async def _partitions(self, topic: str) -> set[int]:
         partitions = self._consumer.partitions_for_topic(topic)
         if not partitions:
-            await asyncio.wait_for(self._consumer._client.force_metadata_update(), KAFKA_CALL_TIMEOUT_S)
+            await asyncio.wait_for(client_of(self._consumer).force_metadata_update(), KAFKA_CALL_TIMEOUT_S)
             partitions = self._consumer.partitions_for_topic(topic)
         return set(partitions or ())
 

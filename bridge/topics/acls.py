@@ -29,8 +29,8 @@ from typing import Any, Final
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import for_code
-from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 
+from bridge.aiokafka_fixes import create_acls_request, describe_acls_request, send_admin_request
 from bridge.routing import router_for
 from bridge.settings import Settings
 from bridge.topic_names import control_topic, replay_group
@@ -177,7 +177,7 @@ class AclPlan:
 
 async def cluster_acls(admin: AIOKafkaAdminClient, principals: set[str]) -> set[Acl]:
     """Return the ALLOW ACLs the cluster holds for `principals` (one DescribeAcls for all)."""
-    request = DescribeAclsRequest(
+    request = describe_acls_request(
         ResourceType.ANY,
         None,
         PatternType.ANY,
@@ -186,7 +186,7 @@ async def cluster_acls(admin: AIOKafkaAdminClient, principals: set[str]) -> set[
         Operation.ANY,
         ANY_PERMISSION,  # type: ignore[arg-type]
     )
-    response = await admin._send_request(request)
+    response = await send_admin_request(admin, request)
     if response.error_code:
         raise AclError(
             f"DescribeAcls failed: {for_code(response.error_code).__name__}: {response.error_message}"
@@ -221,7 +221,7 @@ async def plan_acls(admin: AIOKafkaAdminClient, settings: Settings) -> AclPlan:
 async def create_acls(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
     """Create `acls` (ALLOW from any host), one CreateAcls request each; `AclError` names a refusal."""
     for acl in acls:
-        request = CreateAclsRequest(
+        request = create_acls_request(
             ResourceType[acl.resource_type],
             acl.resource,
             PatternType[acl.pattern],
@@ -230,7 +230,7 @@ async def create_acls(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
             Operation[acl.operation],
             ALLOW,
         )
-        response = await admin._send_request(request)
+        response = await send_admin_request(admin, request)
         for error_code, error_message in response.creation_responses:
             if error_code:
                 raise AclError(

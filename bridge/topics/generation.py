@@ -37,6 +37,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
+from bridge.aiokafka_fixes import client_of
 from bridge.events import utc_now_iso
 from bridge.kafka_config import client_kwargs
 from bridge.kafka_metadata import topic_exists
@@ -230,7 +231,7 @@ class ControlReader:
         assert consumer is not None
         tp = TopicPartition(self._topic, 0)
         if not self._assigned:
-            if not await topic_exists(consumer._client, self._topic):
+            if not await topic_exists(client_of(consumer), self._topic):
                 return self.record  # no control topic: generation 1 (or the last record seen)
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
