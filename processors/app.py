@@ -27,6 +27,7 @@ from bridge import aiokafka_fixes, kafka_config
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
+from processors.faust_adapter import bound_final_commit, committed_offset, kafka_consumer
 from processors.faust_monitor import LeanMonitor
 from processors.fetch_pause import PartitionPauser
 from processors.ordered_acks import OrderedAcks
@@ -46,42 +47,11 @@ def shorten_fetch_wait(app: faust.App, wait_ms: int) -> bool:
     have nothing new. Meanwhile the drained partitions cannot be fetched again, so at a steady
     500 events/s the events waited up to 1.5 s before the worker saw them (docs/performance.md).
     """
-    thread = getattr(app.consumer, "_thread", None)
-    consumer = getattr(thread, "_consumer", None)
+    consumer = kafka_consumer(app.consumer)
     if consumer is None:
         return False
-    consumer._fetch_max_wait_ms = wait_ms  # read when the fetcher starts
-    fetcher = getattr(consumer, "_fetcher", None)
-    if fetcher is not None:
-        fetcher._fetch_max_wait_ms = wait_ms  # read for every fetch request
+    aiokafka_fixes.set_fetch_max_wait(consumer, wait_ms)
     return True
-
-
-def bound_final_commit(app: faust.App, timeout_s: float) -> None:
-    """Give up the offset commit Faust makes when it stops after `timeout_s` instead of waiting for it.
-
-    Faust's consumer commits the acked offsets once more on its way down and stops the Kafka consumer
-    only after that commit (and any commit still running) returned. While the broker is unreachable,
-    aiokafka's commit waits for the group coordinator until it is found again, however long that is:
-    the worker's stop then hung until its watchdog cut it short, and a SIGTERM during a broker outage
-    always ended with exit code 3. Skipping that commit loses nothing: offsets not committed are read
-    again by the partition's next owner, whose de-dup state (committed with the records) marks the
-    events as done.
-    """
-    consumer: Any = app.consumer  # the method is Faust's Consumer's, not on its ConsumerT protocol
-    commit = consumer.commit_and_end_transactions
-
-    async def bounded() -> None:
-        try:
-            await asyncio.wait_for(commit(), timeout_s)
-        except TimeoutError:
-            log.warning(
-                "final offset commit did not finish in time; skipped (the next owner re-reads and "
-                "de-duplicates what it did not cover)",
-                extra={"timeout_s": timeout_s},
-            )
-
-    consumer.commit_and_end_transactions = bounded
 
 
 def create_app(
@@ -217,7 +187,7 @@ def create_app(
             if tp.topic != settings.input_topic:
                 continue
             high = consumer.highwater(tp)
-            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+            committed = committed_offset(consumer, tp)
             if high is not None:
                 lags[tp.partition] = float(max(0, high - (committed or 0)))
         return lags

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from processors.faust_adapter import call_on_consumer_thread, kafka_consumer
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +29,7 @@ class PartitionPauser:
     """Make the consumer's fetching of `topic`'s partitions follow `wanted(partition)` (True = paused)."""
 
     def __init__(self, consumer: Callable[[], Any], topic: str, wanted: Callable[[int], bool]) -> None:
-        """`consumer`: returns Faust's consumer (its `_thread` owns the aiokafka consumer)."""
+        """`consumer`: returns Faust's consumer (its thread owns the aiokafka consumer)."""
         self._consumer = consumer
         self._topic = topic
         self._wanted = wanted
@@ -35,11 +37,12 @@ class PartitionPauser:
 
     def update(self, partition: int) -> None:
         """Apply the wanted state of `partition` on the consumer's thread (soon, not now)."""
-        thread = getattr(self._consumer(), "_thread", None)
-        kafka = getattr(thread, "_consumer", None)
-        if thread is None or kafka is None:
+        consumer = self._consumer()
+        kafka = kafka_consumer(consumer)
+        call = None if kafka is None else call_on_consumer_thread(consumer, self._apply, kafka, partition)
+        if call is None:
             return  # not started (or stopping): nothing is fetched anyway
-        task = asyncio.ensure_future(thread.call_thread(self._apply, kafka, partition))
+        task = asyncio.ensure_future(call)
         self._tasks.add(task)
         task.add_done_callback(self._done)
 

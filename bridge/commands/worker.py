@@ -87,29 +87,19 @@ def _worker_class(watchdog: StopWatchdog) -> type[faust.Worker]:
     of mode's dump, which also pretty-prints every frame's local variables (settings, tokens) to stderr;
     whose SIGUSR2 does not stop the event loop in pdb (mode's default: every partition would stall); and
     whose stop on SIGTERM/SIGINT is bounded by `watchdog` (`worker_stop_timeout_s`)."""
-    import signal
     import sys
 
-    import faust
-
     from bridge import stack_dumps
+    from processors.faust_adapter import worker_class
 
-    class Worker(faust.Worker):
-        def _schedule_shutdown(self, signal: signal.Signals) -> None:
-            watchdog.arm()
-            super()._schedule_shutdown(signal)
-
-        def install_signal_handlers(self) -> None:
-            super().install_signal_handlers()
-            stack_dumps.put_thread_dump_first()  # the loop's SIGUSR1 handler replaced faulthandler's
-
-        def _on_sigusr1(self) -> None:
-            stack_dumps.dump_tasks(sys.stderr)  # the threads were written by faulthandler already
-
-        def _on_sigusr2(self) -> None:
-            self.log.warning("SIGUSR2 ignored (SIGUSR1 writes the stacks)")
-
-    return Worker
+    return worker_class(
+        on_stop_signal=watchdog.arm,
+        # the loop's SIGUSR1 handler replaced faulthandler's
+        after_signal_handlers=stack_dumps.put_thread_dump_first,
+        # the threads were written by faulthandler already
+        on_sigusr1=lambda: stack_dumps.dump_tasks(sys.stderr),
+        on_sigusr2=lambda worker: worker.log.warning("SIGUSR2 ignored (SIGUSR1 writes the stacks)"),
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,4 @@
-"""The offset commit Faust makes while the worker stops is bounded (processors.app.bound_final_commit)."""
+"""The offset commit Faust makes while the worker stops is bounded (faust_adapter.bound_final_commit)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from processors.app import bound_final_commit
+from processors.faust_adapter import bound_final_commit
 
 
 class Consumer:

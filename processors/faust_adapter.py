@@ -1,0 +1,125 @@
+"""Every touch of faust-streaming's and mode's private parts, each behind one small function.
+
+The worker uses Faust for what it does well (group membership, fetching, committing acked offsets,
+timers, the worker's lifecycle), but a few things it needs have no public call: the aiokafka consumer
+Faust runs on its own thread, the offsets Faust last committed, a bound on its final commit, and
+the worker's signal handlers. Each is here, with why, so an upgrade of faust-streaming or mode means
+re-checking this module alone: tests/processors/test_faust_adapter.py checks each private name still
+exists with the shape used here on the pinned versions (faust-streaming 0.15.3, mode-streaming 0.7.1),
+and tests/bridge/test_private_touches.py keeps every other module off them. aiokafka's own private
+parts are in `bridge.aiokafka_fixes`.
+
+Two of Faust's behaviours are worked around elsewhere without touching its internals, and their pin
+tests are in the same test module: `Consumer._new_offset` (its off-by-one that
+processors.ordered_acks guards against) and `Consumer.getmany` dropping records of a partition
+paused through Faust (why processors.fetch_pause pauses at aiokafka instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+
+log = logging.getLogger(__name__)
+
+
+def kafka_consumer(consumer: Any) -> Any | None:
+    """The aiokafka consumer inside Faust's consumer `consumer` (`app.consumer`), None before it started.
+
+    Faust keeps it on its consumer thread (`_thread._consumer`) with no accessor; the worker needs it
+    to shorten the fetch wait Faust hard-codes and to pause a partition without losing records.
+    Call its methods only on that thread (`call_on_consumer_thread`), except to set plain attributes.
+    """
+    return getattr(getattr(consumer, "_thread", None), "_consumer", None)
+
+
+def call_on_consumer_thread(consumer: Any, fun: Callable[..., Any], *args: Any) -> Awaitable[Any] | None:
+    """Run `fun(*args)` on Faust's consumer thread (its own event loop); None when there is no thread.
+
+    The aiokafka consumer belongs to that thread's loop: a call from the worker's loop must be handed
+    over (`_thread.call_thread`), as Faust does for its own calls.
+    """
+    thread = getattr(consumer, "_thread", None)
+    if thread is None:
+        return None
+    result: Awaitable[Any] = thread.call_thread(fun, *args)
+    return result
+
+
+def committed_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset Faust's consumer last committed for `tp` (None when none yet).
+
+    Faust keeps it (`_committed_offset`) without a public accessor; the worker's lag (end minus
+    committed, the autoscaling signal) is measured against it, not against the fetch position.
+    """
+    committed: int | None = consumer._committed_offset.get(tp)
+    return committed
+
+
+def bound_final_commit(app: faust.App, timeout_s: float) -> None:
+    """Give up the offset commit Faust makes when it stops after `timeout_s` instead of waiting for it.
+
+    Faust's consumer commits the acked offsets once more on its way down and stops the Kafka consumer
+    only after that commit (and any commit still running) returned. While the broker is unreachable,
+    aiokafka's commit waits for the group coordinator until it is found again, however long that is:
+    the worker's stop then hung until its watchdog cut it short, and a SIGTERM during a broker outage
+    always ended with exit code 3. Skipping that commit loses nothing: offsets not committed are read
+    again by the partition's next owner, whose de-dup state (committed with the records) marks the
+    events as done. Faust has no setting for it, so its consumer's `commit_and_end_transactions` is
+    replaced by a bounded one (on this app's consumer only).
+    """
+    consumer: Any = app.consumer  # the method is Faust's Consumer's, not on its ConsumerT protocol
+    commit = consumer.commit_and_end_transactions
+
+    async def bounded() -> None:
+        try:
+            await asyncio.wait_for(commit(), timeout_s)
+        except TimeoutError:
+            log.warning(
+                "final offset commit did not finish in time; skipped (the next owner re-reads and "
+                "de-duplicates what it did not cover)",
+                extra={"timeout_s": timeout_s},
+            )
+
+    consumer.commit_and_end_transactions = bounded
+
+
+def worker_class(
+    *,
+    on_stop_signal: Callable[[], None],
+    after_signal_handlers: Callable[[], None],
+    on_sigusr1: Callable[[], None],
+    on_sigusr2: Callable[[faust.Worker], None],
+) -> type[faust.Worker]:
+    """A `faust.Worker` with the bridge's signal handling, through mode's private hooks (no public ones).
+
+    - SIGTERM/SIGINT: `on_stop_signal()` first (arms the stop watchdog), then mode's shutdown
+      (`_schedule_shutdown`);
+    - once mode installed its handlers: `after_signal_handlers()`;
+    - SIGUSR1: `on_sigusr1()` instead of mode's dump, which pretty-prints every frame's local
+      variables (settings, tokens) to stderr (`_on_sigusr1`);
+    - SIGUSR2: `on_sigusr2(worker)` instead of mode's, which stops the event loop in pdb, stalling
+      every partition (`_on_sigusr2`).
+    """
+
+    class Worker(faust.Worker):
+        def _schedule_shutdown(self, signal: signal.Signals) -> None:
+            on_stop_signal()
+            super()._schedule_shutdown(signal)
+
+        def install_signal_handlers(self) -> None:
+            super().install_signal_handlers()
+            after_signal_handlers()
+
+        def _on_sigusr1(self) -> None:
+            on_sigusr1()
+
+        def _on_sigusr2(self) -> None:
+            on_sigusr2(self)
+
+    return Worker
