@@ -1,0 +1,156 @@
+"""processors.faust_adapter: one pin test per touch of Faust's or mode's internals, and what each does.
+
+The pin tests fail when faust-streaming or mode-streaming moves off the versions the adapter was written
+for (a private name gone, renamed or reshaped): re-check the touch named by the failing test, adapt the
+adapter, then the test. They use a real, unstarted Faust app where they can, fakes otherwise.
+"""
+
+from __future__ import annotations
+
+import inspect
+import signal
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import mode
+import mode.worker
+import pytest
+from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
+
+from processors import faust_adapter
+
+#: The distributions the adapter was written for (mode's own `__version__` says 0.0.1).
+PINNED = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1"}
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[faust.App]:
+    """A Faust app as the worker builds one, never started (no broker is asked)."""
+    yield faust.App("faust-adapter-pin", broker="kafka://127.0.0.1:1", autodiscover=False, web_enabled=False)
+
+
+def _lines(function: Any) -> list[str]:
+    return [line.strip() for line in inspect.getsource(function).splitlines()]
+
+
+def test_the_pinned_versions_are_the_ones_the_adapter_was_written_for() -> None:
+    assert PINNED == {name: version(name) for name in PINNED}
+
+
+class TestKafkaConsumer:
+    async def test_pin_fausts_consumer_keeps_its_thread_and_the_thread_its_aiokafka_consumer(
+        self, app: faust.App
+    ) -> None:
+        thread = app.consumer._thread  # type: ignore[attr-defined]
+        assert isinstance(thread, AIOKafkaConsumerThread)
+        assert "self._consumer = self._create_consumer(loop=self.thread_loop)" in _lines(
+            AIOKafkaConsumerThread.on_start
+        )
+        assert faust_adapter.kafka_consumer(app.consumer) is None  # the thread exists, its consumer not yet
+
+    def test_returns_the_threads_consumer(self) -> None:
+        kafka = object()
+        assert (
+            faust_adapter.kafka_consumer(SimpleNamespace(_thread=SimpleNamespace(_consumer=kafka))) is kafka
+        )
+        assert faust_adapter.kafka_consumer(SimpleNamespace()) is None
+
+
+class TestCallOnConsumerThread:
+    def test_pin_the_thread_hands_calls_to_its_loop(self) -> None:
+        assert ["self", "fun", "args", "kwargs"] == list(
+            inspect.signature(AIOKafkaConsumerThread.call_thread).parameters
+        )
+
+    async def test_calls_go_through_the_thread(self) -> None:
+        calls: list[tuple[Any, ...]] = []
+
+        async def call_thread(fun: Any, *args: Any) -> Any:
+            calls.append(args)
+            return fun(*args)
+
+        consumer = SimpleNamespace(_thread=SimpleNamespace(call_thread=call_thread))
+        call = faust_adapter.call_on_consumer_thread(consumer, lambda a, b: a + b, 2, 3)
+        assert call is not None
+        assert 5 == await call
+        assert [(2, 3)] == calls
+        assert faust_adapter.call_on_consumer_thread(SimpleNamespace(), print) is None
+
+
+class TestCommittedOffset:
+    async def test_pin_the_consumer_keeps_committed_offsets_by_tp(self, app: faust.App) -> None:
+        tp = TP("input", 0)
+        assert faust_adapter.committed_offset(app.consumer, tp) is None
+        app.consumer._committed_offset[tp] = 42  # type: ignore[attr-defined]  # what Faust does on commit
+        assert 42 == faust_adapter.committed_offset(app.consumer, tp)
+        assert "self._committed_offset.update(committable_offsets)" in _lines(Consumer._commit_offsets)
+
+
+class TestBoundFinalCommit:
+    def test_pin_the_consumer_commits_through_its_own_attribute_when_it_stops(self) -> None:
+        """The bound replaces the instance's attribute: Faust must call it through `self`."""
+        assert inspect.iscoroutinefunction(Consumer.commit_and_end_transactions)
+        assert ["self"] == list(inspect.signature(Consumer.commit_and_end_transactions).parameters)
+        assert "await self.commit_and_end_transactions()" in _lines(Consumer.on_stop)
+
+    async def test_the_real_consumers_final_commit_is_replaced(self, app: faust.App) -> None:
+        faust_adapter.bound_final_commit(app, 0.01)
+        bounded = app.consumer.commit_and_end_transactions  # type: ignore[attr-defined]
+        assert inspect.iscoroutinefunction(bounded)
+        assert "bounded" == bounded.__name__
+
+
+class TestWorkerClass:
+    def test_pin_modes_signal_hooks(self) -> None:
+        assert ["self", "signal"] == list(inspect.signature(mode.worker.Worker._schedule_shutdown).parameters)
+        assert ["self"] == list(inspect.signature(mode.worker.Worker._on_sigusr1).parameters)
+        assert ["self"] == list(inspect.signature(mode.worker.Worker._on_sigusr2).parameters)
+        assert "self._schedule_shutdown(signal.SIGTERM)" in _lines(mode.worker.Worker._on_sigterm)
+        assert "self._schedule_shutdown(signal.SIGINT)" in _lines(mode.worker.Worker._on_sigint)
+        unix = _lines(mode.worker.Worker._install_signal_handlers_unix)
+        assert "self.loop.add_signal_handler(signal.SIGUSR1, self._on_sigusr1)" in unix
+        assert "self.loop.add_signal_handler(signal.SIGUSR2, self._on_sigusr2)" in unix
+        assert issubclass(faust.Worker, mode.worker.Worker)
+
+    def test_each_hook_is_called(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        seen: list[Any] = []
+        worker = faust_adapter.worker_class(
+            on_stop_signal=lambda: seen.append("stop"),
+            after_signal_handlers=lambda: seen.append("installed"),
+            on_sigusr1=lambda: seen.append("usr1"),
+            on_sigusr2=lambda w: seen.append(("usr2", w)),
+        )
+        monkeypatch.setattr(
+            mode.worker.Worker, "_schedule_shutdown", lambda self, sig: seen.append(("mode", sig))
+        )
+        monkeypatch.setattr(
+            mode.worker.Worker, "install_signal_handlers", lambda self: seen.append("mode-install")
+        )
+        me = object.__new__(worker)
+        me._schedule_shutdown(signal.SIGTERM)
+        me.install_signal_handlers()
+        me._on_sigusr1()
+        me._on_sigusr2()
+        assert ["stop", ("mode", signal.SIGTERM), "mode-install", "installed", "usr1", ("usr2", me)] == seen
+
+
+class TestWorkedAroundElsewhere:
+    """Faust behaviours other modules work around without touching internals; pinned here too."""
+
+    def test_pin_new_offset_the_off_by_one_processors_ordered_acks_guards_against(self) -> None:
+        assert ["self", "tp"] == list(inspect.signature(Consumer._new_offset).parameters)
+        lines = _lines(Consumer._new_offset)
+        assert "if committed_offset:" in lines  # absent when the partition has no commit yet
+        assert "if min(acked) - committed_offset > 1:" in lines  # off by one
+
+    def test_pin_getmany_drops_records_of_partitions_faust_paused(self) -> None:
+        """Why processors.fetch_pause pauses at aiokafka (records kept) instead of through Faust."""
+        assert ["self", "timeout"] == list(inspect.signature(Consumer.getmany).parameters)
+        lines = _lines(Consumer.getmany)
+        kept = lines.index("or tp in active_partitions")  # a record of any other partition is not yielded
+        assert "yield tp, to_message(tp, record)" in lines[kept:]
