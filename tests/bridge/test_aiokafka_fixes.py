@@ -8,13 +8,22 @@ The worker-level proof is tests/integration/test_processor_broker_outage.py::Tes
 from __future__ import annotations
 
 import asyncio
+import inspect
 from types import SimpleNamespace
 from typing import Any
 
 import aiokafka
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import CoordinationType
+from aiokafka.conn import create_conn
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.errors import NotLeaderForPartitionError
+from aiokafka.producer.sender import Sender
+from aiokafka.producer.transaction_manager import TransactionManager
+from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
+from aiokafka.protocol.metadata import MetadataRequest
 
 from bridge import aiokafka_fixes
 
@@ -112,3 +121,135 @@ async def test_a_former_leaders_refusal_of_offsets_refreshes_the_metadata() -> N
     with pytest.raises(NotLeaderForPartitionError):
         await aiokafka_fixes.offset_request(fetcher, 1, {"t": [(0, -1)]})
     assert 1 == fetcher._client.refreshes
+
+
+# --- one pin test per private part of aiokafka that bridge.aiokafka_fixes touches, and what each does ---
+# A failure means aiokafka moved: re-check the touch the test names, adapt aiokafka_fixes, then the test.
+
+
+def _lines(function: Any) -> list[str]:
+    return [line.strip() for line in inspect.getsource(function).splitlines()]
+
+
+async def test_pin_consumers_and_admin_clients_keep_their_client_as_client() -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")
+    admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:1")
+    try:
+        for owner in (consumer, admin):
+            assert isinstance(aiokafka_fixes.client_of(owner), aiokafka.AIOKafkaClient)
+        for method in ("force_metadata_update", "fetch_all_metadata", "send", "get_random_node"):
+            assert callable(getattr(aiokafka.AIOKafkaClient, method))  # what callers do with the client
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def test_pin_a_metadata_request_names_topics_without_creating_them() -> None:
+    request = aiokafka_fixes.metadata_request(["a", "b"])
+    assert isinstance(request, MetadataRequest)
+    assert (["a", "b"], False) == (request._topics, request._allow_auto_topic_creation)
+
+
+async def test_pin_find_coordinator_asks_the_client_by_coordination_type() -> None:
+    assert ["self", "coordinator_type", "coordinator_key"] == list(
+        inspect.signature(aiokafka.AIOKafkaClient.coordinator_lookup).parameters
+    )
+    asked: list[tuple[Any, str]] = []
+
+    async def coordinator_lookup(kind: Any, key: str) -> int:
+        asked.append((kind, key))
+        return 7
+
+    client = SimpleNamespace(coordinator_lookup=coordinator_lookup)
+    assert 7 == await aiokafka_fixes.find_coordinator(client, "group", "app")
+    assert 7 == await aiokafka_fixes.find_coordinator(client, "transaction", "app-p0")
+    assert [(CoordinationType.GROUP, "app"), (CoordinationType.TRANSACTION, "app-p0")] == asked
+
+
+def test_pin_a_bare_connection_takes_the_security_kwargs_of_kafka_config() -> None:
+    parameters = inspect.signature(create_conn).parameters
+    wanted = {"request_timeout_ms", "security_protocol", "ssl_context", "sasl_mechanism"}
+    wanted |= {"sasl_plain_username", "sasl_plain_password", "sasl_oauth_token_provider"}
+    assert wanted <= set(parameters)
+    assert ["host", "port"] == list(parameters)[:2]
+
+
+def test_pin_the_acl_requests_take_the_protocols_seven_fields() -> None:
+    fields = (2, "t", 3, "User:a", "*", 3, 3)
+    names = ["resource_type", "resource_name", "resource_pattern_type_filter", "principal", "host"]
+    names += ["operation", "permission_type"]
+    for build, cls in (
+        (aiokafka_fixes.describe_acls_request, DescribeAclsRequest),
+        (aiokafka_fixes.create_acls_request, CreateAclsRequest),
+    ):
+        assert names == list(inspect.signature(cls).parameters)
+        assert isinstance(build(*fields), cls)
+
+
+async def test_pin_the_admin_client_sends_a_request_of_ours() -> None:
+    assert ["self", "request", "node_id"] == list(
+        inspect.signature(AIOKafkaAdminClient._send_request).parameters
+    )
+    sent: list[Any] = []
+
+    async def send_request(request: Any) -> str:
+        sent.append(request)
+        return "response"
+
+    assert "response" == await aiokafka_fixes.send_admin_request(
+        SimpleNamespace(_send_request=send_request), 1
+    )
+    assert [1] == sent
+
+
+async def test_pin_the_fetch_wait_is_read_from_the_consumer_and_its_fetcher() -> None:
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms," in _lines(AIOKafkaConsumer.start)
+    assert "self._fetcher = Fetcher(" in _lines(AIOKafkaConsumer.start)
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in _lines(Fetcher.__init__)
+    assert "self._fetch_max_wait_ms," in _lines(Fetcher._get_actions_per_node)  # every fetch request
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1500)
+    try:
+        aiokafka_fixes.set_fetch_max_wait(consumer, 100)
+        assert 100 == consumer._fetch_max_wait_ms
+        running = SimpleNamespace(_fetch_max_wait_ms=1500, _fetcher=SimpleNamespace(_fetch_max_wait_ms=1500))
+        aiokafka_fixes.set_fetch_max_wait(running, 80)
+        assert (80, 80) == (running._fetch_max_wait_ms, running._fetcher._fetch_max_wait_ms)
+    finally:
+        await consumer.stop()
+
+
+async def test_pin_a_transactional_producer_has_its_manager_sender_and_waiter() -> None:
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", transactional_id="pin")
+    try:
+        manager = producer._txn_manager
+        assert isinstance(manager, TransactionManager)
+        assert isinstance(aiokafka_fixes.sender_of(producer), Sender)
+        assert aiokafka_fixes.sender_task(producer) is None  # not started
+        assert "_transaction_waiter" in vars(manager)
+        aiokafka_fixes.settle_transaction_waiter(producer)  # none yet: nothing to do
+    finally:
+        await asyncio.wait_for(producer.stop(), 5)
+    assert isinstance(inspect.getattr_static(Sender, "sender_task"), property)
+    assert ["self", "tp"] == list(inspect.signature(TransactionManager.maybe_add_partition_to_txn).parameters)
+    assert "self._transaction_waiter = create_future()" in _lines(TransactionManager)
+
+
+def test_the_early_join_reaches_the_transaction_manager() -> None:
+    joined: list[Any] = []
+    producer = SimpleNamespace(_txn_manager=SimpleNamespace(maybe_add_partition_to_txn=joined.append))
+    tp = aiokafka.TopicPartition("t", 1)
+    assert aiokafka_fixes.add_partition_to_transaction(producer, tp)
+    assert [tp] == joined
+    assert not aiokafka_fixes.add_partition_to_transaction(SimpleNamespace(), tp)  # not transactional
+
+
+async def test_a_failed_transaction_waiter_is_retrieved_and_a_dead_sender_seen() -> None:
+    waiter = asyncio.get_running_loop().create_future()
+    waiter.set_exception(RuntimeError("fenced"))
+    aiokafka_fixes.settle_transaction_waiter(
+        SimpleNamespace(_txn_manager=SimpleNamespace(_transaction_waiter=waiter))
+    )
+    assert waiter._log_traceback is False  # type: ignore[attr-defined]  # asyncio will not log it
+    task = asyncio.ensure_future(asyncio.sleep(0))
+    assert task is aiokafka_fixes.sender_task(SimpleNamespace(_sender=SimpleNamespace(sender_task=task)))
+    await task
