@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from bridge.cli import main
-from bridge.commands import hook as hook_command
-from bridge.commands.hook import EXIT_SILENT, LAST_HOOK_METRIC
+from bridge.commands.hook import silence as hook_silence
+from bridge.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
 from bridge.local_kafka import free_port
 from bridge.vtex.config_models import (
     EXIT_AUTH,
@@ -334,9 +334,9 @@ class TestSilenceOverEveryIngressPod:
             assert "ingress-pods" == host
             return ["127.0.0.2", "127.0.0.3", "127.0.0.4"]  # the last one serves nothing
 
-        monkeypatch.setattr(hook_command, "addresses_of", three_pods)
+        monkeypatch.setattr(hook_silence, "addresses_of", three_pods)
         try:
-            newest = await hook_command.newest_hook_received(f"http://ingress-pods:{port}/metrics", "acme")
+            newest = await hook_silence.newest_hook_received(f"http://ingress-pods:{port}/metrics", "acme")
         finally:
             for runner in runners:
                 await runner.cleanup()
@@ -346,6 +346,6 @@ class TestSilenceOverEveryIngressPod:
         async def one_dead_pod(_host: str, _port: int | None) -> list[str]:
             return ["127.0.0.1"]
 
-        monkeypatch.setattr(hook_command, "addresses_of", one_dead_pod)
+        monkeypatch.setattr(hook_silence, "addresses_of", one_dead_pod)
         with pytest.raises(OSError):
-            await hook_command.newest_hook_received(f"http://ingress-pods:{free_port()}/metrics", "acme")
+            await hook_silence.newest_hook_received(f"http://ingress-pods:{free_port()}/metrics", "acme")
