@@ -10,6 +10,7 @@ import asyncio
 import logging
 from typing import Any, Final
 
+from bridge.aiokafka_fixes import sender_of
 from bridge.kafka_producer.factory import KafkaProducerLike
 
 #: The package's one logger name, whichever module logs (operators and tests filter on it).
@@ -40,7 +41,7 @@ async def force_close(producer: Any) -> None:
     their own deadline) an error, never a success. The partition writers use it too, for a producer
     whose transaction is abandoned anyway (the next producer's `init_transactions` settles it).
     """
-    parts: list[Any] = [getattr(producer, "_sender", None), getattr(producer, "client", None)]
+    parts: list[Any] = [sender_of(producer), getattr(producer, "client", None)]
     for part in parts:
         if part is None:
             continue

@@ -18,6 +18,7 @@ from typing import Final
 
 from aiokafka.errors import KafkaError
 
+from bridge.aiokafka_fixes import sender_task
 from bridge.kafka_config import explain
 from bridge.kafka_producer.closing import close_producer
 from bridge.kafka_producer.config import ProducerConfig
@@ -119,7 +120,7 @@ class ProducerSupervisor:
     def _wedged_reason(self, instance: Instance) -> str | None:
         if instance.recreate_reason is not None:
             return instance.recreate_reason
-        sender = getattr(getattr(instance.producer, "_sender", None), "sender_task", None)
+        sender = sender_task(instance.producer)
         if sender is not None and sender.done():
             return "sender task died"
         streak = instance.timeout_streak_since
