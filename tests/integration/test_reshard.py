@@ -314,7 +314,8 @@ class TestResume:
             await zombie.begin_transaction()
             await zombie.send_and_wait(old_changelog, b'{"emitted":99}', key=b"zombie", partition=0)
 
-            code = await run_reshard(settings, partitions=NEW_PARTITIONS, quiet_s=30, timeout_s=3)
+            # Past "preparing" (topics created) even on a busy machine, long before 60 s of quiet.
+            code = await run_reshard(settings, partitions=NEW_PARTITIONS, quiet_s=60, timeout_s=15)
             assert EXIT_TIMEOUT == code
             assert "switching" == (await _record(settings)).phase
             assert EXIT_CONFLICT == await run_reshard(settings, partitions=4, quiet_s=0.5, timeout_s=30)
