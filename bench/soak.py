@@ -63,6 +63,7 @@ from bench.common import (
     progress,
     timestamp,
 )
+from bridge.aiokafka_fixes import client_of
 from bridge.dev.hook import EVERY_CHANGE, configure_every_change_hook
 from bridge.dev.supervisor import Child, Supervisor
 from bridge.local_kafka import free_port
@@ -368,7 +369,7 @@ class Probe:
             topic = self.run.input_topic
             partitions = self.consumer.partitions_for_topic(topic)
             if not partitions:
-                await self.consumer._client.force_metadata_update()
+                await client_of(self.consumer).force_metadata_update()
                 partitions = self.consumer.partitions_for_topic(topic) or set()
             tps = [TopicPartition(topic, p) for p in partitions]
             if not tps:
@@ -487,7 +488,7 @@ async def emitted(run: Run) -> tuple[int, int, int]:
     )
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
+        await client_of(consumer).force_metadata_update()
         topics = [t for t in await consumer.topics() if t.startswith(run.status_prefix)]
         topics.append(run.dead_letter_topic)
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from bridge.aiokafka_fixes import client_of
 from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
 from bridge.topic_names import owners_topic as owners_topic
@@ -140,7 +141,8 @@ class OwnerDirectory:
             refreshed = 0.0
             while True:
                 if time.monotonic() - refreshed > METADATA_REFRESH_S:
-                    cluster = await asyncio.wait_for(consumer._client.fetch_all_metadata(), CLIENT_TIMEOUT_S)
+                    reading = client_of(consumer).fetch_all_metadata()
+                    cluster = await asyncio.wait_for(reading, CLIENT_TIMEOUT_S)
                     partitions = cluster.partitions_for_topic(self._input_topic)
                     if partitions:
                         self._partitions = len(partitions)

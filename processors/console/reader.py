@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bridge.aiokafka_fixes import client_of
 from bridge.kafka_config import client_kwargs
 
 START_TIMEOUT_S: Final = 15.0
@@ -74,7 +75,7 @@ class RecordReader:
     async def _tail(self, topic: str, limit: int) -> list[Any]:
         consumer = await self._ensure()
         # The consumer's own metadata only covers topics it was assigned before: ask for everything.
-        cluster = await consumer._client.fetch_all_metadata()
+        cluster = await client_of(consumer).fetch_all_metadata()
         partitions = cluster.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
