@@ -19,8 +19,9 @@ import time
 from typing import Any
 
 from bench.common import emit, kafka_broker, machine_description, progress
+from bridge.feed_poller.config import PollerConfig
 from bridge.feed_poller.metrics import PollerMetrics
-from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.poller import FeedPoller
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.settings import load_settings
 from bridge.statuses import KNOWN_STATUSES

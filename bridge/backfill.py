@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol
 import orjson
 
 from bridge.events import InputEvent, build_input_event, utc_now_iso
-from bridge.feed_poller.poller import RecordSink
+from bridge.feed_poller.lot_sender import RecordSink
 from bridge.identifiers import order_id_problem
 from bridge.timestamps import InvalidTimestamp, canonical_timestamp
 from bridge.topics.resolver import InputTopicSource

@@ -29,6 +29,9 @@ Accounts: one `FeedPoller` polls one account's feed with that account's appKey/a
 its name on every record (`account`, as the ingress does); `bridge.feed_poller.service` runs one per
 configured account, their lots bounded together by a shared semaphore (`lots`), so one account's
 backlog, throttling or outage (its own back-off and visibility timeout) never holds another's.
+
+This module is the loop (pace, back-off, backlog, commit); what an item becomes is
+`bridge.feed_poller.records`, and the per-order ordered send of a lot `bridge.feed_poller.lot_sender`.
 """
 
 from __future__ import annotations
@@ -40,19 +43,17 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Protocol
 
-import orjson
 from aiolimiter import AsyncLimiter
 
-from bridge.events import build_input_event, utc_now_iso
-from bridge.feed_poller.convert import to_hook_payload
+from bridge.feed_poller.config import PollerConfig
+from bridge.feed_poller.lot_sender import LotSender, RecordSink
 from bridge.feed_poller.metrics import AccountPollerMetrics, PollerMetrics
+from bridge.feed_poller.records import feed_record
 from bridge.kafka_producer import ProduceError, ProducerUnavailable
-from bridge.settings import Settings
 from bridge.topics.resolver import InputTopicSource
 from bridge.tracing import DISABLED, Tracing
-from bridge.validation import SchemaViolation, validate
 from bridge.vtex.config_models import (
     MAX_LOT,
     ConfigApiError,
@@ -63,15 +64,7 @@ from bridge.vtex.config_models import (
     VtexUnavailable,
 )
 
-if TYPE_CHECKING:
-    from bridge.accounts import Account
-
 log = logging.getLogger(__name__)
-
-#: Dead letters follow the processor's shape (`processors.records.dead_letter`: same header, same keys,
-#: the original value under "event"), so `vtex-bridge replay` and operators read one format.
-HEADER_REASON: Final = "dead_letter_reason"
-REASON_UNUSABLE: Final = "unusable_feed_item"
 
 
 class FeedSource(Protocol):
@@ -82,68 +75,8 @@ class FeedSource(Protocol):
     async def commit_feed(self, handles: Sequence[str]) -> None: ...
 
 
-class RecordSink(Protocol):
-    """The part of `ResilientProducer` the poller uses: one acknowledged record, or an exception."""
-
-    async def send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        headers: Sequence[tuple[str, bytes]] | None = None,
-        *,
-        timeout: float,
-    ) -> Any: ...
-
-
 #: Called with a lot after every record was acknowledged and before its commit (tests inject crashes).
 BeforeCommit = Callable[[Sequence[FeedItem]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class PollerConfig:
-    """What the poller needs from the settings."""
-
-    input_topic: str
-    dead_letter_topic: str
-    account: str
-    app_key: str
-    maxlot: int = MAX_LOT
-    idle_s: float = 2.0
-    rate_per_s: float = 5.0
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
-    produce_timeout_s: float = 10.0
-    #: Lots in flight at most while the feed has a backlog (1 = the strict one-lot-at-a-time pace).
-    max_concurrency: int = 1
-    #: Seconds between reads of the backlog (feed configuration's quantity and oldest age); 0 = never.
-    backlog_interval_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.maxlot <= MAX_LOT:
-            raise ValueError(
-                f"feed_poll_maxlot must be within 1..{MAX_LOT} (VTEX's limit), got {self.maxlot}"
-            )
-        if self.max_concurrency < 1:
-            raise ValueError(f"feed_poll_max_concurrency must be at least 1, got {self.max_concurrency}")
-
-    @classmethod
-    def from_settings(cls, settings: Settings, account: Account | None = None) -> PollerConfig:
-        """Return the configuration of polling `account`'s feed (default: the settings' own account)."""
-        return cls(
-            input_topic=settings.input_topic,
-            dead_letter_topic=settings.dead_letter_topic,
-            account=settings.vtex_account if account is None else account.name,
-            app_key=settings.vtex_app_key if account is None else account.app_key,
-            maxlot=settings.feed_poll_maxlot,
-            idle_s=settings.feed_poll_idle_s,
-            rate_per_s=settings.feed_poll_rate_per_s,
-            backoff_initial_s=settings.feed_poll_backoff_initial_s,
-            backoff_max_s=settings.feed_poll_backoff_max_s,
-            produce_timeout_s=settings.feed_poll_produce_timeout_s,
-            max_concurrency=settings.feed_poll_max_concurrency,
-            backlog_interval_s=settings.feed_poll_backlog_interval_s,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +87,6 @@ class LotResult:
     produced: int
     dead_lettered: int
     committed: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Record:
-    item: FeedItem
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
-    topic: str
-    event_id: str | None
 
 
 class FeedPoller:
@@ -182,7 +105,6 @@ class FeedPoller:
         lots: asyncio.Semaphore | None = None,
     ) -> None:
         self._source = source
-        self._tracing = tracing
         #: Follows the input generation (`vtex-bridge topics reshard`); None = always `config.input_topic`.
         self._input_topics = input_topics
         self._sink = sink
@@ -199,8 +121,7 @@ class FeedPoller:
         #: Lots the loop keeps in flight now (1 .. config.max_concurrency), and the most it ever kept.
         self.lanes = 1
         self.max_lanes_used = 1
-        #: Per order key, the send of the newest record in flight (a later lot's record waits for it).
-        self._tails: dict[bytes, asyncio.Future[None]] = {}
+        self._sender = LotSender(sink, tracing, config.produce_timeout_s, self.metrics)
 
     # --- one lot --------------------------------------------------------------------------------------
 
@@ -227,8 +148,10 @@ class FeedPoller:
         self.metrics.items_read.inc(len(items))
         if not items:
             return LotResult(0, 0, 0, 0)
-        records = [self._record(item) for item in items]
-        await self._produce_all(records)
+        config = self._config
+        topic = config.input_topic if self._input_topics is None else self._input_topics.produce_topic
+        records = [feed_record(item, config, topic) for item in items]
+        await self._sender.send_all(records)
         dead = sum(1 for r in records if r.event_id is None)
         if self._before_commit is not None:
             await self._before_commit(items)
@@ -246,118 +169,6 @@ class FeedPoller:
             },
         )
         return LotResult(len(items), len(records) - dead, dead, len(handles))
-
-    def _record(self, item: FeedItem) -> _Record:
-        """Return the input record of `item`, or its dead-letter record when it cannot be one."""
-        config = self._config
-        problem = item.problem
-        if problem is None:
-            payload = to_hook_payload(item, account=config.account, app_key=config.app_key)
-            try:
-                validate("hook-notification", payload)
-            except SchemaViolation as exc:
-                problem = f"breaks the hook schema at {exc.path}: {exc}"
-            else:
-                event = build_input_event(payload, source="feed", account=config.account)
-                topic = config.input_topic if self._input_topics is None else self._input_topics.produce_topic
-                return _Record(item, event.key(), event.encode(), event.headers(), topic, event.event_id)
-        log.error(
-            "unusable feed item dead-lettered",
-            extra={
-                "account": config.account,
-                "order_id": item.order_id,
-                "feed_event_id": item.event_id,
-                "reason": problem,
-            },
-        )
-        original = {k: v for k, v in item.raw.items() if k != "handle"}  # a handle is a credential
-        value = orjson.dumps(
-            {
-                "reason": REASON_UNUSABLE,
-                "detail": problem,
-                "event_id": None,
-                "order_id": item.order_id or None,
-                "state": item.state,
-                "input_topic": None,
-                "partition": None,
-                "offset": None,
-                "dead_lettered_at": utc_now_iso(),
-                "source": "feed",
-                "account": config.account,
-                "event": orjson.dumps(original).decode(),
-            }
-        )
-        key = (item.order_id or item.event_id or "unknown").encode()
-        headers = [(HEADER_REASON, REASON_UNUSABLE.encode()), ("source", b"feed")]
-        return _Record(item, key, value, headers, config.dead_letter_topic, None)
-
-    async def _produce_all(self, records: list[_Record]) -> None:
-        """Produce every record; one order's records in feed order, orders in parallel; all or raise."""
-        by_key: dict[bytes, list[_Record]] = {}
-        for record in records:
-            by_key.setdefault(record.key, []).append(record)
-        # Taken before the first await, so turns follow the order in which lots came back from VTEX.
-        turns = {key: self._take_turn(key) for key in by_key}
-
-        async def send_in_order(key: bytes, group: list[_Record]) -> None:
-            previous, mine = turns[key]
-            try:
-                if previous is not None:
-                    await asyncio.shield(previous)
-                await send_group(group)
-            finally:
-                self._end_turn(key, mine)
-
-        async def send_group(group: list[_Record]) -> None:
-            for record in group:
-                # With tracing on, each event starts its trace here: a producer span whose context the
-                # record carries to the worker (docs/tracing.md).
-                send = self._sink.send if not self._tracing.enabled else self._send_traced
-                await send(
-                    record.topic,
-                    record.key,
-                    record.value,
-                    record.headers,
-                    timeout=self._config.produce_timeout_s,
-                )
-                if record.event_id is None:
-                    self.metrics.items_dead_lettered.inc()
-                else:
-                    self.metrics.records_produced.inc()
-
-        try:
-            outcomes = await asyncio.gather(
-                *(send_in_order(k, g) for k, g in by_key.items()), return_exceptions=True
-            )
-        finally:  # a send cancelled before it started must not leave later lots waiting on its turn
-            for key, (_, mine) in turns.items():
-                self._end_turn(key, mine)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-
-    def _take_turn(self, key: bytes) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        previous = self._tails.get(key)
-        self._tails[key] = mine
-        return previous, mine
-
-    def _end_turn(self, key: bytes, mine: asyncio.Future[None]) -> None:
-        if not mine.done():
-            mine.set_result(None)
-        if self._tails.get(key) is mine:
-            del self._tails[key]
-
-    async def _send_traced(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        headers: Sequence[tuple[str, bytes]],
-        *,
-        timeout: float,
-    ) -> Any:
-        return await self._tracing.send(self._sink.send, topic, key, value, headers, timeout=timeout)
 
     # --- the loop -------------------------------------------------------------------------------------
 

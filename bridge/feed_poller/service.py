@@ -24,8 +24,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge.accounts import Account, AccountRegistry, AccountsConfigError
+from bridge.feed_poller.config import PollerConfig
 from bridge.feed_poller.metrics import PollerMetrics
-from bridge.feed_poller.poller import BeforeCommit, FeedPoller, PollerConfig
+from bridge.feed_poller.poller import BeforeCommit, FeedPoller
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.settings import Settings
 from bridge.topics.resolver import InputTopicResolver

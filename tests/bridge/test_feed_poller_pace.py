@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.config import PollerConfig
+from bridge.feed_poller.poller import FeedPoller
 from bridge.vtex.config_models import FeedItem
 from testkit.kafka import wait_until
 from tests.support.ingress import ACCOUNT, APP_KEY, FakeProducer

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.config import PollerConfig
+from bridge.feed_poller.poller import FeedPoller
 from bridge.tracing import DISABLED, TRACE_HEADERS, TRACEPARENT, Tracing, build_tracing
 from bridge.vtex.config_models import FeedItem
 from tests.support.ingress import ACCOUNT, APP_KEY, FakeProducer

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bridge.events import build_input_event, decode_input_event
+from bridge.feed_poller.config import PollerConfig
 from bridge.feed_poller.metrics import PollerMetrics
-from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.poller import FeedPoller
 from bridge.feed_poller.service import run_poller
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.settings import Settings, load_settings

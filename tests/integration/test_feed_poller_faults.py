@@ -14,8 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bridge.events import decode_input_event
+from bridge.feed_poller.config import PollerConfig
 from bridge.feed_poller.metrics import PollerMetrics
-from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.poller import FeedPoller
 from bridge.feed_poller.service import create_app
 from bridge.kafka_producer import ProduceFailed, ProducerConfig, ProducerUnavailable, ResilientProducer
 from bridge.settings import load_settings

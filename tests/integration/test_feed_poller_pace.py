@@ -11,8 +11,9 @@ from collections import defaultdict
 
 import orjson
 
+from bridge.feed_poller.config import PollerConfig
 from bridge.feed_poller.metrics import AccountPollerMetrics, PollerMetrics
-from bridge.feed_poller.poller import FeedPoller, PollerConfig
+from bridge.feed_poller.poller import FeedPoller
 from bridge.kafka_producer import ProducerConfig, ResilientProducer
 from bridge.statuses import KNOWN_STATUSES
 from bridge.vtex.config_api import ConfigApiClient
