@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.accounts import AccountRegistry
-from bridge.dev.run import DevError, _children_settings, make_plan
+from bridge.dev.plan import DevError, children_settings, make_plan
 from bridge.settings import load_settings
 
 
@@ -20,7 +20,7 @@ class TestPlan:
         assert plan.env["VTEX_BRIDGE_VTEX_BASE_URL"] == f"{plan.sim_url}/accounts/{{account}}"
         accounts_file = Path(plan.env["VTEX_BRIDGE_ACCOUNTS_FILE"])
         assert tmp_path == accounts_file.parent and 0o600 == accounts_file.stat().st_mode & 0o777
-        registry = AccountRegistry.from_settings(_children_settings(plan))
+        registry = AccountRegistry.from_settings(children_settings(plan))
         assert tuple(plan.accounts) == registry.names()
         assert [f"{plan.sim_url}/accounts/{name}" for name in plan.accounts] == [a.base_url for a in registry]
         secrets = {a.hook_secrets[0].get_secret_value() for a in registry}
