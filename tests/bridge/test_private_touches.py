@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
+import importlib.machinery
 import inspect
 import textwrap
 from collections.abc import Iterator
@@ -60,7 +60,7 @@ OURS: dict[tuple[str, str], str] = {
 
 
 def _library_root(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
+    spec = importlib.machinery.PathFinder.find_spec(name)  # faust, once imported, has no __spec__
     assert spec is not None and spec.origin is not None
     return Path(spec.origin).parent
 
