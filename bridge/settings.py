@@ -284,7 +284,7 @@ class Settings(BaseSettings):
     #: log and exits with code 3 (bridge.stop_watchdog). Keep a supervisor's own grace period longer
     #: (Kubernetes' terminationGracePeriodSeconds defaults to 30 s).
     worker_stop_timeout_s: float = Field(default=45.0, gt=0.0, le=3600.0)
-    #: Bound on the offset commit Faust makes while the worker stops (processors.app.bound_final_commit):
+    #: Bound on the offset commit Faust makes while the worker stops (faust_adapter.bound_final_commit):
     #: during a broker outage it would wait for the broker; skipped past this, nothing is lost.
     worker_stop_commit_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0)
     #: Replication factor of the topics the worker creates (1 suits a single local broker only).
