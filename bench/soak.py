@@ -17,7 +17,7 @@ worker committed the input's end) and the status topics are read back. The last 
 * `processes.<name>`: each service's process tree summed (`process_count`: the ingress runs worker
   processes of its own): RSS at the end of warm-up and at the end, `rss_slope_mb_per_10min` after
   warm-up (least squares; also over the last half), for the worker and the ingress `rss_steps` (jumps
-  of 2 MB or more between samples with the lag peak before each, and the slope without them), CPU ms
+  of 2 MB or more between samples with the lag peak before each), CPU ms
   per event in the first and last window after warm-up and their `cpu_drift` (last ÷ first), fds;
 * `lag` and `feed_backlog`: max, last and slope per minute after warm-up (plus the feed's oldest age);
 * `simulator_cpu_ms_per_hook`: the simulator's CPU per hook attempt, first and last window and drift;
@@ -575,16 +575,13 @@ def warmup_end(samples: Sequence[Sample], minimum_s: float) -> tuple[float, floa
     return max(minimum_s, reached or 0.0), reached
 
 
-def rss_steps(measured: Sequence[Sample], name: str) -> dict[str, Any]:
-    """Split a process's RSS growth into steps and the slope between them.
-
-    A step is a change of at least `RSS_STEP_MB` between two samples, shown with the worker group's
-    lag peak in the minute before it: a worker catching up a backlog holds more events at once and
-    its heap keeps that high-water mark. The slope with the steps taken out is the growth that comes
-    with the run's length (orders, entries, anything kept per event) rather than with its bursts."""
+def rss_steps(measured: Sequence[Sample], name: str) -> list[dict[str, Any]]:
+    """A process's RSS steps: changes of at least `RSS_STEP_MB` between two samples, each with the
+    worker group's lag peak in the minute before it. A worker catching up a backlog holds more events
+    at once and its heap keeps that high-water mark (a step up after a lag peak), or gives memory back
+    (a step down); growth with the run's length instead (anything kept per order or event) is a
+    steady slope without steps."""
     steps: list[dict[str, Any]] = []
-    offset = 0.0
-    points = [(measured[0].at, measured[0].rss_mb.get(name, 0.0))] if measured else []
     for a, b in itertools.pairwise(measured):
         change = b.rss_mb.get(name, 0.0) - a.rss_mb.get(name, 0.0)
         if abs(change) >= RSS_STEP_MB:
@@ -592,9 +589,7 @@ def rss_steps(measured: Sequence[Sample], name: str) -> dict[str, Any]:
             steps.append(
                 {"at_min": round(b.at / 60, 1), "mb": round(change, 1), "lag_peak": max(lags, default=None)}
             )
-            offset += change
-        points.append((b.at, b.rss_mb.get(name, 0.0) - offset))
-    return {"steps": steps, "slope_without_steps_mb_per_10min": round(slope_per_s(points) * 600, 1)}
+    return steps
 
 
 def rocksdb_figures(samples: Sequence[Sample]) -> dict[str, Any]:
