@@ -29,6 +29,7 @@ from bridge.vtex.oms import OmsClient, OmsClients
 from processors import dedup
 from processors.cpu_load import CpuLoad
 from processors.lanes import LaneScheduler, LanesClosed
+from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
 from processors.pending import pending_view
 from processors.pipeline import OrderReader, Pipeline, Work
@@ -57,8 +58,6 @@ LOAD_TIMEOUT_S: Final = 300.0
 BEHIND_RECORDS: Final = 100
 #: Bound of reading the input topic's partition count for the OMS budget share at a rebalance.
 BUDGET_ADMIN_TIMEOUT_S: Final = 10.0
-#: Share of one core above which the worker counts as CPU-bound (see `Runtime._txn_linger_s`).
-CPU_BOUND_LOAD: Final = 0.8
 
 
 class Runtime:
@@ -147,6 +146,12 @@ class Runtime:
         self.highwater_fn: Callable[[int], int | None] = lambda _partition: None
         self._submitted: dict[int, int] = {}
         self.cpu_load = CpuLoad()
+        self.linger = TxnLinger(
+            settings,
+            saturated=lambda: self.lanes.saturated,
+            behind=self.behind,
+            cpu_busy=lambda: self.cpu_load.busy(),
+        )
         if self._budgets:
             self.metrics.bind_budget({name: budget.rate for name, budget in self._budgets.items()})
         self.metrics.bind_account_in_flight(self._in_flight_by_account, self._oldest_by_account)
@@ -456,23 +461,8 @@ class Runtime:
         return highwater - 1 - self._submitted.get(partition, -1) > BEHIND_RECORDS
 
     def _txn_linger_s(self, partition: int) -> float:
-        """How long the writer of `partition` waits for other lanes before a transaction.
-
-        Behind (records wait in Kafka) and limited by the worker's one core, larger transactions cost
-        the worker and the broker less per event, which leaves more of the core to fetch and process;
-        the wait is queueing those events would see anyway. Limited by the lane slots instead (every
-        slot busy, the core not), a longer wait would only hold the slots longer: fewer events per
-        second when OMS latency bounds each lane, so the wait is short. Caught up with slots free,
-        waiting costs latency only, and fewer transactions spare the broker (and the box) enough CPU
-        to cut the queueing that makes the tail.
-        """
-        settings = self.settings
-        saturated = self.lanes.saturated
-        if self.behind(partition) and (not saturated or self.cpu_load.busy() >= CPU_BOUND_LOAD):
-            return settings.worker_txn_linger_backlog_ms / 1000
-        if saturated:
-            return settings.worker_txn_linger_saturated_ms / 1000
-        return settings.worker_txn_linger_ms / 1000
+        """How long the writer of `partition` waits for other lanes (`processors.linger`)."""
+        return self.linger.seconds(partition)
 
     def _timeline_config(self, partition: int) -> TimelineConfig | None:
         settings = self.settings

@@ -119,6 +119,8 @@ class _Write:
     state: Sequence[StateChange]
     timeline: Sequence[TimelineOp] = ()
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    #: When it was queued: the linger counts from the first write of a transaction (`processors.linger`).
+    queued: float = field(default_factory=time.monotonic)
 
 
 class PartitionWriter:
@@ -282,7 +284,9 @@ class PartitionWriter:
                 # cost the broker far less than many small ones (each writes markers to every partition).
                 # Only when lanes do write concurrently: a lone writer would just wait for nobody (and
                 # the owner is not even asked how long to wait).
-                linger = self._group_linger()
+                # Counted from when the first write was queued: one that waited behind the previous
+                # commit already gave the others that long to join.
+                linger = self._group_linger() - (time.monotonic() - first.queued)
                 if linger > 0:
                     await asyncio.sleep(linger)
             group = [first]
