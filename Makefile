@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# `make run ACCOUNTS=2` demos two simulated VTEX accounts (`vtex-bridge dev --accounts 2`).
-ACCOUNTS ?= 1
+# `make run ACCOUNTS=2` demos two simulated VTEX accounts (`vtex-bridge dev --accounts 2`). ACCOUNTS and
+# STORE are set on the make command line only (an environment variable of that name is ignored).
+ACCOUNTS = 1
 run: $(STAMP)
 	$(BIN)/vtex-bridge dev --accounts $(ACCOUNTS)
 
@@ -46,7 +47,7 @@ bench: $(STAMP)
 # the last line is JSON (RSS slopes, CPU-per-event drift, lag and feed backlog trends, accounting).
 # STORE=memory soaks the in-memory store (its growth against the sizing rule) instead of RocksDB.
 SOAK_MINUTES ?= 20
-STORE ?= rocksdict://
+STORE = rocksdict://
 soak: $(STAMP)
 	env -u KAFKA_BOOTSTRAP_SERVERS SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m bench.soak --store $(STORE)
 
