@@ -105,7 +105,7 @@ async def wait_done(
 
 def emitted(metrics_text: str) -> int:
     for family in text_string_to_metric_families(metrics_text):
-        if family.name == "bridge_processor_events":
+        if family.name == "vtex_bridge_processor_events":
             return int(sum(s.value for s in family.samples if s.labels.get("outcome") == "emitted"))
     return 0
 

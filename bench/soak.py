@@ -12,7 +12,7 @@ worker committed the input's end) and the status topics are read back. The last 
 
 * `warmup_minutes`: at least `--warmup-minutes` (default min(5, 1/4 of the run)) and, on RocksDB, until
   the worker's RocksDB memory reached its level: its budget `--rocksdb-memory-mb` (default 32, small so
-  it fills within the warm-up; the worker's `bridge_processor_rocksdb_memory_bytes`) or, when what it
+  it fills within the warm-up; the worker's `vtex_bridge_processor_rocksdb_memory_bytes`) or, when what it
   reads and writes is smaller, 90 % of its highest usage (`rocksdb_level_reached_min`, `rocksdb`);
 * `processes.<name>`: each service's process tree summed (`process_count`: the ingress runs worker
   processes of its own): RSS at the end of warm-up and at the end, `rss_slope_mb_per_10min` after
@@ -116,12 +116,12 @@ MEMORY_BYTES_PER_ENTRY: Final = 290
 MEMORY_GROWTH_RATIO_TARGET: Final = 1.2
 #: The worker's /metrics series the soak samples, under the name a sample keeps them.
 WORKER_METRICS: Final = {
-    'bridge_processor_rocksdb_memory_bytes{kind="budget"}': "rocksdb_budget",
-    'bridge_processor_rocksdb_memory_bytes{kind="block_cache"}': "rocksdb_block_cache",
-    'bridge_processor_rocksdb_memory_bytes{kind="memtables"}': "rocksdb_memtables",
-    "bridge_processor_state_keys": "state_keys",
-    "bridge_processor_timeline_orders": "timeline_orders",
-    'bridge_processor_events_total{outcome="emitted"}': "emitted",
+    'vtex_bridge_processor_rocksdb_memory_bytes{kind="budget"}': "rocksdb_budget",
+    'vtex_bridge_processor_rocksdb_memory_bytes{kind="block_cache"}': "rocksdb_block_cache",
+    'vtex_bridge_processor_rocksdb_memory_bytes{kind="memtables"}': "rocksdb_memtables",
+    "vtex_bridge_processor_state_keys": "state_keys",
+    "vtex_bridge_processor_timeline_orders": "timeline_orders",
+    'vtex_bridge_processor_events_total{outcome="emitted"}': "emitted",
 }
 
 
@@ -305,7 +305,7 @@ def parse_worker_metrics(text: str) -> dict[str, float]:
         with contextlib.suppress(ValueError):
             if series in WORKER_METRICS:
                 out[WORKER_METRICS[series]] = float(value)
-            if series.startswith("bridge_processor_events_total{"):
+            if series.startswith("vtex_bridge_processor_events_total{"):
                 events += float(value)
     out["events"] = events
     return out

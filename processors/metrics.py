@@ -25,74 +25,79 @@ class ProcessorMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter(
-            "bridge_processor_events_total", "Input events by outcome", ["outcome"], registry=r
+            "vtex_bridge_processor_events_total", "Input events by outcome", ["outcome"], registry=r
         )
-        self.late = Counter("bridge_processor_late_events_total", "Events emitted flagged late", registry=r)
+        self.late = Counter(
+            "vtex_bridge_processor_late_events_total", "Events emitted flagged late", registry=r
+        )
         self.records_written = Counter(
-            "bridge_processor_records_written_total",
+            "vtex_bridge_processor_records_written_total",
             "Records committed to downstream and dead-letter topics, by topic (Kafka offsets overcount them:"
             " every transaction's commit marker takes an offset too)",
             ["topic"],
             registry=r,
         )
         self.unknown_route = Counter(
-            "bridge_processor_unknown_route_total", "Events routed to the unknown topic", registry=r
+            "vtex_bridge_processor_unknown_route_total", "Events routed to the unknown topic", registry=r
         )
         self.dead_letters = Counter(
-            "bridge_processor_dead_letters_total", "Events dead-lettered, by reason", ["reason"], registry=r
+            "vtex_bridge_processor_dead_letters_total",
+            "Events dead-lettered, by reason",
+            ["reason"],
+            registry=r,
         )
         self.oms_requests = Counter(
-            "bridge_oms_requests_total",
+            "vtex_bridge_oms_requests_total",
             "OMS Get-order attempts by VTEX account and HTTP status (429: throttled)",
             ["account", "status"],
             registry=r,
         )
         self.oms_latency = Histogram(
-            "bridge_oms_request_seconds",
+            "vtex_bridge_oms_request_seconds",
             "OMS Get-order latency",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
         self.oms_throttle_wait = Counter(
-            "bridge_oms_throttle_wait_seconds_total",
+            "vtex_bridge_oms_throttle_wait_seconds_total",
             "Time held by 429 Retry-After cool-downs, by VTEX account",
             ["account"],
             registry=r,
         )
         self.account_events = Counter(
-            "bridge_processor_account_events_total",
+            "vtex_bridge_processor_account_events_total",
             "Input events by VTEX account (a configured one, else `_unknown`) and outcome",
             ["account", "outcome"],
             registry=r,
         )
         self.oms_fetches = Counter(
-            "bridge_processor_order_fetches_total",
+            "vtex_bridge_processor_order_fetches_total",
             "Orders fetched (one serves a whole per-order batch)",
             registry=r,
         )
         self.retries = Counter(
-            "bridge_processor_retries_total", "Processing retries by cause", ["cause"], registry=r
+            "vtex_bridge_processor_retries_total", "Processing retries by cause", ["cause"], registry=r
         )
         self.txn_seconds = Histogram(
-            "bridge_processor_commit_seconds",
+            "vtex_bridge_processor_commit_seconds",
             "Transactional commit latency (downstream + state)",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=r,
         )
         self.e2e_seconds = Histogram(
-            "bridge_processor_end_to_end_seconds",
+            "vtex_bridge_processor_end_to_end_seconds",
             "From ingress receipt (received_at) to downstream commit",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0),
             registry=r,
         )
         self.halted = Gauge(
-            "bridge_processor_halted",
+            "vtex_bridge_processor_halted",
             "1 while OMS refuses our credentials for an account (its events wait; consumption stops when"
             " every account is refused)",
             registry=r,
         )
         self.account_halted = Gauge(
-            "bridge_processor_account_halted",
+            "vtex_bridge_processor_account_halted",
             "1 while OMS refuses our credentials for this VTEX account",
             ["account"],
             registry=r,
@@ -102,33 +107,39 @@ class ProcessorMetrics:
         self._recent_calls: dict[str, deque[float]] = {}
         self._budget = _AccountBudgets(self)
         r.register(self._budget)
-        self.in_flight = Gauge("bridge_processor_in_flight_events", "Events read and not done", registry=r)
-        self.lanes = Gauge("bridge_processor_active_lanes", "Orders with events in flight", registry=r)
-        self.state_keys = Gauge("bridge_processor_state_keys", "Orders held in the de-dup table", registry=r)
+        self.in_flight = Gauge(
+            "vtex_bridge_processor_in_flight_events", "Events read and not done", registry=r
+        )
+        self.lanes = Gauge("vtex_bridge_processor_active_lanes", "Orders with events in flight", registry=r)
+        self.state_keys = Gauge(
+            "vtex_bridge_processor_state_keys", "Orders held in the de-dup table", registry=r
+        )
         self.lag = Gauge(
-            "bridge_processor_consumer_lag", "Sum over assigned partitions of end - committed", registry=r
+            "vtex_bridge_processor_consumer_lag",
+            "Sum over assigned partitions of end - committed",
+            registry=r,
         )
         self._partition_lag = _PartitionLag()
         r.register(self._partition_lag)
         self._oldest_unfinished = _PartitionGauge(
-            "bridge_processor_oldest_unfinished_seconds",
+            "vtex_bridge_processor_oldest_unfinished_seconds",
             "Input partition assigned to this worker: age of its oldest event read and not finished (it holds"
             " the partition's committed offset back)",
         )
         r.register(self._oldest_unfinished)
         self._account_in_flight = _AccountGauge(
-            "bridge_processor_account_in_flight_events",
+            "vtex_bridge_processor_account_in_flight_events",
             "Events read and not done, by VTEX account (a configured one, else `_unknown`)",
         )
         r.register(self._account_in_flight)
         self._account_oldest = _AccountGauge(
-            "bridge_processor_account_oldest_in_flight_seconds",
+            "vtex_bridge_processor_account_oldest_in_flight_seconds",
             "Age (since the ingress received it) of the oldest event in flight, by VTEX account: how far"
             " behind an account whose OMS is slow or down is (0 when none is in flight)",
         )
         r.register(self._account_oldest)
         self.in_flight_orders_limit = Gauge(
-            "bridge_processor_in_flight_orders_limit",
+            "vtex_bridge_processor_in_flight_orders_limit",
             "Orders enriched at once at most (worker_max_in_flight_orders); active_lanes / this = saturation",
             registry=r,
         )
@@ -232,20 +243,20 @@ def _trim(calls: deque[float], now: float) -> None:
 
 
 class _AccountBudgets(Collector):
-    """`bridge_oms_budget_limit_per_s{account}` and `bridge_oms_budget_utilisation{account}` at scrape."""
+    """`vtex_bridge_oms_budget_limit_per_s{account}` and `..._budget_utilisation{account}` at scrape."""
 
     def __init__(self, metrics: ProcessorMetrics) -> None:
         self._metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
         limit = GaugeMetricFamily(
-            "bridge_oms_budget_limit_per_s",
+            "vtex_bridge_oms_budget_limit_per_s",
             "OMS calls per second this worker may make now for a VTEX account: its share of the account's"
             " budget (partitions owned / all), cut after 429s",
             labels=["account"],
         )
         use = GaugeMetricFamily(
-            "bridge_oms_budget_utilisation",
+            "vtex_bridge_oms_budget_utilisation",
             "OMS calls of a VTEX account in the last second / its per-second budget here",
             labels=["account"],
         )
@@ -287,7 +298,7 @@ class _PartitionGauge(Collector):
 
 
 class _PartitionLag(Collector):
-    """`bridge_processor_partition_lag{partition}`: end - committed of each input partition assigned here.
+    """`vtex_bridge_processor_partition_lag{partition}`: end - committed of each assigned input partition.
 
     A collector rather than a labelled Gauge so that a partition revoked from this worker disappears
     from its series at the next scrape instead of lingering with its last value.
@@ -298,7 +309,7 @@ class _PartitionLag(Collector):
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
-            "bridge_processor_partition_lag",
+            "vtex_bridge_processor_partition_lag",
             "Input partition assigned to this worker: end - committed offset",
             labels=["partition"],
         )

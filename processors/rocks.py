@@ -15,7 +15,7 @@ partition with little traffic does not sit on a large arena. The write-ahead log
 are caches rebuilt from the changelog topics on every assignment (`processors.state`) and deleted on
 close, so a WAL would only cost disk writes and page cache.
 
-The figures are exported (`bridge_processor_rocksdb_memory_bytes`) so the budget can be compared with
+The figures are exported (`vtex_bridge_processor_rocksdb_memory_bytes`) so the budget can be compared with
 what RocksDB really holds; docs/operations.md has the sizing rule and the pod limit that matches it.
 """
 
@@ -119,7 +119,7 @@ class RocksMemory(Collector):
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
-            "bridge_processor_rocksdb_memory_bytes",
+            "vtex_bridge_processor_rocksdb_memory_bytes",
             "RocksDB memory of this worker's databases: budget (worker_rocksdb_memory_mb), memtable_limit"
             " (flushes start there), block_cache (usage, memtables included), memtables, and"
             " block_cache_capacity as RocksDB reports it (while a database is open)",
@@ -129,7 +129,7 @@ class RocksMemory(Collector):
             family.add_metric([kind], value)
         yield family
         yield GaugeMetricFamily(
-            "bridge_processor_rocksdb_databases",
+            "vtex_bridge_processor_rocksdb_databases",
             "RocksDB databases open in this worker",
             value=self.databases,
         )

@@ -452,8 +452,8 @@ class Bridge:
                 continue
             text = await self._get_text(f"http://127.0.0.1:{self.worker_ports[child.name]}/metrics")
             for family, target in (
-                ("bridge_processor_events", events),
-                ("bridge_processor_retries", retries),
+                ("vtex_bridge_processor_events", events),
+                ("vtex_bridge_processor_retries", retries),
             ):
                 for label, value in probes.counter_totals(text, family).items():
                     target[label] = target.get(label, 0) + value

@@ -17,14 +17,14 @@ from bridge.dev.kafka_view import KafkaSnapshot
 from bridge.dev.scrape import Samples, by_label, total
 
 INGRESS_REQUESTS: Final = "vtex_bridge_ingress_requests_total"
-WORKER_EVENTS: Final = "bridge_processor_events_total"
-WORKER_RECORDS: Final = "bridge_processor_records_written_total"
-WORKER_LATE: Final = "bridge_processor_late_events_total"
-WORKER_DEAD: Final = "bridge_processor_dead_letters_total"
-WORKER_FETCHES: Final = "bridge_processor_order_fetches_total"
-WORKER_LAG: Final = "bridge_processor_consumer_lag"
-WORKER_HALTED: Final = "bridge_processor_halted"
-OMS_REQUESTS: Final = "bridge_oms_requests_total"
+WORKER_EVENTS: Final = "vtex_bridge_processor_events_total"
+WORKER_RECORDS: Final = "vtex_bridge_processor_records_written_total"
+WORKER_LATE: Final = "vtex_bridge_processor_late_events_total"
+WORKER_DEAD: Final = "vtex_bridge_processor_dead_letters_total"
+WORKER_FETCHES: Final = "vtex_bridge_processor_order_fetches_total"
+WORKER_LAG: Final = "vtex_bridge_processor_consumer_lag"
+WORKER_HALTED: Final = "vtex_bridge_processor_halted"
+OMS_REQUESTS: Final = "vtex_bridge_oms_requests_total"
 FEED_PRODUCED: Final = "vtex_bridge_feed_poller_records_produced_total"
 FEED_COMMITTED: Final = "vtex_bridge_feed_poller_items_committed_total"
 

@@ -73,7 +73,9 @@ def add_console(
             log.warning("weak console token accepted in the dev profile", extra={"problem": problem})
     if timeline_orders is not None:
         Gauge(
-            "bridge_processor_timeline_orders", "Orders with a timeline on this worker", registry=registry
+            "vtex_bridge_processor_timeline_orders",
+            "Orders with a timeline on this worker",
+            registry=registry,
         ).set_function(timeline_orders)
     console = Console(
         runtime=runtime,

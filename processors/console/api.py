@@ -96,18 +96,20 @@ CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
 def console_metrics(registry: CollectorRegistry) -> tuple[Counter, Counter, Counter]:
     return (
         Counter(
-            "bridge_console_requests_total",
+            "vtex_bridge_console_requests_total",
             "Console API requests by endpoint and status",
             ["endpoint", "status"],
             registry=registry,
         ),
         Counter(
-            "bridge_console_forwards_total",
+            "vtex_bridge_console_forwards_total",
             "Order lookups forwarded to the partition's owner, by outcome",
             ["outcome"],
             registry=registry,
         ),
-        Counter("bridge_console_replays_total", "Replays run from the console", ["kind"], registry=registry),
+        Counter(
+            "vtex_bridge_console_replays_total", "Replays run from the console", ["kind"], registry=registry
+        ),
     )
 
 

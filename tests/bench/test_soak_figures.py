@@ -158,13 +158,13 @@ class TestMemoryStoreGrowth:
 def test_worker_metrics_from_the_exposition() -> None:
     text = "\n".join(
         [
-            "# TYPE bridge_processor_events_total counter",
-            'bridge_processor_events_total{outcome="emitted"} 10.0',
-            'bridge_processor_events_total{outcome="duplicate"} 4.0',
-            'bridge_processor_events_created{outcome="emitted"} 1.7e+09',
-            "bridge_processor_state_keys 3.0",
-            'bridge_processor_rocksdb_memory_bytes{kind="budget"} 3.3554432e+07',
-            'bridge_processor_rocksdb_memory_bytes{kind="block_cache"} 1.6e+07',
+            "# TYPE vtex_bridge_processor_events_total counter",
+            'vtex_bridge_processor_events_total{outcome="emitted"} 10.0',
+            'vtex_bridge_processor_events_total{outcome="duplicate"} 4.0',
+            'vtex_bridge_processor_events_created{outcome="emitted"} 1.7e+09',
+            "vtex_bridge_processor_state_keys 3.0",
+            'vtex_bridge_processor_rocksdb_memory_bytes{kind="budget"} 3.3554432e+07',
+            'vtex_bridge_processor_rocksdb_memory_bytes{kind="block_cache"} 1.6e+07',
         ]
     )
     assert {

@@ -10,7 +10,7 @@ from bridge.dev.dashboard import Snapshot, records_per_topic, render
 from bridge.dev.kafka_view import KafkaSnapshot, RecentOrder, input_lag, newest_orders
 from bridge.dev.scrape import Samples
 
-WRITTEN = "bridge_processor_records_written_total"
+WRITTEN = "vtex_bridge_processor_records_written_total"
 
 
 def worker(**per_topic: float) -> Samples:

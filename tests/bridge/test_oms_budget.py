@@ -100,7 +100,7 @@ class TestRuntimeShare:
         await runtime._share_budget(set(range(6)))  # a worker left: this one took more partitions
         assert 45.0 == pytest.approx(oms.budget.rate())
         exported = runtime.metrics.registry.get_sample_value(
-            "bridge_oms_budget_limit_per_s", {"account": "acme"}
+            "vtex_bridge_oms_budget_limit_per_s", {"account": "acme"}
         )
         assert 45.0 == pytest.approx(exported)
 

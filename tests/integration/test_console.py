@@ -200,7 +200,7 @@ class TestConsoleAccess:
             metrics = f"http://127.0.0.1:{worker.port}"
             for path in ("/console", "/api/orders/ord-x", "/api/dead-letters"):
                 assert 404 == (await _status(metrics + path, AUTH)), path
-            assert "bridge_console_requests_total" in await worker.metrics()
+            assert "vtex_bridge_console_requests_total" in await worker.metrics()
             # No login, a wrong token, an untrusted proxy identity: 401; the page itself has no data.
             for headers in ({}, {"Authorization": "Bearer " + TOKEN[::-1]}, {"X-Forwarded-User": "eve"}):
                 for path in ("/api/orders/ord-x", "/api/dead-letters", "/api/session"):

@@ -36,7 +36,7 @@ def _get(url: str) -> str | None:
 
 def _emitted(metrics: str, account: str) -> float:
     """The worker's emitted events of `account`, from its /metrics text."""
-    prefix = f'bridge_processor_account_events_total{{account="{account}",outcome="emitted"}} '
+    prefix = f'vtex_bridge_processor_account_events_total{{account="{account}",outcome="emitted"}} '
     return sum(float(line[len(prefix) :]) for line in metrics.splitlines() if line.startswith(prefix))
 
 

@@ -60,7 +60,7 @@ class TestPoisonOrder:
             await produce(kafka_bootstrap, config.input_topic, [hook("ord-poison", "invoiced", 2.0)])
             await wait_until(lambda: _count(kafka_bootstrap, topic, 21), timeout=60, message="poison order")
             metrics = await worker.metrics()
-            assert 'bridge_processor_oldest_unfinished_seconds{partition="0"}' in metrics
+            assert 'vtex_bridge_processor_oldest_unfinished_seconds{partition="0"}' in metrics
             assert 0 == await worker.terminate()
         records = [m for m in await read_all(kafka_bootstrap, topic) if m.key == b"ord-poison"]
         assert 1 == len(records)

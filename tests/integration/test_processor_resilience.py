@@ -58,7 +58,7 @@ class TestOmsFailures:
             await worker.start()
             await produce(kafka_bootstrap, config.input_topic, events)
             await worker.wait_for(lambda h: h.get("halted") is True, 30, "halted")
-            assert "bridge_processor_halted 1.0" in await worker.metrics()
+            assert "vtex_bridge_processor_halted 1.0" in await worker.metrics()
             fake_oms.auth_broken = False
             topic = config.status_topic("invoiced")
             await wait_until(lambda: _count(kafka_bootstrap, topic, 5), timeout=60, message="resumed")
@@ -79,7 +79,7 @@ class TestOmsFailures:
             await produce(kafka_bootstrap, config.input_topic, events)
             topic = config.status_topic("handling")
             await wait_until(lambda: _count(kafka_bootstrap, topic, 5), timeout=90, message="all emitted")
-            assert 'bridge_processor_retries_total{cause="oms"}' in await worker.metrics()
+            assert 'vtex_bridge_processor_retries_total{cause="oms"}' in await worker.metrics()
             assert 0 == await worker.terminate()
         assert [] == await read_all(kafka_bootstrap, config.dead_letter_topic, timeout=10)
         assert 5 == len(await downstream(kafka_bootstrap, [topic]))

@@ -145,9 +145,9 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
         assert {"alpha"} == {r["account"] for r in flowed}
         await wait_until(lambda: beta.simulator.counters["oms_5xx"] >= outage_5xx + 2, timeout=30)
         metrics = await worker.metrics()
-        assert f'bridge_processor_account_in_flight_events{{account="beta"}} {float(ORDERS)}' in metrics
-        assert 'bridge_processor_account_in_flight_events{account="alpha"} 0.0' in metrics
-        assert 0.0 < sample(metrics, 'bridge_processor_account_oldest_in_flight_seconds{account="beta"}')
+        assert f'vtex_bridge_processor_account_in_flight_events{{account="beta"}} {float(ORDERS)}' in metrics
+        assert 'vtex_bridge_processor_account_in_flight_events{account="alpha"} 0.0' in metrics
+        assert 0.0 < sample(metrics, 'vtex_bridge_processor_account_oldest_in_flight_seconds{account="beta"}')
         beta.controls.oms_5xx_rate = 0.0
         after = records(await read_all(kafka_bootstrap, invoiced, expected=2 * ORDERS, timeout=90))
         assert sorted(beta_orders) == sorted(r["order_id"] for r in after if r["account"] == "beta")
@@ -166,8 +166,8 @@ async def test_each_account_from_its_own_oms_and_one_accounts_trouble_does_not_s
         assert sorted(beta_orders) == sorted(r["order_id"] for r in after if r["account"] == "beta")
 
         metrics = await worker.metrics()
-        assert 'bridge_oms_requests_total{account="beta",status="429"}' in metrics
-        assert 'bridge_processor_account_events_total{account="alpha",outcome="emitted"}' in metrics
+        assert 'vtex_bridge_oms_requests_total{account="beta",status="429"}' in metrics
+        assert 'vtex_bridge_processor_account_events_total{account="alpha",outcome="emitted"}' in metrics
         dead = records(await read_all(kafka_bootstrap, config.dead_letter_topic, timeout=10))
         assert ["unknown-account"] == [d["reason"] for d in dead]  # nothing of beta's was dead-lettered
 

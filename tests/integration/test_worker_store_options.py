@@ -27,9 +27,9 @@ def gauges(text: str) -> dict[str, float]:
     found: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "bridge_processor_rocksdb_memory_bytes":
+            if sample.name == "vtex_bridge_processor_rocksdb_memory_bytes":
                 found[sample.labels["kind"]] = sample.value
-            elif sample.name == "bridge_processor_rocksdb_databases":
+            elif sample.name == "vtex_bridge_processor_rocksdb_databases":
                 found["databases"] = sample.value
     return found
 

@@ -37,7 +37,7 @@ async def console(aiohttp_client: ClientFactory, config: Settings, **client: Any
 
 
 def refusals(client: Client, status: int) -> float:
-    """The console's count of requests refused with `status` (bridge_console_requests_total)."""
+    """The console's count of requests refused with `status` (vtex_bridge_console_requests_total)."""
     assert client.app is not None
     samples = [s for metric in client.app[CONSOLE].requests.collect() for s in metric.samples]
     return sum(

@@ -14,7 +14,8 @@ from bridge.settings import load_settings
 from bridge.vtex.errors import OmsAuthError, OmsUnavailable, OrderNotFound
 from processors.dedup import OrderMemory
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Pipeline, Work, _epoch_seconds
+from processors.outcomes import epoch_seconds as _epoch_seconds
+from processors.pipeline import Pipeline, Work
 from processors.records import Outgoing
 from processors.routing import Router
 from processors.state import MemoryState

@@ -92,7 +92,9 @@ async def test_each_event_is_enriched_from_its_own_account() -> None:
     assert [1, 1, 1] == [v["order_sequence"] for v in values(writer)]
     assert {"o1", "beta/o1", "o2"} == set(writer.state.order_ids())
     sample = metrics.registry.get_sample_value
-    assert 1.0 == sample("bridge_processor_account_events_total", {"account": "beta", "outcome": "emitted"})
+    assert 1.0 == sample(
+        "vtex_bridge_processor_account_events_total", {"account": "beta", "outcome": "emitted"}
+    )
 
 
 async def test_unknown_account_is_dead_lettered_without_a_read() -> None:
@@ -104,9 +106,9 @@ async def test_unknown_account_is_dead_lettered_without_a_read() -> None:
     assert ("dlq", "unknown-account", "zeta") == (writer.records[-1].topic, dead["reason"], dead["account"])
     assert "'zeta' is not configured" in dead["detail"] and [7] == acks
     sample = metrics.registry.get_sample_value
-    assert 1.0 == sample("bridge_processor_dead_letters_total", {"reason": "unknown-account"})
+    assert 1.0 == sample("vtex_bridge_processor_dead_letters_total", {"reason": "unknown-account"})
     assert 1.0 == sample(
-        "bridge_processor_account_events_total", {"account": "_unknown", "outcome": "dead_lettered"}
+        "vtex_bridge_processor_account_events_total", {"account": "_unknown", "outcome": "dead_lettered"}
     )
 
 
@@ -137,7 +139,9 @@ async def test_refused_credentials_halt_only_their_account() -> None:
     await asyncio.sleep(0.01)
     assert ["beta"] == pipeline.halted_accounts and not pipeline.halted
     assert pipeline.resumed.is_set()  # consumption goes on for alpha
-    assert 1.0 == metrics.registry.get_sample_value("bridge_processor_account_halted", {"account": "beta"})
+    assert 1.0 == metrics.registry.get_sample_value(
+        "vtex_bridge_processor_account_halted", {"account": "beta"}
+    )
     await handle(pipeline, event("a1", "alpha"), 1)
     readers["alpha"].error = OmsAuthError("OMS refused our credentials (401)", status=401)
     alpha = asyncio.create_task(handle(pipeline, event("a2", "alpha"), 2))

@@ -32,11 +32,11 @@ def options_file(db_dir: Path) -> dict[str, str]:
 
 
 def rocksdb_gauges(text: str) -> dict[str, float]:
-    """`bridge_processor_rocksdb_memory_bytes` by kind, from a /metrics text."""
+    """`vtex_bridge_processor_rocksdb_memory_bytes` by kind, from a /metrics text."""
     return {
         sample.labels["kind"]: sample.value
         for family in text_string_to_metric_families(text)
-        if family.name == "bridge_processor_rocksdb_memory_bytes"
+        if family.name == "vtex_bridge_processor_rocksdb_memory_bytes"
         for sample in family.samples
     }
 
