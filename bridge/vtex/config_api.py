@@ -146,10 +146,13 @@ class ConfigApiClient(VtexHttpClient):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConfigApiClient:
+        """Return a client of the settings' own account (its appToken from the variable or its file)."""
+        from bridge.accounts import own_app_token
+
         return cls(
             base_url=settings.vtex_url(),
             app_key=settings.vtex_app_key,
-            app_token=settings.vtex_app_token.get_secret_value(),
+            app_token=own_app_token(settings).get_secret_value(),
             timeout_s=settings.control_timeout_s,
         )
 
