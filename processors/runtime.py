@@ -1,10 +1,16 @@
 """The processor's moving parts for one worker, wired together, independent of Faust's API.
 
 `Runtime` owns the OMS clients (one per VTEX account of the registry, `bridge.accounts`), the per-order
-lanes, the pipeline, and one `PartitionWriter` (producer +
-state) per assigned input partition. The Faust app (`processors.app`) only feeds it: `submit` for each
-input record, `on_assigned`/`on_revoked` from the rebalance signals, `sweep` from a timer. Keeping this
-apart from Faust keeps the agent thin and lets the same code run under a plain consumer in benchmarks.
+lanes, the pipeline, and one `PartitionWriter` (producer + state) per assigned input partition. The
+Faust app (`processors.app`) only feeds it: `submit` for each input record, `on_assigned`/`on_revoked`
+from the rebalance signals, `sweep` from a timer. Keeping this apart from Faust keeps the agent thin
+and lets the same code run under a plain consumer in benchmarks.
+
+What is left here is the wiring and the partitions' lifecycle (assignment, healing a fenced writer,
+revocation, close); each other job is its own module, handed what it needs when it is built:
+`processors.epochs` (which assignment a record belongs to), `processors.writer_factory` (opening a
+writer), `processors.budget_share` (the OMS budget share), `processors.sweeps` (the TTL sweeps),
+`processors.linger` (the transaction linger) and `processors.account_load` (per-account gauges).
 """
 
 from __future__ import annotations
@@ -12,22 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar
-
-from aiokafka.errors import KafkaError
+from typing import Any, Final
 
 from bridge.accounts import AccountRegistry, order_key, split_order_key
 from bridge.events import InvalidEvent, decode_input_event
 from bridge.settings import Settings
-from bridge.timestamps import InvalidTimestamp, parse_timestamp
-from bridge.topics.cluster import admin_client
 from bridge.tracing import DISABLED, Tracing
 from bridge.vtex.budget import AccountBudget
 from bridge.vtex.oms import OmsClient, OmsClients
-from processors import dedup
+from processors.account_load import AccountLoad
+from processors.budget_share import BudgetShare
 from processors.cpu_load import CpuLoad
+from processors.epochs import Epochs
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
@@ -35,29 +39,22 @@ from processors.pending import pending_view
 from processors.pipeline import OrderReader, Pipeline, Work
 from processors.rocks import RocksMemory
 from processors.routing import router_for
-from processors.state import changelog_topic, is_rocks, new_state
-from processors.timeline import TimelineOp
-from processors.timeline_store import TimelineConfig, TimelineStore, new_timelines, timeline_topic
+from processors.state import is_rocks
+from processors.sweeps import Sweeper
+from processors.timeline_store import TimelineStore
 from processors.topic_limits import TopicLimits, cluster_describe
-from processors.writer import PartitionLost, PartitionWriter, RetryBatch
+from processors.writer import PartitionWriter
+from processors.writer_factory import LOAD_TIMEOUT_S, WriterFactory
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 #: How long a revocation waits for in-flight batches of the revoked partitions before abandoning them
 #: (they stay unacked and the next owner reprocesses them; the de-dup state makes that harmless).
 REVOKE_DRAIN_S: Final = 5.0
-#: State changes per sweep transaction (a sweep of a million expired keys is many small transactions).
-SWEEP_CHUNK: Final = 1000
-#: Bound of loading one partition's changelog at assignment.
-LOAD_TIMEOUT_S: Final = 300.0
 #: Records of a partition in Kafka beyond the last one handed to the lanes that make it "behind": its
 #: writer then waits `worker_txn_linger_backlog_ms` for larger transactions. Caught up at hundreds of
 #: events/s, fetched-but-not-yet-submitted records stay far below this.
 BEHIND_RECORDS: Final = 100
-#: Bound of reading the input topic's partition count for the OMS budget share at a rebalance.
-BUDGET_ADMIN_TIMEOUT_S: Final = 10.0
 
 
 class Runtime:
@@ -103,19 +100,17 @@ class Runtime:
         self.rocks = RocksMemory.from_settings(settings) if is_rocks(settings.worker_store) else None
         if self.rocks is not None:
             self.metrics.registry.register(self.rocks)
-        self._changelog = changelog_topic(settings.worker_app_id)
+        self._factory = WriterFactory(
+            settings, data_dir=data_dir, rocks=self.rocks, metrics=self.metrics, linger_s=self._txn_linger_s
+        )
         self.writers: dict[int, PartitionWriter] = {}
         self._ready: dict[int, asyncio.Event] = {}
-        self.epoch = 0
-        #: Set (and replaced) whenever `epoch` moves: wakes records waiting for a partition to be ready.
-        self._epoch_moved = asyncio.Event()
+        self.epochs = Epochs()
         #: Faust may signal a revocation while the previous assignment is still being handled.
         self._rebalance_lock = asyncio.Lock()
         self._healing: dict[int, asyncio.Task[None]] = {}
-        #: The input topic's partition count as read from the cluster (0 = not read yet).
-        self._input_partition_count = 0
-        self._owned: set[int] = set()
-        self._partition_count_read: asyncio.Task[None] | None = None
+        #: This worker's share of each account's OMS budget, set at every assignment.
+        self.budget_share = BudgetShare(settings, self._budgets)
         self.pipeline = Pipeline(
             settings,
             oms=self.oms,
@@ -154,7 +149,15 @@ class Runtime:
         )
         if self._budgets:
             self.metrics.bind_budget({name: budget.rate for name, budget in self._budgets.items()})
-        self.metrics.bind_account_in_flight(self._in_flight_by_account, self._oldest_by_account)
+        load = AccountLoad(self.lanes, self.accounts.names, self._account_label_of)
+        self.metrics.bind_account_in_flight(load.in_flight, load.oldest)
+        self.sweeper = Sweeper(
+            ttl_s=settings.worker_dedup_ttl_s,
+            clock=clock,
+            writers=self._ready_writers,
+            busy=self.lanes.has_lane,
+            swept=lambda: self.pipeline.waits.prune(self.lanes.has_lane),  # abandoned lanes' waits
+        )
         for name in self.accounts.names():  # every account's series exists from the start (alerts)
             self.metrics.account_halted.labels(name).set(0)
         self.metrics.bind(
@@ -167,27 +170,6 @@ class Runtime:
     def _account_label_of(self, key: str) -> str:
         """The account (metric label: a configured one or `_unknown`) of an order key."""
         return self.pipeline.account_label(split_order_key(key, self.default_account)[0])
-
-    def _in_flight_by_account(self) -> dict[str, float]:
-        """Events in flight per account label (from the lanes' keys; read at scrape time)."""
-        counts = dict.fromkeys(self.accounts.names(), 0.0)
-        for key, pending in self.lanes.pending_by_lane():
-            label = self._account_label_of(key)
-            counts[label] = counts.get(label, 0.0) + pending
-        return counts
-
-    def _oldest_by_account(self) -> dict[str, float]:
-        """Age of each account's oldest event in flight (since the ingress received it; 0 = none)."""
-        now = time.time()
-        oldest = dict.fromkeys(self.accounts.names(), 0.0)
-        for key, _pending in self.lanes.pending_by_lane():
-            running, queued = self.lanes.items(key)
-            head = running[0] if running else queued[0] if queued else None
-            received = None if head is None or head.event is None else _received(head.event.received_at)
-            if received is not None:
-                label = self._account_label_of(key)
-                oldest[label] = max(oldest.get(label, 0.0), now - received)
-        return oldest
 
     def _writer_for(self, partition: int) -> PartitionWriter | None:
         """Return the writer of an assigned partition (None when revoked); start healing a lost one."""
@@ -210,9 +192,14 @@ class Runtime:
                     log.warning(
                         "retaking a fenced partition still assigned here", extra={"partition": partition}
                     )
-                    await self._with_retry(partition, "heal", writer.retake)
+                    await self._factory.with_retry(partition, "heal", writer.retake)
         finally:
             self._healing.pop(partition, None)
+
+    @property
+    def epoch(self) -> int:
+        """The current assignment epoch (`processors.epochs`); `submit` drops records of older ones."""
+        return self.epochs.current
 
     async def start(self) -> None:
         if self.clients is not None:
@@ -223,9 +210,8 @@ class Runtime:
         """Drain briefly, then stop lanes, writers and the OMS client (unfinished events stay unacked)."""
         await self.lanes.wait_idle(timeout=REVOKE_DRAIN_S)
         await self.lanes.close()
-        self._move_epoch()  # records still waiting for a partition to load give up (unacked)
-        if self._partition_count_read is not None:
-            self._partition_count_read.cancel()
+        self.epochs.move()  # records still waiting for a partition to load give up (unacked)
+        self.budget_share.cancel()
         for task in list(self._healing.values()):
             task.cancel()
         await asyncio.gather(*self._healing.values(), return_exceptions=True)
@@ -260,7 +246,7 @@ class Runtime:
         ready = self._ready.get(partition)
         if ready is None or epoch != self.epoch:
             return False
-        if not ready.is_set() and not await self._wait_ready(ready, epoch):
+        if not ready.is_set() and not await self.epochs.wait_ready(ready, epoch):
             return False
         self._submitted[partition] = offset
         raw = value or b""
@@ -280,31 +266,6 @@ class Runtime:
             log.debug("record left unacked: the worker is stopping", extra={"position": work.position})
             return False
         return True
-
-    async def _wait_ready(self, ready: asyncio.Event, epoch: int) -> bool:
-        """Wait until the partition is ready (True) or the assignment it belonged to ended (False).
-
-        No time limit: while the partition is ours its state is being loaded (retried until it is), and
-        a record dropped here would stay unacked and hold back the partition's commits until the next
-        rebalance. A rebalance or stop moves the epoch, which ends the wait at once.
-        """
-        while not ready.is_set():
-            moved = self._epoch_moved
-            if epoch != self.epoch:
-                return False
-            waits = [asyncio.ensure_future(ready.wait()), asyncio.ensure_future(moved.wait())]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for wait in waits:
-                    wait.cancel()
-        return epoch == self.epoch
-
-    def _move_epoch(self) -> None:
-        """Start a new assignment epoch: records of the previous one are no longer accepted."""
-        self.epoch += 1
-        moved, self._epoch_moved = self._epoch_moved, asyncio.Event()
-        moved.set()
 
     def assign(self, partitions: Iterable[int]) -> asyncio.Task[None]:
         """Start taking `partitions` (`on_assigned`) in the background and return at once.
@@ -330,7 +291,7 @@ class Runtime:
             await self._on_assigned(set(partitions))
 
     async def _on_assigned(self, wanted: set[int]) -> None:
-        await self._share_budget(wanted)
+        await self.budget_share.share(wanted)
         await self._close_writers(sorted(set(self.writers) - wanted))
         kept = sorted(wanted & set(self.writers))
         new = sorted(wanted - set(self.writers))
@@ -349,67 +310,14 @@ class Runtime:
             },
         )
 
-    async def _share_budget(self, owned: set[int]) -> None:
-        """Take this worker's share of the account's OMS budget: the share of input partitions it owns.
-
-        Never waits on the cluster: a rebalance callback that held Faust's consumer for the seconds an
-        admin client needs to connect left a worker with its partitions assigned that never fetched.
-        The share starts from the best count known (read before, else the declared count) and is
-        corrected in the background once the input topic's real count is read.
-        """
-        if not self._budgets:
-            return
-        self._owned = set(owned)
-        self._apply_share(self._input_partition_count or self.settings.input_topic_partitions)
-        if not self._input_partition_count and (
-            self._partition_count_read is None or self._partition_count_read.done()
-        ):
-            self._partition_count_read = asyncio.create_task(self._read_input_partitions())
-
-    def _apply_share(self, total: int) -> None:
-        """Take `owned / total` of every account's budget (each account's events spread over all
-        partitions, so the same share of each account's budget is this worker's)."""
-        total = max(total, max(self._owned, default=-1) + 1)
-        for name, budget in self._budgets.items():
-            budget.set_share(len(self._owned), total)
-            log.info(
-                "OMS budget share",
-                extra={
-                    "account": name,
-                    "partitions": len(self._owned),
-                    "of": total,
-                    "calls_per_s": round(budget.rate(), 2),
-                    "account_calls_per_s": budget.account_per_s,
-                },
-            )
-
-    async def _read_input_partitions(self) -> None:
-        """Read the input topic's partition count from the cluster once, then correct the share.
-
-        Read once: a topic's partitions only grow through a reshard, which moves the group to a new
-        input topic (a new worker process). When it cannot be read, the next rebalance asks again.
-        """
-        try:
-            async with admin_client(self.settings.kafka_bootstrap_servers, BUDGET_ADMIN_TIMEOUT_S) as admin:
-                described = await asyncio.wait_for(
-                    admin.describe_topics([self.settings.input_topic]), BUDGET_ADMIN_TIMEOUT_S
-                )
-            count = len(described[0]["partitions"]) if described and not described[0]["error_code"] else 0
-        except Exception as exc:  # the broker is unreachable: the declared count stays the best guess
-            log.warning("could not read the input topic's partitions", extra={"error": repr(exc)})
-            return
-        if count:
-            self._input_partition_count = count
-            self._apply_share(count)
-
     async def _retake_writer(self, partition: int) -> bool:
         writer = self.writers[partition]
-        kept = await self._with_retry(partition, "retake", writer.retake)
+        kept = await self._factory.with_retry(partition, "retake", writer.retake)
         self._mark_ready(partition)
         return kept
 
     async def _open_writer(self, partition: int) -> bool:
-        writer = await self._with_retry(partition, "open", lambda: self._new_writer(partition))
+        writer = await self._factory.with_retry(partition, "open", lambda: self._factory.open(partition))
         self.writers[partition] = writer
         self._mark_ready(partition)
         return False
@@ -418,40 +326,6 @@ class Runtime:
         ready = self._ready.get(partition)
         if ready is not None:
             ready.set()
-
-    async def _with_retry(self, partition: int, what: str, action: Callable[[], Awaitable[T]]) -> T:
-        """Retry opening/retaking a partition through broker trouble (a crash would only restart it)."""
-        attempt = 0
-        while True:
-            try:
-                return await action()
-            except (KafkaError, TimeoutError, OSError):
-                attempt += 1
-                log.warning("could not %s partition %s; retrying", what, partition, exc_info=True)
-                await asyncio.sleep(min(self.settings.worker_retry_backoff_max_s, 0.2 * 2**attempt))
-
-    async def _new_writer(self, partition: int) -> PartitionWriter:
-        writer = PartitionWriter(
-            bootstrap=self.settings.kafka_bootstrap_servers,
-            app_id=self.settings.worker_app_id,
-            partition=partition,
-            changelog=self._changelog,
-            state_factory=lambda: new_state(
-                self.settings.worker_store, self._data_dir, partition, self.rocks
-            ),
-            load_timeout_s=LOAD_TIMEOUT_S,
-            produce_timeout_s=self.settings.worker_produce_timeout_s,
-            backoff_max_s=self.settings.worker_retry_backoff_max_s,
-            on_commit=lambda seconds, _n: self.metrics.txn_seconds.observe(seconds),
-            group_linger_s=lambda: self._txn_linger_s(partition),
-            timeline=self._timeline_config(partition),
-        )
-        try:
-            await writer.start()
-        except BaseException:
-            await writer.stop()
-            raise
-        return writer
 
     def behind(self, partition: int) -> bool:
         """Whether more than `BEHIND_RECORDS` records of `partition` wait in Kafka beyond those submitted."""
@@ -463,16 +337,6 @@ class Runtime:
     def _txn_linger_s(self, partition: int) -> float:
         """How long the writer of `partition` waits for other lanes (`processors.linger`)."""
         return self.linger.seconds(partition)
-
-    def _timeline_config(self, partition: int) -> TimelineConfig | None:
-        settings = self.settings
-        if not settings.worker_timeline_enabled:
-            return None
-        return TimelineConfig(
-            changelog=timeline_topic(settings.worker_app_id),
-            factory=lambda: new_timelines(settings.worker_store, self._data_dir, partition, self.rocks),
-            max_entries=settings.worker_timeline_max_entries,
-        )
 
     def timelines(self, partition: int) -> TimelineStore | None:
         """Return the committed timelines of `partition` when it is assigned here and ready, else None."""
@@ -501,7 +365,7 @@ class Runtime:
         Writers stay open until the assignment that follows: Faust rebalances eagerly (everything is
         revoked, then reassigned), and most partitions come back to the same worker.
         """
-        self._move_epoch()
+        self.epochs.move()
         async with self._rebalance_lock:
             await self._on_revoked(set(partitions))
 
@@ -539,53 +403,14 @@ class Runtime:
             await writer.stop()
 
     async def sweep(self) -> int:
-        """Expire de-dup entries older than the TTL: rewrite or tombstone them; return keys changed."""
-        now = self._clock()
-        ttl = self.settings.worker_dedup_ttl_s
-        changed = 0
-        for partition, writer in list(self.writers.items()):
-            ready = self._ready.get(partition)
-            if ready is None or not ready.is_set():
-                continue  # revoked, or being (re)opened
-            changes: list[tuple[str, dedup.OrderMemory | None]] = []
-            for order_id in writer.state.order_ids():
-                if self.lanes.has_lane(order_id):
-                    continue  # its lane rewrites the memory anyway; expire it next time
-                memory = writer.state.get(order_id)
-                kept = dedup.expire(memory, now, ttl)
-                if kept is not memory:
-                    changes.append((order_id, kept))
-            for start in range(0, len(changes), SWEEP_CHUNK):
-                chunk = changes[start : start + SWEEP_CHUNK]
-                try:
-                    await writer.write([], chunk)
-                except (PartitionLost, RetryBatch):
-                    log.info("sweep of partition %s deferred", partition)
-                    break
-                changed += len(chunk)
-            changed += await self._sweep_timelines(partition, writer, now - ttl)
-        self.pipeline.waits.prune(self.lanes.has_lane)  # a lane abandoned at a revocation left its wait
-        if changed:
-            log.info("expired de-dup entries", extra={"keys": changed})
-        return changed
+        """Expire de-dup and timeline entries older than the TTL (`processors.sweeps`); return keys."""
+        return await self.sweeper.sweep()
 
-    async def _sweep_timelines(self, partition: int, writer: PartitionWriter, cutoff: float) -> int:
-        """Drop timeline entries recorded before `cutoff` (tombstone emptied timelines); return orders."""
-        store = writer.timeline
-        if store is None:
-            return 0
-        ops = [
-            TimelineOp(order_id, expire_before=cutoff)
-            for order_id in store.order_ids()
-            if not self.lanes.has_lane(order_id) and _older(store.oldest(order_id), cutoff)
+    def _ready_writers(self) -> list[tuple[int, PartitionWriter]]:
+        """The writers of the partitions assigned here and ready (not revoked, not being reopened)."""
+        return [
+            (p, w) for p, w in self.writers.items() if (r := self._ready.get(p)) is not None and r.is_set()
         ]
-        for start in range(0, len(ops), SWEEP_CHUNK):
-            try:
-                await writer.write([], [], ops[start : start + SWEEP_CHUNK])
-            except (PartitionLost, RetryBatch):
-                log.info("timeline sweep of partition %s deferred", partition)
-                return start
-        return len(ops)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -601,15 +426,3 @@ class Runtime:
 
     def ready(self) -> bool:
         return self.started and not self.pipeline.halted
-
-
-def _received(received_at: str) -> float | None:
-    """Unix time of an event's `received_at` (None when it is missing or unreadable)."""
-    try:
-        return parse_timestamp(received_at).timestamp()
-    except InvalidTimestamp:
-        return None
-
-
-def _older(recorded: float | None, cutoff: float) -> bool:
-    return recorded is not None and recorded < cutoff

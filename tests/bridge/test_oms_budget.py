@@ -94,10 +94,10 @@ class TestRuntimeShare:
         settings = load_settings(oms_rate_limit_per_s=90.0, vtex_account="acme", input_topic_partitions=12)
         oms = OmsClient.from_settings(settings)
         runtime = Runtime(settings, data_dir=tmp_path, oms=oms)
-        runtime._input_partition_count = 12  # read from the cluster already
-        await runtime._share_budget({0, 1, 2})
+        runtime.budget_share.input_partition_count = 12  # read from the cluster already
+        await runtime.budget_share.share({0, 1, 2})
         assert 22.5 == pytest.approx(oms.budget.rate())
-        await runtime._share_budget(set(range(6)))  # a worker left: this one took more partitions
+        await runtime.budget_share.share(set(range(6)))  # a worker left: this one took more partitions
         assert 45.0 == pytest.approx(oms.budget.rate())
         exported = runtime.metrics.registry.get_sample_value(
             "vtex_bridge_oms_budget_limit_per_s", {"account": "acme"}
@@ -115,13 +115,13 @@ class TestRuntimeShare:
 
         async def slow_cluster() -> None:
             await read.wait()
-            runtime._input_partition_count = 12
-            runtime._apply_share(12)
+            runtime.budget_share.input_partition_count = 12
+            runtime.budget_share.apply(12)
 
-        monkeypatch.setattr(runtime, "_read_input_partitions", slow_cluster)
-        await asyncio.wait_for(runtime._share_budget({0, 1, 2}), 1.0)
+        monkeypatch.setattr(runtime.budget_share, "read_input_partitions", slow_cluster)
+        await asyncio.wait_for(runtime.budget_share.share({0, 1, 2}), 1.0)
         assert 45.0 == pytest.approx(oms.budget.rate())  # 3 of the declared 6
         read.set()
-        assert runtime._partition_count_read is not None
-        await runtime._partition_count_read
+        assert runtime.budget_share.count_read is not None
+        await runtime.budget_share.count_read
         assert 22.5 == pytest.approx(oms.budget.rate())  # 3 of the 12 the cluster has
