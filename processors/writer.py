@@ -50,12 +50,12 @@ from aiokafka.errors import (
 from bridge.aiokafka_fixes import add_partition_to_transaction, sender_task, settle_transaction_waiter
 from bridge.kafka_config import client_kwargs, explain
 from bridge.kafka_producer import force_close
-from processors.dedup import OrderMemory
+from processors.partition_stores import PartitionStores, StateChange
 from processors.records import Outgoing
-from processors.state import PartitionState, changelog_end, encode_memory, load_changelog, load_partition
+from processors.state import PartitionState, encode_memory
 from processors.timeline import TimelineOp, encode_entry, encode_value
 from processors.timeline import apply as apply_timeline
-from processors.timeline_store import TimelineConfig, TimelineStore, loader
+from processors.timeline_store import TimelineConfig, TimelineStore
 from processors.topic_limits import PRODUCER_MAX_REQUEST_BYTES
 
 log = logging.getLogger(__name__)
@@ -110,9 +110,6 @@ class _Rejected(Exception):
         self.cause = cause
 
 
-StateChange = tuple[str, OrderMemory | None]
-
-
 @dataclass
 class _Write:
     records: Sequence[Outgoing]
@@ -145,9 +142,15 @@ class PartitionWriter:
         self._bootstrap = bootstrap
         self._txn_id = f"{app_id}-p{partition}"
         self._changelog = changelog
-        self._state_factory = state_factory
-        self._load_timeout = load_timeout_s
-        self.state: PartitionState = state_factory()
+        #: The de-dup state and timelines, with their changelogs' ends (`processors.partition_stores`).
+        self._stores = PartitionStores(
+            bootstrap=bootstrap,
+            partition=partition,
+            changelog=changelog,
+            state_factory=state_factory,
+            load_timeout_s=load_timeout_s,
+            timeline=timeline,
+        )
         self._timeout = produce_timeout_s
         self._backoff_max = backoff_max_s
         #: Seconds to wait for more writes before a transaction; a callable lets the owner adapt it.
@@ -161,26 +164,26 @@ class PartitionWriter:
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._lost = False
-        #: The changelog end offset our state reflects; lets `retake` keep the state after a rebalance
-        #: when nobody else wrote to the partition meanwhile.
-        self._expected_end: int | None = None
-        #: Order timelines (`processors.timeline`), kept like the state; None when switched off.
         self._timeline_config = timeline
-        self.timeline: TimelineStore | None = timeline.factory() if timeline else None
-        self._timeline_end: int | None = None
 
     @property
     def lost(self) -> bool:
         return self._lost
 
+    @property
+    def state(self) -> PartitionState:
+        """The partition's de-dup state as committed (replaced when it is rebuilt)."""
+        return self._stores.state
+
+    @property
+    def timeline(self) -> TimelineStore | None:
+        """The partition's order timelines as committed (None when switched off)."""
+        return self._stores.timeline
+
     async def start(self) -> None:
         """Fence any predecessor with our transactional id, load the state, start the commit loop."""
         self._producer = await self._new_producer()
-        loaded = await load_partition(
-            self._bootstrap, self._changelog, self.partition, self.state, timeout_s=self._load_timeout
-        )
-        self._expected_end = loaded.end
-        self._timeline_end = await self._load_timelines(self.timeline)
+        await self._stores.load()
         self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
 
     async def retake(self) -> bool:
@@ -199,22 +202,10 @@ class PartitionWriter:
             except Exception:
                 log.warning("stopping the previous producer failed", exc_info=True)
         self._producer = await self._new_producer()
-        end = await changelog_end(self._bootstrap, self._changelog, self.partition)
-        kept = not self._lost and self._expected_end is not None and end == self._expected_end
-        if self._timeline_config is not None:
-            timeline_end = await changelog_end(
-                self._bootstrap, self._timeline_config.changelog, self.partition
-            )
-            kept = kept and timeline_end == self._timeline_end
+        unchanged = await self._stores.unchanged()
+        kept = not self._lost and unchanged
         if not kept:
-            fresh = self._state_factory()
-            loaded = await load_partition(
-                self._bootstrap, self._changelog, self.partition, fresh, timeout_s=self._load_timeout
-            )
-            old_state, self.state = self.state, fresh
-            old_state.close()
-            self._expected_end = loaded.end
-            await self._reload_timelines()
+            await self._stores.reload()
         self._lost = False
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name=f"writer:p{self.partition}")
@@ -358,16 +349,13 @@ class PartitionWriter:
             return
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - started, sum(len(i.records) for i in group))
-        if committed.changelog_offset is not None:
-            self._expected_end = committed.changelog_offset + 2  # our records, then the commit marker
-        if committed.timeline_offset is not None:
-            self._timeline_end = committed.timeline_offset + 2
-        if self.timeline is not None:
-            for order_id, entries in committed.timelines.items():
-                self.timeline.put(order_id, entries)
+        self._stores.committed(
+            (change for item in group for change in item.state),
+            committed.timelines,
+            committed.changelog_offset,
+            committed.timeline_offset,
+        )
         for item in group:
-            for order_id, memory in item.state:
-                self.state.apply(order_id, memory)
             if not item.done.done():
                 item.done.set_result(None)
 
@@ -382,27 +370,18 @@ class PartitionWriter:
                     await _stop_producer(old, DISCARD_TIMEOUT_S)
                 except Exception:
                     log.warning("stopping a failed producer failed", exc_info=True)
-            fresh = self._state_factory()
             try:
                 self._producer = await self._new_producer()
-                loaded = await load_partition(
-                    self._bootstrap, self._changelog, self.partition, fresh, timeout_s=self._load_timeout
-                )
-                await self._reload_timelines()
+                await self._stores.reload()
             except (ProducerFenced, InvalidProducerEpoch) as exc:
-                fresh.close()
                 raise PartitionLost(str(exc)) from exc
             except Exception:
-                fresh.close()
                 delay = min(self._backoff_max, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
                 log.warning(
                     "partition recovery failed; retrying", extra={"partition": self.partition}, exc_info=True
                 )
                 await asyncio.sleep(delay)
                 continue
-            old_state, self.state = self.state, fresh
-            old_state.close()
-            self._expected_end = loaded.end
             return
 
     async def _commit(self, group: list[_Write]) -> _Committed:
@@ -506,34 +485,6 @@ class PartitionWriter:
             )
         return values
 
-    async def _load_timelines(self, store: TimelineStore | None) -> int | None:
-        """Rebuild `store` from the timeline changelog; return the end offset it reflects."""
-        if store is None or self._timeline_config is None:
-            return None
-        loaded = await load_changelog(
-            self._bootstrap,
-            self._timeline_config.changelog,
-            self.partition,
-            loader(store),
-            timeout_s=self._load_timeout,
-        )
-        return loaded.end
-
-    async def _reload_timelines(self) -> None:
-        """Replace the timelines by a fresh copy of what committed (with the state, after a failure)."""
-        if self._timeline_config is None:
-            return
-        fresh = self._timeline_config.factory()
-        try:
-            end = await self._load_timelines(fresh)
-        except BaseException:
-            fresh.close()
-            raise
-        old, self.timeline = self.timeline, fresh
-        if old is not None:
-            old.close()
-        self._timeline_end = end
-
     async def _send_all(
         self,
         producer: AIOKafkaProducer,
@@ -581,9 +532,7 @@ class PartitionWriter:
         producer, self._producer = self._producer, None
         if producer is not None:
             await _stop_producer(producer)
-        self.state.close()
-        if self.timeline is not None:
-            self.timeline.close()
+        self._stores.close()
 
 
 @dataclass(frozen=True, slots=True)
