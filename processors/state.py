@@ -43,6 +43,10 @@ START_TIMEOUT_S: Final = 30.0
 #: a start or a metadata refresh that reaches a frozen broker moves on to the next one in time, so a
 #: writer's recovery after a broker froze is not held up by the very broker that made it fail.
 REQUEST_TIMEOUT_MS: Final = 5_000
+#: How long a changelog reader's stop may take before it is left to finish in the background. Closing a
+#: TLS connection waits for the broker's close_notify, up to asyncio's SSL shutdown timeout (30 s), which
+#: Kafka's TLS 1.3 listener does not always send; the records were read by then, so nothing is lost.
+READER_STOP_TIMEOUT_S: Final = 3.0
 
 
 def changelog_topic(app_id: str) -> str:
@@ -255,7 +259,36 @@ async def changelog_end(bootstrap: str, topic: str, partition: int) -> int:
         tp = TopicPartition(topic, partition)
         return int((await asyncio.wait_for(consumer.end_offsets([tp]), START_TIMEOUT_S))[tp])
     finally:
-        await asyncio.wait_for(consumer.stop(), START_TIMEOUT_S)
+        await _stop_reader(consumer, topic, partition)
+
+
+async def _stop_reader(consumer: AIOKafkaConsumer, topic: str, partition: int) -> None:
+    """Stop a changelog reader within `READER_STOP_TIMEOUT_S`; a slower close goes on in the background.
+
+    A load (or an end-offset lookup) that got its answer must not fail, and be retried from scratch,
+    because closing the reader's connections is slow.
+    """
+    stopping = asyncio.ensure_future(consumer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=READER_STOP_TIMEOUT_S)
+    if not done:
+        _closing.add(stopping)
+        stopping.add_done_callback(_closed)
+        log.debug("changelog reader still closing", extra={"topic": topic, "partition": partition})
+    elif not stopping.cancelled() and stopping.exception() is not None:
+        log.debug(
+            "changelog reader stop failed",
+            extra={"topic": topic, "partition": partition, "error": repr(stopping.exception())},
+        )
+
+
+#: Reader stops left to finish in the background (a reference keeps each task alive until it ends).
+_closing: set[asyncio.Future[None]] = set()
+
+
+def _closed(stopping: asyncio.Future[None]) -> None:
+    _closing.discard(stopping)
+    if not stopping.cancelled():
+        stopping.exception()  # retrieved: a failed background close is not worth a warning
 
 
 async def load_partition(
@@ -312,7 +345,7 @@ async def load_changelog(
                 apply(message.key.decode(), message.value)
                 count += 1
     finally:
-        await asyncio.wait_for(consumer.stop(), START_TIMEOUT_S)
+        await _stop_reader(consumer, topic, partition)
     log.debug(
         "changelog partition read",
         extra={
