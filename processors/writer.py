@@ -8,22 +8,17 @@ waiting into one transaction (few transactions, many records) and only then appl
 locally and resolves the callers, who then ack their input events. Either the downstream records and
 the de-dup state of an event are both committed, or neither is visible to read_committed readers.
 
-The writer also owns the partition's state. After a failed transaction the outcome may be unknown (a
+The writer also owns the partition's stores (`processors.partition_stores`: the de-dup state and the
+timelines, loaded, checked and rebuilt there). After a failed transaction the outcome may be unknown (a
 commit that timed out may or may not have landed), so retrying the same records could duplicate them.
 Instead the writer starts a fresh producer (its `init_transactions` settles the old transaction: either
 committed or aborted), rebuilds the state from the changelog (read_committed) and fails the group with
 `RetryBatch`: the lanes then decide again against the state that really committed. A fenced producer
 means the partition belongs to someone else: the callers get `PartitionLost` and must not ack.
 
-Failover, as for the ingress's producers (bridge.kafka_producer): each partition's producer is rebuilt
-on its own, and its request bound (`REQUEST_TIMEOUT_MS`, 3 s) is well below the bounds of a transaction
-step (`worker_produce_timeout_s`) and of a start (`START_TIMEOUT_S`). A request to a frozen broker
-times out in time for aiokafka to close that connection, refresh its metadata from another broker and
-retry on the new leader (or coordinator) inside the same transaction; a start or a metadata refresh
-that reaches the frozen broker (aiokafka shuffles the bootstrap list) moves on to the next one. A
-failed producer is not flushed: its transaction is abandoned, so its stop is bounded by
-`DISCARD_TIMEOUT_S` and then forced (aiokafka#1101), and the new producer's `init_transactions` fences
-it whatever it still holds.
+The producer's start, bounded stop and fencing check, and why its bounds are what they are (failover
+past a frozen broker), are `processors.txn_producer`; the timelines' part of a transaction is
+`processors.txn_timelines`.
 """
 
 from __future__ import annotations
@@ -37,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
@@ -47,37 +42,26 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
-from bridge.aiokafka_fixes import add_partition_to_transaction, sender_task, settle_transaction_waiter
-from bridge.kafka_config import client_kwargs, explain
-from bridge.kafka_producer import force_close
+from bridge.kafka_config import explain
 from processors.partition_stores import PartitionStores, StateChange
 from processors.records import Outgoing
 from processors.state import PartitionState, encode_memory
-from processors.timeline import TimelineOp, encode_entry, encode_value
-from processors.timeline import apply as apply_timeline
+from processors.timeline import TimelineOp
 from processors.timeline_store import TimelineConfig, TimelineStore
-from processors.topic_limits import PRODUCER_MAX_REQUEST_BYTES
+from processors.txn_producer import (
+    DISCARD_TIMEOUT_S,
+    FENCED,
+    STOP_TIMEOUT_S,
+    fence_error,
+    start_producer,
+    stop_producer,
+)
+from processors.txn_timelines import join_timeline_early, send_timelines
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S: Final = 15.0
-STOP_TIMEOUT_S: Final = 10.0
-#: aiokafka's bound of one request (produce, AddPartitionsToTxn, EndTxn, metadata). Well below the step
-#: and start bounds: a request a frozen broker holds fails, and is retried elsewhere, within them.
-REQUEST_TIMEOUT_MS: Final = 3_000
-#: How long a failed producer may take to stop before it is closed by force (nothing of it is kept).
-DISCARD_TIMEOUT_S: Final = 2.0
 #: Upper bound of records in one transaction (the rest wait for the next one).
 MAX_GROUP_RECORDS: Final = 5000
-#: Bytes of records per partition the producer gathers into one batch. aiokafka's default (16 kB)
-#: holds one enriched record (~11 kB), and a full batch makes `send` wait until the sender drains it,
-#: which it does for one request per broker at a time: a transaction's records for one partition went
-#: out one per round trip. Below the broker's default `message.max.bytes` (1 MB) with room to spare.
-MAX_BATCH_BYTES: Final = 512 * 1024
-
-
-#: Errors meaning another producer with our transactional id took over: the partition is not ours.
-FENCED = (ProducerFenced, InvalidProducerEpoch, TransactionalIdAuthorizationFailed)
 
 
 class PartitionLost(Exception):
@@ -198,7 +182,7 @@ class PartitionWriter:
         old, self._producer = self._producer, None
         if old is not None:
             try:
-                await _stop_producer(old, DISCARD_TIMEOUT_S if self._lost else STOP_TIMEOUT_S)
+                await stop_producer(old, DISCARD_TIMEOUT_S if self._lost else STOP_TIMEOUT_S)
             except Exception:
                 log.warning("stopping the previous producer failed", exc_info=True)
         self._producer = await self._new_producer()
@@ -212,34 +196,11 @@ class PartitionWriter:
         return kept
 
     async def _new_producer(self) -> AIOKafkaProducer:
-        producer = AIOKafkaProducer(
-            **client_kwargs(self._bootstrap),
-            transactional_id=self._txn_id,
-            enable_idempotence=True,
-            acks="all",
-            # A transaction's records are all appended before the sender runs (no await suspends in
-            # between), so they share a batch per partition without any linger; with batches that are
-            # never full, a linger would only delay every transaction (twice: records, then timelines).
-            linger_ms=0,
-            max_batch_size=MAX_BATCH_BYTES,
-            # A record larger than a topic's max.message.bytes never gets here (topic_limits); past
-            # aiokafka's 1 MB default, a topic whose limit was raised can hold larger orders.
-            max_request_size=PRODUCER_MAX_REQUEST_BYTES,
-            request_timeout_ms=min(REQUEST_TIMEOUT_MS, int(self._timeout * 1000)),
-            # The broker answers CONCURRENT_TRANSACTIONS to a new transaction while the previous one's
-            # markers are being written; the default 100 ms backoff would cap each partition at a few
-            # transactions per second (the Java client uses 20 ms for this case).
-            retry_backoff_ms=10,
-        )
         try:
-            # aiokafka's start includes init_transactions (FindCoordinator, InitProducerId).
-            await asyncio.wait_for(producer.start(), START_TIMEOUT_S)
-        except BaseException as exc:
-            await _stop_producer(producer, DISCARD_TIMEOUT_S)
-            if isinstance(exc, TransactionalIdAuthorizationFailed):
-                self._log_refused(exc)
+            return await start_producer(self._bootstrap, self._txn_id, self._timeout)
+        except TransactionalIdAuthorizationFailed as exc:
+            self._log_refused(exc)
             raise
-        return producer
 
     def _log_refused(self, exc: TransactionalIdAuthorizationFailed) -> None:
         """A missing ACL, not another owner, and no retry fixes it: an ERROR that names it."""
@@ -367,7 +328,7 @@ class PartitionWriter:
             old, self._producer = self._producer, None
             if old is not None:
                 try:
-                    await _stop_producer(old, DISCARD_TIMEOUT_S)
+                    await stop_producer(old, DISCARD_TIMEOUT_S)
                 except Exception:
                     log.warning("stopping a failed producer failed", exc_info=True)
             try:
@@ -399,11 +360,13 @@ class PartitionWriter:
         owners: list[_Write] = []  # the write of each of `futures`
         try:
             await asyncio.wait_for(producer.begin_transaction(), self._timeout)
-            self._join_timeline_early(producer, group)
+            join_timeline_early(producer, self._timeline_config, self.partition, group)
             await self._send_all(producer, group, futures, changelog, owners)
             await asyncio.wait_for(asyncio.gather(*futures, *changelog), self._timeout)
             # Timelines name where each record landed, known only now: sent last, same transaction.
-            timelines = await self._send_timelines(producer, group, futures, timeline)
+            timelines = await send_timelines(
+                producer, self._timeline_config, self.timeline, self.partition, group, futures, timeline
+            )
             if timeline:
                 await asyncio.wait_for(asyncio.gather(*timeline), self._timeout)
             await asyncio.wait_for(producer.commit_transaction(), self._timeout)
@@ -411,7 +374,7 @@ class PartitionWriter:
             # A failed group: the other sends' errors are no news.
             for future in futures + changelog + timeline:
                 future.add_done_callback(_retrieve)
-            fenced = _fence_error(producer)
+            fenced = fence_error(producer)
             if fenced is not None and not isinstance(exc, FENCED):
                 raise fenced from exc
             culprits = _record_culprits(exc, futures, owners, group)
@@ -423,67 +386,6 @@ class PartitionWriter:
             timelines=timelines,
             timeline_offset=max((f.result().offset for f in timeline), default=None),
         )
-
-    def _join_timeline_early(self, producer: AIOKafkaProducer, group: list[_Write]) -> None:
-        """Add the timeline partition to the transaction with the others, before anything is sent.
-
-        Timelines are sent only once the records are acknowledged (they name the records' offsets); left
-        to itself aiokafka would then add their partition to the transaction in a round trip of its own.
-        Joining it up front saves that round trip in every transaction. (aiokafka has no public call for
-        this: `bridge.aiokafka_fixes.add_partition_to_transaction`, whose pin test notices if the private
-        one goes away.)
-        """
-        if self._timeline_config is None or not any(item.timeline for item in group):
-            return
-        add_partition_to_transaction(
-            producer, TopicPartition(self._timeline_config.changelog, self.partition)
-        )
-
-    async def _send_timelines(
-        self,
-        producer: AIOKafkaProducer,
-        group: list[_Write],
-        futures: list[asyncio.Future[Any]],
-        sent: list[asyncio.Future[Any]],
-    ) -> dict[str, list[bytes]]:
-        """Send the new timeline of every order the group changes; return them (applied after commit).
-
-        `futures` are the group's acknowledged record sends, in `_send_all` order: an entry's record
-        index within its write maps to one of them, which gives the entry its (topic, partition, offset).
-        """
-        config, store = self._timeline_config, self.timeline
-        values: dict[str, list[bytes]] = {}
-        if config is None or store is None:
-            return values
-        start = 0
-        for item in group:
-            for op in item.timeline:
-                appended = []
-                for entry in op.entries:
-                    position = None
-                    if entry.record is not None:
-                        metadata = futures[start + entry.record].result()
-                        position = (metadata.topic, metadata.partition, metadata.offset)
-                    appended.append(encode_entry(entry, position))
-                current = values.get(op.order_id)
-                if current is None:
-                    current = store.get(op.order_id)
-                new = apply_timeline(
-                    current, appended, max_entries=config.max_entries, expire_before=op.expire_before
-                )
-                if appended or new != current:
-                    values[op.order_id] = new
-            start += len(item.records)
-        for order_id, entries in values.items():
-            sent.append(
-                await producer.send(
-                    config.changelog,
-                    value=encode_value(entries),
-                    key=order_id.encode(),
-                    partition=self.partition,
-                )
-            )
-        return values
 
     async def _send_all(
         self,
@@ -531,7 +433,7 @@ class PartitionWriter:
             self._queue.task_done()
         producer, self._producer = self._producer, None
         if producer is not None:
-            await _stop_producer(producer)
+            await stop_producer(producer)
         self._stores.close()
 
 
@@ -561,29 +463,3 @@ def _record_culprits(
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-def _fence_error(producer: AIOKafkaProducer) -> BaseException | None:
-    """Return the fencing error that killed the producer's sender task, if that is what happened.
-
-    When the sender dies (e.g. ProducerFenced on AddPartitionsToTxn), records sent afterwards never
-    complete; the wait times out, and this tells a fenced producer from a slow broker.
-    """
-    task = sender_task(producer)
-    if task is None or not task.done() or task.cancelled():
-        return None
-    exc = task.exception()
-    return exc if isinstance(exc, FENCED) else None
-
-
-async def _stop_producer(producer: AIOKafkaProducer, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """Stop a producer within `timeout_s`, else close it by force (its stop waits for batches that a
-    frozen broker holds, aiokafka#1101); a fenced one leaves failed internal futures that must not be
-    logged as news."""
-    try:
-        await asyncio.wait_for(producer.stop(), timeout_s)
-    except TimeoutError:
-        log.warning("transactional producer did not stop in %ss; closing it by force", timeout_s)
-        await force_close(producer)
-    finally:
-        settle_transaction_waiter(producer)
