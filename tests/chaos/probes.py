@@ -1,3 +1,0 @@
-"""Moved to `testkit.probes`; this alias keeps older imports working."""
-
-from testkit.probes import *  # noqa: F403
