@@ -425,8 +425,7 @@ class PartitionWriter:
         """Stop the loop (queued writes fail with PartitionLost) and the producer."""
         self._lost = True
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_until_done(self._task)
             self._task = None
         while not self._queue.empty():
             self._fail([self._queue.get_nowait()], PartitionLost("writer stopped"))
@@ -435,6 +434,20 @@ class PartitionWriter:
         if producer is not None:
             await stop_producer(producer)
         self._stores.close()
+
+
+async def cancel_until_done(task: asyncio.Task[Any], every_s: float = 1.0) -> None:
+    """Cancel `task` and wait for it to end, cancelling again while it goes on.
+
+    One cancel is not always enough: Python 3.11's `asyncio.wait_for` can swallow a cancellation that
+    arrives as its inner call completes, and the commit loop's recovery (retrying while the broker is
+    down) then carries on, which held a worker's stop until the stop watchdog killed it.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=every_s)
+    if not task.cancelled():
+        task.exception()  # retrieved: the loop's own failure was reported where it happened
 
 
 @dataclass(frozen=True, slots=True)
