@@ -13,6 +13,7 @@ flushes the log handler first, so a progress line is never cut into or mixed up 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from datetime import UTC, datetime
@@ -87,7 +88,8 @@ def cli_log_level(configured: str, explicit: bool, service: bool) -> str:
 def say(line: str, *, stream: TextIO | None = None) -> None:
     """Print an operator-facing progress line or note (stderr by default) after the pending log lines."""
     for handler in logging.getLogger().handlers:
-        handler.flush()
+        with contextlib.suppress(ValueError, OSError):  # a handler whose stream is gone must not stop us
+            handler.flush()
     target = stream if stream is not None else sys.stderr
     print(line, file=target, flush=True)
 
