@@ -22,27 +22,14 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter
 
-from bridge.events import InputEvent
 from bridge.timestamps import InvalidTimestamp, parse_timestamp
 from processors.metrics import ProcessorMetrics
 from processors.records import Outgoing
 from processors.timeline import BatchHistory, Entry, note
 from processors.tracing import BatchTrace
+from processors.work_view import WorkView
 
 log = logging.getLogger(__name__)
-
-
-class Worked(Protocol):
-    """What the observers read of a `processors.pipeline.Work`."""
-
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
-    @property
-    def event(self) -> InputEvent | None: ...
 
 
 class Permanent(Exception):
@@ -63,7 +50,7 @@ class Outcome:
     written before a crash). `topic`: the downstream topic of an emitted event.
     """
 
-    work: Worked
+    work: WorkView
     kind: str
     reason: str | None = None
     detail: str | None = None
@@ -161,7 +148,11 @@ class OutcomeMetrics:
         self._account_children: dict[tuple[str, str], Counter] = {}
 
     def committed(
-        self, outcomes: Sequence[Outcome], records: Sequence[Outgoing], batch: Sequence[Worked], account: str
+        self,
+        outcomes: Sequence[Outcome],
+        records: Sequence[Outgoing],
+        batch: Sequence[WorkView],
+        account: str,
     ) -> None:
         """Count a batch whose transaction committed; `account`: its metric label."""
         for record in records:

@@ -13,15 +13,16 @@ pipeline; a key is forgotten once its batch finished (or the sweep finds no lane
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from processors.timeline import replay_mark
+from processors.work_view import WorkView
 
 if TYPE_CHECKING:
-    from bridge.events import InputEvent
+    pass
 
 #: `Wait.reason` values.
 NOT_FOUND_GRACE: Final = "not-found-grace"
@@ -92,19 +93,8 @@ class Waits:
         return len(self._by_key)
 
 
-class _Work(Protocol):
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def event(self) -> InputEvent | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
-
-
 def pending_view(
-    running: Iterable[_Work], queued: Iterable[_Work], wait: Wait | None, now: float
+    running: Iterable[WorkView], queued: Iterable[WorkView], wait: Wait | None, now: float
 ) -> list[dict[str, Any]]:
     """Return an order's unfinished events, oldest first: those being processed carry `wait` (or
     `processing` when nothing failed yet), those queued behind them `behind-earlier-event`."""
@@ -117,7 +107,7 @@ def pending_view(
     return entries
 
 
-def _entry(work: _Work, status: str, waiting: dict[str, Any]) -> dict[str, Any]:
+def _entry(work: WorkView, status: str, waiting: dict[str, Any]) -> dict[str, Any]:
     event = work.event
     entry: dict[str, Any] = {
         "status": status,

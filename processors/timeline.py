@@ -32,12 +32,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 if TYPE_CHECKING:
-    from bridge.events import InputEvent
+    from processors.work_view import WorkView
 
 OUTCOMES: Final = ("emitted", "late", "duplicate", "dead_lettered", "invalid")
 
@@ -149,17 +149,6 @@ def entry(
     return Entry(fields, record, offset)
 
 
-class _Work(Protocol):
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def event(self) -> InputEvent | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
-
-
 def replay_mark(headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None) -> list[Any] | None:
     """Return `[dead-letter topic, partition, offset, replayed_at]` of a replayed record, else None."""
     if not headers:
@@ -186,7 +175,7 @@ def replay_origin(topic: str, partition: int, offset: int) -> bytes:
 def note(
     entries: list[Entry] | None,
     now: float,
-    work: _Work,
+    work: WorkView,
     outcome: str,
     history: BatchHistory | None,
     record: int | None = None,

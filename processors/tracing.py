@@ -10,7 +10,7 @@ to the others. Downstream records and dead letters carry their event's span in t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
@@ -18,32 +18,20 @@ from opentelemetry.trace import Link, Span, SpanKind
 
 from bridge.tracing import Tracing, mark_error
 from bridge.vtex.oms import ORDER_PATH
+from processors.work_view import WorkView
 
 if TYPE_CHECKING:
-    from bridge.events import InputEvent
+    pass
 
 #: Name of the OMS read's span (the HTTP client convention: method and route template).
 OMS_SPAN: Final = "GET " + ORDER_PATH.replace("{order_id}", "{orderId}")
-
-
-class TracedWork(Protocol):
-    """What a `BatchTrace` reads of a `processors.pipeline.Work`."""
-
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]] | None: ...
-    @property
-    def event(self) -> InputEvent | None: ...
 
 
 class BatchTrace:
     """The spans of one batch; see the module docstring. `end()` must be called once, always."""
 
     def __init__(
-        self, tracing: Tracing, batch: Sequence[TracedWork], *, topic: str, group: str, oms_url: str
+        self, tracing: Tracing, batch: Sequence[WorkView], *, topic: str, group: str, oms_url: str
     ) -> None:
         self._tracing = tracing
         self._oms_host = urlsplit(oms_url).hostname or ""
@@ -75,18 +63,18 @@ class BatchTrace:
                 name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes
             )
 
-    def outcome(self, work: TracedWork, outcome: str, **attributes: str | bool) -> None:
+    def outcome(self, work: WorkView, outcome: str, **attributes: str | bool) -> None:
         """Name what became of `work` (duplicate, emitted, late, dead_lettered, invalid); last one wins."""
         span = self._spans[id(work)]
         span.set_attribute("bridge.outcome", outcome)
         for name, value in attributes.items():
             span.set_attribute(f"bridge.{name}", value)
 
-    def headers(self, work: TracedWork) -> list[tuple[str, bytes]]:
+    def headers(self, work: WorkView) -> list[tuple[str, bytes]]:
         """Return the trace headers of the records `work` produces: its span is their parent."""
         return self._tracing.span_headers(self._spans[id(work)])
 
-    def oms(self, order_id: str, served: Sequence[TracedWork]) -> OmsSpans:
+    def oms(self, order_id: str, served: Sequence[WorkView]) -> OmsSpans:
         """Return what wraps the OMS reads done for the events `served` (the first is the parent)."""
         spans = [self._spans[id(work)] for work in served]
         return OmsSpans(self._tracing, order_id, spans, self._oms_host)
