@@ -14,7 +14,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Final
 
-from bridge.commands.account_options import EXIT_ACCOUNTS, add_account_arguments, selected_accounts
+from bridge.commands.account_options import (
+    EXIT_ACCOUNTS,
+    add_account_arguments,
+    manageable,
+    run_per_account,
+    selected_accounts,
+)
 from bridge.commands.filter_options import add_filter_arguments, default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
@@ -99,29 +105,14 @@ async def _run_each(
 
     With `--all-accounts`, the accounts configured without an appToken (hooks received only) are
     passed over: their feed cannot be read or changed from here."""
-    from bridge.vtex.config_api import ConfigApiClient
-
-    failures: list[int] = []
     if getattr(args, "all_accounts", False):
-        for account in accounts:
-            if not account.app_token.get_secret_value():
-                print(f"account {account.name}: skipped: no app token configured", file=sys.stderr)
-        accounts = tuple(a for a in accounts if a.app_token.get_secret_value())
-    for account in accounts:
-        try:
-            async with ConfigApiClient.for_account(account, settings) as client:
-                code = await _ACTIONS[action](args, settings, account, client)
-        except ConfigApiError as exc:
-            print(f"vtex-bridge feed {action}: account {account.name}: {exc.user_message()}", file=sys.stderr)
-            code = exc.exit_code
-        if code:
-            failures.append(code)
-    if len(accounts) > 1 and failures:
-        print(
-            f"vtex-bridge feed {action}: {len(failures)} of {len(accounts)} account(s) failed",
-            file=sys.stderr,
-        )
-    return failures[0] if failures else 0
+        accounts = manageable(accounts, need_secret=False, what="feed")
+    return await run_per_account(
+        f"feed {action}",
+        accounts,
+        settings,
+        lambda account, client: _ACTIONS[action](args, settings, account, client),
+    )
 
 
 async def _show(

@@ -31,7 +31,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridge.commands.account_options import EXIT_ACCOUNTS, add_account_arguments, selected_accounts
+from bridge.commands.account_options import (
+    EXIT_ACCOUNTS,
+    add_account_arguments,
+    manageable,
+    run_per_account,
+    selected_accounts,
+)
 from bridge.commands.filter_options import add_filter_arguments
 from bridge.commands.hook.actions import ACTIONS
 from bridge.commands.hook.desired import SecretFileError
@@ -130,44 +136,17 @@ async def _run_each(
     secret: their hooks are not received by this bridge (e.g. feed only), so pointing a hook at the
     ingress would only get refused notifications. The silence check covers every account with a
     hook secret."""
-    from bridge.vtex.config_api import ConfigApiClient
-
-    failures: list[int] = []
     heard = [a.name for a in accounts if a.hook_secrets]
     if getattr(args, "all_accounts", False):
-        accounts = _manageable(accounts, need_secret=action in ("set", "ensure"))
-    for account in accounts:
-        try:
-            async with ConfigApiClient.for_account(account, settings) as client:
-                code = await ACTIONS[action](args, settings, account, client)
-        except ConfigApiError as exc:
-            print(f"vtex-bridge hook {action}: account {account.name}: {exc.user_message()}", file=sys.stderr)
-            code = exc.exit_code
-        if code:
-            failures.append(code)
-    if len(accounts) > 1 and failures:
-        print(
-            f"vtex-bridge hook {action}: {len(failures)} of {len(accounts)} account(s) failed",
-            file=sys.stderr,
-        )
-    code = failures[0] if failures else 0
+        accounts = manageable(accounts, need_secret=action in ("set", "ensure"), what="hook")
+    code = await run_per_account(
+        f"hook {action}",
+        accounts,
+        settings,
+        lambda account, client: ACTIONS[action](args, settings, account, client),
+    )
     if action == "ensure" and not args.skip_silence_check:
         silent = await check_ingress_silence(args, settings, heard)
         if silent and args.fail_on_silence and not code:
             code = EXIT_SILENT
     return code
-
-
-def _manageable(accounts: tuple[Account, ...], *, need_secret: bool) -> tuple[Account, ...]:
-    """Return the accounts whose hook this command can manage, naming the others on stderr."""
-    kept = []
-    for account in accounts:
-        if not account.app_token.get_secret_value():
-            why = "no app token configured (its hook cannot be managed from here)"
-        elif need_secret and not account.hook_secrets:
-            why = "no hook secret configured (its hooks are not received here)"
-        else:
-            kept.append(account)
-            continue
-        print(f"account {account.name}: skipped: {why}", file=sys.stderr)
-    return tuple(kept)
