@@ -83,6 +83,7 @@ def _load_order(args: argparse.Namespace, settings: Settings) -> Any | int:
 def _fetch(order_id: str, settings: Settings) -> Any | int:
     import asyncio
 
+    from bridge.accounts import AccountsConfigError
     from bridge.backfill import oms_error_exit_code
     from bridge.vtex.errors import OmsError
     from bridge.vtex.oms import OmsClient
@@ -93,6 +94,9 @@ def _fetch(order_id: str, settings: Settings) -> Any | int:
 
     try:
         return asyncio.run(fetch())
+    except AccountsConfigError as exc:
+        print(f"vtex-bridge expr test: {exc}", file=sys.stderr)
+        return 2
     except OmsError as exc:
         code, hint = oms_error_exit_code(exc)
         print(f"vtex-bridge expr test: cannot fetch order {order_id}: {exc}\nhint: {hint}", file=sys.stderr)

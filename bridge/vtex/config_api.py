@@ -146,15 +146,10 @@ class ConfigApiClient(VtexHttpClient):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConfigApiClient:
-        """Return a client of the settings' own account (its appToken from the variable or its file)."""
-        from bridge.accounts import own_app_token
+        """Return a client of the settings' own account, as the registry sees it (`for_account`)."""
+        from bridge.accounts.own_account import own_entry
 
-        return cls(
-            base_url=settings.vtex_url(),
-            app_key=settings.vtex_app_key,
-            app_token=own_app_token(settings).get_secret_value(),
-            timeout_s=settings.control_timeout_s,
-        )
+        return cls.for_account(own_entry(settings).account, settings)
 
     @classmethod
     def for_account(cls, account: Account, settings: Settings) -> ConfigApiClient:

@@ -110,21 +110,14 @@ class OmsClient(VtexHttpClient):
 
     @classmethod
     def from_settings(cls, settings: Settings, observer: OmsObserver | None = None) -> OmsClient:
-        """Return a client of the settings' own account (`for_account` serves any registry account)."""
-        from bridge.accounts import own_app_token
+        """Return a client of the settings' own account (`for_account` serves any registry account).
 
-        return cls(
-            base_url=settings.vtex_url(),
-            app_key=settings.vtex_app_key,
-            app_token=own_app_token(settings).get_secret_value(),
-            rate_limit_per_s=settings.oms_rate_limit_per_s,
-            timeout_s=settings.oms_timeout_s,
-            max_attempts=settings.oms_max_attempts,
-            backoff_initial_s=settings.oms_backoff_initial_s,
-            backoff_max_s=settings.oms_backoff_max_s,
-            max_connections=settings.oms_max_connections,
-            observer=observer,
-        )
+        The account is the registry's view of the single-account variables, so its base URL is resolved
+        the same way (a `{account}` template included); raises `AccountsConfigError` if they are unusable.
+        """
+        from bridge.accounts.own_account import own_entry
+
+        return cls.for_account(own_entry(settings).account, settings, observer)
 
     @classmethod
     def for_account(
