@@ -9,10 +9,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 import orjson
@@ -35,6 +36,21 @@ class Ingress:
     metrics: str
     topic: str
     tmp: Path
+    lines: list[str]
+    reader: threading.Thread
+
+    def log(self) -> str:
+        """The parent's stderr so far (both workers write there too)."""
+        return "".join(self.lines)
+
+    def full_log(self) -> str:
+        """The whole of stderr, once the process exited (waits for the reader to reach its end)."""
+        self.reader.join(30)
+        return self.log()
+
+    def started(self) -> bool:
+        """True once the parent saw every worker listen (before that, a dead worker is a failed start)."""
+        return '"msg":"ingress workers listening"' in self.log()
 
 
 @pytest.fixture
@@ -59,16 +75,32 @@ def ingress_workers(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Ingress]:
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
+    lines: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=_collect, args=(process.stderr, lines), daemon=True)
+    reader.start()
     try:
         yield Ingress(
-            process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics", topic, tmp_path
+            process,
+            f"http://127.0.0.1:{port}",
+            f"http://127.0.0.1:{metrics_port}/metrics",
+            topic,
+            tmp_path,
+            lines,
+            reader,
         )
     finally:
         if process.poll() is None:
             process.kill()
         process.wait(timeout=30)
-        if process.stderr is not None:
-            process.stderr.close()
+        reader.join(30)
+        process.stderr.close()
+
+
+def _collect(stream: IO[bytes], lines: list[str]) -> None:
+    """Read `stream` line by line into `lines` until it closes (the tests read the log while it runs)."""
+    for raw in iter(stream.readline, b""):
+        lines.append(raw.decode(errors="replace"))
 
 
 @contextlib.asynccontextmanager
@@ -194,8 +226,7 @@ class TestTwoWorkers:
             stop_posting.set()
             await asyncio.wait_for(asyncio.gather(*posters), 30)
         assert 0 == code
-        assert ingress.process.stderr is not None
-        log = ingress.process.stderr.read().decode()
+        log = ingress.full_log()
         assert 2 == log.count('"msg":"ingress listening"') and log.count('"msg":"ingress stopped"') == 3
         assert SECRET not in log
         for pid in pids:  # no worker outlives the parent
@@ -218,10 +249,11 @@ class TestTwoWorkers:
                 message="two workers on /metrics",
             )
             pids = [int(p) for p in worker_pids(await scrape(session, ingress))]
+        # Killed before the parent saw both listen, the run is a failed start (another message).
+        await wait_until(ingress.started, timeout=30, message="the parent saw both workers listen")
         os.kill(pids[0], signal.SIGKILL)
         assert 1 == await asyncio.to_thread(ingress.process.wait, 60)
-        assert ingress.process.stderr is not None
-        log = ingress.process.stderr.read().decode()
+        log = ingress.full_log()
         assert "ingress worker exited; stopping the others" in log
         assert not Path(f"/proc/{pids[1]}").exists()
 
