@@ -1,5 +1,5 @@
-"""Fixes for two bugs of the pinned aiokafka (0.14.0): a stalled worker stop during a broker outage, and
-a consumer that kept asking a former leader for a partition's offsets after a failover.
+"""Fixes for three bugs of the pinned aiokafka (0.14.0): two that stalled a worker's stop during a broker
+outage, and a consumer that kept asking a former leader for a partition's offsets after a failover.
 
 Installed by every `vtex-bridge` command (bridge.cli) and by `processors.app.create_app`: any consumer
 of ours that stops while the broker is unreachable can hit the first, any consumer whose partition
@@ -24,6 +24,15 @@ minutes): seen with Faust's leader-topic partition after a broker was frozen for
 then committed no input offsets. The fixed request refreshes the metadata on any error meaning that
 it is stale, as the rest of aiokafka does.
 
+`GroupCoordinator.close()`, the first step of `AIOKafkaConsumer.stop()`, awaits the coordination task
+without a bound. While the broker is down that task may sit in its coordinator lookup waiting for a
+metadata refresh that never completes; Faust's consumer thread then never reported its shutdown and the
+worker's stop ran into the stop watchdog (seen one run in a few of
+tests/integration/test_processor_broker_outage.py). The fixed close gives the task
+`COORDINATION_CLOSE_S` to notice the close, then cancels it; the rest of the close is aiokafka's
+(heartbeat and commit-refresh tasks stopped, a best-effort LeaveGroup that fails fast without a
+coordinator).
+
 The fixes are applied to the pinned version only (`install` says whether it was): a newer aiokafka must be
 checked for the bug again before the pin moves (tests/bridge/test_aiokafka_fixes.py fails until then).
 
@@ -38,15 +47,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, Final, Literal
 
 import aiokafka
 from aiokafka.client import CoordinationType
 from aiokafka.conn import create_conn
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 from aiokafka.protocol.metadata import MetadataRequest
+
+log = logging.getLogger(__name__)
 
 #: The aiokafka version whose `Fetcher.close` this module replaces.
 FIXED_VERSION: Final = "0.14.0"
@@ -54,6 +67,10 @@ FIXED_VERSION: Final = "0.14.0"
 AIOKAFKA_CLOSE: Final = Fetcher.close
 #: aiokafka's own `Fetcher._proc_offset_request` (one ListOffsets request to one broker).
 AIOKAFKA_OFFSET_REQUEST: Final = Fetcher._proc_offset_request
+#: aiokafka's own `GroupCoordinator.close`.
+AIOKAFKA_COORDINATOR_CLOSE: Final = GroupCoordinator.close
+#: How long a closing consumer's coordination task gets to end by itself before it is cancelled.
+COORDINATION_CLOSE_S: Final = 5.0
 
 
 async def close_fetcher(self: Any) -> None:
@@ -82,12 +99,35 @@ async def offset_request(self: Any, node_id: int, topic_data: Any) -> Any:
         raise
 
 
+async def close_coordinator(self: Any) -> None:
+    """`GroupCoordinator.close` of aiokafka 0.14.0, except that the coordination task gets a bound."""
+    if self._closing.done():
+        return
+    self._closing.set_result(None)
+    task = self._coordination_task
+    if not task.done():
+        await asyncio.wait({task}, timeout=COORDINATION_CLOSE_S)
+        if task.done():
+            await task  # as aiokafka's close: the routine's own failure, if any, is the close's
+        else:
+            log.warning(
+                "consumer group coordination did not end %ss into the close; cancelling it",
+                COORDINATION_CLOSE_S,
+            )
+            task.cancel()
+            await asyncio.wait({task}, timeout=COORDINATION_CLOSE_S)
+    await self._stop_heartbeat_task()
+    await self._stop_commit_offsets_refresh_task()
+    await self._maybe_leave_group()
+
+
 def install() -> bool:
     """Replace `Fetcher.close` when the installed aiokafka is the fixed version; return whether it was."""
     if aiokafka.__version__ != FIXED_VERSION:
         return False
     Fetcher.close = close_fetcher  # type: ignore[method-assign]
     Fetcher._proc_offset_request = offset_request  # type: ignore[method-assign]
+    GroupCoordinator.close = close_coordinator  # type: ignore[method-assign]
     return True
 
 

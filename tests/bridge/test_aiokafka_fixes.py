@@ -1,4 +1,5 @@
 """aiokafka's `Fetcher.close` lets a pending fetch task's cancellation out; the fixed close does not.
+Its `GroupCoordinator.close` waits for the coordination task without a bound; the fixed one cancels it.
 Its offset lookup for a partition without a position asks a former leader again and again; the fixed
 one refreshes the metadata first (the worker-level proof: tests/chaos/test_cluster_writer_faults.py).
 
@@ -19,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import CoordinationType
 from aiokafka.conn import create_conn
 from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import NotLeaderForPartitionError
 from aiokafka.producer.sender import Sender
 from aiokafka.producer.transaction_manager import TransactionManager
@@ -60,6 +62,7 @@ def test_the_pinned_aiokafka_gets_the_fix() -> None:
     assert aiokafka_fixes.install()
     assert aiokafka_fixes.close_fetcher is Fetcher.close
     assert aiokafka_fixes.offset_request is Fetcher._proc_offset_request
+    assert aiokafka_fixes.close_coordinator is GroupCoordinator.close
 
 
 async def test_aiokafkas_close_raises_the_tasks_cancellation() -> None:
@@ -253,3 +256,51 @@ async def test_a_failed_transaction_waiter_is_retrieved_and_a_dead_sender_seen()
     task = asyncio.ensure_future(asyncio.sleep(0))
     assert task is aiokafka_fixes.sender_task(SimpleNamespace(_sender=SimpleNamespace(sender_task=task)))
     await task
+
+
+class CoordinatorState:
+    """What `GroupCoordinator.close` touches; its coordination task never notices the close."""
+
+    def __init__(self, routine: asyncio.Task[Any]) -> None:
+        self._closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._coordination_task = routine
+        self.stopped: list[str] = []
+
+    async def _stop_heartbeat_task(self) -> None:
+        self.stopped.append("heartbeat")
+
+    async def _stop_commit_offsets_refresh_task(self) -> None:
+        self.stopped.append("commit refresh")
+
+    async def _maybe_leave_group(self) -> None:
+        self.stopped.append("leave group")
+
+
+async def test_a_coordination_task_stuck_in_its_lookup_is_cancelled_by_the_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiokafka's close waits for the task forever; the fixed one cancels it after its bound."""
+    monkeypatch.setattr(aiokafka_fixes, "COORDINATION_CLOSE_S", 0.05)
+    coordinator = CoordinatorState(asyncio.ensure_future(asyncio.sleep(3600)))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(aiokafka_fixes.AIOKAFKA_COORDINATOR_CLOSE(coordinator), 0.2)  # type: ignore[arg-type]
+    stuck = asyncio.ensure_future(asyncio.sleep(3600))  # a metadata refresh that never completes
+    coordinator = CoordinatorState(stuck)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(aiokafka_fixes.close_coordinator(coordinator), 5)
+    assert stuck.cancelled()
+    assert coordinator._closing.done()
+    assert ["heartbeat", "commit refresh", "leave group"] == coordinator.stopped
+
+
+async def test_a_coordination_task_that_ends_in_time_ends_the_close_as_aiokafkas_does() -> None:
+    async def noticing(closing: asyncio.Future[None]) -> None:
+        await closing
+        raise aiokafka.errors.KafkaError("coordination failed")
+
+    loop = asyncio.get_running_loop()
+    closing: asyncio.Future[None] = loop.create_future()
+    coordinator = CoordinatorState(asyncio.ensure_future(noticing(closing)))
+    coordinator._closing = closing
+    with pytest.raises(aiokafka.errors.KafkaError):
+        await asyncio.wait_for(aiokafka_fixes.close_coordinator(coordinator), 5)
