@@ -1,5 +1,6 @@
-"""Fixes for three bugs of the pinned aiokafka (0.14.0): two that stalled a worker's stop during a broker
-outage, and a consumer that kept asking a former leader for a partition's offsets after a failover.
+"""Fixes for four bugs of the pinned aiokafka (0.14.0): two that stalled a worker's stop during a broker
+outage, a consumer that kept asking a former leader for a partition's offsets after a failover, and a
+metadata refresh that waited for a frozen broker.
 
 Installed by every `vtex-bridge` command (bridge.cli) and by `processors.app.create_app`: any consumer
 of ours that stops while the broker is unreachable can hit the first, any consumer whose partition
@@ -33,6 +34,15 @@ tests/integration/test_processor_broker_outage.py). The fixed close gives the ta
 (heartbeat and commit-refresh tasks stopped, a best-effort LeaveGroup that fails fast without a
 coordinator).
 
+`AIOKafkaClient._metadata_update` asks one broker at a time and waits for its answer as long as the
+client's request timeout (Faust's consumer: 90 s). A broker that is frozen (a long GC pause, SIGSTOP, a
+network path that drops packets) keeps its connections open and never answers, so a refresh that picked
+it held every refresh behind it: the worker kept fetching the partitions whose leadership had moved off
+that broker from it, and they stalled for up to the request timeout after Kafka had elected new leaders
+(tests/chaos/test_cluster_writer_faults.py). The fixed refresh gives each broker
+`METADATA_REQUEST_TIMEOUT_S` and then asks the next one, as the Java client's choice of the least loaded
+node avoids a broker with requests stuck in flight.
+
 The fixes are applied to the pinned version only (`install` says whether it was): a newer aiokafka must be
 checked for the bug again before the pin moves (tests/bridge/test_aiokafka_fixes.py fails until then).
 
@@ -48,10 +58,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from typing import Any, Final, Literal
 
 import aiokafka
-from aiokafka.client import CoordinationType
+from aiokafka.client import AIOKafkaClient, ConnectionGroup, CoordinationType
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.conn import create_conn
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
@@ -60,6 +72,8 @@ from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 from aiokafka.protocol.metadata import MetadataRequest
 
 log = logging.getLogger(__name__)
+#: aiokafka's client logger: the fixed metadata refresh logs as aiokafka's own does (same filters).
+aiokafka_log = logging.getLogger("aiokafka")
 
 #: The aiokafka version whose `Fetcher.close` this module replaces.
 FIXED_VERSION: Final = "0.14.0"
@@ -69,6 +83,10 @@ AIOKAFKA_CLOSE: Final = Fetcher.close
 AIOKAFKA_OFFSET_REQUEST: Final = Fetcher._proc_offset_request
 #: aiokafka's own `GroupCoordinator.close`.
 AIOKAFKA_COORDINATOR_CLOSE: Final = GroupCoordinator.close
+#: aiokafka's own `AIOKafkaClient._metadata_update`.
+AIOKAFKA_METADATA_UPDATE: Final = AIOKafkaClient._metadata_update
+#: How long one broker gets to answer a metadata request before the refresh asks the next one.
+METADATA_REQUEST_TIMEOUT_S: Final = 3.0
 #: How long a closing consumer's coordination task gets to end by itself before it is cancelled.
 COORDINATION_CLOSE_S: Final = 5.0
 
@@ -121,6 +139,36 @@ async def close_coordinator(self: Any) -> None:
     await self._maybe_leave_group()
 
 
+async def metadata_update(self: Any, cluster_metadata: ClusterMetadata, topics: Any) -> bool:
+    """`AIOKafkaClient._metadata_update` of aiokafka 0.14.0, except that each broker's answer is bounded."""
+    metadata_request = MetadataRequest(list(topics) if topics else None)
+    nodeids: list[Any] = [b.nodeId for b in self.cluster.brokers()]
+    bootstrap_id = ("bootstrap", ConnectionGroup.DEFAULT)
+    if bootstrap_id in self._conns:
+        nodeids.append("bootstrap")
+    random.shuffle(nodeids)
+    for node_id in nodeids:
+        conn = await self._get_conn(node_id)
+        if conn is None:
+            continue
+        try:
+            metadata = await asyncio.wait_for(conn.send(metadata_request), METADATA_REQUEST_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as err:
+            aiokafka_log.warning("Unable to request metadata from node with id %s: %r", node_id, err)
+            continue
+        # No brokers in the answer: the topic may still be being created (aiokafka's own rule).
+        if not metadata.brokers:
+            return False
+        cluster_metadata.update_metadata(metadata)
+        # The bootstrap connection is kept only until the cluster's layout is known.
+        if bootstrap_id in self._conns and len(self.cluster.brokers()):
+            self._conns.pop(bootstrap_id).close()
+        return True
+    aiokafka_log.error("Unable to update metadata from %s", nodeids)
+    cluster_metadata.failed_update(None)
+    return False
+
+
 def install() -> bool:
     """Replace `Fetcher.close` when the installed aiokafka is the fixed version; return whether it was."""
     if aiokafka.__version__ != FIXED_VERSION:
@@ -128,6 +176,7 @@ def install() -> bool:
     Fetcher.close = close_fetcher  # type: ignore[method-assign]
     Fetcher._proc_offset_request = offset_request  # type: ignore[method-assign]
     GroupCoordinator.close = close_coordinator  # type: ignore[method-assign]
+    AIOKafkaClient._metadata_update = metadata_update  # type: ignore[method-assign]
     return True
 
 

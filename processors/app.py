@@ -37,6 +37,11 @@ from processors.web import build_console_app, build_web_app
 log = logging.getLogger(__name__)
 
 WEB_STOP_TIMEOUT_S = 5.0
+#: How old the input consumer's view of the partition leaders may get (aiokafka's default: 5 minutes).
+#: Kafka moves a frozen broker's leaderships within seconds, but nothing tells a consumer whose fetch to
+#: that broker simply hangs: it learns the new leaders at its next refresh. One small metadata request
+#: every few seconds per worker bounds that stall (tests/chaos/test_cluster_writer_faults.py).
+INPUT_METADATA_MAX_AGE_MS = 5000
 
 
 def shorten_fetch_wait(app: faust.App, wait_ms: int) -> bool:
@@ -94,6 +99,7 @@ def create_app(
         # 3 workers: 2/2/0); with 0 it rebalances down to floor(...) and every worker gets some.
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
+        consumer_metadata_max_age_ms=INPUT_METADATA_MAX_AGE_MS,
         stream_buffer_maxsize=4096,
         producer_acks=-1,
         Monitor=LeanMonitor,

@@ -1,5 +1,7 @@
 """aiokafka's `Fetcher.close` lets a pending fetch task's cancellation out; the fixed close does not.
 Its `GroupCoordinator.close` waits for the coordination task without a bound; the fixed one cancels it.
+Its metadata refresh waits for a frozen broker's answer as long as the request timeout; the fixed one
+asks the next broker after a few seconds.
 Its offset lookup for a partition without a position asks a former leader again and again; the fixed
 one refreshes the metadata first (the worker-level proof: tests/chaos/test_cluster_writer_faults.py).
 
@@ -17,7 +19,8 @@ import aiokafka
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.client import CoordinationType
+from aiokafka.client import AIOKafkaClient, CoordinationType
+from aiokafka.cluster import ClusterMetadata
 from aiokafka.conn import create_conn
 from aiokafka.consumer.fetcher import Fetcher
 from aiokafka.consumer.group_coordinator import GroupCoordinator
@@ -63,6 +66,7 @@ def test_the_pinned_aiokafka_gets_the_fix() -> None:
     assert aiokafka_fixes.close_fetcher is Fetcher.close
     assert aiokafka_fixes.offset_request is Fetcher._proc_offset_request
     assert aiokafka_fixes.close_coordinator is GroupCoordinator.close
+    assert aiokafka_fixes.metadata_update is AIOKafkaClient._metadata_update
 
 
 async def test_aiokafkas_close_raises_the_tasks_cancellation() -> None:
@@ -304,3 +308,71 @@ async def test_a_coordination_task_that_ends_in_time_ends_the_close_as_aiokafkas
     coordinator._closing = closing
     with pytest.raises(aiokafka.errors.KafkaError):
         await asyncio.wait_for(aiokafka_fixes.close_coordinator(coordinator), 5)
+
+
+class FrozenConn:
+    """A connection to a broker that accepts requests and never answers (SIGSTOP keeps sockets open)."""
+
+    def send(self, request: Any) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+
+class AnsweringConn:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    async def send(self, request: Any) -> Any:
+        return self.answer
+
+
+class MetadataClient:
+    """What `_metadata_update` touches: the known brokers and a connection to each."""
+
+    def __init__(self, conns: dict[int, Any]) -> None:
+        self.cluster = SimpleNamespace(brokers=lambda: [SimpleNamespace(nodeId=n) for n in conns])
+        self._conns: dict[Any, Any] = {}
+        self.by_node = conns
+
+    async def _get_conn(self, node_id: int) -> Any:
+        return self.by_node[node_id]
+
+
+class ClusterView:
+    def __init__(self) -> None:
+        self.updates: list[Any] = []
+        self.failed = 0
+
+    def update_metadata(self, metadata: Any) -> None:
+        self.updates.append(metadata)
+
+    def failed_update(self, error: Any) -> None:
+        self.failed += 1
+
+
+async def test_a_frozen_broker_does_not_hold_the_metadata_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The frozen broker is asked first (the shuffle is pinned); the fixed refresh moves on to the next."""
+    monkeypatch.setattr(aiokafka_fixes, "METADATA_REQUEST_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(aiokafka_fixes.random, "shuffle", lambda nodes: nodes.sort())
+    answer = SimpleNamespace(brokers=[(2, "127.0.0.1", 9093, None)])
+    client = MetadataClient({1: FrozenConn(), 2: AnsweringConn(answer)})
+    cluster = ClusterView()
+    assert await asyncio.wait_for(aiokafka_fixes.metadata_update(client, cluster, {"t"}), 5)
+    assert [answer] == cluster.updates
+
+
+async def test_aiokafkas_refresh_waits_for_the_frozen_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("aiokafka.client.random.shuffle", lambda nodes: nodes.sort())
+    client = MetadataClient({1: FrozenConn(), 2: AnsweringConn(None)})
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(
+            aiokafka_fixes.AIOKAFKA_METADATA_UPDATE(client, ClusterMetadata(), {"t"}),  # type: ignore[arg-type]
+            0.2,
+        )
+
+
+async def test_no_broker_answering_fails_the_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aiokafka_fixes, "METADATA_REQUEST_TIMEOUT_S", 0.05)
+    cluster = ClusterView()
+    client = MetadataClient({1: FrozenConn(), 2: FrozenConn()})
+    assert not await aiokafka_fixes.metadata_update(client, cluster, {"t"})
+    assert 1 == cluster.failed and [] == cluster.updates
