@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import random
 from types import SimpleNamespace
 from typing import Any
 
@@ -352,7 +353,7 @@ class ClusterView:
 async def test_a_frozen_broker_does_not_hold_the_metadata_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """The frozen broker is asked first (the shuffle is pinned); the fixed refresh moves on to the next."""
     monkeypatch.setattr(aiokafka_fixes, "METADATA_REQUEST_TIMEOUT_S", 0.05)
-    monkeypatch.setattr(aiokafka_fixes.random, "shuffle", lambda nodes: nodes.sort())
+    monkeypatch.setattr(random, "shuffle", lambda nodes: nodes.sort())
     answer = SimpleNamespace(brokers=[(2, "127.0.0.1", 9093, None)])
     client = MetadataClient({1: FrozenConn(), 2: AnsweringConn(answer)})
     cluster = ClusterView()
@@ -361,7 +362,7 @@ async def test_a_frozen_broker_does_not_hold_the_metadata_refresh(monkeypatch: p
 
 
 async def test_aiokafkas_refresh_waits_for_the_frozen_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("aiokafka.client.random.shuffle", lambda nodes: nodes.sort())
+    monkeypatch.setattr(random, "shuffle", lambda nodes: nodes.sort())
     client = MetadataClient({1: FrozenConn(), 2: AnsweringConn(None)})
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(
