@@ -4,7 +4,8 @@ One process serves several VTEX accounts: each account is a whole simulator (`Si
 feed, rate limit, chaos knobs, hook sender) mounted as a sub-application under `/accounts/{account}/`,
 so a bridge reaches account X at the base URL `http://HOST:PORT/accounts/X` (the registry's
 `{account}` template). The root serves the primary account (`config.account`) too, so single-account
-clients keep working unprefixed. `GET /_sim/accounts` lists the accounts served.
+clients keep working unprefixed. A Host header `X.…` selects account X as VTEX's own host names do
+(`simulator.hosts`). `GET /_sim/accounts` lists the accounts served.
 
 Each runtime bundle sits under the typed key `simulator.context.SIMULATOR` of its (sub-)application;
 each hook sender's HTTP session opens and closes with the app (`cleanup_ctx`), and its deliveries are
@@ -15,22 +16,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
 from simulator import control_api, feed_api, hook_config, metrics, oms, oms_list
+from simulator.accounts_api import ACCOUNT_PREFIX, list_accounts, unknown_account
 from simulator.clock import Clock, CompressedClock
 from simulator.config import SimConfig
 from simulator.context import ACCOUNTS, SIMULATOR, Simulator
 from simulator.controls import Controls
-from simulator.errors import error_response
+from simulator.hosts import serve_by_host
 from simulator.http_util import vtex_errors
 from simulator.rate_limit import RateLimiter
 from simulator.sender import HookSender
 from simulator.state import SimState
-
-#: Path prefix of one account's endpoints: `/accounts/{account}/api/oms/pvt/orders/...`.
-ACCOUNT_PREFIX = "/accounts/"
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
@@ -66,6 +66,7 @@ def create_app(config: SimConfig, clock: Clock | None = None) -> web.Application
         _serve_account(sub, sim, owner=sim is not primary)
         app.add_subapp(f"{ACCOUNT_PREFIX}{name}/", sub)
     app.router.add_route("*", ACCOUNT_PREFIX + "{account}/{tail:.*}", unknown_account)
+    serve_by_host(app, accounts, partial(_serve_account, owner=False))
     return app
 
 
@@ -77,32 +78,6 @@ def _serve_account(app: web.Application, sim: Simulator, *, owner: bool) -> None
     metrics.install(app)
     if owner:
         app.cleanup_ctx.append(_sender_lifecycle)
-
-
-async def list_accounts(request: web.Request) -> web.Response:
-    """`GET /_sim/accounts`: every account served, primary first, with its appKey and path prefix."""
-    return web.json_response(
-        {
-            "accounts": [
-                {
-                    "account": name,
-                    "app_key": sim.config.app_key,
-                    "path": f"{ACCOUNT_PREFIX}{name}",
-                    "rate_limit_per_minute": sim.config.rate_limit_per_minute,
-                }
-                for name, sim in request.app[ACCOUNTS].items()
-            ]
-        }
-    )
-
-
-async def unknown_account(request: web.Request) -> web.Response:
-    """404 naming the accounts served, for a path under `/accounts/{account}/` that nothing serves."""
-    accounts = request.app[ACCOUNTS]
-    name = request.match_info["account"]
-    if name in accounts:
-        return error_response(404, "Not Found")
-    return error_response(404, f"The simulator serves no account {name!r} (it serves {', '.join(accounts)})")
 
 
 async def _sender_lifecycle(app: web.Application) -> AsyncIterator[None]:
