@@ -70,6 +70,7 @@ from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import CreateAclsRequest, DescribeAclsRequest
 from aiokafka.protocol.metadata import MetadataRequest
+from aiokafka.protocol.transaction import AddOffsetsToTxnRequest
 
 log = logging.getLogger(__name__)
 #: aiokafka's client logger: the fixed metadata refresh logs as aiokafka's own does (same filters).
@@ -235,6 +236,18 @@ def describe_acls_request(*fields: Any) -> Any:
 def create_acls_request(*fields: Any) -> Any:
     """A CreateAcls request (v1, the protocol's field order): aiokafka's admin client has no ACL calls."""
     return CreateAclsRequest(*fields)
+
+
+def no_producer_add_offsets_request(transactional_id: str, group_id: str) -> Any:
+    """An AddOffsetsToTxn request (v0) for `transactional_id` and `group_id` naming no producer (id and
+    epoch -1), sent with `send_admin_request`.
+
+    The broker checks WRITE on the transactional id, then READ on the group, before its transaction
+    coordinator refuses the unknown producer without changing anything: how the worker learns, before
+    it starts, whether its principal holds those two permissions and not DESCRIBE alone
+    (processors.kafka_access). aiokafka builds this request only inside its transactional producer.
+    """
+    return AddOffsetsToTxnRequest(transactional_id, -1, -1, group_id)
 
 
 async def send_admin_request(admin: Any, request: Any) -> Any:

@@ -377,3 +377,23 @@ async def test_no_broker_answering_fails_the_refresh(monkeypatch: pytest.MonkeyP
     client = MetadataClient({1: FrozenConn(), 2: FrozenConn()})
     assert not await aiokafka_fixes.metadata_update(client, cluster, {"t"})
     assert 1 == cluster.failed and [] == cluster.updates
+
+
+def test_pin_the_add_offsets_request_names_no_producer() -> None:
+    """processors.kafka_access sends it (v0, the only version aiokafka has) for its start check."""
+    from aiokafka.protocol.transaction import AddOffsetsToTxnRequest
+
+    assert ["transactional_id", "producer_id", "producer_epoch", "group_id"] == list(
+        inspect.signature(AddOffsetsToTxnRequest).parameters
+    )
+    request = aiokafka_fixes.no_producer_add_offsets_request("app-p0", "app")
+    assert isinstance(request, AddOffsetsToTxnRequest)
+    sent = request.prepare({AddOffsetsToTxnRequest.API_KEY: (0, 4)})
+    assert (0, "app-p0", -1, -1, "app") == (
+        sent.API_VERSION,
+        sent.transactional_id,
+        sent.producer_id,
+        sent.producer_epoch,
+        sent.group_id,
+    )
+    assert ("throttle_time_ms", "error_code") == sent.RESPONSE_TYPE.SCHEMA.names  # error_code is read

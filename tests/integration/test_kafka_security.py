@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import TransactionalIdAuthorizationFailed
 
 from bridge import kafka_config, local_kafka
@@ -28,16 +29,23 @@ from bridge.settings import Settings, load_settings
 from bridge.topics.acls import SERVICES, apply_acls, cluster_acls, create_acls, declared_acls, plan_acls
 from bridge.topics.apply import apply_topics
 from bridge.topics.cluster import admin_client
+from processors.kafka_access import access_problems
 from processors.state import changelog_topic
 from testkit.fake_oms import FakeOms, fake_oms
-from testkit.kafka import KAFKA_VERSION, read_all, unique, wait_until
+from testkit.kafka import KAFKA_VERSION, create_topics, read_all, unique, wait_until
 from testkit.worker import VTEX_BRIDGE, WorkerConfig, WorkerProcess, partition_writer
 from tests.support.ingress import ACCOUNT, auth_headers, hook_payload, ingress_settings
 
 pytestmark = pytest.mark.integration
 __all__ = ["fake_oms"]
-#: Principals granted every worker ACL but those of one resource type.
-LACKING = {"worker-nogroup": "GROUP", "worker-notxn": "TRANSACTIONAL_ID"}
+#: Principals granted every worker ACL but these operations on one resource type: all of them, or all
+#: but DESCRIBE (which lets FindCoordinator through; the start check's AddOffsetsToTxn sees the rest).
+LACKING: dict[str, tuple[str, set[str]]] = {
+    "worker-nogroup": ("GROUP", {"DESCRIBE", "READ"}),
+    "worker-notxn": ("TRANSACTIONAL_ID", {"DESCRIBE", "WRITE"}),
+    "worker-describegroup": ("GROUP", {"READ"}),
+    "worker-describetxn": ("TRANSACTIONAL_ID", {"WRITE"}),
+}
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +197,9 @@ async def test_services_work_with_their_acls_and_refusals_are_clear(
 async def test_worker_without_its_group_or_transactional_id_acl_says_which(
     secured: local_kafka.LocalKafka, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A worker's principal that lacks the group ACL, or the transactional-id one, is refused at start
-    (exit 2, naming the permission) instead of hanging; a writer refused later logs an ERROR naming it."""
+    """A worker's principal that lacks the group ACL, or the transactional-id one, or holds only DESCRIBE
+    there, is refused at start (exit 2, naming the permission) instead of hanging; a writer refused
+    later logs an ERROR naming it."""
     names: dict[str, Any] = {
         "input_topic": unique("acl-in"),
         "status_topic_prefix": unique("acl-st") + ".",
@@ -202,10 +211,10 @@ async def test_worker_without_its_group_or_transactional_id_acl_says_which(
     kafka_config.install(admin)
     assert (await apply_topics(admin)).exit_code == 0
     granted = []
-    for user, kind in LACKING.items():
+    for user, (kind, operations) in LACKING.items():
         as_user = admin.model_copy(update={"topics_acl_principals": {"worker": f"User:{user}"}})
         own = [a for a in declared_acls(as_user) if a.principal == f"User:{user}"]
-        granted += [a for a in own if a.resource_type != kind]
+        granted += [a for a in own if a.resource_type != kind or a.operation not in operations]
     async with admin_client(admin.kafka_bootstrap_servers, 30.0) as client:
         await create_acls(client, granted)
 
@@ -217,16 +226,20 @@ async def test_worker_without_its_group_or_transactional_id_acl_says_which(
     names_env = {f"VTEX_BRIDGE_{k.upper()}": str(v) for k, v in names.items()}
     extra = {"VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN": "k7Qm2xV9pL4sT8wZ1rN6yB3cF5hJ0dGa"}
     extra["VTEX_BRIDGE_WORKER_CREATE_TOPICS"] = "false"
+    lacks_group = f"lacks READ on GROUP {names['worker_app_id']}"
+    lacks_txn = f"lacks WRITE on TRANSACTIONAL_ID {names['worker_app_id']}"
     expected = {
-        "worker-nogroup": f"lacks READ on GROUP {names['worker_app_id']}",
-        "worker-notxn": f"lacks WRITE on TRANSACTIONAL_ID {names['worker_app_id']}",
+        "worker-nogroup": lacks_group,
+        "worker-notxn": lacks_txn,
+        "worker-describegroup": lacks_group,
+        "worker-describetxn": lacks_txn,
     }
     for user, permission in expected.items():
         started = time.monotonic()
         refused = run_cli({**security_env(secured, user), **names_env, **extra}, "worker")
         assert refused.returncode == 2, refused
-        assert permission in refused.stderr and "acls plan" in refused.stderr, refused.stderr
-        assert sum(p in refused.stderr for p in expected.values()) == 1, refused.stderr  # only what lacks
+        assert permission in refused.stderr and "acls plan" in refused.stderr, (user, refused.stderr)
+        assert sum(p in refused.stderr for p in (lacks_group, lacks_txn)) == 1, refused.stderr  # only that
         assert time.monotonic() - started < 30.0, "a refused worker must stop at once, not hang"
 
     # Past the start (the ACL removed meanwhile, or DESCRIBE granted alone): a partition's writer is
@@ -243,3 +256,29 @@ async def test_worker_without_its_group_or_transactional_id_acl_says_which(
         await writer.stop()
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("WRITE on its transactional ids" in m and "acls plan" in m for m in errors), errors
+
+
+async def test_the_start_check_leaves_a_running_writers_transaction_alone(
+    secured: local_kafka.LocalKafka,
+) -> None:
+    """The start check's AddOffsetsToTxn, once past the ACLs, reaches the coordinator of a transactional
+    id with a transaction open and changes nothing there: that transaction still commits (a bumped epoch
+    would have fenced its producer). Through the internal listener, whose principal may do anything."""
+    app_id, topic = unique("probe-proc"), unique("probe-out")
+    await create_topics(secured.bootstrap, topic)
+    producer = AIOKafkaProducer(bootstrap_servers=secured.bootstrap, transactional_id=f"{app_id}-p0")
+    await asyncio.wait_for(producer.start(), 30)
+    try:
+        await producer.begin_transaction()
+        await asyncio.wait_for(producer.send_and_wait(topic, b"kept"), 30)
+        settings = load_settings(
+            kafka_embedded=False,
+            kafka_bootstrap_servers=secured.bootstrap,
+            worker_app_id=app_id,
+            input_topic_partitions=2,
+        )
+        assert "" == (await access_problems(settings)).message()
+        await asyncio.wait_for(producer.commit_transaction(), 30)
+    finally:
+        await producer.stop()
+    assert [b"kept"] == [r.value for r in await read_all(secured.bootstrap, topic, timeout=10)]
