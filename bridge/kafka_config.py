@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiokafka.errors import KafkaError
 
 if TYPE_CHECKING:
-    from bridge.settings import Settings
+    from bridge.settings import KafkaSettings, Settings
 
 SASL_PROTOCOLS: Final = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
 TLS_PROTOCOLS: Final = frozenset({"SSL", "SASL_SSL"})
@@ -80,7 +80,7 @@ def security_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def sasl_password(settings: Settings) -> str:
+def sasl_password(settings: KafkaSettings) -> str:
     """Return the SASL password: the first line of `KAFKA_SASL_PASSWORD_FILE`, else the setting."""
     path = settings.kafka_sasl_password_file
     if path is not None:
@@ -100,7 +100,7 @@ def sasl_password(settings: Settings) -> str:
     return password
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext:
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
     """Return a verifying TLS context: the CA file (else the system's), an optional client certificate."""
     cafile = settings.kafka_ssl_cafile
     _readable(cafile, "KAFKA_SSL_CAFILE")
@@ -231,7 +231,7 @@ async def verify_credentials(settings: Settings, timeout_s: float = 10.0) -> Non
         return
 
 
-def describe(settings: Settings) -> str:
+def describe(settings: KafkaSettings) -> str:
     """Return a one-line, secret-free description of how clients connect (for logs and errors)."""
     protocol = settings.kafka_security_protocol
     if protocol not in SASL_PROTOCOLS:

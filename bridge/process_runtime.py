@@ -14,12 +14,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from bridge import stack_dumps
-from bridge.settings import Settings
+from bridge.settings import ProcessSettings, Settings
 
 T = TypeVar("T")
 
 
-def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop]:
+def loop_factory(settings: ProcessSettings) -> Callable[[], asyncio.AbstractEventLoop]:
     """Return what creates the services' event loop (uvloop unless settings ask for asyncio's)."""
     if settings.event_loop == "uvloop":
         import uvloop
@@ -28,7 +28,7 @@ def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
-def install(settings: Settings) -> None:
+def install(settings: ProcessSettings) -> None:
     """Apply the settings to this process: GC thresholds, the loop policy for threads' own loops, and
     the stack dumps on SIGUSR1.
 

@@ -11,7 +11,7 @@ transactional ids) follows its generation.
 
 from __future__ import annotations
 
-from bridge.settings import Settings
+from bridge.settings import KafkaSettings, Settings, WorkerSettings
 
 
 def control_topic(settings: Settings) -> str:
@@ -19,12 +19,12 @@ def control_topic(settings: Settings) -> str:
     return settings.generation_control_topic or f"{settings.input_topic}.control"
 
 
-def generation_topic(settings: Settings, number: int) -> str:
+def generation_topic(settings: KafkaSettings, number: int) -> str:
     """Return the input topic of generation `number` (generation 1 is `settings.input_topic`)."""
     return settings.input_topic if number == 1 else f"{settings.input_topic}.g{number}"
 
 
-def generation_app_id(settings: Settings, number: int) -> str:
+def generation_app_id(settings: WorkerSettings, number: int) -> str:
     """Return the worker app id (= consumer group, changelog and transactional-id prefix) of a generation."""
     return settings.worker_app_id if number == 1 else f"{settings.worker_app_id}-g{number}"
 

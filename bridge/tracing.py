@@ -27,7 +27,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from bridge import __version__
-from bridge.settings import Settings
+from bridge.settings import TracingSettings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -151,7 +151,7 @@ class Tracing:
 DISABLED: Final = Tracing(None)
 
 
-def setup_tracing(settings: Settings, component: str) -> Tracing:
+def setup_tracing(settings: TracingSettings, component: str) -> Tracing:
     """Return the tracing of one component (`ingress`, `worker`, `feed-poller`); `DISABLED` when off.
 
     Spans are batched in memory (at most `tracing_max_queue_size`; beyond that new ones are dropped,

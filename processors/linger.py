@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from bridge.settings import Settings
+from bridge.settings import WorkerSettings
 
 #: Share of one core above which the worker counts as CPU-bound (see `TxnLinger.seconds`).
 CPU_BOUND_LOAD: Final = 0.8
@@ -24,7 +24,7 @@ class TxnLinger:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: WorkerSettings,
         *,
         saturated: Callable[[], bool],
         behind: Callable[[int], bool],

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bridge.settings import Settings
+from bridge.settings import WorkerSettings
 from bridge.vtex.errors import OmsBadResponse, OrderNotFound
 from processors.account_readers import AccountReaders, OrderReader
 from processors.metrics import ProcessorMetrics
@@ -29,7 +29,7 @@ class OrderReads:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: WorkerSettings,
         accounts: AccountReaders,
         metrics: ProcessorMetrics,
         *,

@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from rocksdict import Rdict
 
-    from bridge.settings import Settings
+    from bridge.settings import WorkerSettings
 
 MB: Final = 1024 * 1024
 #: Memtables per database: one being written and one being flushed.
@@ -79,7 +79,7 @@ class RocksMemory(Collector):
         self._open: dict[int, Rdict] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RocksMemory:
+    def from_settings(cls, settings: WorkerSettings) -> RocksMemory:
         return cls(settings.worker_rocksdb_memory_mb, settings.worker_rocksdb_write_buffer_mb)
 
     def open(self, path: Path) -> Rdict:

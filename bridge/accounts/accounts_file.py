@@ -23,7 +23,7 @@ from bridge.accounts.values import (
     resolve_base_url,
 )
 from bridge.identifiers import account_name_problem
-from bridge.settings import Settings
+from bridge.settings import Settings, VtexSettings
 
 MAX_SECRETS: Final = 2
 _ALLOWED_KEYS: Final = frozenset(
@@ -127,7 +127,7 @@ def _entry_token(entry: Mapping[str, Any], path: Path, where: str) -> SecretStr:
     return SecretStr(token)
 
 
-def _entry_base_url(entry: Mapping[str, Any], name: str, settings: Settings, where: str) -> str:
+def _entry_base_url(entry: Mapping[str, Any], name: str, settings: VtexSettings, where: str) -> str:
     configured = entry.get("base_url")
     if configured is not None:
         if not isinstance(configured, str) or not configured:

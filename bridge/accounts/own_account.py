@@ -19,13 +19,13 @@ from bridge.accounts.values import (
     real_base_url,
     resolve_base_url,
 )
-from bridge.settings import Settings
+from bridge.settings import Settings, VtexSettings
 
 #: Settings fields that, set explicitly next to an accounts file, add the settings' own account.
 _OWN_ACCOUNT_FIELDS: Final = ("vtex_account", "vtex_app_key", "vtex_app_token", "vtex_app_token_file")
 
 
-def own_app_token(settings: Settings) -> SecretStr:
+def own_app_token(settings: VtexSettings) -> SecretStr:
     """Return the settings' own appToken: the first line of `VTEX_BRIDGE_VTEX_APP_TOKEN_FILE`, else
     `VTEX_APP_TOKEN` (raises `AccountsConfigError` for an unreadable or empty file)."""
     if settings.vtex_app_token_file is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bridge.settings import Settings
+from bridge.settings import ControlSettings
 from bridge.vtex.config_models import (
     Filter,
     OrdersFilter,
@@ -65,7 +65,7 @@ def filter_from_args(args: argparse.Namespace, *, for_hook: bool, fallback: Filt
     return chosen
 
 
-def default_hook_filter(settings: Settings) -> Filter:
+def default_hook_filter(settings: ControlSettings) -> Filter:
     """Return the filter of the settings: the expression, else the statuses, else every change.
 
     Every change (FromOrders `$exists(orderId)`, `disableSingleFire`) is the default because a

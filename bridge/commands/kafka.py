@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bridge.settings import Settings
+from bridge.settings import KafkaSettings
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,7 +39,7 @@ def _sasl_env(bootstrap: str, security_dir: str) -> str:
     )
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def run(args: argparse.Namespace, settings: KafkaSettings) -> int:
     from bridge import local_kafka
 
     cache = settings.kafka_local_dir or local_kafka.default_cache_dir()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
-from bridge.settings import Settings
+from bridge.settings import ConsoleSettings, Settings
 
 EXIT_FOUND: Final = 0
 EXIT_UNREACHABLE: Final = 1
@@ -71,7 +71,9 @@ def console_base(settings: Settings, url: str | None = None) -> str:
     return (url or advertised_url(settings)).rstrip("/")
 
 
-def fetch(settings: Settings, base: str, path: str, timeout_s: float = TIMEOUT_S) -> tuple[int, object]:
+def fetch(
+    settings: ConsoleSettings, base: str, path: str, timeout_s: float = TIMEOUT_S
+) -> tuple[int, object]:
     """GET `base + path` from a worker console with the configured token; return (status, JSON or None).
 
     Raises OSError when the worker is unreachable (also used by `topics reshard` to say why it waits).

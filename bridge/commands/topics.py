@@ -21,7 +21,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bridge.settings import Settings
+from bridge.settings import KafkaSettings, Settings
 
 EXIT_ERROR = 1
 UNDER_REPLICATED_HELP = "allow fewer replicas than min(3, brokers) (development; else refused, exit 3)"
@@ -157,7 +157,7 @@ def _print(value: object, as_json: bool) -> None:
         print(value)
 
 
-def _guarded(action: str, settings: Settings, go: Callable[[], int]) -> int:
+def _guarded(action: str, settings: KafkaSettings, go: Callable[[], int]) -> int:
     """Run `go`; turn bad settings and an unreachable cluster into a message and exit code 1."""
     from aiokafka.errors import KafkaError
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import orjson
 
-from bridge.settings import Settings
+from bridge.settings import Settings, VtexSettings
 from simulator.config import SimAccount
 
 FILE_NAME = "accounts.json"
 
 
-def demo_account_names(settings: Settings, count: int) -> list[str]:
+def demo_account_names(settings: VtexSettings, count: int) -> list[str]:
     """Return every account name the demo serves: the primary, then `{primary}-2` ... `{primary}-{count}`."""
     return [settings.vtex_account, *(f"{settings.vtex_account}-{n}" for n in range(2, count + 1))]
 

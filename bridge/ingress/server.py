@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bridge.ingress.app import create_app, create_metrics_app
 from bridge.ingress.state import STATE, HookProducer
-from bridge.settings import Settings
+from bridge.settings import IngressSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ MAX_FIELD_BYTES: Final = 4096
 METRICS_REFRESH_S: Final = 1.0
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
+def server_options(settings: IngressSettings) -> dict[str, Any]:
     """Return the aiohttp server options that bound slow and oversized request heads."""
     return {
         "keepalive_timeout": settings.ingress_header_timeout_s,

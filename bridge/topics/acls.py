@@ -32,7 +32,7 @@ from aiokafka.errors import for_code
 
 from bridge.aiokafka_fixes import create_acls_request, describe_acls_request, send_admin_request
 from bridge.routing import router_for
-from bridge.settings import Settings
+from bridge.settings import Settings, TopicsSettings
 from bridge.topic_names import control_topic, replay_group
 
 SERVICES: Final = ("ingress", "worker", "console", "feed-poller")
@@ -104,7 +104,7 @@ class Acl:
         }
 
 
-def principal(settings: Settings, service: str) -> str:
+def principal(settings: TopicsSettings, service: str) -> str:
     """Return the Kafka principal of `service` (`topics_acl_principals`, default `User:<service>`)."""
     return settings.topics_acl_principals.get(service, f"User:{service}")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
 from bridge.routing import RoutingConfigError, router_for
-from bridge.settings import Settings
+from bridge.settings import Settings, TopicsSettings
 from bridge.statuses import UNKNOWN_STATUS
 from bridge.topic_names import leader_topic as leader_topic
 from bridge.topic_names import owners_topic
@@ -61,7 +61,7 @@ class TopicSpec:
     enforce_partitions: bool = True
 
 
-def topic_configs(settings: Settings, kind: TopicKind) -> dict[str, str]:
+def topic_configs(settings: TopicsSettings, kind: TopicKind) -> dict[str, str]:
     """Return the configs declared for topics of `kind` (settings, then `topics_extra_configs`)."""
     configs: dict[str, str] = {}
     if kind == "leader":  # Faust's own topic, written with acks=0: nothing to enforce

@@ -26,7 +26,7 @@ from typing import Final, NoReturn
 from aiohttp import web
 from mode import Service
 
-from bridge.settings import Settings
+from bridge.settings import KafkaSettings, Settings, WorkerSettings
 from bridge.topics.generation import (
     ControlReader,
     Generation,
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 WAIT_LOG_EVERY_S: Final = 10.0
 
 
-def consumed(record: GenerationRecord | None, settings: Settings, partitions: int) -> Generation | None:
+def consumed(record: GenerationRecord | None, settings: KafkaSettings, partitions: int) -> Generation | None:
     """Return the generation a worker must consume given `record` (None: none now, the state migrates).
 
     No record is generation 1: `settings.input_topic` with `partitions` (the settings' count).
@@ -101,7 +101,7 @@ async def consuming_generation(settings: Settings, stop: asyncio.Event) -> Gener
             await health.cleanup()
 
 
-async def _serve_waiting(settings: Settings, generation: int) -> web.AppRunner | None:
+async def _serve_waiting(settings: WorkerSettings, generation: int) -> web.AppRunner | None:
     """Answer the worker's health routes while it waits (None when the port cannot be bound)."""
     body = {"status": "waiting", "waiting_for_generation": generation, "partitions": []}
 

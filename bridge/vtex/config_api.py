@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 import orjson
 
-from bridge.settings import Settings
+from bridge.settings import ControlSettings, Settings
 from bridge.vtex.config_models import (
     HINT_409,
     MAX_LOT,
@@ -152,7 +152,7 @@ class ConfigApiClient(VtexHttpClient):
         return cls.for_account(own_entry(settings).account, settings)
 
     @classmethod
-    def for_account(cls, account: Account, settings: Settings) -> ConfigApiClient:
+    def for_account(cls, account: Account, settings: ControlSettings) -> ConfigApiClient:
         """Return the client of one registry account (its URL and appKey; its hook and its feed).
 
         An account configured without an appToken (hooks received only) cannot be read or changed:

@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_random_exponential
 
 from bridge.identifiers import order_id_problem
-from bridge.settings import Settings
+from bridge.settings import Settings, WorkerSettings
 from bridge.vtex.budget import AccountBudget, BudgetLimiter
 from bridge.vtex.errors import InvalidOrderId, OmsAuthError, OmsBadResponse, OmsUnavailable, OrderNotFound
 from bridge.vtex.http import VtexHttpClient, path_with, vtex_url
@@ -121,7 +121,7 @@ class OmsClient(VtexHttpClient):
 
     @classmethod
     def for_account(
-        cls, account: Account, settings: Settings, observer: OmsObserver | None = None
+        cls, account: Account, settings: WorkerSettings, observer: OmsObserver | None = None
     ) -> OmsClient:
         """Return a client of one registry account: its credentials, URL and budget; the rest shared."""
         return cls(

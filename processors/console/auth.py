@@ -35,7 +35,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import Counter
 
 from bridge.secret_strength import secret_problem, weak_secret_message
-from bridge.settings import Settings
+from bridge.settings import ConsoleSettings, ProcessSettings, Settings
 
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 #: Environment variables an operator sets, named in the messages.
@@ -48,7 +48,7 @@ class ConsoleConfigError(ValueError):
     """The console's settings are unsafe: the message says what to set."""
 
 
-def dev_profile(settings: Settings) -> bool:
+def dev_profile(settings: ProcessSettings) -> bool:
     """Tell whether `settings` are the dev profile (`make run` with the simulator), where the console
     may start without a token (it then refuses every API request)."""
     return settings.profile == "dev"
@@ -70,7 +70,7 @@ def check_settings(settings: Settings) -> None:
         raise ConsoleConfigError(problems[0])
 
 
-def token_problems(settings: Settings) -> list[str]:
+def token_problems(settings: ConsoleSettings) -> list[str]:
     """Return a message for each console token that breaks the secret rule (a missing admin token too);
     in the dev profile the worker logs them as warnings instead of refusing to start."""
     problems = []
@@ -83,7 +83,7 @@ def token_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def trusted_sources(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def trusted_sources(settings: ConsoleSettings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Return the networks the proxy identity header is believed from."""
     networks = []
     for entry in settings.console_proxy_trusted_sources:
