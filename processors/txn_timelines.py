@@ -22,7 +22,7 @@ from processors.timeline_store import TimelineConfig, TimelineStore
 
 
 class _Write(Protocol):
-    """What is read of one write of the transaction's group (`processors.writer._Write`)."""
+    """What is read of one write of the transaction's group (`processors.txn_commit.GroupWrite`)."""
 
     @property
     def records(self) -> Sequence[Outgoing]: ...

@@ -29,34 +29,30 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
-    MessageSizeTooLargeError,
     ProducerFenced,
-    RecordTooLargeError,
     TransactionalIdAuthorizationFailed,
 )
 
 from bridge.kafka_config import explain
 from processors.partition_stores import PartitionStores, StateChange
 from processors.records import Outgoing
-from processors.state import PartitionState, encode_memory
+from processors.state import PartitionState
 from processors.timeline import TimelineOp
 from processors.timeline_store import TimelineConfig, TimelineStore
+from processors.txn_commit import GroupWrite, Rejected, commit_group
 from processors.txn_producer import (
     DISCARD_TIMEOUT_S,
     FENCED,
     STOP_TIMEOUT_S,
-    fence_error,
     start_producer,
     stop_producer,
 )
-from processors.txn_timelines import join_timeline_early, send_timelines
 
 log = logging.getLogger(__name__)
 
@@ -79,29 +75,6 @@ class RecordRejected(RetryBatch):
     fail the same way: the caller must not write them again as they are (the pipeline dead-letters
     them). Other writes of the failed transaction get a plain `RetryBatch`.
     """
-
-
-#: Errors of one record, not of the broker or the transaction: the record can never be written.
-RECORD_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError)
-
-
-class _Rejected(Exception):
-    """A transaction failed because of the records of `writes` (internal to the commit loop)."""
-
-    def __init__(self, writes: list[_Write], cause: BaseException) -> None:
-        super().__init__(repr(cause))
-        self.writes = writes
-        self.cause = cause
-
-
-@dataclass
-class _Write:
-    records: Sequence[Outgoing]
-    state: Sequence[StateChange]
-    timeline: Sequence[TimelineOp] = ()
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    #: When it was queued: the linger counts from the first write of a transaction (`processors.linger`).
-    queued: float = field(default_factory=time.monotonic)
 
 
 class PartitionWriter:
@@ -144,7 +117,7 @@ class PartitionWriter:
         #: Whether the last transaction grouped several writes (only then is lingering worth it).
         self._concurrent = False
         self._on_commit = on_commit
-        self._queue: asyncio.Queue[_Write] = asyncio.Queue()
+        self._queue: asyncio.Queue[GroupWrite] = asyncio.Queue()
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._lost = False
@@ -219,7 +192,7 @@ class PartitionWriter:
         """
         if self._lost or self._task is None or self._task.done():
             raise PartitionLost(f"partition {self.partition} is not writable")
-        item = _Write(records, state, timeline)
+        item = GroupWrite(records, state, timeline)
         self._queue.put_nowait(item)
         await asyncio.shield(item.done)
 
@@ -273,17 +246,28 @@ class PartitionWriter:
                 for _ in group:
                     self._queue.task_done()
 
-    def _fail(self, group: list[_Write], exc: Exception) -> None:
+    def _fail(self, group: list[GroupWrite], exc: Exception) -> None:
         for item in group:
             if not item.done.done():
                 item.done.set_exception(exc)
                 item.done.exception()  # mark retrieved: an abandoned caller must not log "never retrieved"
 
-    async def _commit_with_retry(self, group: list[_Write]) -> None:
+    async def _commit_with_retry(self, group: list[GroupWrite]) -> None:
         try:
             started = time.perf_counter()
-            committed = await asyncio.wait_for(self._commit(group), self._timeout * 4)
-        except _Rejected as exc:
+            committed = await asyncio.wait_for(
+                commit_group(
+                    self._producer,
+                    group,
+                    partition=self.partition,
+                    changelog_topic=self._changelog,
+                    timeout=self._timeout,
+                    timeline_config=self._timeline_config,
+                    timeline_store=self.timeline,
+                ),
+                self._timeout * 4,
+            )
+        except Rejected as exc:
             log.warning(
                 "transaction failed on a record Kafka refuses; settling it, failing that write only",
                 extra={"partition": self.partition, "error": repr(exc.cause)},
@@ -345,82 +329,6 @@ class PartitionWriter:
                 continue
             return
 
-    async def _commit(self, group: list[_Write]) -> _Committed:
-        """Send and commit the group; return the offsets of its last changelog records, if any.
-
-        Every step is bounded, and a failed transaction is never aborted here: aiokafka's abort can
-        wait forever on a fenced producer, and the recovery's new producer aborts it anyway.
-        """
-        producer = self._producer
-        if producer is None:
-            raise KafkaError("writer has no producer")
-        futures: list[asyncio.Future[Any]] = []
-        changelog: list[asyncio.Future[Any]] = []
-        timeline: list[asyncio.Future[Any]] = []
-        owners: list[_Write] = []  # the write of each of `futures`
-        try:
-            await asyncio.wait_for(producer.begin_transaction(), self._timeout)
-            join_timeline_early(producer, self._timeline_config, self.partition, group)
-            await self._send_all(producer, group, futures, changelog, owners)
-            await asyncio.wait_for(asyncio.gather(*futures, *changelog), self._timeout)
-            # Timelines name where each record landed, known only now: sent last, same transaction.
-            timelines = await send_timelines(
-                producer, self._timeline_config, self.timeline, self.partition, group, futures, timeline
-            )
-            if timeline:
-                await asyncio.wait_for(asyncio.gather(*timeline), self._timeout)
-            await asyncio.wait_for(producer.commit_transaction(), self._timeout)
-        except BaseException as exc:
-            # A failed group: the other sends' errors are no news.
-            for future in futures + changelog + timeline:
-                future.add_done_callback(_retrieve)
-            fenced = fence_error(producer)
-            if fenced is not None and not isinstance(exc, FENCED):
-                raise fenced from exc
-            culprits = _record_culprits(exc, futures, owners, group)
-            if culprits:
-                raise _Rejected(culprits, exc) from exc
-            raise
-        return _Committed(
-            changelog_offset=max((f.result().offset for f in changelog), default=None),
-            timelines=timelines,
-            timeline_offset=max((f.result().offset for f in timeline), default=None),
-        )
-
-    async def _send_all(
-        self,
-        producer: AIOKafkaProducer,
-        group: list[_Write],
-        futures: list[asyncio.Future[Any]],
-        changelog: list[asyncio.Future[Any]],
-        owners: list[_Write] | None = None,
-    ) -> None:
-        for item in group:
-            for record in item.records:
-                try:
-                    sent = await producer.send(
-                        record.topic,
-                        value=record.value,
-                        key=record.key,
-                        headers=record.headers,
-                        partition=record.partition,
-                    )
-                except RECORD_ERRORS as exc:
-                    exc.bridge_write = item  # type: ignore[attr-defined]  # `_record_culprits` reads it
-                    raise
-                futures.append(sent)
-                if owners is not None:
-                    owners.append(item)
-            for order_id, memory in item.state:
-                changelog.append(
-                    await producer.send(
-                        self._changelog,
-                        value=encode_memory(memory),
-                        key=order_id.encode(),
-                        partition=self.partition,
-                    )
-                )
-
     async def stop(self) -> None:
         """Stop the loop (queued writes fail with PartitionLost) and the producer."""
         self._lost = True
@@ -448,31 +356,3 @@ async def cancel_until_done(task: asyncio.Task[Any], every_s: float = 1.0) -> No
         await asyncio.wait({task}, timeout=every_s)
     if not task.cancelled():
         task.exception()  # retrieved: the loop's own failure was reported where it happened
-
-
-@dataclass(frozen=True, slots=True)
-class _Committed:
-    """What a committed group wrote to the changelogs."""
-
-    changelog_offset: int | None
-    timelines: dict[str, list[bytes]]
-    timeline_offset: int | None
-
-
-def _record_culprits(
-    exc: BaseException, futures: list[asyncio.Future[Any]], owners: list[_Write], group: list[_Write]
-) -> list[_Write]:
-    """Return the writes whose records Kafka refused (raised by `send`, or in their futures)."""
-    culprits: list[_Write] = []
-    direct = getattr(exc, "bridge_write", None)
-    if isinstance(exc, RECORD_ERRORS) and isinstance(direct, _Write):
-        culprits.append(direct)
-    for future, owner in zip(futures, owners, strict=False):
-        if future.done() and not future.cancelled() and isinstance(future.exception(), RECORD_ERRORS):
-            culprits.append(owner)
-    return [item for item in group if any(item is culprit for culprit in culprits)]
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()

@@ -282,19 +282,19 @@ class TestWriterBlamesTheRecord:
     async def test_culprits_from_send_and_from_futures(self) -> None:
         from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordTooLargeError
 
-        from processors.writer import _record_culprits, _Write
+        from processors.txn_commit import GroupWrite, record_culprits
 
-        a, b, c = _Write([], []), _Write([], []), _Write([], [])
+        a, b, c = GroupWrite([], []), GroupWrite([], []), GroupWrite([], [])
         loop = asyncio.get_running_loop()
         ok, refused, slow = loop.create_future(), loop.create_future(), loop.create_future()
         ok.set_result(None)
         refused.set_exception(RecordTooLargeError("too large"))
         refused.exception()
-        assert [b] == _record_culprits(RecordTooLargeError(), [ok, refused, slow], [a, b, c], [a, b, c])
+        assert [b] == record_culprits(RecordTooLargeError(), [ok, refused, slow], [a, b, c], [a, b, c])
         direct = MessageSizeTooLargeError("send refused it")
         direct.bridge_write = c  # type: ignore[attr-defined]
-        assert [c] == _record_culprits(direct, [ok], [a], [a, b, c])
-        assert [] == _record_culprits(KafkaTimeoutError(), [ok, slow], [a, c], [a, b, c])
+        assert [c] == record_culprits(direct, [ok], [a], [a, b, c])
+        assert [] == record_culprits(KafkaTimeoutError(), [ok, slow], [a, c], [a, b, c])
         slow.cancel()
 
 

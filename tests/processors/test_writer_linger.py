@@ -9,7 +9,8 @@ import asyncio
 import time
 
 from processors.state import MemoryState
-from processors.writer import PartitionWriter, _Write
+from processors.txn_commit import GroupWrite
+from processors.writer import PartitionWriter
 
 LINGER_S = 0.3
 
@@ -21,7 +22,7 @@ class _Recorder:
         self.groups: list[tuple[int, float]] = []
         self.hold_s = 0.0
 
-    async def commit(self, group: list[_Write]) -> None:
+    async def commit(self, group: list[GroupWrite]) -> None:
         self.groups.append((len(group), time.monotonic()))
         await asyncio.sleep(self.hold_s)
         for item in group:
