@@ -145,3 +145,113 @@ class TestConsolePage:
             orjson.loads(m.value) for m in await read_all(kafka_bootstrap, config.input_topic, timeout=30)
         ]
         assert 2 == sum(1 for value in inputs if value["OrderId"] == "ord-dlq")  # the original and the replay
+
+
+class TestPendingOnThePage:
+    """Events still in the worker show under "Pending in the worker", with what they wait for; an order
+    with only pending events shows them (not "not found"), and the section is absent when nothing waits."""
+
+    async def test_pending_events_shown(
+        self, kafka_bootstrap: str, fake_oms: FakeOms, tmp_path: Path
+    ) -> None:
+        config = WorkerConfig(kafka_bootstrap, fake_oms.base_url, partitions=2)
+        config.extra["VTEX_BRIDGE_CONSOLE_ADMIN_TOKEN"] = TOKEN
+        config.extra["VTEX_BRIDGE_WORKER_NOT_FOUND_GRACE_S"] = "120"  # outlasts the test
+        config.extra["VTEX_BRIDGE_WORKER_RETRY_BACKOFF_MAX_S"] = "2"
+        await create_topics(kafka_bootstrap, config.input_topic, partitions=config.partitions)
+        waiting = hook("ord-wait", "invoiced", 0.0)
+        first, later = lifecycle("ord-both", 2)
+        fake_oms.not_found_calls["ord-wait"] = -1
+        await produce(kafka_bootstrap, config.input_topic, [waiting, first])
+
+        with WorkerProcess(config, tmp_path) as worker:
+            await worker.start()
+
+            async def order(order_id: str) -> dict[str, Any]:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.get(
+                        f"http://127.0.0.1:{worker.console_port}/api/orders/{order_id}?latest=0",
+                        headers={"Authorization": f"Bearer {TOKEN}"},
+                    ) as response,
+                ):
+                    return dict(orjson.loads(await response.read())) if response.status == 200 else {}
+
+            async def in_grace() -> bool:
+                body = await order("ord-wait")
+                return ["not-found-grace"] == [p["waiting"]["reason"] for p in body.get("pending", [])]
+
+            await wait_until(in_grace, timeout=60, message="ord-wait in its not-found grace")
+
+            async def emitted(order_id: str, count: int) -> bool:
+                return ["emitted"] * count == await outcomes(worker.console_port, order_id)
+
+            await wait_until(lambda: emitted("ord-both", 1), timeout=60, message="ord-both emitted")
+            errors: list[str] = []
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=["--no-sandbox", "--disable-gpu"],
+                    timeout=UI_TIMEOUT_MS * 2,
+                )
+                try:
+                    page = await browser.new_page()
+                    page.set_default_timeout(UI_TIMEOUT_MS)
+                    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                    page.on("pageerror", lambda exc: errors.append(str(exc)))
+                    await page.goto(f"http://127.0.0.1:{worker.console_port}/console#token={TOKEN}")
+                    await expect(page.locator("#app")).to_be_visible()
+
+                    # Only a pending event: shown, with what it waits for, instead of "not found".
+                    await page.fill("#order-id", "ord-wait")
+                    await page.click("#search-button")
+                    await expect(page.locator("#order-title")).to_have_text("ord-wait")
+                    await expect(page.locator("#order-status")).to_have_text("")
+                    await expect(page.locator("#timeline tbody tr.empty")).to_have_count(1)
+                    await expect(page.locator("#pending-view")).to_be_visible()
+                    rows = page.locator("#pending tbody tr")
+                    await expect(rows).to_have_count(1)
+                    row = rows.first
+                    assert "not-found-grace" == await row.get_attribute("data-reason")
+                    assert "invoiced" == await row.locator("td.state").text_content()
+                    assert "in-flight" == await row.locator("td.status").text_content()
+                    assert "OMS answers 404" in (await row.locator("td.waiting").text_content() or "")
+                    assert "grace ends" in (await row.locator("td.until").text_content() or "")
+                    assert "s ago" in (await row.locator("td.since").text_content() or "")
+                    assert "1 pending" in (await page.text_content("#order-meta") or "")
+
+                    # A timeline and nothing pending: no pending section.
+                    await page.fill("#order-id", "ord-both")
+                    await page.click("#search-button")
+                    await expect(page.locator("#order-title")).to_have_text("ord-both")
+                    await expect(page.locator("#timeline tbody tr")).to_have_count(1)
+                    await expect(page.locator("#pending-view")).to_be_hidden()
+
+                    # A timeline and an event backing off after OMS failures: both shown.
+                    fake_oms.failing["ord-both"] = 503
+                    await produce(kafka_bootstrap, config.input_topic, [later])
+
+                    async def backing_off() -> bool:
+                        body = await order("ord-both")
+                        return "retry-backoff" in [p["waiting"]["reason"] for p in body.get("pending", [])]
+
+                    await wait_until(backing_off, timeout=60, message="ord-both backing off")
+                    await page.click("#search-button")  # the same order again
+                    await expect(page.locator("#pending tbody tr")).to_have_count(1)
+                    await expect(page.locator("#pending-view")).to_be_visible()
+                    await expect(page.locator("#timeline tbody tr[data-outcome]")).to_have_count(1)
+                    row = page.locator("#pending tbody tr").first
+                    assert later.state == await row.locator("td.state").text_content()
+                    assert "failure" in (await row.locator("td.waiting").text_content() or "")
+                    assert "next attempt" in (await row.locator("td.until").text_content() or "")
+                finally:
+                    await browser.close()
+            assert [] == errors
+            fake_oms.failing.pop("ord-both")  # both orders readable again: their pending events go out
+            fake_oms.not_found_calls.pop("ord-wait")
+            await wait_until(lambda: emitted("ord-both", 2), timeout=60, message="ord-both's retry emitted")
+            await wait_until(
+                lambda: emitted("ord-wait", 1), timeout=60, message="ord-wait emitted in its grace"
+            )
+            assert [] == (await order("ord-wait"))["pending"]
+            assert 0 == await worker.terminate()

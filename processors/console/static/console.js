@@ -1,5 +1,5 @@
-// The console page: log in, search an order's timeline, see its latest enriched order, list and replay
-// dead letters. Talks only to this worker's JSON API; every value is rendered as text, never as HTML.
+// The console page: log in, search an order's timeline and its events still pending in the worker, see
+// its latest enriched order, list and replay dead letters. Talks only to this worker's JSON API; every value is rendered as text, never as HTML.
 // The login is a bearer token kept in this tab's sessionStorage (or an authenticating proxy in front
 // of the console, which then needs no token here); a `#token=...` link logs in and is wiped at once.
 "use strict";
@@ -136,6 +136,10 @@ function details(entry, rows) {
 function renderTimeline(body) {
   const tbody = $("timeline").querySelector("tbody");
   tbody.replaceChildren();
+  if (body.timeline.length === 0) {
+    tbody.append(el("tr", { class: "empty" },
+      el("td", { colspan: "7", class: "meta" }, "No outcome committed yet: its events are still in the worker (below).")));
+  }
   body.timeline.forEach((entry, index) => {
     tbody.append(el("tr", { id: `entry-${index + 1}`, dataset: { outcome: entry.outcome, state: entry.state || "" } },
       el("td", {}, index + 1),
@@ -145,6 +149,58 @@ function renderTimeline(body) {
       el("td", {}, el("span", { class: `outcome outcome-${entry.outcome}` }, entry.outcome.replace("_", "-"))),
       details(entry, body.timeline),
       el("td", { class: "record" }, position(entry.record)),
+    ));
+  });
+}
+
+// --- pending events -------------------------------------------------------------------------------
+// An order's events still in the worker, with no outcome yet (`processors.pending`): in the not-found
+// grace, backing off after a failure, or queued behind them. Said in words as `vtex-bridge order` does.
+
+function waitReason(waiting) {
+  switch (waiting.reason) {
+    case "not-found-grace":
+      return `OMS answers 404 (${waiting.attempts} attempt(s)): in the not-found grace, then dead-lettered (order-not-found)`;
+    case "retry-backoff":
+      return `retrying after a ${waiting.cause} failure (attempt ${waiting.attempts})`;
+    case "behind-earlier-event":
+      return "queued behind an earlier event of the order";
+    case "processing":
+      return "being processed";
+    default:
+      return String(waiting.reason || "");
+  }
+}
+
+function waitSince(waiting) {
+  if (!waiting.since) return "";
+  return typeof waiting.waited_s === "number" ? `${waiting.since} (${waiting.waited_s} s ago)` : waiting.since;
+}
+
+function waitUntil(waiting) {
+  if (!waiting.until) return "";
+  const left = typeof waiting.left_s === "number" ? ` (in ${waiting.left_s} s)` : "";
+  return `${waiting.reason === "not-found-grace" ? "grace ends" : "next attempt"} ${waiting.until}${left}`;
+}
+
+function renderPending(pending) {
+  const view = $("pending-view");
+  const tbody = $("pending").querySelector("tbody");
+  tbody.replaceChildren();
+  view.hidden = pending.length === 0;
+  $("pending-meta").textContent = pending.length === 0 ? ""
+    : `${pending.length} event(s) not processed yet: nothing is lost, they are retried.`;
+  pending.forEach((entry, index) => {
+    const waiting = entry.waiting || {};
+    tbody.append(el("tr", { id: `pending-${index + 1}`, dataset: { status: entry.status || "", reason: waiting.reason || "" } },
+      el("td", { class: "time" }, entry.received_at || ""),
+      el("td", { class: "state" }, entry.state || "—"),
+      el("td", {}, (entry.source || "") + (entry.replay ? " (replay)" : "")),
+      el("td", {}, entry.input ? `${entry.input.partition}@${entry.input.offset}` : ""),
+      el("td", { class: "status" }, entry.status || ""),
+      el("td", { class: "waiting" }, waitReason(waiting)),
+      el("td", { class: "time since" }, waitSince(waiting)),
+      el("td", { class: "time until" }, waitUntil(waiting)),
     ));
   });
 }
@@ -200,7 +256,7 @@ async function searchOrder(orderId, account) {
   const body = await response.json().catch(() => ({}));
   if (response.status === 404) {
     result.hidden = true;
-    status("order-status", `No timeline for order ${orderId} (partition ${body.partition}).`, true);
+    status("order-status", `No timeline and nothing pending for order ${orderId} (partition ${body.partition}).`, true);
     return;
   }
   if (!response.ok) {
@@ -210,8 +266,11 @@ async function searchOrder(orderId, account) {
   }
   $("order-title").textContent = body.order_id;
   const via = body.forwarded ? `, forwarded by ${body.forwarded_by}` : "";
-  $("order-meta").textContent = `Account ${body.account}, partition ${body.partition}, answered by ${body.answered_by}${via}; ${body.timeline.length} entries.`;
+  const pending = Array.isArray(body.pending) ? body.pending : [];
+  const waiting = pending.length ? `, ${pending.length} pending` : "";
+  $("order-meta").textContent = `Account ${body.account}, partition ${body.partition}, answered by ${body.answered_by}${via}; ${body.timeline.length} entries${waiting}.`;
   renderTimeline(body);
+  renderPending(pending);
   renderLatest(body.latest);
   result.hidden = false;
   status("order-status", "");
