@@ -20,16 +20,16 @@ from typing import Any
 
 import faust
 from aiohttp import web
-from faust.types import TP
 from mode import Service
 
 from bridge import aiokafka_fixes, kafka_config
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
-from processors.faust_adapter import bound_final_commit, committed_offset, kafka_consumer
+from processors.faust_adapter import bound_final_commit, kafka_consumer
 from processors.faust_monitor import LeanMonitor
 from processors.fetch_pause import PartitionPauser
+from processors.input_positions import FaustInputPositions
 from processors.ordered_acks import OrderedAcks
 from processors.runtime import Runtime
 from processors.web import build_console_app, build_web_app
@@ -106,7 +106,10 @@ def create_app(
     )
     own_tracing = tracing is None
     tracing = tracing if tracing is not None else setup_tracing(settings, "worker")
-    runtime = Runtime(settings, data_dir=data_dir / "state", oms=oms, clock=clock, tracing=tracing)
+    positions = FaustInputPositions(app, settings.input_topic)
+    runtime = Runtime(
+        settings, data_dir=data_dir / "state", oms=oms, clock=clock, tracing=tracing, positions=positions
+    )
     app.bridge_runtime = runtime  # type: ignore[attr-defined]
     owners = OwnerDirectory.from_settings(settings)
     paused: set[int] = set()
@@ -185,30 +188,8 @@ def create_app(
 
     app.timer(settings.worker_dedup_sweep_interval_s, name="dedup-sweep")(sweep)
 
-    def partition_lags() -> dict[int, float]:
-        """Return end - committed of each assigned input partition (the autoscaling signal)."""
-        consumer = app.consumer
-        lags: dict[int, float] = {}
-        for tp in consumer.assignment():
-            if tp.topic != settings.input_topic:
-                continue
-            high = consumer.highwater(tp)
-            committed = committed_offset(consumer, tp)
-            if high is not None:
-                lags[tp.partition] = float(max(0, high - (committed or 0)))
-        return lags
-
-    runtime.lag_fn = lambda: sum(partition_lags().values())
-
-    def highwater(partition: int) -> int | None:
-        try:
-            return app.consumer.highwater(TP(settings.input_topic, partition))  # type: ignore[no-any-return]
-        except Exception:  # not assigned (any more), or the consumer is not started: unknown
-            return None
-
-    runtime.highwater_fn = highwater
     runtime.metrics.bind_scaling(
-        partition_lag=partition_lags, in_flight_orders_limit=settings.worker_max_in_flight_orders
+        partition_lag=positions.partition_lags, in_flight_orders_limit=settings.worker_max_in_flight_orders
     )
 
     class RuntimeWeb(Service):

@@ -6,11 +6,13 @@ Faust app (`processors.app`) only feeds it: `submit` for each input record, `on_
 from the rebalance signals, `sweep` from a timer. Keeping this apart from Faust keeps the agent thin
 and lets the same code run under a plain consumer in benchmarks.
 
-What is left here is the wiring and the partitions' lifecycle (assignment, healing a fenced writer,
-revocation, close); each other job is its own module, handed what it needs when it is built:
-`processors.epochs` (which assignment a record belongs to), `processors.writer_factory` (opening a
-writer), `processors.budget_share` (the OMS budget share), `processors.sweeps` (the TTL sweeps),
-`processors.linger` (the transaction linger) and `processors.account_load` (per-account gauges).
+What is left here is the wiring and the order of a rebalance (assignment, revocation, stop); each
+other job is its own module, handed what it needs when it is built: `processors.partition_writers`
+(the assigned partitions' writers: open, retake, heal, close), `processors.input_positions` (where the
+input consumer stands), `processors.epochs` (which assignment a record belongs to),
+`processors.writer_factory` (opening a writer), `processors.budget_share` (the OMS budget share),
+`processors.sweeps` (the TTL sweeps), `processors.linger` (the transaction linger) and
+`processors.account_load` (per-account gauges).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from processors.account_load import AccountLoad
 from processors.budget_share import BudgetShare
 from processors.cpu_load import CpuLoad
 from processors.epochs import Epochs
+from processors.input_positions import NO_CONSUMER, InputPositions
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
+from processors.partition_writers import PartitionWriters
 from processors.pending import pending_view
 from processors.pipeline import OrderReader, Pipeline, Work
 from processors.rocks import RocksMemory
@@ -69,10 +73,12 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         tracing: Tracing = DISABLED,
         accounts: AccountRegistry | None = None,
+        positions: InputPositions = NO_CONSUMER,
     ) -> None:
         """`oms`: one reader (tests, benchmarks) serving the default account only; otherwise one OMS
         client per account of `accounts` (default: the settings' registry; raises
-        `AccountsConfigError` when it is unusable or an account lacks its app token)."""
+        `AccountsConfigError` when it is unusable or an account lacks its app token). `positions`:
+        where the input consumer stands (`processors.input_positions`)."""
         self.settings = settings
         self.tracing = tracing
         self.accounts = accounts if accounts is not None else AccountRegistry.from_settings(settings)
@@ -103,12 +109,10 @@ class Runtime:
         self._factory = WriterFactory(
             settings, data_dir=data_dir, rocks=self.rocks, metrics=self.metrics, linger_s=self._txn_linger_s
         )
-        self.writers: dict[int, PartitionWriter] = {}
-        self._ready: dict[int, asyncio.Event] = {}
         self.epochs = Epochs()
         #: Faust may signal a revocation while the previous assignment is still being handled.
         self._rebalance_lock = asyncio.Lock()
-        self._healing: dict[int, asyncio.Task[None]] = {}
+        self.partitions = PartitionWriters(self._factory, self._rebalance_lock)
         #: This worker's share of each account's OMS budget, set at every assignment.
         self.budget_share = BudgetShare(settings, self._budgets)
         self.pipeline = Pipeline(
@@ -116,7 +120,7 @@ class Runtime:
             oms=self.oms,
             router=self.router,
             metrics=self.metrics,
-            writer_for=self._writer_for,
+            writer_for=self.partitions.writer_for,
             clock=clock,
             tracing=tracing,
             limits=TopicLimits(cluster_describe(settings.kafka_bootstrap_servers)),
@@ -135,10 +139,8 @@ class Runtime:
             max_active_per_class=per_account if len(self.accounts) > 1 else None,
         )
         self.started = False
-        self.lag_fn: Callable[[], float] = lambda: 0.0
-        #: Input partition -> its high watermark as the consumer last saw it (None when unknown); the
-        #: Faust app supplies it. With `_submitted` it tells whether a partition is behind.
-        self.highwater_fn: Callable[[int], int | None] = lambda _partition: None
+        self.positions = positions
+        #: Input partition -> the offset last handed to the lanes (with `positions`: is it behind?).
         self._submitted: dict[int, int] = {}
         self.cpu_load = CpuLoad()
         self.linger = TxnLinger(
@@ -154,7 +156,7 @@ class Runtime:
         self.sweeper = Sweeper(
             ttl_s=settings.worker_dedup_ttl_s,
             clock=clock,
-            writers=self._ready_writers,
+            writers=self.partitions.ready_writers,
             busy=self.lanes.has_lane,
             swept=lambda: self.pipeline.waits.prune(self.lanes.has_lane),  # abandoned lanes' waits
         )
@@ -164,37 +166,12 @@ class Runtime:
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),
             state_keys=lambda: float(sum(len(w.state) for w in self.writers.values())),
-            lag=lambda: self.lag_fn(),
+            lag=lambda: sum(self.positions.partition_lags().values()),
         )
 
     def _account_label_of(self, key: str) -> str:
         """The account (metric label: a configured one or `_unknown`) of an order key."""
         return self.pipeline.account_label(split_order_key(key, self.default_account)[0])
-
-    def _writer_for(self, partition: int) -> PartitionWriter | None:
-        """Return the writer of an assigned partition (None when revoked); start healing a lost one."""
-        ready = self._ready.get(partition)
-        writer = self.writers.get(partition)
-        if writer is None or ready is None or not ready.is_set():
-            return None
-        if writer.lost and partition not in self._healing:
-            self._healing[partition] = asyncio.create_task(self._heal(partition, writer))
-        return writer
-
-    async def _heal(self, partition: int, writer: PartitionWriter) -> None:
-        """Retake a partition whose producer was fenced although the group still assigns it to us.
-
-        Happens when a zombie briefly took our transactional id; retaking fences it back and reloads.
-        """
-        try:
-            async with self._rebalance_lock:
-                if self.writers.get(partition) is writer and writer.lost:
-                    log.warning(
-                        "retaking a fenced partition still assigned here", extra={"partition": partition}
-                    )
-                    await self._factory.with_retry(partition, "heal", writer.retake)
-        finally:
-            self._healing.pop(partition, None)
 
     @property
     def epoch(self) -> int:
@@ -212,9 +189,7 @@ class Runtime:
         await self.lanes.close()
         self.epochs.move()  # records still waiting for a partition to load give up (unacked)
         self.budget_share.cancel()
-        for task in list(self._healing.values()):
-            task.cancel()
-        await asyncio.gather(*self._healing.values(), return_exceptions=True)
+        await self.partitions.stop_healing()
         # A rebalance may still be opening writers while the worker stops: let it finish first.
         try:
             await asyncio.wait_for(self._rebalance_lock.acquire(), LOAD_TIMEOUT_S)
@@ -222,7 +197,7 @@ class Runtime:
         except TimeoutError:
             locked = False
         try:
-            await self._close_writers(list(self.writers))
+            await self.partitions.close(list(self.writers))
         finally:
             if locked:
                 self._rebalance_lock.release()
@@ -243,7 +218,7 @@ class Runtime:
         """Queue one input record in its order's lane; return False when it was dropped (revoked)."""
         if not self.pipeline.resumed.is_set():
             await self.pipeline.resumed.wait()  # halted on an OMS credentials error: stop pulling
-        ready = self._ready.get(partition)
+        ready = self.partitions.ready_events.get(partition)
         if ready is None or epoch != self.epoch:
             return False
         if not ready.is_set() and not await self.epochs.wait_ready(ready, epoch):
@@ -277,8 +252,7 @@ class Runtime:
         callback returns, so nothing is dropped; a revocation moves the epoch and ends those waits.
         """
         wanted = set(partitions)
-        for partition in wanted:
-            self._ready[partition] = asyncio.Event()
+        self.partitions.expect(wanted, fresh=True)
         return asyncio.create_task(self.on_assigned(wanted))
 
     async def on_assigned(self, partitions: Iterable[int]) -> None:
@@ -292,13 +266,12 @@ class Runtime:
 
     async def _on_assigned(self, wanted: set[int]) -> None:
         await self.budget_share.share(wanted)
-        await self._close_writers(sorted(set(self.writers) - wanted))
+        await self.partitions.close(sorted(set(self.writers) - wanted))
         kept = sorted(wanted & set(self.writers))
         new = sorted(wanted - set(self.writers))
-        for partition in kept + new:
-            self._ready.setdefault(partition, asyncio.Event())  # `assign` made fresh ones already
+        self.partitions.expect(kept + new, fresh=False)  # `assign` made fresh ones already
         results = await asyncio.gather(
-            *(self._retake_writer(p) for p in kept), *(self._open_writer(p) for p in new)
+            *(self.partitions.retake(p) for p in kept), *(self.partitions.open(p) for p in new)
         )
         log.info(
             "partitions assigned",
@@ -310,26 +283,9 @@ class Runtime:
             },
         )
 
-    async def _retake_writer(self, partition: int) -> bool:
-        writer = self.writers[partition]
-        kept = await self._factory.with_retry(partition, "retake", writer.retake)
-        self._mark_ready(partition)
-        return kept
-
-    async def _open_writer(self, partition: int) -> bool:
-        writer = await self._factory.with_retry(partition, "open", lambda: self._factory.open(partition))
-        self.writers[partition] = writer
-        self._mark_ready(partition)
-        return False
-
-    def _mark_ready(self, partition: int) -> None:
-        ready = self._ready.get(partition)
-        if ready is not None:
-            ready.set()
-
     def behind(self, partition: int) -> bool:
         """Whether more than `BEHIND_RECORDS` records of `partition` wait in Kafka beyond those submitted."""
-        highwater = self.highwater_fn(partition)
+        highwater = self.positions.highwater(partition)
         if highwater is None:
             return False
         return highwater - 1 - self._submitted.get(partition, -1) > BEHIND_RECORDS
@@ -338,13 +294,14 @@ class Runtime:
         """How long the writer of `partition` waits for other lanes (`processors.linger`)."""
         return self.linger.seconds(partition)
 
+    @property
+    def writers(self) -> dict[int, PartitionWriter]:
+        """The assigned partitions' writers (`processors.partition_writers`)."""
+        return self.partitions.writers
+
     def timelines(self, partition: int) -> TimelineStore | None:
         """Return the committed timelines of `partition` when it is assigned here and ready, else None."""
-        ready = self._ready.get(partition)
-        writer = self.writers.get(partition)
-        if writer is None or ready is None or not ready.is_set():
-            return None
-        return writer.timeline
+        return self.partitions.timelines(partition)
 
     def pending(self, key: str) -> list[dict[str, Any]]:
         """Return the order's unfinished events here and what they wait for (`processors.pending`).
@@ -356,8 +313,7 @@ class Runtime:
 
     def owns(self, partition: int) -> bool:
         """Tell whether `partition` is assigned here and ready."""
-        ready = self._ready.get(partition)
-        return partition in self.writers and ready is not None and ready.is_set()
+        return self.partitions.owns(partition)
 
     async def on_revoked(self, partitions: Iterable[int]) -> None:
         """Let in-flight batches of `partitions` finish (bounded) and abandon the rest.
@@ -373,44 +329,15 @@ class Runtime:
         if not revoked:
             return
         for partition in revoked:
-            self._ready.pop(partition, None)
+            self.partitions.forget(partition)
         drained = await self.lanes.wait_idle(revoked, timeout=REVOKE_DRAIN_S)
         if not drained:
             dropped = await self.lanes.abandon(revoked)
             log.warning("abandoned in-flight events of revoked partitions", extra={"events": dropped})
 
-    async def _close_writers(self, partitions: list[int]) -> None:
-        """Close writers side by side: each close is bounded (idle wait, then the producer's stop), but
-        one after the other those bounds add up, and while the broker is down every close takes its
-        whole bound (12 partitions: 3 minutes, past any supervisor's grace period)."""
-        results = await asyncio.gather(
-            *(self._close_writer(partition) for partition in partitions), return_exceptions=True
-        )
-        for partition, result in zip(partitions, results, strict=True):
-            if isinstance(result, Exception):  # one writer's failure leaves the others' closes whole
-                log.warning("closing a writer failed", extra={"partition": partition, "error": repr(result)})
-            elif isinstance(result, BaseException):
-                raise result
-
-    async def _close_writer(self, partition: int) -> None:
-        writer = self.writers.pop(partition, None)
-        self._ready.pop(partition, None)
-        if writer is not None:
-            try:
-                await asyncio.wait_for(writer.idle(), REVOKE_DRAIN_S)
-            except TimeoutError:
-                log.warning("writer did not go idle before close", extra={"partition": partition})
-            await writer.stop()
-
     async def sweep(self) -> int:
         """Expire de-dup and timeline entries older than the TTL (`processors.sweeps`); return keys."""
         return await self.sweeper.sweep()
-
-    def _ready_writers(self) -> list[tuple[int, PartitionWriter]]:
-        """The writers of the partitions assigned here and ready (not revoked, not being reopened)."""
-        return [
-            (p, w) for p, w in self.writers.items() if (r := self._ready.get(p)) is not None and r.is_set()
-        ]
 
     def health(self) -> dict[str, Any]:
         return {
@@ -418,7 +345,7 @@ class Runtime:
             "halted": self.pipeline.halted,
             "halted_accounts": self.pipeline.halted_accounts,
             "accounts": list(self.accounts.names()),
-            "partitions": sorted(p for p, e in self._ready.items() if e.is_set()),
+            "partitions": self.partitions.ready_partitions(),
             "in_flight": self.lanes.pending,
             "lanes": self.lanes.active_lanes,
             "state_keys": sum(len(w.state) for w in self.writers.values()),

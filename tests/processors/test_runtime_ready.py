@@ -20,7 +20,7 @@ DEADLINE_S = 5.0
 def _loading_runtime(tmp_path: Path) -> Runtime:
     """A runtime that owns partition 0 whose state is still loading (its ready event not set)."""
     runtime = Runtime(load_settings(), data_dir=tmp_path, oms=UnusedOms())
-    runtime._ready[0] = asyncio.Event()
+    runtime.partitions.expect([0], fresh=True)
     return runtime
 
 
@@ -35,7 +35,7 @@ class TestWaitForReady:
         submitted = asyncio.create_task(_submit(runtime))
         await asyncio.sleep(0.05)  # give it the chance to finish early: it must not
         assert not submitted.done()
-        runtime._ready[0].set()
+        runtime.partitions.ready_events[0].set()
         assert await asyncio.wait_for(submitted, DEADLINE_S)  # queued in its order's lane
         assert await runtime.lanes.wait_idle(timeout=DEADLINE_S)
         await runtime.stop()
@@ -58,7 +58,7 @@ class TestWaitForReady:
 
     async def test_record_of_an_older_assignment_is_refused(self, tmp_path: Path) -> None:
         runtime = _loading_runtime(tmp_path)
-        runtime._ready[0].set()
+        runtime.partitions.ready_events[0].set()
         stale = runtime.epoch
         await runtime.on_revoked([])  # any rebalance moves the epoch
         value = hook("o-1", "invoiced", 0.0).encode()

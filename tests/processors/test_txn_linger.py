@@ -4,6 +4,7 @@ are free, longest while a backlog waits and the core is the limit."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from bridge.settings import load_settings
@@ -22,11 +23,25 @@ class _Load:
         return self.value
 
 
-def _runtime(tmp_path: Path) -> Runtime:
+class _Positions:
+    """Stands in for the consumer's positions with high watermarks the test sets."""
+
+    def __init__(self) -> None:
+        self.highwaters: Callable[[int], int | None] = lambda _partition: None
+
+    def highwater(self, partition: int) -> int | None:
+        return self.highwaters(partition)
+
+    def partition_lags(self) -> dict[int, float]:
+        return {}
+
+
+def _runtime(tmp_path: Path) -> tuple[Runtime, _Positions]:
     settings = load_settings(
         worker_txn_linger_ms=50.0, worker_txn_linger_saturated_ms=20.0, worker_txn_linger_backlog_ms=100.0
     )
-    return Runtime(settings, data_dir=tmp_path, oms=UnusedOms())
+    positions = _Positions()
+    return Runtime(settings, data_dir=tmp_path, oms=UnusedOms(), positions=positions), positions
 
 
 def _blocked_lanes(runtime: Runtime, slots: int) -> tuple[asyncio.Event, LaneScheduler[int]]:
@@ -48,22 +63,22 @@ class TestTxnLinger:
     """`Runtime._txn_linger_s(partition)` is what each partition's writer asks before a transaction."""
 
     def test_caught_up_partition_with_free_slots_gets_the_caught_up_wait(self, tmp_path: Path) -> None:
-        runtime = _runtime(tmp_path)
-        runtime.highwater_fn = lambda _p: 1000
+        runtime, positions = _runtime(tmp_path)
+        positions.highwaters = lambda _p: 1000
         runtime._submitted[0] = 1000 - 1 - BEHIND_RECORDS  # exactly at the bound: not behind
         assert not runtime.behind(0)
         assert 0.050 == runtime._txn_linger_s(0)
 
     def test_partition_behind_gets_the_backlog_wait(self, tmp_path: Path) -> None:
-        runtime = _runtime(tmp_path)
-        runtime.highwater_fn = lambda p: 5000 if p == 1 else 10
+        runtime, positions = _runtime(tmp_path)
+        positions.highwaters = lambda p: 5000 if p == 1 else 10
         runtime._submitted.update({0: 9, 1: 200})
         assert runtime.behind(1)
         assert 0.100 == runtime._txn_linger_s(1)
         assert 0.050 == runtime._txn_linger_s(0)  # per partition: the caught-up one keeps its wait
 
     def test_unknown_highwater_is_not_a_backlog(self, tmp_path: Path) -> None:
-        runtime = _runtime(tmp_path)  # no consumer yet: highwater_fn answers None
+        runtime, _ = _runtime(tmp_path)  # no consumer yet: no high watermark known
         assert not runtime.behind(0)
         assert 0.050 == runtime._txn_linger_s(0)
 
@@ -72,10 +87,10 @@ class TestTxnLinger:
 
         With the core busy as well, the longer wait is back: the core is what it saves.
         """
-        runtime = _runtime(tmp_path)
+        runtime, positions = _runtime(tmp_path)
         load = _Load(0.1)
         runtime.cpu_load = load  # type: ignore[assignment]
-        runtime.highwater_fn = lambda _p: 5000
+        positions.highwaters = lambda _p: 5000
         runtime._submitted[0] = 10
         gate, lanes = _blocked_lanes(runtime, slots=2)
         await lanes.submit("a", 0, 1)
@@ -96,8 +111,8 @@ class TestTxnLinger:
 
     async def test_caught_up_with_every_slot_busy_gets_the_saturated_wait(self, tmp_path: Path) -> None:
         """Not behind, but OMS-bound lanes hold every slot: waiting longer would hold them all longer."""
-        runtime = _runtime(tmp_path)
-        runtime.highwater_fn = lambda _p: 10
+        runtime, positions = _runtime(tmp_path)
+        positions.highwaters = lambda _p: 10
         runtime._submitted[0] = 9
         gate, lanes = _blocked_lanes(runtime, slots=1)
         assert 0.050 == runtime._txn_linger_s(0)
