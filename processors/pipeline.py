@@ -35,8 +35,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bridge.events import InputEvent
@@ -57,30 +56,12 @@ from processors.routing import Router
 from processors.timeline import BatchHistory, batch_op
 from processors.topic_limits import FixedLimits, TopicLimits, record_size
 from processors.tracing import BatchTrace
+from processors.work import Work
 from processors.writer import PartitionLost, PartitionWriter, RecordRejected, RetryBatch
 
-__all__ = ["REASON_UNKNOWN_ACCOUNT", "OrderReader", "Pipeline", "Work"]
+__all__ = ["REASON_UNKNOWN_ACCOUNT", "OrderReader", "Pipeline"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Work:
-    """One input record in flight."""
-
-    partition: int
-    offset: int
-    key: bytes | None
-    raw: bytes
-    event: InputEvent | None
-    invalid_reason: str | None
-    ack: Callable[[], object]
-    #: The input record's headers (read only when tracing is on: they carry the trace context).
-    headers: Sequence[tuple[str, bytes]] | None = None
-
-    @property
-    def position(self) -> str:
-        return f"{self.partition}:{self.offset}"
 
 
 class Pipeline:

@@ -40,13 +40,14 @@ from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
 from processors.partition_writers import PartitionWriters
 from processors.pending import pending_view
-from processors.pipeline import OrderReader, Pipeline, Work
+from processors.pipeline import OrderReader, Pipeline
 from processors.rocks import RocksMemory
 from processors.routing import router_for
 from processors.state import is_rocks
 from processors.sweeps import Sweeper
 from processors.timeline_store import TimelineStore
 from processors.topic_limits import TopicLimits, cluster_describe
+from processors.work import Work
 from processors.writer import PartitionWriter
 from processors.writer_factory import LOAD_TIMEOUT_S, WriterFactory
 

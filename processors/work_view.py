@@ -1,4 +1,4 @@
-"""What the pipeline's observers read of one unit of work (`processors.pipeline.Work`).
+"""What the pipeline's observers read of one unit of work (`processors.work.Work`).
 
 The timeline, tracing, outcome metrics and the pending-events report only need where an input record
 came from and its parsed event; this protocol says so once, so they do not import the pipeline (which

@@ -29,7 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -39,6 +39,7 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
+from bridge.cancelling import cancel_until_done
 from bridge.kafka_config import explain
 from processors.partition_stores import PartitionStores, StateChange
 from processors.records import Outgoing
@@ -342,17 +343,3 @@ class PartitionWriter:
         if producer is not None:
             await stop_producer(producer)
         self._stores.close()
-
-
-async def cancel_until_done(task: asyncio.Task[Any], every_s: float = 1.0) -> None:
-    """Cancel `task` and wait for it to end, cancelling again while it goes on.
-
-    One cancel is not always enough: Python 3.11's `asyncio.wait_for` can swallow a cancellation that
-    arrives as its inner call completes, and the commit loop's recovery (retrying while the broker is
-    down) then carries on, which held a worker's stop until the stop watchdog killed it.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=every_s)
-    if not task.cancelled():
-        task.exception()  # retrieved: the loop's own failure was reported where it happened

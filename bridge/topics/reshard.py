@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from aiokafka.errors import KafkaError
 
+from bridge.cancelling import Expired, run_within
 from bridge.events import utc_now_iso
 from bridge.log import say as say_line
 from bridge.settings import Settings
@@ -62,8 +63,6 @@ EXIT_TIMEOUT: Final = 9
 
 POLL_S: Final = 0.5
 PROGRESS_EVERY_S: Final = 5.0
-#: After the time-out, how long a cancelled run may take to clean up before it is cancelled again.
-CANCEL_AGAIN_S: Final = 5.0
 
 
 class ReshardError(Exception):
@@ -98,8 +97,8 @@ async def run_reshard(
     )
     bound = settings.reshard_timeout_s if timeout_s is None else timeout_s
     try:
-        return await _within(run.run(), bound)
-    except _Expired:
+        return await run_within(run.run(), bound)
+    except Expired:
         return _fail(
             f"timed out after {bound:.0f}s in phase {run.phase or 'start'} ({run.waiting_for}); "
             "the switch is recorded: run the same command again to continue",
@@ -117,33 +116,6 @@ async def run_reshard(
         return _fail(f"invalid topic settings: {exc}", EXIT_BAD_REQUEST)
     except (KafkaError, OSError, GenerationError, ClusterError, CreateFailed) as exc:
         return _fail(f"Kafka error while {run.waiting_for}: {exc!r}", EXIT_UNAVAILABLE)
-
-
-class _Expired(Exception):
-    """The run's `timeout_s` passed."""
-
-
-async def _within(work: Coroutine[Any, Any, int], bound: float) -> int:
-    """Return what `work` returns, or raise `_Expired` once `bound` seconds passed (work cancelled).
-
-    `asyncio.timeout` cancels once; a Kafka client call that swallows that cancellation (seen under
-    load: the run went on past its bound into a drain no worker served, and never ended) outlives it.
-    Here the cancellation is repeated until the work has ended.
-    """
-    task = asyncio.ensure_future(work)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=bound)
-    except asyncio.CancelledError:  # the caller is cancelled (Ctrl-C): so is the work
-        task.cancel()
-        raise
-    if task in done:
-        return task.result()
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=CANCEL_AGAIN_S)
-    if not task.cancelled() and task.exception() is None:
-        return task.result()  # it finished just then
-    raise _Expired
 
 
 def _fail(message: str, code: int) -> int:

@@ -15,10 +15,11 @@ from bridge.vtex.errors import OmsAuthError, OmsUnavailable, OrderNotFound
 from processors.dedup import OrderMemory
 from processors.metrics import ProcessorMetrics
 from processors.outcomes import epoch_seconds as _epoch_seconds
-from processors.pipeline import Pipeline, Work
+from processors.pipeline import Pipeline
 from processors.records import Outgoing
 from processors.routing import Router
 from processors.state import MemoryState
+from processors.work import Work
 from processors.writer import RetryBatch
 from testkit.worker import hook
 

@@ -17,8 +17,9 @@ from bridge.events import InputEvent
 from bridge.settings import load_settings
 from bridge.vtex.errors import OmsAuthError, OmsUnavailable
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Pipeline, Work
+from processors.pipeline import Pipeline
 from processors.routing import Router
+from processors.work import Work
 from testkit.worker import hook
 from tests.processors.test_pipeline import FakeWriter, values
 from tests.processors.test_poison import Clock

@@ -14,10 +14,11 @@ from bridge.events import InputEvent
 from bridge.tracing import DISABLED, TRACE_HEADERS, TRACEPARENT, Tracing, build_tracing
 from bridge.vtex.errors import OrderNotFound
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Pipeline, Work
+from processors.pipeline import Pipeline
 from processors.records import Outgoing
 from processors.routing import Router
 from processors.tracing import OMS_SPAN
+from processors.work import Work
 from testkit.worker import hook
 from tests.processors.test_pipeline import SETTINGS, FakeReader, FakeWriter
 

@@ -16,10 +16,11 @@ from bridge.settings import load_settings
 from bridge.vtex.errors import OmsUnavailable
 from processors.failure_rule import FailureRule
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Pipeline, Work
+from processors.pipeline import Pipeline
 from processors.records import HEADER_FOLLOWS_DEAD_LETTER
 from processors.routing import Router
 from processors.topic_limits import FixedLimits, TopicLimits, record_size
+from processors.work import Work
 from processors.writer import RecordRejected
 from testkit.worker import hook
 from tests.processors.test_pipeline import FakeWriter, values

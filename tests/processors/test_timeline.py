@@ -13,7 +13,7 @@ from bridge.settings import load_settings
 from bridge.vtex.errors import OrderNotFound
 from processors.dedup import OrderMemory
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Pipeline, Work
+from processors.pipeline import Pipeline
 from processors.records import Outgoing
 from processors.routing import Router
 from processors.state import MemoryState
@@ -28,6 +28,7 @@ from processors.timeline import (
     expand,
 )
 from processors.timeline_store import MemoryTimelines, RocksTimelines, TimelineStore
+from processors.work import Work
 from processors.writer import RetryBatch
 from testkit.worker import hook
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from processors.writer import cancel_until_done
+from bridge.cancelling import cancel_until_done
 
 
 async def test_a_loop_that_swallows_one_cancel_is_cancelled_again() -> None:
