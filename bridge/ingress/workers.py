@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import math
 import multiprocessing
@@ -34,6 +35,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -92,6 +94,28 @@ def reserve_port(host: str, port: int) -> socket.socket:
         holder.close()
         raise
     return holder
+
+
+def claim_port(port: int) -> socket.socket | None:
+    """Refuse a second multi-worker ingress on `port`: hold an abstract Unix socket named after it.
+
+    SO_REUSEPORT lets any process of the same user bind the port again, so a second `vtex-bridge
+    ingress --workers N` started by mistake would silently take part of the hooks (with another
+    configuration, perhaps). The abstract socket lives in the same network namespace as the port and
+    goes away with the process, even killed. Raises OSError (EADDRINUSE) naming the problem when
+    another ingress holds it; returns None where abstract sockets do not exist (not Linux).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        claim.bind(f"\0vtex-bridge-ingress:{port}")
+    except OSError as exc:
+        claim.close()
+        raise OSError(
+            errno.EADDRINUSE, f"port {port} is already served by another vtex-bridge ingress on this host"
+        ) from exc
+    return claim
 
 
 @dataclass(frozen=True)
@@ -223,6 +247,11 @@ async def supervise(
 
     holder = reserve_port(host, port)
     bound = int(holder.getsockname()[1])
+    try:
+        claim = claim_port(bound)
+    except OSError:
+        holder.close()
+        raise
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     handled: list[signal.Signals] = []
@@ -277,6 +306,8 @@ async def supervise(
             loop.remove_signal_handler(sig)
         await metrics_runner.cleanup()
         holder.close()
+        if claim is not None:
+            claim.close()
         log.info("ingress stopped", extra={"exit_codes": codes})
     return 0 if ok and all(code == 0 for code in codes) else 1
 

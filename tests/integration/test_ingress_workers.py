@@ -38,6 +38,7 @@ class Ingress:
     tmp: Path
     lines: list[str]
     reader: threading.Thread
+    env: dict[str, str]
 
     def log(self) -> str:
         """The parent's stderr so far (both workers write there too)."""
@@ -88,6 +89,7 @@ def ingress_workers(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Ingress]:
             tmp_path,
             lines,
             reader,
+            env,
         )
     finally:
         if process.poll() is None:
@@ -256,6 +258,25 @@ class TestTwoWorkers:
         log = ingress.full_log()
         assert "ingress worker exited; stopping the others" in log
         assert not Path(f"/proc/{pids[1]}").exists()
+
+    async def test_a_second_ingress_on_the_same_port_is_refused(
+        self, kafka_bootstrap: str, ingress_workers: Ingress
+    ) -> None:
+        """SO_REUSEPORT would let it take part of the hooks silently: it stops at once, saying why."""
+        await create_topics(kafka_bootstrap, ingress_workers.topic)
+        async with fresh_connections() as session:
+            await wait_ready(session, ingress_workers)
+        env = {**ingress_workers.env, "VTEX_BRIDGE_INGRESS_METRICS_PORT": str(free_port())}
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bridge.cli", "ingress", "--workers", "2"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert 1 == second.returncode
+        assert b"is already served by another vtex-bridge ingress" in second.stderr
+        assert ingress_workers.process.poll() is None  # the first one serves on
 
 
 async def _has_two(session: aiohttp.ClientSession, ingress: Ingress) -> bool:
