@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,41 @@ class TestProduction:
         )
         docs = render(variant)
         assert [("ScaledObject", "vtex-bridge-worker")] == _autoscalers(tuple(docs))
+
+
+def test_the_accounts_file_component_reaches_every_vtex_facing_service(tmp_path: Path) -> None:
+    """The production overlay with `components/accounts-file` (as docs/accounts.md says to add it): the
+    ingress, worker, feed poller and the hourly hook check read the accounts file from its Secret, and
+    the result still validates and passes the restricted Pod Security Standard."""
+    tree = tmp_path / "k8s"
+    shutil.copytree(K8S, tree)
+    overlay = tree / "overlays" / "production"
+    kustomization = (overlay / "kustomization.yaml").read_text()
+    enabled = kustomization.replace(
+        "  # - ../../components/accounts-file", "  - ../../components/accounts-file"
+    )
+    assert enabled != kustomization, "the production overlay names the component (commented out)"
+    (overlay / "kustomization.yaml").write_text(enabled)
+    docs = render(overlay)
+    mounted = {}
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None or doc["kind"] == "Job":
+            continue
+        assert [] == restricted_violations(spec)
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        container = spec["containers"][0]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        mounted[_named(doc)] = (
+            env.get("VTEX_BRIDGE_ACCOUNTS_FILE") == "/etc/vtex-bridge/accounts/accounts.json"
+            and mounts.get("accounts", {}).get("readOnly") is True
+            and volumes.get("accounts", {}).get("secret", {}).get("secretName") == "vtex-bridge-accounts"
+        )
+    assert {
+        "Deployment/vtex-bridge-ingress": True,
+        "StatefulSet/vtex-bridge-worker": True,
+        "Deployment/vtex-bridge-feed-poller": True,
+        "CronJob/vtex-bridge-hook-ensure": True,
+    } == mounted
