@@ -65,7 +65,7 @@ def _epoch(text: str) -> float:
 
 async def baseline(bridge: Bridge, orders: int) -> float:
     """Return hooks/s the simulator delivers to a 200-only receiver (same simulator, new seed)."""
-    from bridge.dev.hook import EVERY_CHANGE
+    from bridge.cli.dev.hook import EVERY_CHANGE
     from bridge.settings import load_settings
     from bridge.vtex.config_api import ConfigApiClient
     from bridge.vtex.config_models import HookConfig

@@ -64,8 +64,8 @@ from bench.common import (
     timestamp,
 )
 from bridge.aiokafka_fixes import client_of
-from bridge.dev.hook import EVERY_CHANGE, configure_every_change_hook
-from bridge.dev.supervisor import Child, Supervisor
+from bridge.cli.dev.hook import EVERY_CHANGE, configure_every_change_hook
+from bridge.cli.dev.supervisor import Child, Supervisor
 from bridge.local_kafka import free_port
 from bridge.settings import load_settings
 from bridge.statuses import KNOWN_STATUSES

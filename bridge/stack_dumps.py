@@ -10,7 +10,7 @@ show the event loop waiting; where the work waits is in the tasks' await chains,
 handler writes as soon as the main thread runs Python again (at once, in an idle event loop). The
 Faust worker's own SIGUSR1 handler (mode's, installed over ours, which also prints every frame's local
 variables: settings, tokens) writes the tasks instead, with faulthandler put back in front of it
-(bridge/commands/worker.py).
+(bridge/cli/commands/worker.py).
 """
 
 from __future__ import annotations

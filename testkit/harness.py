@@ -1,6 +1,6 @@
 """The chaos harness: one private bridge (simulator, worker(s), ingress, optional feed poller) per scenario.
 
-Every service runs as its real `vtex-bridge <command>` process (`bridge.dev.supervisor`), the way
+Every service runs as its real `vtex-bridge <command>` process (`bridge.cli.dev.supervisor`), the way
 `make run` starts them, on free loopback ports, with topic names, consumer group and transactional ids of
 its own, so scenarios never see each other's records even on a shared broker. A scenario then
 
@@ -31,8 +31,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bridge.dev.hook import configure_every_change_hook
-from bridge.dev.supervisor import Child, Supervisor
+from bridge.cli.dev.hook import configure_every_change_hook
+from bridge.cli.dev.supervisor import Child, Supervisor
 from bridge.local_kafka import LocalKafka, free_port
 from bridge.settings import SIMULATOR_ACCOUNT, load_settings
 from bridge.statuses import KNOWN_STATUSES
@@ -140,7 +140,7 @@ class Bridge:
 
     def _accounts_file(self) -> Path:
         """Write the registry file of the simulator's further accounts (as `vtex-bridge dev` does)."""
-        from bridge.dev.accounts import write_demo_accounts
+        from bridge.cli.dev.accounts import write_demo_accounts
 
         return write_demo_accounts(load_settings(kafka_embedded=False), self.options.accounts, self.work_dir)
 
@@ -206,7 +206,7 @@ class Bridge:
     async def _configure_accounts(self, hook_url: str) -> None:
         """Point every account's hook (and feed, with a poller) at the bridge with its own credentials."""
         from bridge.accounts import AccountRegistry
-        from bridge.dev.hook import configure_account_feed, configure_account_hook
+        from bridge.cli.dev.hook import configure_account_feed, configure_account_hook
 
         settings = load_settings(
             vtex_account=SIMULATOR_ACCOUNT,

@@ -2,5 +2,5 @@
 
 `spec` declares every topic (names, partitions, replication, configs) from `Settings`; `cluster` reads
 what the cluster has; `plan` is the pure difference; `apply` carries out its safe part. `vtex-bridge
-topics plan|apply|describe|reshard` (`bridge.commands.topics`) is the operator's entry point.
+topics plan|apply|describe|reshard` (`bridge.cli.commands.topics`) is the operator's entry point.
 """

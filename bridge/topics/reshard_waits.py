@@ -68,7 +68,7 @@ def _account(value: bytes | None) -> str | None:
 
 def _why(settings: Settings, order_id: str, account: str | None, partition: int, offset: int) -> str:
     """Ask the workers' console what the event at (`partition`, `offset`) of `order_id` waits for."""
-    from bridge.commands.order import console_base, fetch, order_path, waiting_text
+    from bridge.cli.commands.order import console_base, fetch, order_path, waiting_text
 
     base = console_base(settings)
     try:

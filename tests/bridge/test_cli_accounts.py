@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from bridge.cli import main
-from bridge.commands.hook.actions import EXIT_FILTER_NARROWS
-from bridge.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
+from bridge.cli.commands.hook.actions import EXIT_FILTER_NARROWS
+from bridge.cli.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
 from bridge.statuses import HOOK_FILTER_STATUSES
 from bridge.vtex.config_models import EXIT_AUTH, EXIT_NOT_FOUND
 from simulator.config import SimAccount

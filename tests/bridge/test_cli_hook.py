@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from bridge.cli import main
-from bridge.commands.hook import silence as hook_silence
-from bridge.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
+from bridge.cli.commands.hook import silence as hook_silence
+from bridge.cli.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
 from bridge.local_kafka import free_port
 from bridge.vtex.config_models import (
     EXIT_AUTH,

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from bridge.cli import main
-from bridge.commands.order import EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UNREACHABLE, render
+from bridge.cli.commands.order import EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UNREACHABLE, render
 from processors.pending import Waits
 
 ANSWER = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.accounts import AccountRegistry
-from bridge.dev.plan import DevError, children_settings, make_plan
+from bridge.cli.dev.plan import DevError, children_settings, make_plan
 from bridge.settings import load_settings
 
 

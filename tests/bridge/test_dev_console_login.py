@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.dev.plan import make_plan
+from bridge.cli.dev.plan import make_plan
 from bridge.secret_strength import secret_problem
 from bridge.settings import load_settings
 

@@ -1,4 +1,4 @@
-"""Unit tests of the live view's figures (`bridge.dev.dashboard`)."""
+"""Unit tests of the live view's figures (`bridge.cli.dev.dashboard`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 
-from bridge.dev.dashboard import Snapshot, records_per_topic, render
-from bridge.dev.kafka_view import KafkaSnapshot, RecentOrder, input_lag, newest_orders
-from bridge.dev.scrape import Samples
+from bridge.cli.dev.dashboard import Snapshot, records_per_topic, render
+from bridge.cli.dev.kafka_view import KafkaSnapshot, RecentOrder, input_lag, newest_orders
+from bridge.cli.dev.scrape import Samples
 
 WRITTEN = "vtex_bridge_processor_records_written_total"
 

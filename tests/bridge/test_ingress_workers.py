@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bridge.cli import build_parser
-from bridge.dev.plan import make_plan
+from bridge.cli.dev.plan import make_plan
 from bridge.ingress import workers
 from bridge.settings import load_settings
 

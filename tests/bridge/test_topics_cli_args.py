@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.cli import build_parser
-from bridge.commands import topics
+from bridge.cli.commands import topics
 
 
 class TestTopicsArguments:

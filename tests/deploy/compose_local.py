@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import yaml
 
-from bridge.dev.supervisor import Child
+from bridge.cli.dev.supervisor import Child
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 COMPOSE_FILE: Final = ROOT / "docker-compose.yml"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bridge.cli import main
-from bridge.commands.hook.silence import EXIT_SILENT
+from bridge.cli.commands.hook.silence import EXIT_SILENT
 from bridge.events import decode_input_event
 from bridge.feed_poller.service import run_poller
 from bridge.settings import load_settings

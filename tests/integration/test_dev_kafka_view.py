@@ -1,4 +1,4 @@
-"""The live view's Kafka figures over a real broker (`bridge.dev.kafka_view`)."""
+"""The live view's Kafka figures over a real broker (`bridge.cli.dev.kafka_view`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from bridge.dev.kafka_view import KafkaView
+from bridge.cli.dev.kafka_view import KafkaView
 from testkit.kafka import create_topics, unique
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pydantic
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.dev.plan import make_plan
+from bridge.cli.dev.plan import make_plan
 from bridge.settings import load_settings
 from processors.rocks import MB, RocksMemory, default_memory
 from processors.runtime import Runtime

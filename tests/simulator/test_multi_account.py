@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bridge.commands.sim import with_accounts
+from bridge.cli.commands.sim import with_accounts
 from simulator.config import SimAccount, SimConfig
 from simulator.server import SimHandle
 from tests.support.sim import HookReceiver, SimFactory

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from bridge.dev.run import run as run_dev
+    from bridge.cli.dev.run import run as run_dev
 
     if args.accounts < 1:
         print("vtex-bridge dev: --accounts must be at least 1", file=sys.stderr)

@@ -15,12 +15,12 @@ from typing import Final
 
 import aiohttp
 
-from bridge.dev import scrape
-from bridge.dev.dashboard import ErrorTail, Snapshot, render
-from bridge.dev.kafka_view import KafkaSnapshot, KafkaView
-from bridge.dev.plan import Plan
-from bridge.dev.supervisor import Supervisor
-from bridge.dev.workload import sim_stats, summed, top_up_workload
+from bridge.cli.dev import scrape
+from bridge.cli.dev.dashboard import ErrorTail, Snapshot, render
+from bridge.cli.dev.kafka_view import KafkaSnapshot, KafkaView
+from bridge.cli.dev.plan import Plan
+from bridge.cli.dev.supervisor import Supervisor
+from bridge.cli.dev.workload import sim_stats, summed, top_up_workload
 from bridge.settings import Settings
 
 PLAIN_PRINT_EVERY_S: Final = 5.0

@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import aiohttp
 
-from bridge.dev import scrape
-from bridge.dev.plan import Plan
+from bridge.cli.dev import scrape
+from bridge.cli.dev.plan import Plan
 
 #: Orders per simulator workload batch; a new batch starts when the previous one is delivered.
 BATCH_ORDERS: Final = 40

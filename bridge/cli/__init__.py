@@ -1,5 +1,9 @@
 """The `vtex-bridge` command line: one entry point, one sub-command per job.
 
+This package is the composition root: the only code that imports `processors` and `simulator` and
+wires them to the rest of `bridge` (docs/architecture.md, enforced by tests/bridge/test_import_rules.py).
+`commands/` holds the sub-commands, `dev/` the whole bridge on one machine (`vtex-bridge dev`).
+
 Each sub-command lives in its own module exposing `add_parser(subparsers)`; that module stays light
 (argparse only) and imports the heavy machinery (aiohttp, Faust) inside its handler, so `vtex-bridge
 --help` is instant. A handler receives the parsed arguments and the settings and returns an exit code.
@@ -20,20 +24,20 @@ from bridge.settings import Settings, load_settings
 
 #: Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES: Final[tuple[str, ...]] = (
-    "bridge.commands.dev",
-    "bridge.commands.ingress",
-    "bridge.commands.worker",
-    "bridge.commands.sim",
-    "bridge.commands.replay",
-    "bridge.commands.order",
-    "bridge.commands.kafka",
-    "bridge.commands.topics",
-    "bridge.commands.config",
-    "bridge.commands.hook",
-    "bridge.commands.feed",
-    "bridge.commands.expr",
-    "bridge.commands.backfill",
-    "bridge.commands.asyncapi",
+    "bridge.cli.commands.dev",
+    "bridge.cli.commands.ingress",
+    "bridge.cli.commands.worker",
+    "bridge.cli.commands.sim",
+    "bridge.cli.commands.replay",
+    "bridge.cli.commands.order",
+    "bridge.cli.commands.kafka",
+    "bridge.cli.commands.topics",
+    "bridge.cli.commands.config",
+    "bridge.cli.commands.hook",
+    "bridge.cli.commands.feed",
+    "bridge.cli.commands.expr",
+    "bridge.cli.commands.backfill",
+    "bridge.cli.commands.asyncapi",
 )
 
 #: Sub-commands that talk to Kafka: their credentials are checked before they start.
@@ -100,7 +104,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, settings)
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import orjson
 
-from bridge.dev.kafka_view import KafkaSnapshot
-from bridge.dev.scrape import Samples, by_label, total
+from bridge.cli.dev.kafka_view import KafkaSnapshot
+from bridge.cli.dev.scrape import Samples, by_label, total
 
 INGRESS_REQUESTS: Final = "vtex_bridge_ingress_requests_total"
 WORKER_EVENTS: Final = "vtex_bridge_processor_events_total"

@@ -21,7 +21,7 @@ difference and refuse (exit 10) unless `--replace-filter`. The default filter is
 
 This module parses the arguments and runs the action for each selected account; `actions` holds what
 each action does, `desired` the configuration it wants and how it differs from VTEX's, `silence` the
-ingress check, and `bridge.commands.filter_options` the filter options shared with `feed set`.
+ingress check, and `bridge.cli.commands.filter_options` the filter options shared with `feed set`.
 """
 
 from __future__ import annotations
@@ -31,17 +31,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridge.commands.account_options import (
+from bridge.cli.commands.account_options import (
     EXIT_ACCOUNTS,
     add_account_arguments,
     manageable,
     run_per_account,
     selected_accounts,
 )
-from bridge.commands.filter_options import add_filter_arguments
-from bridge.commands.hook.actions import ACTIONS
-from bridge.commands.hook.desired import SecretFileError
-from bridge.commands.hook.silence import EXIT_SILENT, check_ingress_silence
+from bridge.cli.commands.filter_options import add_filter_arguments
+from bridge.cli.commands.hook.actions import ACTIONS
+from bridge.cli.commands.hook.desired import SecretFileError
+from bridge.cli.commands.hook.silence import EXIT_SILENT, check_ingress_silence
 from bridge.settings import Settings
 from bridge.vtex.config_models import EXIT_BAD_REQUEST, ConfigApiError
 

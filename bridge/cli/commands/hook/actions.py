@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
-from bridge.commands.hook.desired import desired_hook_config, hook_difference
+from bridge.cli.commands.hook.desired import desired_hook_config, hook_difference
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
     EXIT_NOT_FOUND,

@@ -123,7 +123,7 @@ def make_plan(settings: Settings, bootstrap: str, run_dir: Path, accounts: int =
         plan.env["VTEX_BRIDGE_PROFILE"] = "dev"
         plan.accounts = [settings.vtex_account]
     if with_simulator and accounts > 1:
-        from bridge.dev.accounts import demo_account_names, write_demo_accounts
+        from bridge.cli.dev.accounts import demo_account_names, write_demo_accounts
 
         plan.accounts = demo_account_names(settings, accounts)
         plan.env.update(

@@ -10,7 +10,7 @@ there.
 
 `--accounts N` (simulator only) demos several accounts: the simulator serves the primary account and
 `{account}-2` ... under `/accounts/{name}/`, an accounts file written in the run directory
-(`bridge.dev.accounts`) gives every service the same accounts, each account's hook and feed are
+(`bridge.cli.dev.accounts`) gives every service the same accounts, each account's hook and feed are
 configured with its own credentials and secret, and each account's orders keep flowing.
 
 This module starts the broker and runs the steps in order; `plan` says what starts where, `services`
@@ -27,15 +27,15 @@ import sys
 import aiohttp
 
 from bridge import local_kafka
-from bridge.dev.live_view import live_view
-from bridge.dev.plan import DevError, Plan, make_plan, port_or_free
-from bridge.dev.services import (
+from bridge.cli.dev.live_view import live_view
+from bridge.cli.dev.plan import DevError, Plan, make_plan, port_or_free
+from bridge.cli.dev.services import (
     configure_simulator_hook,
     ensure_real_hook,
     start_feed_poller,
     start_services,
 )
-from bridge.dev.supervisor import Supervisor, inherited_environment
+from bridge.cli.dev.supervisor import Supervisor, inherited_environment
 from bridge.settings import Settings
 
 

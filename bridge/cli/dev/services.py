@@ -14,8 +14,8 @@ from typing import Final
 
 import aiohttp
 
-from bridge.dev.plan import DevError, Plan, children_settings
-from bridge.dev.supervisor import Supervisor
+from bridge.cli.dev.plan import DevError, Plan, children_settings
+from bridge.cli.dev.supervisor import Supervisor
 
 READY_TIMEOUT_S: Final = 90.0
 
@@ -69,7 +69,7 @@ async def start_services(
 async def configure_simulator_hook(plan: Plan) -> None:
     """Register the ingress as each simulated account's hook, the way `vtex-bridge hook set` does."""
     from bridge.accounts import AccountRegistry
-    from bridge.dev.hook import configure_account_hook, configure_every_change_hook
+    from bridge.cli.dev.hook import configure_account_hook, configure_every_change_hook
 
     settings = children_settings(plan)
     if len(plan.accounts) == 1:
@@ -84,7 +84,7 @@ async def start_feed_poller(
 ) -> None:
     """Configure the simulator's feed and run the backup poller beside the hook."""
     from bridge.accounts import AccountRegistry
-    from bridge.dev.hook import configure_account_feed, configure_demo_feed
+    from bridge.cli.dev.hook import configure_account_feed, configure_demo_feed
 
     settings = children_settings(plan)
     if len(plan.accounts) == 1:
@@ -101,6 +101,6 @@ async def start_feed_poller(
 
 async def ensure_real_hook(plan: Plan) -> None:
     """Ensure the real account's hook points at `dev_public_hook_url` (where VTEX reaches the ingress)."""
-    from bridge.dev.hook import configure_every_change_hook
+    from bridge.cli.dev.hook import configure_every_change_hook
 
     await configure_every_change_hook(plan.settings, plan.settings.dev_public_hook_url, allow_http=False)

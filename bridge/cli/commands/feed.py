@@ -14,14 +14,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Final
 
-from bridge.commands.account_options import (
+from bridge.cli.commands.account_options import (
     EXIT_ACCOUNTS,
     add_account_arguments,
     manageable,
     run_per_account,
     selected_accounts,
 )
-from bridge.commands.filter_options import add_filter_arguments, default_hook_filter, filter_from_args
+from bridge.cli.commands.filter_options import add_filter_arguments, default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
     EXIT_BAD_REQUEST,

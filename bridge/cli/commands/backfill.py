@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bridge.commands.account_options import EXIT_ACCOUNTS, add_account_arguments, selected_accounts
+from bridge.cli.commands.account_options import EXIT_ACCOUNTS, add_account_arguments, selected_accounts
 from bridge.log import say
 from bridge.settings import Settings
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bridge.commands.filter_options import default_hook_filter, filter_from_args
+from bridge.cli.commands.filter_options import default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
     ConfigApiError,
