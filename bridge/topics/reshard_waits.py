@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from bridge.console_client import console_base, fetch, order_path, waiting_text
 from bridge.settings import Settings
 from bridge.topics.reshard_kafka import Behind, ReshardKafka
 
@@ -68,8 +69,6 @@ def _account(value: bytes | None) -> str | None:
 
 def _why(settings: Settings, order_id: str, account: str | None, partition: int, offset: int) -> str:
     """Ask the workers' console what the event at (`partition`, `offset`) of `order_id` waits for."""
-    from bridge.cli.commands.order import console_base, fetch, order_path, waiting_text
-
     base = console_base(settings)
     try:
         path = order_path(order_id, account)

@@ -16,11 +16,12 @@ from typing import Any
 from aiohttp import ClientSession, web
 from prometheus_client import CollectorRegistry, Gauge
 
+from bridge.console_client import advertised_url
 from bridge.settings import Settings
 from processors.console import api, page
 from processors.console.api import CONSOLE, Console, ConsoleRuntime, ReplayAll, ReplayOne
 from processors.console.auth import Authenticator, guard, token_problems
-from processors.console.ownership import Distribution, Owners, advertised_url
+from processors.console.ownership import Distribution, Owners
 from processors.console.reader import RecordReader
 
 __all__ = ["CONSOLE", "Console", "add_console"]

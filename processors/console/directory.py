@@ -30,10 +30,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from bridge.aiokafka_fixes import client_of
+from bridge.console_client import advertised_url
 from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
 from bridge.topic_names import owners_topic as owners_topic
-from processors.console.ownership import Distribution, advertised_url
+from processors.console.ownership import Distribution
 
 log = logging.getLogger(__name__)
 

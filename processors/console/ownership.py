@@ -11,17 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from aiokafka.partitioner import murmur2
 
-from bridge.settings import Settings
-
 #: member URL -> topic -> partitions it owns (Faust's HostToPartitionMap).
 Distribution = Mapping[str, Mapping[str, Sequence[int]]]
-
-
-def advertised_url(settings: Settings) -> str:
-    """Return the URL this worker's console port is reached at by other workers and the CLI."""
-    if settings.worker_advertised_url:
-        return settings.worker_advertised_url.rstrip("/")
-    return f"http://127.0.0.1:{settings.console_port}"
 
 
 def partition_for(order_id: str, partitions: int) -> int:

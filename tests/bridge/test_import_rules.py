@@ -3,9 +3,9 @@
 The pure core and the clients in `bridge/` are shared by every service, so they must not pull in the
 worker (`processors`) or the simulator; only the composition root, the one package `bridge.cli` (the
 command line, its sub-commands in `bridge.cli.commands` and `vtex-bridge dev` in `bridge.cli.dev`),
-wires those together. Dev and test tooling (`testkit`, `tests`, `bench`) never leaks into product code,
-and `bench/` uses `testkit`, never test modules. Imports inside functions count too: a lazy import is
-still a dependency.
+wires those together, and nothing imports it (that would bring them in through it). Dev and test
+tooling (`testkit`, `tests`, `bench`) never leaks into product code, and `bench/` uses `testkit`, never
+test modules. Imports inside functions count too: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TOOLING = ("testkit", "tests", "bench")
 
 #: package -> prefixes of modules it must not import (a prefix matches the module and its children)
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "bridge": ("processors", "simulator", *TOOLING),
+    "bridge": ("processors", "simulator", COMPOSITION_ROOT, *TOOLING),
     "processors": ("simulator", COMPOSITION_ROOT, *TOOLING),
     "simulator": ("processors", COMPOSITION_ROOT, *TOOLING),
     "schemas": ("bridge", "processors", "simulator", *TOOLING),

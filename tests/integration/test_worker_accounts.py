@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from bridge.accounts import order_key
-from bridge.cli.commands.order import fetch, order_path
+from bridge.console_client import fetch, order_path
 from bridge.events import InputEvent
 from bridge.settings import load_settings
 from bridge.topics.generation import partition_for

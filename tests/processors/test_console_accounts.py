@@ -8,7 +8,7 @@ import pytest
 
 from bridge.accounts import order_key
 from bridge.cli import main
-from bridge.cli.commands.order import order_path
+from bridge.console_client import order_path
 from processors.console.ownership import partition_for
 from tests.processors.test_console_api import (
     AUTH,

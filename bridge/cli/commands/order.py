@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 from typing import Any, Final
 
-from bridge.settings import ConsoleSettings, Settings
+from bridge.console_client import console_base, fetch, order_path, waiting_text
+from bridge.settings import Settings
 
 EXIT_FOUND: Final = 0
 EXIT_UNREACHABLE: Final = 1
 EXIT_NOT_FOUND: Final = 3
-TIMEOUT_S: Final = 20.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,48 +62,6 @@ def _account(value: str) -> str:
     if problem is not None:
         raise argparse.ArgumentTypeError(f"not a VTEX account name: it {problem}")
     return value
-
-
-def console_base(settings: Settings, url: str | None = None) -> str:
-    """Return the console base URL to ask: `url`, else this machine's worker console."""
-    from processors.console.ownership import advertised_url
-
-    return (url or advertised_url(settings)).rstrip("/")
-
-
-def fetch(
-    settings: ConsoleSettings, base: str, path: str, timeout_s: float = TIMEOUT_S
-) -> tuple[int, object]:
-    """GET `base + path` from a worker console with the configured token; return (status, JSON or None).
-
-    Raises OSError when the worker is unreachable (also used by `topics reshard` to say why it waits).
-    """
-    import urllib.error
-    import urllib.request
-
-    import orjson
-
-    headers = {"Accept": "application/json"}
-    token = settings.console_read_token.get_secret_value() or settings.console_admin_token.get_secret_value()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(f"{base}{path}", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    try:
-        return status, orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return status, None
-
-
-def order_path(order_id: str, account: str | None = None) -> str:
-    import urllib.parse
-
-    path = f"/api/orders/{urllib.parse.quote(order_id, safe='')}"
-    return path if account is None else f"{path}?{urllib.parse.urlencode({'account': account})}"
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,29 +175,6 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
         "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
         for row in rows
     ]
-
-
-def waiting_text(waiting: object) -> str:
-    """Say in words what a pending event waits for (`processors.pending`)."""
-    if not isinstance(waiting, dict):
-        return ""
-    reason = waiting.get("reason")
-    attempts = waiting.get("attempts")
-    if reason == "not-found-grace":
-        return (
-            f"OMS answers 404: not-found grace until {waiting.get('until')} ({waiting.get('left_s')} s left, "
-            f"{attempts} attempt(s)); then it is dead-lettered (order-not-found)"
-        )
-    if reason == "retry-backoff":
-        return (
-            f"retrying after a {waiting.get('cause')} failure: attempt {attempts} since "
-            f"{waiting.get('since')}, next in {waiting.get('left_s')} s"
-        )
-    if reason == "behind-earlier-event":
-        return "queued behind an earlier event of the order"
-    if reason == "processing":
-        return "being processed"
-    return str(reason or "")
 
 
 def _source(entry: dict[str, Any]) -> str:
