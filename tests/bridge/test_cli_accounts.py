@@ -1,5 +1,6 @@
 """`hook` and `feed` per account (`--account`, `--all-accounts`) against a simulator serving two accounts,
-and `hook set|ensure` never narrowing a configured filter silently."""
+`hook set|ensure` and `feed set` never narrowing a configured filter silently, and the filter's warnings
+printed once per run."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 
 from bridge.cli import main
-from bridge.cli.commands.hook.actions import EXIT_FILTER_NARROWS
+from bridge.cli.commands.filter_guard import EXIT_FILTER_NARROWS
 from bridge.cli.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
 from bridge.statuses import HOOK_FILTER_STATUSES
-from bridge.vtex.config_models import EXIT_AUTH, EXIT_NOT_FOUND
+from bridge.vtex.config_models import EXIT_AUTH, EXIT_CONFLICT, EXIT_NOT_FOUND
 from simulator.config import SimAccount
 from simulator.server import SimHandle
 from tests.support.sim import HookReceiver, SimFactory
@@ -248,3 +250,89 @@ class TestFilterNeverNarrowedSilently:
         assert EXIT_FILTER_NARROWS == code and "no longer notified: status(es) handling, canceled" in err
         code, _, err = await cli(capsys, *base)  # the default: every change, wider than any list
         assert 0 == code and "refusing" not in err and "replacing" not in err
+
+
+def feed_filter(sim: SimHandle, app_key: str) -> dict[str, Any]:
+    """Return the filter of `app_key`'s feed as the simulator holds it."""
+    feed = sim.store.get_feed(app_key)
+    assert feed is not None
+    return dict(feed.to_json(0.0)["filter"])
+
+
+class TestFeedFilterNeverNarrowedSilently:
+    """`feed set` follows the hook's rule: a narrower filter needs `--replace-filter`, per account."""
+
+    async def test_every_change_is_not_replaced_by_a_status_list_unasked(
+        self, two: SimHandle, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert 0 == (await cli(capsys, "feed", "set"))[0]  # the default: every change
+        statuses = ",".join(sorted(HOOK_FILTER_STATUSES))
+        code, _, err = await cli(capsys, "feed", "set", "--status", statuses)
+        assert EXIT_FILTER_NARROWS == code
+        assert "account simaccount: refusing to replace a feed filter that notifies more:" in err
+        assert "now:     FromOrders `$exists(orderId)`, every change of every order" in err
+        assert "payment-denied" in err and "null state" in err
+        assert "vtex-bridge feed set: account simaccount: the desired filter would stop" in err
+        assert "pass --replace-filter" in err and "feed configured" not in err
+        assert "FromOrders" == feed_filter(two, two.config.app_key)["type"]
+        code, _, err = await cli(capsys, "feed", "set", "--status", statuses, "--replace-filter")
+        assert 0 == code and "account simaccount: replacing a feed filter that notifies more:" in err
+        assert "account simaccount: feed configured: FromWorkflow" in err
+        assert sorted(HOOK_FILTER_STATUSES) == sorted(feed_filter(two, two.config.app_key)["status"])
+
+    async def test_per_account_narrowing_widening_and_equal(
+        self, two: SimHandle, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        storeb = two.account("storeb")
+        both = ("feed", "set", "--all-accounts")
+        assert 0 == (await cli(capsys, *both, "--status", "handling,invoiced,canceled"))[0]
+        widen = ("--status", "handling,invoiced,canceled,ready-for-handling")
+        code, _, err = await cli(capsys, "feed", "set", "--account", "storeb", *widen)
+        assert 0 == code and "refusing" not in err and "replacing" not in err
+        code, _, err = await cli(capsys, *both, *widen, "--retention", "86400")  # wider, then equal
+        assert 0 == code and "refusing" not in err and "replacing" not in err
+        assert 2 == err.count("feed configured: FromWorkflow, visibility 240 s, retention 86400 s")
+
+        code, _, err = await cli(capsys, *both, "--status", "invoiced")
+        assert EXIT_FILTER_NARROWS == code
+        assert "account simaccount: refusing to replace a feed filter" in err
+        assert "account storeb: refusing to replace a feed filter" in err
+        assert "no longer notified: status(es) handling, canceled, ready-for-handling" in err
+        assert "vtex-bridge feed set: 2 of 2 account(s) failed" in err
+        for sim, key in ((two, two.config.app_key), (storeb, STOREB.app_key)):
+            assert 4 == len(feed_filter(sim, key)["status"])
+
+        code, _, err = await cli(capsys, "feed", "set", "--account", "storeb", "--status", "invoiced",
+                                 "--replace-filter")  # fmt: skip
+        assert 0 == code and "account storeb: replacing a feed filter" in err
+        assert ["invoiced"] == feed_filter(storeb, STOREB.app_key)["status"]
+        assert 4 == len(feed_filter(two, two.config.app_key)["status"])
+
+
+class TestStatusWarningsOncePerRun:
+    """A warning about the configured statuses concerns the settings, not an account: printed once."""
+
+    async def test_hook_ensure_all_accounts(
+        self, two: SimHandle, hook_receiver: HookReceiver, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        statuses = "handling,handlng,waiting-ffmt-authorization"
+        code, _, err = await cli(capsys, *ensure(hook_receiver, "--all-accounts", "--status", statuses))
+        assert 0 == code, err
+        assert "account simaccount: hook configured" in err and "account storeb: hook configured" in err
+        assert 1 == err.count("warning: 'handlng' is not a known VTEX order status")
+        assert 1 == err.count("warning: 'waiting-ffmt-authorization' is not in VTEX's documented hook")
+        assert 2 == err.count("warning:"), err
+
+    async def test_feed_set_all_accounts(self, two: SimHandle, capsys: pytest.CaptureFixture[str]) -> None:
+        code, _, err = await cli(capsys, "feed", "set", "--all-accounts", "--status", "handling,handlng")
+        assert 0 == code, err
+        assert "account simaccount: feed configured" in err and "account storeb: feed configured" in err
+        assert 1 == err.count("warning:") and "'handlng' is not a known VTEX order status" in err
+
+    async def test_a_refused_filter_is_reported_once(
+        self, two: SimHandle, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ("feed", "set", "--all-accounts", "--status", "handling", "--disable-single-fire")
+        code, _, err = await cli(capsys, *argv)
+        assert EXIT_CONFLICT == code and 1 == err.count("mutually exclusive"), err
+        assert two.store.get_feed(two.config.app_key) is None

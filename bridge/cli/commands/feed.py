@@ -4,6 +4,11 @@
 expression), so the feed holds exactly the events the hook should have delivered. `feed poll` runs the
 long-lived poller (`bridge.feed_poller`) until SIGINT/SIGTERM; it polls every configured account's feed.
 
+`feed set` never narrows a configured filter silently, by the same rule as `hook set|ensure`
+(`bridge.cli.commands.filter_guard`): when the new filter would stop putting some changes in the feed
+that the configured one puts there, it prints the difference and refuses (exit 10) unless
+`--replace-filter`. Its filter is built once per run, so a warning about its statuses is printed once.
+
 `show`, `set` and `delete` act on one account of the registry (`--account NAME`, default the first
 configured) or on each in turn (`--all-accounts`), naming the account on every line they print.
 """
@@ -21,6 +26,11 @@ from bridge.cli.commands.account_options import (
     run_per_account,
     selected_accounts,
 )
+from bridge.cli.commands.filter_guard import (
+    EXIT_FILTER_NARROWS,
+    add_replace_filter_argument,
+    refused_narrowing,
+)
 from bridge.cli.commands.filter_options import add_filter_arguments, default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
@@ -29,6 +39,7 @@ from bridge.vtex.config_models import (
     ConfigApiError,
     FeedConfig,
     FeedQueue,
+    Filter,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +65,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     set_ = actions.add_parser("set", help="create or replace the feed configuration")
     add_filter_arguments(set_)
     add_account_arguments(set_)
+    add_replace_filter_argument(set_)
     set_.add_argument(
         "--visibility-timeout",
         type=int,
@@ -107,6 +119,16 @@ async def _run_each(
     passed over: their feed cannot be read or changed from here."""
     if getattr(args, "all_accounts", False):
         accounts = manageable(accounts, need_secret=False, what="feed")
+    if action == "set":
+        # One filter for the run: it depends on the options and settings only, so its warnings
+        # (unknown statuses) and refusals (bad JSONata, mixed types) are printed once.
+        chosen = filter_from_args(args, for_hook=False, fallback=default_hook_filter(settings))
+        return await run_per_account(
+            "feed set",
+            accounts,
+            settings,
+            lambda account, client: _set(args, settings, account, client, chosen),
+        )
     return await run_per_account(
         f"feed {action}",
         accounts,
@@ -138,7 +160,11 @@ async def _show(
 
 
 async def _set(
-    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+    args: argparse.Namespace,
+    settings: Settings,
+    account: Account,
+    client: ConfigApiClient,
+    chosen: Filter,
 ) -> int:
     queue = FeedQueue(
         visibility_timeout_s=(
@@ -146,7 +172,9 @@ async def _set(
         ),
         retention_s=settings.feed_retention_s if args.retention is None else args.retention,
     )
-    chosen = filter_from_args(args, for_hook=False, fallback=default_hook_filter(settings))
+    current = await client.get_feed_config()
+    if refused_narrowing("feed set", "feed", account, current, chosen, replace=args.replace_filter):
+        return EXIT_FILTER_NARROWS
     await client.set_feed_config(FeedConfig(filter=chosen, queue=queue))
     print(
         f"account {account.name}: feed configured: {chosen.type}, visibility {queue.visibility_timeout_s} s, "
@@ -164,7 +192,8 @@ async def _delete(
     return 0
 
 
-_ACTIONS: Final = {"show": _show, "set": _set, "delete": _delete}
+#: The actions that only read or delete (`set` is given the run's filter).
+_ACTIONS: Final = {"show": _show, "delete": _delete}
 
 
 def _poll(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,11 +13,12 @@ Every action acts on one account of the registry (`--account NAME`, default the 
 on each in turn (`--all-accounts`), and names the account on every line it prints; with several
 accounts a failure on one is reported and the others still run (the exit code is the first failure's).
 
-`set` and `ensure` never narrow a configured filter silently: when the desired filter would stop
-notifying some changes the existing one notifies (`bridge.vtex.filter_scope`), they print the
-difference and refuse (exit 10) unless `--replace-filter`. The default filter is FromOrders
-`$exists(orderId)` with `disableSingleFire`: every change of every order, including the null state,
-`payment-denied` and undocumented statuses that no FromWorkflow list can name.
+`set` and `ensure` never narrow a configured filter silently (`bridge.cli.commands.filter_guard`, shared
+with `feed set`): when the desired filter would stop notifying some changes the existing one notifies,
+they print the difference and refuse (exit 10) unless `--replace-filter`. Their filter is built once
+per run, so a warning about its statuses is printed once, not once per account. The default filter
+is FromOrders `$exists(orderId)` with `disableSingleFire`: every change of every order, including the
+null state, `payment-denied` and undocumented statuses that no FromWorkflow list can name.
 
 This module parses the arguments and runs the action for each selected account; `actions` holds what
 each action does, `desired` the configuration it wants and how it differs from VTEX's, `silence` the
@@ -38,8 +39,9 @@ from bridge.cli.commands.account_options import (
     run_per_account,
     selected_accounts,
 )
-from bridge.cli.commands.filter_options import add_filter_arguments
-from bridge.cli.commands.hook.actions import ACTIONS
+from bridge.cli.commands.filter_guard import add_replace_filter_argument
+from bridge.cli.commands.filter_options import add_filter_arguments, default_hook_filter, filter_from_args
+from bridge.cli.commands.hook.actions import ACTIONS, FILTER_ACTIONS
 from bridge.cli.commands.hook.desired import SecretFileError
 from bridge.cli.commands.hook.silence import EXIT_SILENT, check_ingress_silence
 from bridge.settings import Settings
@@ -75,11 +77,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         )
         add_filter_arguments(action)
         add_account_arguments(action)
-        action.add_argument(
-            "--replace-filter",
-            action="store_true",
-            help="replace the configured filter even when the new one notifies fewer changes",
-        )
+        add_replace_filter_argument(action)
         if name == "ensure":
             action.add_argument("--ingress-metrics-url", help="ingress Prometheus endpoint to check")
             action.add_argument(
@@ -138,13 +136,25 @@ async def _run_each(
     hook secret."""
     heard = [a.name for a in accounts if a.hook_secrets]
     if getattr(args, "all_accounts", False):
-        accounts = manageable(accounts, need_secret=action in ("set", "ensure"), what="hook")
-    code = await run_per_account(
-        f"hook {action}",
-        accounts,
-        settings,
-        lambda account, client: ACTIONS[action](args, settings, account, client),
-    )
+        accounts = manageable(accounts, need_secret=action in FILTER_ACTIONS, what="hook")
+    if action in FILTER_ACTIONS:
+        # One filter for the run: it depends on the options and settings only, so its warnings
+        # (unknown statuses) and refusals (bad JSONata, mixed types) are printed once.
+        chosen = filter_from_args(args, for_hook=True, fallback=default_hook_filter(settings))
+        write = FILTER_ACTIONS[action]
+        code = await run_per_account(
+            f"hook {action}",
+            accounts,
+            settings,
+            lambda account, client: write(args, settings, account, client, chosen),
+        )
+    else:
+        code = await run_per_account(
+            f"hook {action}",
+            accounts,
+            settings,
+            lambda account, client: ACTIONS[action](args, settings, account, client),
+        )
     if action == "ensure" and not args.skip_silence_check:
         silent = await check_ingress_silence(args, settings, heard)
         if silent and args.fail_on_silence and not code:

@@ -1,9 +1,10 @@
 """What `hook show|delete|set|ensure` do for one account, given a Config API client for it.
 
-`set` and `ensure` never narrow a configured filter silently: when the desired filter would stop
-notifying some changes the existing one notifies (`bridge.vtex.filter_scope`), they print the
-difference and refuse (exit 10) unless `--replace-filter`. `show` masks every header value and the
-appKey.
+`set` and `ensure` never narrow a configured filter silently (`bridge.cli.commands.filter_guard`, the
+rule `feed set` follows too): when the desired filter would stop notifying some changes the existing
+one notifies, they print the difference and refuse (exit 10) unless `--replace-filter`. Their filter
+is built once per run, before the first account (its warnings are about the settings, not an account),
+and handed to each account's action. `show` masks every header value and the appKey.
 """
 
 from __future__ import annotations
@@ -12,22 +13,15 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
+from bridge.cli.commands.filter_guard import EXIT_FILTER_NARROWS, refused_narrowing
 from bridge.cli.commands.hook.desired import desired_hook_config, hook_difference
 from bridge.settings import Settings
-from bridge.vtex.config_models import (
-    EXIT_NOT_FOUND,
-    ConfigApiError,
-    Filter,
-    HookConfig,
-    filter_from_json,
-)
+from bridge.vtex.config_models import EXIT_NOT_FOUND, Filter, HookConfig
 
 if TYPE_CHECKING:
     from bridge.accounts import Account
     from bridge.vtex.config_api import ConfigApiClient
 
-#: `set`/`ensure` exit with this when the desired filter would narrow the configured one.
-EXIT_FILTER_NARROWS: Final = 10
 MASK: Final = "**********"
 
 
@@ -54,9 +48,13 @@ async def _delete(
 
 
 async def _set(
-    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+    args: argparse.Namespace,
+    settings: Settings,
+    account: Account,
+    client: ConfigApiClient,
+    chosen: Filter,
 ) -> int:
-    desired = desired_hook_config(args, settings, account)
+    desired = desired_hook_config(args, settings, chosen, account)
     if _refused_narrowing(args, account, await client.get_hook_config(), desired):
         return EXIT_FILTER_NARROWS
     await client.set_hook_config(desired)
@@ -65,9 +63,13 @@ async def _set(
 
 
 async def _ensure(
-    args: argparse.Namespace, settings: Settings, account: Account, client: ConfigApiClient
+    args: argparse.Namespace,
+    settings: Settings,
+    account: Account,
+    client: ConfigApiClient,
+    chosen: Filter,
 ) -> int:
-    desired = desired_hook_config(args, settings, account)
+    desired = desired_hook_config(args, settings, chosen, account)
     current = await client.get_hook_config()
     difference = hook_difference(current, desired)
     if difference is None:
@@ -86,38 +88,15 @@ async def _ensure(
 def _refused_narrowing(
     args: argparse.Namespace, account: Account, current: dict[str, Any] | None, desired: HookConfig
 ) -> bool:
-    """Print the difference and return True when `desired` narrows the configured filter unasked."""
-    from bridge.vtex.filter_scope import narrowing
-
-    existing = _configured_filter(current)
-    narrower = None if existing is None else narrowing(existing, desired.filter)
-    if narrower is None:
-        return False
-    verb = "replacing" if args.replace_filter else "refusing to replace"
-    print(f"account {account.name}: {verb} a hook filter that notifies more:", file=sys.stderr)
-    for line in narrower.lines():
-        print(line, file=sys.stderr)
-    if args.replace_filter:
-        return False
-    print(
-        f"vtex-bridge hook {args.hook_action}: account {account.name}: the desired filter would stop "
-        "notifying these changes; pass --replace-filter to replace it anyway",
-        file=sys.stderr,
+    """Apply the shared never-narrow-silently rule to the hook's filter."""
+    return refused_narrowing(
+        f"hook {args.hook_action}", "hook", account, current, desired.filter, replace=args.replace_filter
     )
-    return True
 
 
-def _configured_filter(current: dict[str, Any] | None) -> Filter | None:
-    """Return the filter of VTEX's GET answer, None when there is no hook or it cannot be read."""
-    if current is None:
-        return None
-    try:
-        return filter_from_json(current.get("filter"))
-    except ConfigApiError:
-        return None
-
-
-ACTIONS: Final = {"show": _show, "delete": _delete, "set": _set, "ensure": _ensure}
+#: The actions that only read or delete, and those that write a filter (given the run's filter).
+ACTIONS: Final = {"show": _show, "delete": _delete}
+FILTER_ACTIONS: Final = {"set": _set, "ensure": _ensure}
 
 
 def mask_headers(config: dict[str, Any]) -> dict[str, Any]:

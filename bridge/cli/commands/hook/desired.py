@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bridge.cli.commands.filter_options import default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
     ConfigApiError,
+    Filter,
     HookConfig,
     VtexBadRequest,
     WorkflowFilter,
@@ -53,9 +53,11 @@ def read_secret(settings: Settings, secret_file: Path | None, account: Account |
 
 
 def desired_hook_config(
-    args: argparse.Namespace, settings: Settings, account: Account | None = None
+    args: argparse.Namespace, settings: Settings, chosen: Filter, account: Account | None = None
 ) -> HookConfig:
-    """Return the hook configuration the options and settings ask for, checked like VTEX would."""
+    """Return the hook configuration the options and settings ask for, checked like VTEX would.
+
+    `chosen` is the run's filter (`filter_options.filter_from_args`), built once for every account."""
 
     url = args.url or settings.control_hook_url or settings.dev_public_hook_url
     if not url:
@@ -66,7 +68,6 @@ def desired_hook_config(
             local=True,
         )
     validate_hook_url(url, allow_http=args.allow_http)
-    chosen = filter_from_args(args, for_hook=True, fallback=default_hook_filter(settings))
     secret = read_secret(settings, args.secret_file, account)
     header = account.hook_header if account is not None else settings.hook_secret_header
     headers = {header: secret} if secret else {}
