@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bridge.local_kafka.cluster import LocalCluster
 from bridge.local_kafka.distribution import default_cache_dir, ensure_distribution
+from bridge.local_kafka.errors import LocalKafkaError
 from bridge.local_kafka.node import LocalKafka
 from bridge.local_kafka.processes import process_alive, stop_process_group
 from bridge.local_kafka.security import LocalSecurity
@@ -62,6 +63,20 @@ class DetachedState:
     def alive(self) -> bool:
         return any(process_alive(pid) for pid in self.all_pids())
 
+    def describe(self) -> str:
+        """How it runs, in a few words: where, how many nodes, secured or not."""
+        nodes = len(self.all_pids())
+        kind = f"{nodes} broker{'s' if nodes > 1 else ''}"
+        return f"{self.bootstrap} ({kind}, {'SASL_SSL as well' if self.sasl_bootstrap else 'plaintext only'})"
+
+    def differs(self, port: int, brokers: int, secure: bool) -> bool:
+        """Whether a request for `port`/`brokers`/`secure` asks for something else than this one."""
+        return (
+            not self.bootstrap.endswith(f":{port}")
+            or len(self.all_pids()) != brokers
+            or bool(self.sasl_bootstrap) != secure
+        )
+
 
 def detached_up(
     version: str, port: int, cache_dir: Path | None = None, *, brokers: int = 1, secure: bool = False
@@ -75,6 +90,11 @@ def detached_up(
     cache = cache_dir or default_cache_dir()
     state = DetachedState.read(cache)
     if state is not None and state.alive():
+        if state.differs(port, brokers, secure):  # never hand back something else than asked for
+            raise LocalKafkaError(
+                f"a local Kafka is already running: {state.describe()}; "
+                "stop it with `vtex-bridge kafka down` to start another one"
+            )
         return state
     libs = ensure_distribution(version, cache)
     if brokers == 1 and not secure:

@@ -57,6 +57,18 @@ class TestLocalKafka:
         try:
             assert f"127.0.0.1:{port}" == state.bootstrap
             assert local_kafka.detached_up(KAFKA_VERSION, port, cache).pid == state.pid
+            # Asked for something else (another port, a cluster, SASL_SSL): refused, naming what runs.
+            for other in ({"port": port + 1}, {"brokers": 3}, {"secure": True}):
+                with pytest.raises(local_kafka.LocalKafkaError) as refused:
+                    local_kafka.detached_up(
+                        KAFKA_VERSION,
+                        int(other.get("port", port)),
+                        cache,
+                        brokers=int(other.get("brokers", 1)),
+                        secure=bool(other.get("secure", False)),
+                    )
+                assert f"already running: 127.0.0.1:{port} (1 broker, plaintext only)" in str(refused.value)
+                assert "kafka down" in str(refused.value)
             assert local_kafka.broker_answers(state.bootstrap)
         finally:
             stopped = local_kafka.detached_down(cache)
