@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable
 from typing import Final
 
+from bridge.cancelling import cancel_all
 from processors.timeline_store import TimelineStore
 from processors.writer import PartitionWriter
 from processors.writer_factory import WriterFactory
@@ -90,9 +91,7 @@ class PartitionWriters:
             self._healing.pop(partition, None)
 
     async def stop_healing(self) -> None:
-        for task in list(self._healing.values()):
-            task.cancel()
-        await asyncio.gather(*self._healing.values(), return_exceptions=True)
+        await cancel_all(list(self._healing.values()))
 
     async def retake(self, partition: int) -> bool:
         """Retake a partition that stays here; return whether its local state was kept."""

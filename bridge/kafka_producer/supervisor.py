@@ -19,6 +19,7 @@ from typing import Final
 from aiokafka.errors import KafkaError
 
 from bridge.aiokafka_fixes import sender_task
+from bridge.cancelling import cancel_all, cancel_until_done
 from bridge.kafka_config import explain
 from bridge.kafka_producer.closing import close_producer
 from bridge.kafka_producer.config import ProducerConfig
@@ -77,9 +78,7 @@ class ProducerSupervisor:
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_until_done(self._task)
             self._task = None
         producers = self.producers()
         for instance in self.instances:
@@ -88,10 +87,7 @@ class ProducerSupervisor:
         self.all_started.clear()
         if producers:
             await asyncio.gather(*(close_producer(p, bound) for p in producers))
-        for task in list(self._retired):
-            task.cancel()
-        if self._retired:
-            await asyncio.gather(*self._retired, return_exceptions=True)
+        await cancel_all(list(self._retired))
 
     def producers(self) -> list[KafkaProducerLike]:
         """Every producer in place (live or condemned)."""

@@ -11,12 +11,12 @@ Kafka, for tests and benchmarks that inject a fake producer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from bridge.cancelling import cancel_until_done
 from bridge.settings import Settings
 from bridge.topics.generation import ControlReader, GenerationRecord, control_topic
 
@@ -82,9 +82,7 @@ class InputTopicResolver:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_until_done(task)
         await self._reader.stop()
 
     async def refresh(self) -> None:

@@ -30,6 +30,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from bridge.aiokafka_fixes import client_of
+from bridge.cancelling import cancel_all
 from bridge.console_client import advertised_url
 from bridge.kafka_config import client_kwargs
 from bridge.settings import Settings
@@ -97,10 +98,8 @@ class OwnerDirectory:
             ]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        await cancel_all(tasks)
 
     async def _ensure_topic(self) -> None:
         if not self._create:

@@ -8,7 +8,7 @@ import contextlib
 
 import pytest
 
-from bridge.cancelling import Expired, cancel_until_done, run_within
+from bridge.cancelling import Expired, cancel_all, cancel_until_done, run_within
 
 
 async def stubborn() -> int:
@@ -51,3 +51,24 @@ async def test_cancel_until_done_ends_a_task_that_swallows_a_cancel() -> None:
     await asyncio.sleep(0)
     await asyncio.wait_for(cancel_until_done(task, every_s=0.01), 5)
     assert task.done()
+
+
+async def test_cancel_all_ends_every_task_even_one_that_swallows_a_cancel() -> None:
+    tasks = [asyncio.ensure_future(stubborn()), asyncio.ensure_future(asyncio.sleep(3600))]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_all(tasks, every_s=0.01), 5)
+    assert all(task.done() for task in tasks)
+
+
+async def test_the_console_owner_directory_closes_although_a_task_swallows_a_cancel() -> None:
+    """Its close cancelled once and waited: a worker's stop then hung until the stop watchdog."""
+    from processors.console.directory import OwnerDirectory
+
+    directory = OwnerDirectory(
+        bootstrap="127.0.0.1:1", topic="t", input_topic="in", own_url="http://x", replication=1, create=False
+    )
+    stuck = asyncio.ensure_future(stubborn())
+    await asyncio.sleep(0)
+    directory._tasks = [stuck]  # type: ignore[list-item]
+    await asyncio.wait_for(directory.close(), 5)  # one cancel, swallowed, then another
+    assert stuck.done()
