@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
@@ -25,7 +24,6 @@ from bridge.backfill import (
     parse_bound,
     read_order_ids,
 )
-from bridge.cli import main
 from bridge.events import compute_event_id, decode_input_event
 from bridge.settings import SIMULATOR_APP_KEY as APP_KEY
 from bridge.settings import SIMULATOR_APP_TOKEN as APP_TOKEN
@@ -34,6 +32,7 @@ from bridge.vtex.config_api import ConfigApiClient
 from bridge.vtex.config_models import EXIT_AUTH
 from bridge.vtex.oms import OmsClient
 from simulator.server import SimHandle
+from testkit.cli import cli
 
 EXAMPLE_ORDER = Path(__file__).resolve().parents[2] / "simulator" / "data" / "example-order.json"
 
@@ -153,13 +152,6 @@ class TestBackfillOrders:
                 await backfill_orders(
                     order_ids, oms=oms, sink=RecordingSink(), topic="in", account="a", app_key="k"
                 )
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 class TestBackfillCommand:

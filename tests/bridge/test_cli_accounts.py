@@ -4,7 +4,6 @@ printed once per run."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,13 +13,13 @@ import orjson
 import pytest
 from aiohttp import web
 
-from bridge.cli import main
 from bridge.cli.commands.filter_guard import EXIT_FILTER_NARROWS
 from bridge.cli.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
 from bridge.statuses import HOOK_FILTER_STATUSES
 from bridge.vtex.config_models import EXIT_AUTH, EXIT_CONFLICT, EXIT_NOT_FOUND
 from simulator.config import SimAccount
 from simulator.server import SimHandle
+from testkit.cli import cli
 from tests.support.sim import HookReceiver, SimFactory
 
 SECRET = "hook-secret-of-simaccount-4242"
@@ -55,14 +54,6 @@ async def two(
     monkeypatch.setenv("VTEX_BRIDGE_LOG_FORMAT", "text")
     monkeypatch.setenv("VTEX_BRIDGE_ACCOUNTS_FILE", str(write_accounts(tmp_path / "accounts.json")))
     yield sim
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in a thread (its handler runs its own event loop) while the simulator serves here."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def ensure(receiver: HookReceiver, *extra: str) -> tuple[str, ...]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bridge.cli import main
 from bridge.vtex.config_models import EXIT_AUTH, EXIT_BAD_REQUEST, EXIT_CONFLICT, EXIT_NOT_FOUND
 from simulator.server import SimHandle
+from testkit.cli import cli
 
 
 @pytest.fixture
@@ -16,13 +14,6 @@ def env(monkeypatch: pytest.MonkeyPatch, sim: SimHandle) -> SimHandle:
     monkeypatch.setenv("VTEX_BRIDGE_VTEX_BASE_URL", sim.base_url)
     monkeypatch.setenv("VTEX_BRIDGE_LOG_FORMAT", "text")
     return sim
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 class TestFeedConfig:

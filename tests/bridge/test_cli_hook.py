@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -10,7 +9,6 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bridge.cli import main
 from bridge.cli.commands.hook import silence as hook_silence
 from bridge.cli.commands.hook.silence import EXIT_SILENT, LAST_HOOK_METRIC
 from bridge.local_kafka import free_port
@@ -22,6 +20,7 @@ from bridge.vtex.config_models import (
     EXIT_RATE_LIMITED,
 )
 from simulator.server import SimHandle
+from testkit.cli import cli
 from tests.support.sim import HookReceiver, SimFactory
 
 SECRET = "hook-secret-from-settings-4242"
@@ -40,14 +39,6 @@ def point_at(monkeypatch: pytest.MonkeyPatch, sim: SimHandle) -> None:
     monkeypatch.setenv("VTEX_BRIDGE_HOOK_SECRET", SECRET)
     monkeypatch.setenv("VTEX_BRIDGE_HOOK_SECRET_HEADER", HEADER)
     monkeypatch.setenv("VTEX_BRIDGE_LOG_FORMAT", "text")
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in a thread (its handler runs its own event loop) while the simulator serves here."""
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

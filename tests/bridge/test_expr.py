@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from bridge.cli import main
 from bridge.expressions import ExpressionEvaluationError, ExpressionSyntaxError, compile_expression, is_truthy
 from bridge.vtex.config_models import EXIT_AUTH, EXIT_BAD_REQUEST, EXIT_NOT_FOUND
 from simulator.server import SimHandle
+from testkit.cli import cli
 
 EXAMPLE_ORDER = Path(__file__).resolve().parents[2] / "simulator" / "data" / "example-order.json"
 
@@ -50,13 +49,6 @@ class TestExpressions:
     def test_evaluation_error(self) -> None:
         with pytest.raises(ExpressionEvaluationError):
             compile_expression('"a" + 1').evaluate({})
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 class TestExprCommand:

@@ -17,13 +17,13 @@ import aiohttp
 import orjson
 import pytest
 
-from bridge.cli import main
 from bridge.events import decode_input_event
 from bridge.feed_poller.service import run_poller
 from bridge.local_kafka import free_port
 from bridge.settings import Settings, load_settings
 from simulator.config import SimAccount
 from simulator.server import SimHandle
+from testkit.cli import cli
 from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.ingress import running_ingress_ports
 from tests.support.sim import SimFactory
@@ -35,13 +35,6 @@ SECRET = "primary-Hk7Wq2Zr9Lm4Xc8Vb3Nt"
 OTHER_SECRET = "storeb-Pq5Yt1Gd6Ks3Jw9Fh2Mz"
 HEADER = "X-Bridge-Secret"
 STOREB = SimAccount.made_up("storeb")
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def configure(

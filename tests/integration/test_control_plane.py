@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from bridge.cli import main
 from bridge.cli.commands.hook.silence import EXIT_SILENT
 from bridge.events import decode_input_event
 from bridge.feed_poller.service import run_poller
 from bridge.settings import load_settings
 from processors.dedup import EMPTY, OrderMemory, is_duplicate, remember
 from simulator.server import SimHandle
+from testkit.cli import cli
 from testkit.kafka import create_topics, read_all, unique, wait_until
 from tests.support.ingress import running_ingress_ports
 from tests.support.sim import SimFactory
@@ -29,13 +29,6 @@ pytestmark = pytest.mark.integration
 
 SECRET = "e2e-hook-Mw4Xc8Vb2Nz6Qa1Ls5Kd"  # strong enough for the production profile
 TTL_S = 6 * 24 * 3600.0
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def downstream(records: list[Any]) -> list[str]:

@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
-from bridge.cli import main
 from bridge.cli.commands.filter_guard import EXIT_FILTER_NARROWS
 from bridge.events import decode_input_event
 from bridge.feed_poller.service import run_poller
 from bridge.settings import Settings, load_settings
 from simulator.config import SimAccount
 from simulator.server import SimHandle
+from testkit.cli import cli
 from testkit.kafka import create_topics, read_all, unique
 from tests.support.sim import SimFactory
 
@@ -32,13 +32,6 @@ pytestmark = pytest.mark.integration
 STOREB = SimAccount.made_up("storeb")
 #: Orders per account in the seeded workload: 3 before the replacement, 2 after.
 ORDERS = 5
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def configure(

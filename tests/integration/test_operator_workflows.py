@@ -16,7 +16,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from bridge.cli import main
 from bridge.events import build_input_event
 from bridge.local_kafka import LocalKafka
 from bridge.settings import Settings, load_settings
@@ -29,6 +28,7 @@ from bridge.topics.generation import (
 )
 from processors.records import dead_letter
 from simulator.server import SimHandle
+from testkit.cli import cli
 from testkit.fake_oms import FakeOms, fake_oms
 from testkit.kafka import create_topics, read_all, unique, wait_until
 from testkit.worker import CONSOLE_TOKEN, VTEX_BRIDGE, WorkerConfig, WorkerProcess, produce
@@ -108,13 +108,6 @@ async def put_dead_letters(settings: Settings, count: int) -> list[str]:
     finally:
         await asyncio.wait_for(producer.stop(), 30)
     return ids
-
-
-async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = await asyncio.to_thread(main, list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 class TestReplayDryRun:
