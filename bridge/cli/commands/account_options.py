@@ -21,6 +21,27 @@ if TYPE_CHECKING:
 EXIT_ACCOUNTS: int = 2
 
 
+def reporting_refusals(command: str, work: Callable[[], int]) -> int:
+    """Return `work()`, or the exit code of a refusal every per-account command shares, with its message
+    on stderr: an unusable account configuration or unknown account, VTEX refusing a call, an invalid
+    JSONata expression in the filter options."""
+    from bridge.accounts import AccountsConfigError
+    from bridge.expressions import ExpressionError
+    from bridge.vtex.config_models import EXIT_BAD_REQUEST, ConfigApiError
+
+    try:
+        return work()
+    except AccountsConfigError as exc:
+        print(f"vtex-bridge {command}: {exc}", file=sys.stderr)
+        return EXIT_ACCOUNTS
+    except ConfigApiError as exc:
+        print(f"vtex-bridge {command}: {exc.user_message()}", file=sys.stderr)
+        return exc.exit_code
+    except ExpressionError as exc:
+        print(f"vtex-bridge {command}: invalid JSONata expression: {exc}", file=sys.stderr)
+        return EXIT_BAD_REQUEST
+
+
 def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     """Add `--account NAME` and `--all-accounts` (mutually exclusive) to `parser`."""
     group = parser.add_mutually_exclusive_group()

@@ -20,9 +20,9 @@ import sys
 from typing import TYPE_CHECKING, Final
 
 from bridge.cli.commands.account_options import (
-    EXIT_ACCOUNTS,
     add_account_arguments,
     manageable,
+    reporting_refusals,
     run_per_account,
     selected_accounts,
 )
@@ -34,9 +34,7 @@ from bridge.cli.commands.filter_guard import (
 from bridge.cli.commands.filter_options import add_filter_arguments, default_hook_filter, filter_from_args
 from bridge.settings import Settings
 from bridge.vtex.config_models import (
-    EXIT_BAD_REQUEST,
     EXIT_NOT_FOUND,
-    ConfigApiError,
     FeedConfig,
     FeedQueue,
     Filter,
@@ -91,23 +89,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from bridge.accounts import AccountsConfigError
-    from bridge.expressions import ExpressionError
-
     action = args.feed_action
-    try:
+
+    def work() -> int:
         if action == "poll":
             return _poll(args, settings)
         return asyncio.run(_run_each(action, args, settings, selected_accounts(args, settings)))
-    except AccountsConfigError as exc:
-        print(f"vtex-bridge feed {action}: {exc}", file=sys.stderr)
-        return EXIT_ACCOUNTS
-    except ConfigApiError as exc:
-        print(f"vtex-bridge feed {action}: {exc.user_message()}", file=sys.stderr)
-        return exc.exit_code
-    except ExpressionError as exc:
-        print(f"vtex-bridge feed {action}: invalid JSONata expression: {exc}", file=sys.stderr)
-        return EXIT_BAD_REQUEST
+
+    return reporting_refusals(f"feed {action}", work)
 
 
 async def _run_each(

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridge.cli.commands.account_options import (
-    EXIT_ACCOUNTS,
     add_account_arguments,
     manageable,
+    reporting_refusals,
     run_per_account,
     selected_accounts,
 )
@@ -45,7 +45,6 @@ from bridge.cli.commands.hook.actions import ACTIONS, FILTER_ACTIONS
 from bridge.cli.commands.hook.desired import SecretFileError
 from bridge.cli.commands.hook.silence import EXIT_SILENT, check_ingress_silence
 from bridge.settings import Settings
-from bridge.vtex.config_models import EXIT_BAD_REQUEST, ConfigApiError
 
 if TYPE_CHECKING:
     from bridge.accounts import Account
@@ -102,26 +101,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from bridge.accounts import AccountsConfigError
-    from bridge.expressions import ExpressionError
 
     action = args.hook_action
-    try:
+
+    def work() -> int:
         accounts = selected_accounts(args, settings)
         if len(accounts) > 1 and getattr(args, "secret_file", None) is not None:
             raise AccountsConfigError("--secret-file names one account's secret: use it with --account")
-        return asyncio.run(_run_each(action, args, settings, accounts))
-    except AccountsConfigError as exc:
-        print(f"vtex-bridge hook {action}: {exc}", file=sys.stderr)
-        return EXIT_ACCOUNTS
-    except ConfigApiError as exc:
-        print(f"vtex-bridge hook {action}: {exc.user_message()}", file=sys.stderr)
-        return exc.exit_code
-    except ExpressionError as exc:
-        print(f"vtex-bridge hook {action}: invalid JSONata expression: {exc}", file=sys.stderr)
-        return EXIT_BAD_REQUEST
-    except SecretFileError as exc:
-        print(f"vtex-bridge hook {action}: {exc}", file=sys.stderr)
-        return 2
+        try:
+            return asyncio.run(_run_each(action, args, settings, accounts))
+        except SecretFileError as exc:
+            print(f"vtex-bridge hook {action}: {exc}", file=sys.stderr)
+            return 2
+
+    return reporting_refusals(f"hook {action}", work)
 
 
 async def _run_each(
