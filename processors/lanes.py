@@ -44,6 +44,7 @@ class _Lane(Generic[T]):
     queue: deque[T] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     busy: int = 0  # items handed to the handler and not finished
+    klass: str = ""  # the key's class (`slot_class`), "" without classes
     running: list[T] = field(default_factory=list)  # those items (read-only view: `items`)
 
 
@@ -65,6 +66,9 @@ class LaneScheduler(Generic[T]):
         #: The class of a key and each class's own slots (taken before a shared one, so a lane waiting
         #: for its class's slot holds no shared slot).
         self._slot_class = slot_class if max_active_per_class else None
+        self._class_of = slot_class
+        #: Items pending per class (`class_pending`), kept whenever keys have classes.
+        self._class_pending: dict[str, int] = {}
         self._max_per_class = max(1, max_active_per_class or 1)
         self._class_slots: dict[str, asyncio.Semaphore] = {}
         self._max_pending = max(1, max_pending)
@@ -103,6 +107,21 @@ class LaneScheduler(Generic[T]):
     def has_lane(self, key: str) -> bool:
         return key in self._lanes
 
+    def class_pending(self, name: str) -> int:
+        """Items pending (queued or being handled) of the keys of class `name`."""
+        return self._class_pending.get(name, 0)
+
+    def class_of(self, key: str) -> str:
+        """The class of `key` ("" when keys have no classes)."""
+        return self._class_of(key) if self._class_of is not None else ""
+
+    async def wait_class_room(self, name: str, bound: int) -> None:
+        """Wait until fewer than `bound` items of class `name` are pending (or the scheduler closed)."""
+        if self.class_pending(name) < bound:
+            return
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.class_pending(name) < bound or self._closed)
+
     def pending_in(self, groups: Iterable[int]) -> int:
         wanted = set(groups)
         return sum(len(lane.queue) + lane.busy for lane in self._lanes.values() if lane.group in wanted)
@@ -116,9 +135,10 @@ class LaneScheduler(Generic[T]):
             raise LanesClosed("lane scheduler is closed")
         lane = self._lanes.get(key)
         if lane is None:
-            lane = self._lanes[key] = _Lane(group=group)
+            lane = self._lanes[key] = _Lane(group=group, klass=self.class_of(key))
         lane.queue.append(item)
         self._pending += 1
+        self._class_pending[lane.klass] = self._class_pending.get(lane.klass, 0) + 1
         if lane.task is None:
             lane.task = asyncio.create_task(self._run(key, lane), name=f"lane:{key}")
 
@@ -140,7 +160,7 @@ class LaneScheduler(Generic[T]):
                     lane.busy, lane.running = size, batch
                     await self._handle(key, batch)
                     lane.busy, lane.running = 0, []
-                    await self._finished(size)
+                    await self._finished(size, lane.klass)
         finally:
             if self._lanes.get(key) is lane:
                 del self._lanes[key]
@@ -156,8 +176,13 @@ class LaneScheduler(Generic[T]):
                 log.exception("lane handler crashed; retrying the same batch", extra={"order_id": key})
                 await asyncio.sleep(HANDLER_CRASH_BACKOFF_S)
 
-    async def _finished(self, count: int) -> None:
+    async def _finished(self, count: int, klass: str) -> None:
         self._pending -= count
+        left = self._class_pending.get(klass, 0) - count
+        if left > 0:
+            self._class_pending[klass] = left
+        else:
+            self._class_pending.pop(klass, None)
         async with self._changed:
             self._changed.notify_all()
 
@@ -182,8 +207,10 @@ class LaneScheduler(Generic[T]):
         wanted = set(groups)
         doomed = [(key, lane) for key, lane in self._lanes.items() if lane.group in wanted]
         dropped = 0
+        by_class: dict[str, int] = {}
         for key, lane in doomed:
             dropped += len(lane.queue) + lane.busy
+            by_class[lane.klass] = by_class.get(lane.klass, 0) + len(lane.queue) + lane.busy
             lane.queue.clear()
             if lane.task is not None:
                 lane.task.cancel()
@@ -191,8 +218,9 @@ class LaneScheduler(Generic[T]):
         for _key, lane in doomed:
             if lane.task is not None:
                 await asyncio.gather(lane.task, return_exceptions=True)
-        if dropped:
-            await self._finished(dropped)
+        for klass, count in by_class.items():
+            if count:
+                await self._finished(count, klass)
         return dropped
 
     async def close(self) -> None:

@@ -138,6 +138,12 @@ class ProcessorMetrics:
             " behind an account whose OMS is slow or down is (0 when none is in flight)",
         )
         r.register(self._account_oldest)
+        self._account_parked = _AccountGauge(
+            "vtex_bridge_processor_account_parked_events",
+            "Events set aside by input offset because their VTEX account holds its bound of events in flight"
+            " (worker_max_pending_events_per_account); read again from the input topic once it has room",
+        )
+        r.register(self._account_parked)
         self.in_flight_orders_limit = Gauge(
             "vtex_bridge_processor_in_flight_orders_limit",
             "Orders enriched at once at most (worker_max_in_flight_orders); active_lanes / this = saturation",
@@ -173,6 +179,10 @@ class ProcessorMetrics:
         self._account_in_flight.source = source
         if oldest is not None:
             self._account_oldest.source = oldest
+
+    def bind_account_parked(self, source: Callable[[], Mapping[str, float]]) -> None:
+        """Export the parked events per account (`processors.parked`, read at scrape time)."""
+        self._account_parked.source = source
 
     def bind_unfinished(self, oldest_age: Callable[[], Mapping[int, float]]) -> None:
         """Export the age of each partition's oldest unfinished event (`processors.ordered_acks`)."""

@@ -29,6 +29,8 @@ NOT_FOUND_GRACE: Final = "not-found-grace"
 RETRY_BACKOFF: Final = "retry-backoff"
 #: The reason of an event queued behind an earlier event of its order (its lane runs one batch at once).
 BEHIND_EARLIER: Final = "behind-earlier-event"
+#: The reason of a parked event (`processors.parked`): its account holds its bound of events already.
+ACCOUNT_QUEUE_FULL: Final = "account-queue-full"
 
 
 @dataclass(slots=True)
@@ -94,16 +96,30 @@ class Waits:
 
 
 def pending_view(
-    running: Iterable[WorkView], queued: Iterable[WorkView], wait: Wait | None, now: float
+    running: Iterable[WorkView],
+    queued: Iterable[WorkView],
+    wait: Wait | None,
+    now: float,
+    *,
+    parked: Iterable[tuple[int, int]] = (),
 ) -> list[dict[str, Any]]:
     """Return an order's unfinished events, oldest first: those being processed carry `wait` (or
-    `processing` when nothing failed yet), those queued behind them `behind-earlier-event`."""
+    `processing` when nothing failed yet), those queued behind them `behind-earlier-event`, and the
+    parked ones (`parked`: input partition and offset; only the position is kept) `account-queue-full`."""
     entries = []
     for work in running:
         waiting = wait.to_json(now) if wait is not None else {"reason": "processing"}
         entries.append(_entry(work, "in-flight", waiting))
     for work in queued:
         entries.append(_entry(work, "queued", {"reason": BEHIND_EARLIER}))
+    for partition, offset in parked:
+        entries.append(
+            {
+                "status": "parked",
+                "input": {"partition": partition, "offset": offset},
+                "waiting": {"reason": ACCOUNT_QUEUE_FULL},
+            }
+        )
     return entries
 
 

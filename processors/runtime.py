@@ -38,6 +38,8 @@ from processors.input_positions import NO_CONSUMER, InputPositions
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
+from processors.parked import Parked
+from processors.parking import Parking
 from processors.partition_writers import PartitionWriters
 from processors.pending import pending_view
 from processors.pipeline import OrderReader, Pipeline
@@ -139,6 +141,14 @@ class Runtime:
             slot_class=self._account_label_of,
             max_active_per_class=per_account if len(self.accounts) > 1 else None,
         )
+        self.parking = Parking(
+            self.lanes,
+            accounts=len(self.accounts),
+            bound=settings.worker_max_pending_events_per_account or settings.worker_max_pending_events // 2,
+            topic=settings.input_topic,
+            bootstrap=settings.kafka_bootstrap_servers,
+            resubmit=self._resubmit,
+        )
         self.started = False
         self.positions = positions
         #: Input partition -> the offset last handed to the lanes (with `positions`: is it behind?).
@@ -154,6 +164,7 @@ class Runtime:
             self.metrics.bind_budget({name: budget.rate for name, budget in self._budgets.items()})
         load = AccountLoad(self.lanes, self.accounts.names, self._account_label_of)
         self.metrics.bind_account_in_flight(load.in_flight, load.oldest)
+        self.metrics.bind_account_parked(lambda: self.parking.events.by_account(self.accounts.names()))
         self.sweeper = Sweeper(
             ttl_s=settings.worker_dedup_ttl_s,
             clock=clock,
@@ -186,6 +197,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Drain briefly, then stop lanes, writers and the OMS client (unfinished events stay unacked)."""
+        await self.parking.stop()
         await self.lanes.wait_idle(timeout=REVOKE_DRAIN_S)
         await self.lanes.close()
         self.epochs.move()  # records still waiting for a partition to load give up (unacked)
@@ -225,15 +237,9 @@ class Runtime:
         if not ready.is_set() and not await self.epochs.wait_ready(ready, epoch):
             return False
         self._submitted[partition] = offset
-        raw = value or b""
-        try:
-            event = decode_input_event(raw)
-            invalid = None
-            lane_key = order_key(event.account, event.order_id, self.default_account)
-        except InvalidEvent as exc:
-            event, invalid = None, str(exc)
-            lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
-        work = Work(partition, offset, key, raw, event, invalid, ack, headers)
+        lane_key, work = self._work(partition, offset, key, value, ack, headers)
+        if self.parking.divert(partition, lane_key, work):
+            return True  # set aside by offset, read again when its account has room
         try:
             await self.lanes.submit(lane_key, partition, work)
         except LanesClosed:
@@ -242,6 +248,36 @@ class Runtime:
             log.debug("record left unacked: the worker is stopping", extra={"position": work.position})
             return False
         return True
+
+    def _work(
+        self,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        ack: Callable[[], object],
+        headers: Sequence[tuple[str, bytes]] | None,
+    ) -> tuple[str, Work]:
+        """Decode one input record into its order's lane key and its `Work`."""
+        raw = value or b""
+        try:
+            event = decode_input_event(raw)
+            invalid = None
+            lane_key = order_key(event.account, event.order_id, self.default_account)
+        except InvalidEvent as exc:
+            event, invalid = None, str(exc)
+            lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
+        return lane_key, Work(partition, offset, key, raw, event, invalid, ack, headers)
+
+    async def _resubmit(self, partition: int, record: Any, parked: Parked) -> None:
+        """Queue a parked record read again from the input topic in its order's lane."""
+        lane_key, work = self._work(
+            partition, record.offset, record.key, record.value, parked.ack, record.headers
+        )
+        try:
+            await self.lanes.submit(lane_key, partition, work)
+        except LanesClosed:
+            log.debug("parked record left unacked: the worker is stopping", extra={"position": work.position})
 
     def assign(self, partitions: Iterable[int]) -> asyncio.Task[None]:
         """Start taking `partitions` (`on_assigned`) in the background and return at once.
@@ -310,7 +346,13 @@ class Runtime:
         `key`: the order's key (`bridge.accounts.order_key`, as for its timeline). Read-only.
         """
         running, queued = self.lanes.items(key)
-        return pending_view(running, queued, self.pipeline.waits.get(key), self._clock())
+        return pending_view(
+            running,
+            queued,
+            self.pipeline.waits.get(key),
+            self._clock(),
+            parked=self.parking.events.positions(key),
+        )
 
     def owns(self, partition: int) -> bool:
         """Tell whether `partition` is assigned here and ready."""
@@ -331,6 +373,7 @@ class Runtime:
             return
         for partition in revoked:
             self.partitions.forget(partition)
+        await self.parking.revoke(revoked)
         drained = await self.lanes.wait_idle(revoked, timeout=REVOKE_DRAIN_S)
         if not drained:
             dropped = await self.lanes.abandon(revoked)
@@ -348,6 +391,7 @@ class Runtime:
             "accounts": list(self.accounts.names()),
             "partitions": self.partitions.ready_partitions(),
             "in_flight": self.lanes.pending,
+            "parked": len(self.parking.events),
             "lanes": self.lanes.active_lanes,
             "state_keys": sum(len(w.state) for w in self.writers.values()),
         }

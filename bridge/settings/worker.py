@@ -61,9 +61,16 @@ class WorkerSettings(BaseModel):
     worker_outage_min_success_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
     #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
     worker_max_pending_events: int = 5000
-    #: Events of one input partition read and not yet committed past (finished ones wait behind an
-    #: unfinished head, processors/ordered_acks.py); at this bound fetching that partition pauses.
-    worker_max_unfinished_per_partition: int = Field(default=10000, ge=10)
+    #: With several accounts: events one account may hold in the lanes (0 = half of
+    #: `worker_max_pending_events`). Its later events are parked by input offset (no record kept) and
+    #: read again from the input topic once it has room, so an account whose OMS is down for long
+    #: cannot take the whole pending bound and stall the others (processors/parked.py).
+    worker_max_pending_events_per_account: int = Field(default=0, ge=0)
+    #: Events of one input partition read since its oldest unfinished one (not yet committed past:
+    #: finished ones wait behind it, processors/ordered_acks.py, about 8 bytes each). It bounds what a
+    #: new owner re-reads from the committed offset after a restart or a rebalance (de-duplicated, but
+    #: read and checked again); at this bound fetching that partition pauses until half are released.
+    worker_max_unfinished_per_partition: int = Field(default=500000, ge=10)
     worker_produce_timeout_s: float = 10.0
     #: Longest time the broker may hold the worker's fetch request when there is nothing new (Faust's
     #: own value, 1,500 ms, added up to that much latency to events of partitions drained meanwhile).
