@@ -1,10 +1,12 @@
-"""Chaos with several VTEX accounts: one account's OMS is down for minutes (compressed: three times the
+"""Chaos with several VTEX accounts: one account's OMS is down for two minutes (twelve times the
 per-event retry budget) while the other accounts' orders keep coming.
 
 The worker enriches each event from its own account's OMS, so the outage must stay that account's
 problem: the other accounts' events keep reaching their topics with a bounded lag while it lasts, the
-down account's events wait (nothing dead-lettered) and all arrive once its OMS is back. At the end the
-usual JSON line: lost, duplicated, out_of_order and unexpected all zero.
+down account's events wait (nothing dead-lettered) and all arrive once its OMS is back. The worker's
+bounds are small here (60 events in the lanes, 20 per account) so that the down account's events outgrow
+them many times over: beyond its 20 they are parked by input offset (`processors.parked`) and read again
+after the recovery. At the end the usual JSON line: lost, duplicated, out_of_order and unexpected all zero.
 """
 
 from __future__ import annotations
@@ -22,18 +24,24 @@ Report = Callable[[CheckResult], None]
 
 #: The per-event retry budget the worker gets (seconds; attempts below); the outage lasts 3 budgets.
 BUDGET_S = 10.0
+#: The worker's pending bounds: all lanes, and one account's share (beyond it: parked).
+PENDING_BOUND = 60
+PER_ACCOUNT_BOUND = 20
 BUDGET_ENV = {
     "VTEX_BRIDGE_WORKER_EVENT_RETRY_ATTEMPTS": "3",
     "VTEX_BRIDGE_WORKER_EVENT_RETRY_S": str(BUDGET_S),
+    "VTEX_BRIDGE_WORKER_MAX_PENDING_EVENTS": str(PENDING_BOUND),
+    "VTEX_BRIDGE_WORKER_MAX_PENDING_EVENTS_PER_ACCOUNT": str(PER_ACCOUNT_BOUND),
 }
-OUTAGE_S = 3 * BUDGET_S
+OUTAGE_S = 12 * BUDGET_S
 #: How long a healthy account's accepted event may take to reach its topic during the outage.
 HEALTHY_LAG_BOUND_S = 20.0
-ORDERS_PER_ACCOUNT = 30
+ORDERS_PER_ACCOUNT = 40
 #: Slow enough that every account's workload (~10 transitions per order) outlasts the outage.
-RATE_PER_ACCOUNT = 8.0
-#: Seconds into the outage at which the healthy accounts' delivered events are checked.
-CHECKPOINTS_S = (5.0, 2 * BUDGET_S)
+RATE_PER_ACCOUNT = 3.5
+#: Seconds into the outage at which the healthy accounts' delivered events are checked: early, past
+#: every event's retry budget, and once the down account's events outgrew the worker's bounds.
+CHECKPOINTS_S = (5.0, 2 * BUDGET_S, 8 * BUDGET_S)
 
 
 async def accepted_ids(bridge: Bridge, names: list[str]) -> set[str]:
@@ -54,7 +62,7 @@ async def downstream_ids(bridge: Bridge) -> set[str]:
 @pytest.mark.chaos
 @pytest.mark.chaos_full
 class TestMultiAccountOmsDown:
-    """Three accounts; the second one's OMS answers 5xx for 30 s: the others are unaffected."""
+    """Three accounts; the second one's OMS answers 5xx for 2 minutes: the others are unaffected."""
 
     async def test_multi_account_oms_down(self, bridge_factory: BridgeFactory, chaos_report: Report) -> None:
         bridge = await bridge_factory(seed=51, accounts=3, env=BUDGET_ENV)
@@ -105,6 +113,7 @@ class TestMultiAccountOmsDown:
             outage_left = OUTAGE_S - (time.monotonic() - outage_started)
             if outage_left > 0:
                 await Bridge.hold(outage_left)  # the outage's remaining duration
+            down_accepted = len(await accepted_ids(bridge, [down]))
             down_before_recovery = len(await accepted_ids(bridge, [down]) & await downstream_ids(bridge))
         finally:
             await down_vtex.controls(oms_5xx_rate=0.0)
@@ -122,8 +131,13 @@ class TestMultiAccountOmsDown:
             healthy_lag_s=lags,
             healthy_lag_bound_s=HEALTHY_LAG_BOUND_S,
             down_account_events_downstream_before_recovery=down_before_recovery,
+            down_account_events_accepted_during_outage=down_accepted,
+            pending_bound=PENDING_BOUND,
+            per_account_bound=PER_ACCOUNT_BOUND,
         )
         chaos_report(result)
         assert result.ok, result.to_json()
         assert 0 == result.dead_lettered, f"dead-lettered during one account's outage: {result.to_json()}"
         assert healthy_during_outage > 0
+        # The down account's events outgrew every bound of the worker during the outage.
+        assert down_accepted - down_before_recovery > PENDING_BOUND, result.to_json()
