@@ -82,6 +82,11 @@ def waiting_text(waiting: object) -> str:
         )
     if reason == "behind-earlier-event":
         return "queued behind an earlier event of the order"
+    if reason == "account-queue-full":
+        return (
+            "parked: its account holds its bound of events in the worker (its OMS is slow or down); "
+            "read again from the input topic once it has room"
+        )
     if reason == "processing":
         return "being processed"
     return str(reason or "")

@@ -165,6 +165,8 @@ function waitReason(waiting) {
       return `retrying after a ${waiting.cause} failure (attempt ${waiting.attempts})`;
     case "behind-earlier-event":
       return "queued behind an earlier event of the order";
+    case "account-queue-full":
+      return "parked: its account holds its bound of events in the worker (its OMS is slow or down); read again from the input topic once it has room";
     case "processing":
       return "being processed";
     default:
