@@ -13,7 +13,8 @@ import pytest
 
 from bridge.cli import main
 from bridge.cli.commands.order import EXIT_FOUND, EXIT_NOT_FOUND, EXIT_UNREACHABLE, render
-from processors.pending import Waits
+from processors.pending import Waits, pending_view
+from processors.work import Work
 
 ANSWER = {
     "order_id": "o-1",
@@ -189,3 +190,32 @@ class TestWaits:
         assert waits.get("o") is None
         waits.prune(lambda key: False)
         assert 0 == len(waits)
+
+    def test_pending_view_lists_parked_events_last(self) -> None:
+        """Parked events (only their position is kept) follow the running and queued ones, oldest first."""
+
+        def work(offset: int) -> Work:
+            return Work(1, offset, b"o", b"{}", None, None, lambda: None)
+
+        waits = Waits(lambda: 1000.0)
+        waits.retrying("o", "oms", 2, 3.0)
+        view = pending_view([work(10)], [work(11)], waits.get("o"), 1000.0, parked=[(1, 12), (1, 15)])
+        assert ["in-flight", "queued", "parked", "parked"] == [entry["status"] for entry in view]
+        assert ["retry-backoff", "behind-earlier-event", "account-queue-full", "account-queue-full"] == [
+            entry["waiting"]["reason"] for entry in view
+        ]
+        assert [10, 11, 12, 15] == [entry["input"]["offset"] for entry in view]
+        assert {
+            "status": "parked",
+            "input": {"partition": 1, "offset": 12},
+            "waiting": {"reason": "account-queue-full"},
+        } == view[2]
+        assert [] == pending_view([], [], None, 1000.0)
+        only_parked = pending_view([], [], None, 1000.0, parked=[(0, 7)])
+        assert [
+            {
+                "status": "parked",
+                "input": {"partition": 0, "offset": 7},
+                "waiting": {"reason": "account-queue-full"},
+            }
+        ] == only_parked
