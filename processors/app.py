@@ -4,9 +4,12 @@ Faust does what it is good at: group membership and partition assignment, fetchi
 committing the offsets of acked messages (only the contiguous acked prefix, see faust
 `Consumer._new_offset`), timers and the worker lifecycle (signals, clean shutdown). The agent is thin:
 it reads raw records with `stream.noack()` and hands each to the `Runtime` (per-order lanes); an event is
-acked by its lane only after its downstream records and de-dup state committed in one Kafka
-transaction. Faust's `concurrency>1` (breaks ordering, faust #606) and its exactly_once mode (#517,
-#323, #177) are not used; docs/processor.md explains the design.
+done in its lane only after its downstream records and de-dup state committed in one Kafka transaction,
+and its offset is acked to Faust once it and every earlier one of its partition are done
+(`processors.ordered_acks`), by offset alone (`faust_adapter.offset_acker`): Faust's event is neither
+acked nor kept, so a finished event waiting behind an unfinished one costs a few bytes. Faust's
+`concurrency>1` (breaks ordering, faust #606) and its exactly_once mode (#517, #323, #177) are not used;
+docs/processor.md explains the design.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from bridge import aiokafka_fixes, kafka_config
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
-from processors.faust_adapter import bound_final_commit, kafka_consumer
+from processors.faust_adapter import bound_final_commit, kafka_consumer, offset_acker
 from processors.faust_monitor import LeanMonitor
 from processors.fetch_pause import PartitionPauser
 from processors.input_positions import FaustInputPositions
@@ -116,8 +119,8 @@ def create_app(
     pauser = PartitionPauser(lambda: app.consumer, settings.input_topic, lambda p: acks.paused(p))
 
     def pause(partition: int) -> None:
-        """Stop fetching `partition`: its unfinished head holds `worker_max_unfinished_per_partition`
-        finished events in memory (their acks wait for it)."""
+        """Stop fetching `partition`: `worker_max_unfinished_per_partition` events were read since its
+        oldest unfinished one (a restart would read them all again, from the committed offset)."""
         if partition in paused:
             return
         paused.add(partition)
@@ -132,7 +135,12 @@ def create_app(
         pauser.update(partition)
         log.info("resuming a paused partition", extra={"partition": partition})
 
-    acks = OrderedAcks(limit=settings.worker_max_unfinished_per_partition, on_full=pause, on_room=resume)
+    acks = OrderedAcks(
+        release=offset_acker(app, settings.input_topic),
+        limit=settings.worker_max_unfinished_per_partition,
+        on_full=pause,
+        on_room=resume,
+    )
     runtime.metrics.bind_unfinished(acks.oldest_age)
     input_topic = app.topic(
         settings.input_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -146,7 +154,7 @@ def create_app(
                 message.offset,
                 message.key,
                 message.value,
-                acks.track(message.partition, message.offset, event.ack),
+                acks.track(message.partition, message.offset),
                 runtime.epoch,
                 message.headers,
             )

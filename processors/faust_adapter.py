@@ -2,11 +2,12 @@
 
 The worker uses Faust for what it does well (group membership, fetching, committing acked offsets,
 timers, the worker's lifecycle), but a few things it needs have no public call: the aiokafka consumer
-Faust runs on its own thread, the offsets Faust last committed, a bound on its final commit, and
-the worker's signal handlers. Each is here, with why, so an upgrade of faust-streaming or mode means
-re-checking this module alone: tests/processors/test_faust_adapter.py checks each private name still
-exists with the shape used here on the pinned versions (faust-streaming 0.15.3, mode-streaming 0.7.1),
-and tests/bridge/test_private_touches.py keeps every other module off them. aiokafka's own private
+Faust runs on its own thread, the offsets Faust last committed, acking an offset without holding its
+message, a bound on its final commit, and the worker's signal handlers. Each is here, with why, so an
+upgrade of faust-streaming or mode means re-checking this module alone:
+tests/processors/test_faust_adapter.py checks each private name still exists with the shape used here
+on the pinned versions (faust-streaming 0.15.3, mode-streaming 0.7.1), and
+tests/bridge/test_private_touches.py keeps every other module off them. aiokafka's own private
 parts are in `bridge.aiokafka_fixes`.
 
 Two of Faust's behaviours are worked around elsewhere without touching its internals, and their pin
@@ -24,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.types import TP
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,42 @@ def bound_final_commit(app: faust.App, timeout_s: float) -> None:
             )
 
     consumer.commit_and_end_transactions = bounded
+
+
+class AckedOffset:
+    """What Faust's `Consumer.ack` needs of a consumed message, and nothing more (see `offset_acker`)."""
+
+    __slots__ = ("__weakref__", "acked", "offset", "partition", "topic", "tp")
+
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.topic = tp.topic
+        self.partition = tp.partition
+        self.offset = offset
+        self.tp = tp
+        self.acked = False
+
+
+def offset_acker(app: faust.App, topic: str) -> Callable[[int, int], object]:
+    """A function acking `(partition, offset)` of `topic` with Faust's consumer (`app.consumer.ack`).
+
+    Faust commits the contiguous run of acked offsets of each partition and needs nothing else of the
+    message: `Consumer.ack` reads its `acked` flag, `tp`, `offset` and `topic`, and drops it from its
+    weak set of unacked messages (so it must be hashable and weak-referenceable). The worker releases
+    an offset only once every earlier one finished (processors.ordered_acks); holding the real event
+    (its `ack`) until then would keep every input record behind an unfinished head alive, 1-2 KB each
+    instead of the 8 bytes of an offset. So a stand-in (`AckedOffset`) is acked instead; the real
+    message, never acked (`stream.noack()`), leaves Faust's weak set when it is collected.
+    """
+    tps: dict[int, TP] = {}
+
+    def ack(partition: int, offset: int) -> object:
+        tp = tps.get(partition)
+        if tp is None:
+            tp = tps[partition] = TP(topic, partition)
+        consumer: Any = app.consumer  # `ack` takes a Message; the stand-in has what it reads of one
+        return consumer.ack(AckedOffset(tp, offset))
+
+    return ack
 
 
 def worker_class(

@@ -8,7 +8,9 @@ adapter, then the test. They use a real, unstarted Faust app where they can, fak
 from __future__ import annotations
 
 import inspect
+import re
 import signal
+import weakref
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from types import SimpleNamespace
@@ -23,6 +25,7 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
 from processors import faust_adapter
+from processors.ordered_acks import OrderedAcks
 
 #: The distributions the adapter was written for (mode's own `__version__` says 0.0.1).
 PINNED = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1"}
@@ -89,6 +92,85 @@ class TestCommittedOffset:
         app.consumer._committed_offset[tp] = 42  # type: ignore[attr-defined]  # what Faust does on commit
         assert 42 == faust_adapter.committed_offset(app.consumer, tp)
         assert "self._committed_offset.update(committable_offsets)" in _lines(Consumer._commit_offsets)
+
+
+class TestOffsetAcker:
+    """Faust's consumer acks a stand-in holding only the offset, and commits the same as for the event."""
+
+    def test_pin_ack_reads_only_what_the_stand_in_has(self) -> None:
+        lines = _lines(Consumer.ack)
+        assert ["self", "message"] == list(inspect.signature(Consumer.ack).parameters)
+        assert {"acked", "tp", "offset", "topic"} == set(re.findall(r"message\.(\w+)", "\n".join(lines)))
+        assert "self._unacked_messages.discard(message)" in lines  # a WeakSet: weak-referenceable, hashable
+        assert "acked_for_tp.append(offset)" in lines
+
+    def test_the_stand_in_is_small_hashable_and_weak_referenceable(self) -> None:
+        acked = faust_adapter.AckedOffset(TP("input", 2), 7)
+        assert ("input", 2, 7, TP("input", 2), False) == (
+            acked.topic,
+            acked.partition,
+            acked.offset,
+            acked.tp,
+            acked.acked,
+        )
+        assert weakref.ref(acked)() is acked
+        assert {acked}
+        assert not hasattr(acked, "__dict__")
+
+    async def _subscribed(self, app: faust.App, topic: str) -> Any:
+        """Faust's consumer of `app`, with `topic` among the acking topics (as once subscribed)."""
+        app.topics.add(app.topic(topic))
+        await app.topics._update_indices()  # type: ignore[attr-defined]  # what subscribing does
+        assert app.topics.acks_enabled_for(topic)
+        return app.consumer
+
+    async def test_the_consumer_records_the_acked_offset(self, app: faust.App) -> None:
+        consumer = await self._subscribed(app, "input")
+        ack = faust_adapter.offset_acker(app, "input")
+        assert ack(3, 41) is True
+        assert ack(3, 41) is False  # Faust ignores an offset acked twice
+        assert [41] == consumer._acked[TP("input", 3)]
+        assert not consumer._unacked_messages  # nothing of the stand-in is kept
+
+    async def test_faust_commits_the_run_ordered_acks_released(self, app: faust.App) -> None:
+        """Offsets 0..4 finish out of order; Faust's next commit is 5, and nothing while 0 is unfinished."""
+        consumer = await self._subscribed(app, "input")
+        tp = TP("input", 0)
+        results: list[object] = []
+        release = faust_adapter.offset_acker(app, "input")
+        acks = OrderedAcks(release=lambda p, o: results.append(release(p, o)))
+        done = {o: acks.track(0, o) for o in range(5)}
+        for offset in (3, 1, 4):
+            done[offset]()
+        assert consumer._new_offset(tp) is None  # the head (0) is unfinished: nothing is acked yet
+        done[0]()
+        assert consumer._new_offset(tp) == 2
+        done[2]()
+        assert consumer._new_offset(tp) == 5
+        assert [True] * 5 == results
+
+    async def test_faust_commits_past_its_committed_offset_only_when_the_head_finished(
+        self, app: faust.App
+    ) -> None:
+        """With a committed offset C (next to read), the event at C in flight holds the commit (the
+        off-by-one of `_new_offset` never sees C+1.. acked)."""
+        consumer = await self._subscribed(app, "input")
+        tp = TP("input", 1)
+        consumer._committed_offset[tp] = 10
+        acks = OrderedAcks(release=faust_adapter.offset_acker(app, "input"))
+        done = {o: acks.track(1, o) for o in range(10, 14)}
+        for offset in (11, 12, 13):
+            done[offset]()
+        assert [] == consumer._acked[tp]
+        done[10]()
+        assert consumer._new_offset(tp) == 14
+
+    async def test_pin_unacked_messages_are_held_weakly(self, app: faust.App) -> None:
+        """The agent never acks Faust's event (`stream.noack()`): Faust tracks its message weakly only,
+        so it is freed once the worker dropped the event."""
+        consumer = await self._subscribed(app, "input")
+        assert isinstance(consumer._unacked_messages, weakref.WeakSet)
+        assert "self._unacked_messages = WeakSet()" in _lines(Consumer.__init__)
 
 
 class TestBoundFinalCommit:
