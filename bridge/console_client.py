@@ -84,8 +84,9 @@ def waiting_text(waiting: object) -> str:
         return "queued behind an earlier event of the order"
     if reason == "account-queue-full":
         return (
-            "parked: its account holds its bound of events in the worker (its OMS is slow or down); "
-            "read again from the input topic once it has room"
+            f"{waiting.get('parked')} event(s) of the order's account parked in its partition from this "
+            "offset on (the account holds its bound of events in the worker: its OMS is slow or down); "
+            "the order's newer events, if any, are among them; read again once the account has room"
         )
     if reason == "processing":
         return "being processed"

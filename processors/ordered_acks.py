@@ -53,6 +53,26 @@ class _Partition:
         return len(self.offsets) - self.head
 
 
+class _Done:
+    """The `done` of one tracked offset: a small object rather than a closure, since a parked event
+    (`processors.parked`) keeps it for as long as its account's OMS is down."""
+
+    __slots__ = ("_acks", "_called", "_offset", "_partition", "_state")
+
+    def __init__(self, acks: OrderedAcks, state: _Partition, partition: int, offset: int) -> None:
+        self._acks = acks
+        self._state = state
+        self._partition = partition
+        self._offset = offset
+        self._called = False
+
+    def __call__(self) -> None:
+        if self._called:
+            return
+        self._called = True
+        self._acks._finish(self._partition, self._state, self._offset)
+
+
 class OrderedAcks:
     """Per-partition runs of tracked offsets; an offset is released only after every earlier one."""
 
@@ -91,16 +111,7 @@ class OrderedAcks:
             # Called again while paused too: Faust's own buffer flow control may have resumed it.
             self._paused.add(partition)
             self._on_full(partition)
-        called = False
-
-        def done() -> None:
-            nonlocal called
-            if called:
-                return
-            called = True
-            self._finish(partition, state, offset)
-
-        return done
+        return _Done(self, state, partition, offset)
 
     def _finish(self, partition: int, state: _Partition, offset: int) -> None:
         if self._partitions.get(partition) is not state:

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bridge.cancelling import cancel_all
 from bridge.kafka_config import client_kwargs
-from processors.parked import Parked, ParkedEvents
+from processors.parked import Ack, ParkedEvents
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class _Record(Protocol):
     headers: Any
 
 
-Resubmit = Callable[[int, _Record, Parked], Awaitable[None]]
+Resubmit = Callable[[int, _Record, Ack], Awaitable[None]]
 
 
 class _Reader(Protocol):
@@ -72,7 +72,7 @@ class ParkedReader:
         consumer: Callable[[], _Reader],
     ) -> None:
         """`room(account)` returns once the account may take one more event into the lanes;
-        `resubmit(partition, record, parked)` queues a record read back in its lane; `consumer()`
+        `resubmit(partition, record, ack)` queues a record read back in its lane; `consumer()`
         builds an unstarted consumer (`input_consumer`)."""
         self._parked = parked
         self._topic = topic
@@ -125,8 +125,8 @@ class ParkedReader:
             return
         tp = TopicPartition(self._topic, partition)
         consumer = self._consumer()
-        await consumer.start()
         try:
+            await consumer.start()
             consumer.assign([tp])
             log.info(
                 "reading parked events again",
@@ -136,9 +136,9 @@ class ParkedReader:
                     "parked": self._parked.count(partition, account),
                 },
             )
-            position = -1  # the next offset this consumer returns
+            position: int | None = None  # the next offset this consumer returns
             while (oldest := self._parked.oldest(partition, account)) is not None:
-                if oldest < position or oldest - position > SKIP_AHEAD:
+                if position is None or oldest < position or oldest - position > SKIP_AHEAD:
                     # Far ahead: what lies between is not parked. Behind: the live consumer, slower
                     # than this reader, parked an offset this reader had passed.
                     consumer.seek(tp, oldest)
@@ -147,6 +147,7 @@ class ParkedReader:
                 for record in batch.get(tp, []):
                     if record.offset < position:
                         continue
+                    self._expired(partition, account, position, record.offset)
                     position = record.offset + 1
                     if not self._parked.contains(partition, account, record.offset):
                         continue
@@ -155,9 +156,9 @@ class ParkedReader:
                     # events park behind this one instead of overtaking it while `resubmit` waits for
                     # the lanes' pending bound), and a resubmit that raised leaves it parked for the
                     # next reader instead of unacked and forgotten (holding the partition's commit).
-                    parked = self._parked.get(partition, account, record.offset)
-                    if parked is not None:
-                        await self._resubmit(partition, record, parked)
+                    ack = self._parked.get(partition, account, record.offset)
+                    if ack is not None:
+                        await self._resubmit(partition, record, ack)
                         self._parked.take(partition, account, record.offset)
                     oldest = self._parked.oldest(partition, account)
                     if oldest is None or oldest < position:
@@ -165,6 +166,19 @@ class ParkedReader:
             log.info("parked events read again", extra={"partition": partition, "account": account})
         finally:
             await consumer.stop()
+
+    def _expired(self, partition: int, account: str, start: int, end: int) -> None:
+        """Give up the parked offsets in `[start, end)`: the reader read from `start` and the log's next
+        record is `end`, so they are no longer in the input topic (its retention deleted them while the
+        account was parked). Their acks are called so the partition's committed offset moves on."""
+        while (oldest := self._parked.oldest(partition, account)) is not None and start <= oldest < end:
+            ack = self._parked.take(partition, account, oldest)
+            log.error(
+                "a parked event is no longer in the input topic (retention deleted it): given up",
+                extra={"partition": partition, "account": account, "offset": oldest},
+            )
+            if ack is not None:
+                ack()
 
 
 def input_consumer(bootstrap: str) -> Callable[[], AIOKafkaConsumer]:

@@ -1,7 +1,8 @@
 """The worker's parking decision: which events of an account go to the lanes and which are parked.
 
 With several VTEX accounts each holds at most `worker_max_pending_events_per_account` events in the lanes
-(default: half of `worker_max_pending_events`); beyond that, and while any of its events are parked in
+(default: `worker_max_pending_events` shared equally, so however many accounts are down the
+others keep room); beyond that, and while any of its events are parked in
 the partition, its events are parked (`processors.parked`) and handed back by `processors.parked_reader`
 once it has room. With one account there is nobody to protect: its events always go to the lanes and
 the shared pending bound is its backpressure.
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from processors.lanes import LaneScheduler
-from processors.parked import Parked, ParkedEvents
+from processors.parked import Ack, ParkedEvents
 from processors.parked_reader import ParkedReader, input_consumer
 from processors.work import Work
 
@@ -32,7 +33,7 @@ class Parking:
         bound: int,
         topic: str,
         bootstrap: str,
-        resubmit: Callable[[int, Any, Parked], Awaitable[None]],
+        resubmit: Callable[[int, Any, Ack], Awaitable[None]],
     ) -> None:
         """`accounts`: how many the worker serves (parking is off with one); `bound`: events one
         account may hold in the lanes; `resubmit`: queues a record read back (`ParkedReader`)."""
@@ -51,8 +52,10 @@ class Parking:
         account = self._lanes.class_of(lane_key)
         if not self.events.active(partition, account) and self._lanes.class_pending(account) < self.bound:
             return False
-        first = not any(a == account for _p, a in self.events.where())
-        self.events.park(partition, account, work.offset, lane_key, work.ack)
+        first = not self.events.parked_for(account)
+        if not self.events.park(partition, account, work.offset, work.ack):
+            work.ack()  # read again without a revocation: its first reading stays parked
+            return True
         if first:
             log.warning(
                 "parking an account's events: it holds its bound of events in the lanes",
@@ -60,6 +63,11 @@ class Parking:
             )
         self.reader.wake(partition, account)
         return True
+
+    def summary(self, partition: int, account: str) -> list[tuple[int, int, int]]:
+        """`[(partition, oldest parked offset, count)]` of `account` there (empty when none is parked)."""
+        oldest = self.events.oldest(partition, account)
+        return [] if oldest is None else [(partition, oldest, self.events.count(partition, account))]
 
     async def revoke(self, partitions: Iterable[int]) -> None:
         """Stop reading parked events of `partitions` and forget them (never acked: re-read there)."""

@@ -101,23 +101,25 @@ def pending_view(
     wait: Wait | None,
     now: float,
     *,
-    parked: Iterable[tuple[int, int]] = (),
+    parked: Iterable[tuple[int, int, int]] = (),
 ) -> list[dict[str, Any]]:
     """Return an order's unfinished events, oldest first: those being processed carry `wait` (or
-    `processing` when nothing failed yet), those queued behind them `behind-earlier-event`, and the
-    parked ones (`parked`: input partition and offset; only the position is kept) `account-queue-full`."""
+    `processing` when nothing failed yet), those queued behind them `behind-earlier-event`. Then, for
+    each `(partition, oldest offset, count)` of `parked`, its account's parked events in the order's
+    partition (`processors.parked`: kept by offset only, so the order's own newer events, if any, are
+    among them) as one entry `account-queue-full`."""
     entries = []
     for work in running:
         waiting = wait.to_json(now) if wait is not None else {"reason": "processing"}
         entries.append(_entry(work, "in-flight", waiting))
     for work in queued:
         entries.append(_entry(work, "queued", {"reason": BEHIND_EARLIER}))
-    for partition, offset in parked:
+    for partition, oldest, count in parked:
         entries.append(
             {
                 "status": "parked",
-                "input": {"partition": partition, "offset": offset},
-                "waiting": {"reason": ACCOUNT_QUEUE_FULL},
+                "input": {"partition": partition, "offset": oldest},
+                "waiting": {"reason": ACCOUNT_QUEUE_FULL, "parked": count},
             }
         )
     return entries

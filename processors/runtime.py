@@ -38,7 +38,7 @@ from processors.input_positions import NO_CONSUMER, InputPositions
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
-from processors.parked import Parked
+from processors.parked import Ack
 from processors.parking import Parking
 from processors.partition_writers import PartitionWriters
 from processors.pending import pending_view
@@ -144,7 +144,8 @@ class Runtime:
         self.parking = Parking(
             self.lanes,
             accounts=len(self.accounts),
-            bound=settings.worker_max_pending_events_per_account or settings.worker_max_pending_events // 2,
+            bound=settings.worker_max_pending_events_per_account
+            or settings.worker_max_pending_events // max(1, len(self.accounts)),
             topic=settings.input_topic,
             bootstrap=settings.kafka_bootstrap_servers,
             resubmit=self._resubmit,
@@ -269,11 +270,9 @@ class Runtime:
             lane_key = (key or b"").decode(errors="replace") or f"__invalid-p{partition}"
         return lane_key, Work(partition, offset, key, raw, event, invalid, ack, headers)
 
-    async def _resubmit(self, partition: int, record: Any, parked: Parked) -> None:
+    async def _resubmit(self, partition: int, record: Any, ack: Ack) -> None:
         """Queue a parked record read again from the input topic in its order's lane."""
-        lane_key, work = self._work(
-            partition, record.offset, record.key, record.value, parked.ack, record.headers
-        )
+        lane_key, work = self._work(partition, record.offset, record.key, record.value, ack, record.headers)
         try:
             await self.lanes.submit(lane_key, partition, work)
         except LanesClosed:
@@ -340,19 +339,16 @@ class Runtime:
         """Return the committed timelines of `partition` when it is assigned here and ready, else None."""
         return self.partitions.timelines(partition)
 
-    def pending(self, key: str) -> list[dict[str, Any]]:
+    def pending(self, key: str, partition: int | None = None) -> list[dict[str, Any]]:
         """Return the order's unfinished events here and what they wait for (`processors.pending`).
 
-        `key`: the order's key (`bridge.accounts.order_key`, as for its timeline). Read-only.
+        `key`: the order's key (`bridge.accounts.order_key`, as for its timeline); `partition`: its
+        input partition, where its account's parked events are counted (they are kept by offset only,
+        so which orders they belong to is not known until they are read again). Read-only.
         """
         running, queued = self.lanes.items(key)
-        return pending_view(
-            running,
-            queued,
-            self.pipeline.waits.get(key),
-            self._clock(),
-            parked=self.parking.events.positions(key),
-        )
+        parked = self.parking.summary(partition, self._account_label_of(key)) if partition is not None else []
+        return pending_view(running, queued, self.pipeline.waits.get(key), self._clock(), parked=parked)
 
     def owns(self, partition: int) -> bool:
         """Tell whether `partition` is assigned here and ready."""

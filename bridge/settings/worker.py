@@ -61,8 +61,8 @@ class WorkerSettings(BaseModel):
     worker_outage_min_success_ratio: float = Field(default=0.5, gt=0.0, le=1.0)
     #: Events read but not yet done (all lanes); the agent stops pulling at this bound (backpressure).
     worker_max_pending_events: int = 5000
-    #: With several accounts: events one account may hold in the lanes (0 = half of
-    #: `worker_max_pending_events`). Its later events are parked by input offset (no record kept) and
+    #: With several accounts: events one account may hold in the lanes (0 = `worker_max_pending_events`
+    #: divided by the number of accounts). Its later events are parked by input offset (no record kept) and
     #: read again from the input topic once it has room, so an account whose OMS is down for long
     #: cannot take the whole pending bound and stall the others (processors/parked.py).
     worker_max_pending_events_per_account: int = Field(default=0, ge=0)

@@ -175,7 +175,7 @@ async def _local_order(
     for entry in timeline:
         if isinstance(entry.get("detail"), str):
             entry["detail"] = mask_text(entry["detail"])
-    pending = _pending(console.runtime, key)
+    pending = _pending(console.runtime, key, partition)
     if not timeline and not pending:
         return _answer(console, "order", {**base, "error": "not-found"}, 404)
     latest = None
@@ -185,10 +185,11 @@ async def _local_order(
     return _answer(console, "order", body)
 
 
-def _pending(runtime: ConsoleRuntime, key: str) -> list[dict[str, Any]]:
-    """The order's events still in this worker (in a not-found grace, backing off, queued): pending."""
+def _pending(runtime: ConsoleRuntime, key: str, partition: int) -> list[dict[str, Any]]:
+    """The order's events still in this worker (in a not-found grace, backing off, queued, its
+    account's parked ones in its partition): pending."""
     pending = getattr(runtime, "pending", None)  # a runtime without unfinished work (tests) has none
-    return list(pending(key)) if callable(pending) else []
+    return list(pending(key, partition)) if callable(pending) else []
 
 
 async def _latest(console: Console, timeline: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -169,6 +169,23 @@ class TestOrderCommand:
         assert "OMS answers 404: not-found grace until 2026-03-01T12:07:00Z (75.0 s left" in lines[6]
         assert "queued behind an earlier event" in lines[7]
 
+    def test_parked_events_are_said_in_words(self) -> None:
+        body = {
+            "order_id": "o-3",
+            "timeline": [],
+            "pending": [
+                {
+                    "status": "parked",
+                    "input": {"partition": 2, "offset": 40},
+                    "waiting": {"reason": "account-queue-full", "parked": 17},
+                }
+            ],
+        }
+        text = render(body)
+        assert "pending: 1 event(s)" in text
+        assert "2@40" in text
+        assert "17 event(s) of the order's account parked in its partition from this offset on" in text
+
 
 class TestWaits:
     """The pipeline's note of what each order waits for, as the console serves it."""
@@ -199,23 +216,23 @@ class TestWaits:
 
         waits = Waits(lambda: 1000.0)
         waits.retrying("o", "oms", 2, 3.0)
-        view = pending_view([work(10)], [work(11)], waits.get("o"), 1000.0, parked=[(1, 12), (1, 15)])
-        assert ["in-flight", "queued", "parked", "parked"] == [entry["status"] for entry in view]
-        assert ["retry-backoff", "behind-earlier-event", "account-queue-full", "account-queue-full"] == [
+        view = pending_view([work(10)], [work(11)], waits.get("o"), 1000.0, parked=[(1, 12, 4)])
+        assert ["in-flight", "queued", "parked"] == [entry["status"] for entry in view]
+        assert ["retry-backoff", "behind-earlier-event", "account-queue-full"] == [
             entry["waiting"]["reason"] for entry in view
         ]
-        assert [10, 11, 12, 15] == [entry["input"]["offset"] for entry in view]
+        assert [10, 11, 12] == [entry["input"]["offset"] for entry in view]
         assert {
             "status": "parked",
             "input": {"partition": 1, "offset": 12},
-            "waiting": {"reason": "account-queue-full"},
+            "waiting": {"reason": "account-queue-full", "parked": 4},
         } == view[2]
         assert [] == pending_view([], [], None, 1000.0)
-        only_parked = pending_view([], [], None, 1000.0, parked=[(0, 7)])
+        only_parked = pending_view([], [], None, 1000.0, parked=[(0, 7, 1)])
         assert [
             {
                 "status": "parked",
                 "input": {"partition": 0, "offset": 7},
-                "waiting": {"reason": "account-queue-full"},
+                "waiting": {"reason": "account-queue-full", "parked": 1},
             }
         ] == only_parked

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import TopicPartition
 
 import processors.parked_reader as parked_reader_module
-from processors.parked import Parked, ParkedEvents
+from processors.parked import Ack, ParkedEvents
 from processors.parked_reader import ParkedReader
 from testkit.kafka import wait_until
 
@@ -105,7 +105,8 @@ class Harness:
         #: Offsets handed back (resubmit returned), and every attempt (also those that raised).
         self.resubmitted: list[int] = []
         self.attempts: list[int] = []
-        self.keys: list[str] = []
+        #: The acks handed back with them.
+        self.handed: list[Ack] = []
         self.acks: list[int] = []
         self._on_resubmit = on_resubmit
         self._consumer = consumer
@@ -114,22 +115,20 @@ class Harness:
         )
 
     def park(self, offset: int, partition: int = 0, account: str = "b") -> None:
-        self.events.park(
-            partition, account, offset, f"{account}/{offset % 2}", lambda: self.acks.append(offset)
-        )
+        self.events.park(partition, account, offset, lambda: self.acks.append(offset))
 
     def _build(self) -> FakeConsumer:
         built = self._consumer(len(self.consumers)) if self._consumer else FakeConsumer(self.records)
         self.consumers.append(built)
         return built
 
-    async def _resubmit(self, partition: int, record: Any, parked: Parked) -> None:
+    async def _resubmit(self, partition: int, record: Any, ack: Ack) -> None:
         assert partition == 0 or partition == 1
         self.attempts.append(record.offset)
         if self._on_resubmit is not None:
             await self._on_resubmit(record.offset)
         self.resubmitted.append(record.offset)
-        self.keys.append(parked.key)
+        self.handed.append(ack)
 
     async def ended(self) -> None:
         await wait_until(lambda: not self.reader.reading(), timeout=DEADLINE_S, message="readers ended")
@@ -147,7 +146,7 @@ class TestParkedReader:
         assert [(0, "b")] == h.reader.reading()
         await h.ended()
         assert [3, 7, 8] == h.resubmitted
-        assert ["b/1", "b/1", "b/0"] == h.keys  # each with its own parked entry
+        assert 3 == len({id(ack) for ack in h.handed})  # each with its own ack
         assert not h.events.active(0, "b")
         assert h.events.contains(0, "a", 5)
         assert [] == h.reader.reading()
@@ -156,6 +155,27 @@ class TestParkedReader:
         assert consumer.started and consumer.stopped
         assert [TopicPartition(TOPIC, 0)] == consumer.assigned
         assert [] == h.acks  # acking is the lanes' job once the event is done
+
+    async def test_the_first_read_seeks_to_the_oldest_parked_offset(self) -> None:
+        h = Harness()
+        h.park(3)
+        h.reader.wake(0, "b")
+        await h.ended()
+        assert [3] == h.consumers[0].seeks[:1]  # not from the log's start
+        assert 0 not in h.consumers[0].fetched
+
+    async def test_parked_offsets_the_retention_deleted_are_given_up_and_acked(self) -> None:
+        """Offsets 5 and 6 are gone from the log (retention): the reader finds 7 after seeking to 5,
+        gives 5 and 6 up (acked, so the committed offset moves on; logged as errors) and hands 9 back."""
+        h = Harness()
+        h.records = [r for r in h.records if r.offset not in (5, 6)]
+        for offset in (5, 6, 9):
+            h.park(offset)
+        h.reader.wake(0, "b")
+        await h.ended()
+        assert [9] == h.resubmitted
+        assert [5, 6] == h.acks
+        assert not h.events.active(0, "b")
 
     async def test_wake_without_parked_events_starts_nothing(self) -> None:
         h = Harness()

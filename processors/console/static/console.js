@@ -166,7 +166,7 @@ function waitReason(waiting) {
     case "behind-earlier-event":
       return "queued behind an earlier event of the order";
     case "account-queue-full":
-      return "parked: its account holds its bound of events in the worker (its OMS is slow or down); read again from the input topic once it has room";
+      return `${waiting.parked} event(s) of the order's account parked in its partition from this offset on (the account holds its bound of events in the worker: its OMS is slow or down); the order's newer events, if any, are among them; read again once the account has room`;
     case "processing":
       return "being processed";
     default:
