@@ -10,7 +10,8 @@ waiting forever on poison stalls the partition's committed offset. The rule:
     least `min_success_ratio` of those other orders' outcomes.
 
 During an outage every order fails, so no order is isolated: successes from before the outage do not
-count (they precede the failure), and a recovery does not flip that at once: the outage's failures
+count (they precede the failure; outcomes are counted by whole seconds, so those in the very second of
+the first failure do), and a recovery does not flip that at once: the outage's failures
 stay in the count, so the first successes after it do not make the ratio.
 A 429 is the account's budget, never one order's fault, so callers do not report it here. With no
 other traffic at all nothing is isolated either: the worker cannot tell, and waits (the oldest

@@ -70,7 +70,7 @@ class _Done:
         if self._called:
             return
         self._called = True
-        self._acks._finish(self._partition, self._state, self._offset)
+        self._acks.finish(self._partition, self._state, self._offset)
 
 
 class OrderedAcks:
@@ -113,7 +113,8 @@ class OrderedAcks:
             self._on_full(partition)
         return _Done(self, state, partition, offset)
 
-    def _finish(self, partition: int, state: _Partition, offset: int) -> None:
+    def finish(self, partition: int, state: _Partition, offset: int) -> None:
+        """Mark `offset` finished and release what it held back (called by its `done`)."""
         if self._partitions.get(partition) is not state:
             return  # forgotten (revoked): Faust starts again from the committed offset
         repeats = state.repeats.get(offset)

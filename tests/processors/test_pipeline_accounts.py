@@ -119,6 +119,9 @@ async def test_one_accounts_outage_is_no_isolated_failure_and_does_not_stop_the_
     for i in range(5):  # both accounts served
         await handle(pipeline, event(f"a{i}", "alpha"), i)
         await handle(pipeline, event(f"b{i}", "beta"), 10 + i)
+    # The outage starts a second later: the failure rule counts outcomes by whole seconds, so beta's
+    # successes above must not share a second with its first failure (they precede it).
+    clock.now += 1
     readers["beta"].error = OmsUnavailable("OMS answered 503", status=503)
     stuck = [asyncio.create_task(handle(pipeline, event(f"b-new{i}", "beta"), 20 + i)) for i in range(3)]
     while min(readers["beta"].calls.count(f"b-new{i}") for i in range(3)) < 5:
