@@ -166,17 +166,22 @@ class TestMemory:
         assert 0 == acks.waiting(0)
 
 
+def _bounded(events: list[tuple[str, int]]) -> OrderedAcks:
+    """Acks bounded to a span of 4 that note each pause ("full") and resume ("room") in `events`."""
+    return OrderedAcks(
+        release=Released(),
+        limit=4,
+        on_full=lambda p: events.append(("full", p)),
+        on_room=lambda p: events.append(("room", p)),
+    )
+
+
 class TestBoundAndAge:
     """A partition whose head never finishes is paused at the bound, and its head's age is exported."""
 
     def test_pauses_at_the_bound_and_resumes_at_half(self) -> None:
         events: list[tuple[str, int]] = []
-        acks = OrderedAcks(
-            release=Released(),
-            limit=4,
-            on_full=lambda p: events.append(("full", p)),
-            on_room=lambda p: events.append(("room", p)),
-        )
+        acks = _bounded(events)
         head = acks.track(0, 0)
         later = [acks.track(0, o) for o in (1, 2)]
         assert [] == events
@@ -193,12 +198,7 @@ class TestBoundAndAge:
 
     def test_full_again_on_each_track_at_the_bound_and_room_at_half_the_span(self) -> None:
         events: list[tuple[str, int]] = []
-        acks = OrderedAcks(
-            release=Released(),
-            limit=4,
-            on_full=lambda p: events.append(("full", p)),
-            on_room=lambda p: events.append(("room", p)),
-        )
+        acks = _bounded(events)
         done = [acks.track(0, o) for o in range(5)]
         assert [("full", 0), ("full", 0)] == events
         done[0]()  # span 4: still at the bound
