@@ -9,8 +9,10 @@ that account is parked in that partition any more: from then on the live consume
 events to the lanes directly, after every parked one, so each order keeps its order.
 
 When the live consumer parks an offset older than this reader's position (it was behind the reader),
-the reader seeks back to it. Revocation cancels the partition's tasks (`stop`); what they had not
-handed back stays unacked and the next owner reads it again from the committed offset.
+the reader seeks back to it. A parked offset the input topic no longer holds (its retention deleted it
+while the account was parked) is given up with an error log and acked, so the partition moves on.
+Revocation cancels the partition's tasks (`stop`); what they had not handed back stays unacked and the
+next owner reads it again from the committed offset.
 """
 
 from __future__ import annotations
