@@ -40,6 +40,13 @@ class ProcessorMetrics:
         self.unknown_route = Counter(
             "vtex_bridge_processor_unknown_route_total", "Events routed to the unknown topic", registry=r
         )
+        self.parked_expired = Counter(
+            "vtex_bridge_processor_parked_expired_total",
+            "Parked events the input topic no longer held when their account had room again (its retention"
+            " deleted them while they were parked): given up, by account",
+            ["account"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "vtex_bridge_processor_dead_letters_total",
             "Events dead-lettered, by reason",

@@ -72,15 +72,18 @@ class ParkedReader:
         room: Callable[[str], Awaitable[None]],
         resubmit: Resubmit,
         consumer: Callable[[], _Reader],
+        expired: Callable[[str], None] = lambda account: None,
     ) -> None:
         """`room(account)` returns once the account may take one more event into the lanes;
         `resubmit(partition, record, ack)` queues a record read back in its lane; `consumer()`
-        builds an unstarted consumer (`input_consumer`)."""
+        builds an unstarted consumer (`input_consumer`); `expired(account)` counts a parked event the
+        input topic no longer held."""
         self._parked = parked
         self._topic = topic
         self._room = room
         self._resubmit = resubmit
         self._consumer = consumer
+        self._expired_one = expired
         self._tasks: dict[tuple[int, str], asyncio.Task[None]] = {}
 
     def wake(self, partition: int, account: str) -> None:
@@ -179,6 +182,7 @@ class ParkedReader:
                 "a parked event is no longer in the input topic (retention deleted it): given up",
                 extra={"partition": partition, "account": account, "offset": oldest},
             )
+            self._expired_one(account)
             if ack is not None:
                 ack()
 

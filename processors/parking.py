@@ -34,15 +34,22 @@ class Parking:
         topic: str,
         bootstrap: str,
         resubmit: Callable[[int, Any, Ack], Awaitable[None]],
+        expired: Callable[[str], None] = lambda account: None,
     ) -> None:
         """`accounts`: how many the worker serves (parking is off with one); `bound`: events one
-        account may hold in the lanes; `resubmit`: queues a record read back (`ParkedReader`)."""
+        account may hold in the lanes; `resubmit`: queues a record read back, `expired`: counts a parked
+        event the input topic no longer held (`ParkedReader`)."""
         self.enabled = accounts > 1
         self.bound = max(1, bound)
         self._lanes = lanes
         self.events = ParkedEvents()
         self.reader = ParkedReader(
-            self.events, topic=topic, room=self._room, resubmit=resubmit, consumer=input_consumer(bootstrap)
+            self.events,
+            topic=topic,
+            room=self._room,
+            resubmit=resubmit,
+            consumer=input_consumer(bootstrap),
+            expired=expired,
         )
 
     def divert(self, partition: int, lane_key: str, work: Work) -> bool:

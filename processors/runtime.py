@@ -149,6 +149,7 @@ class Runtime:
             topic=settings.input_topic,
             bootstrap=settings.kafka_bootstrap_servers,
             resubmit=self._resubmit,
+            expired=lambda account: self.metrics.parked_expired.labels(account).inc(),
         )
         self.started = False
         self.positions = positions
@@ -175,6 +176,7 @@ class Runtime:
         )
         for name in self.accounts.names():  # every account's series exists from the start (alerts)
             self.metrics.account_halted.labels(name).set(0)
+            self.metrics.parked_expired.labels(name)
         self.metrics.bind(
             in_flight=lambda: float(self.lanes.pending),
             lanes=lambda: float(self.lanes.active_lanes),

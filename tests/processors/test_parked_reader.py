@@ -110,8 +110,15 @@ class Harness:
         self.acks: list[int] = []
         self._on_resubmit = on_resubmit
         self._consumer = consumer
+        #: Accounts of the parked events given up (no longer in the log).
+        self.expired: list[str] = []
         self.reader = ParkedReader(
-            self.events, topic=TOPIC, room=room, resubmit=self._resubmit, consumer=self._build
+            self.events,
+            topic=TOPIC,
+            room=room,
+            resubmit=self._resubmit,
+            consumer=self._build,
+            expired=self.expired.append,
         )
 
     def park(self, offset: int, partition: int = 0, account: str = "b") -> None:
@@ -175,6 +182,7 @@ class TestParkedReader:
         await h.ended()
         assert [9] == h.resubmitted
         assert [5, 6] == h.acks
+        assert ["b", "b"] == h.expired
         assert not h.events.active(0, "b")
 
     async def test_wake_without_parked_events_starts_nothing(self) -> None:
