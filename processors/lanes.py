@@ -63,10 +63,10 @@ class LaneScheduler(Generic[T]):
     ) -> None:
         self._handler = handler
         self._slots = asyncio.Semaphore(max(1, max_active))
-        #: The class of a key and each class's own slots (taken before a shared one, so a lane waiting
-        #: for its class's slot holds no shared slot).
-        self._slot_class = slot_class if max_active_per_class else None
+        #: The class of a key (kept on its lane) and, with `max_active_per_class`, each class's own slots
+        #: (taken before a shared one, so a lane waiting for its class's slot holds no shared slot).
         self._class_of = slot_class
+        self._per_class_slots = bool(max_active_per_class) and slot_class is not None
         #: Items pending per class (`class_pending`), kept whenever keys have classes.
         self._class_pending: dict[str, int] = {}
         self._max_per_class = max(1, max_active_per_class or 1)
@@ -142,18 +142,17 @@ class LaneScheduler(Generic[T]):
         if lane.task is None:
             lane.task = asyncio.create_task(self._run(key, lane), name=f"lane:{key}")
 
-    def _class_slot(self, key: str) -> contextlib.AbstractAsyncContextManager[object]:
-        if self._slot_class is None:
+    def _class_slot(self, lane: _Lane[T]) -> contextlib.AbstractAsyncContextManager[object]:
+        if not self._per_class_slots:
             return contextlib.nullcontext()
-        name = self._slot_class(key)
-        slot = self._class_slots.get(name)
+        slot = self._class_slots.get(lane.klass)
         if slot is None:
-            slot = self._class_slots[name] = asyncio.Semaphore(self._max_per_class)
+            slot = self._class_slots[lane.klass] = asyncio.Semaphore(self._max_per_class)
         return slot
 
     async def _run(self, key: str, lane: _Lane[T]) -> None:
         try:
-            async with self._class_slot(key), self._slots:
+            async with self._class_slot(lane), self._slots:
                 while lane.queue:
                     size = min(len(lane.queue), self._max_batch)
                     batch = [lane.queue.popleft() for _ in range(size)]
