@@ -57,9 +57,10 @@ class Parking:
         if not self.enabled:
             return False
         account = self._lanes.class_of(lane_key)
-        if not self.events.active(partition, account) and self._lanes.class_pending(account) < self.bound:
+        active = self.events.active(partition, account)
+        if not active and self._lanes.class_pending(account) < self.bound:
             return False
-        first = not self.events.parked_for(account)
+        first = not active and not self.events.parked_for(account)  # looked up once per partition
         if not self.events.park(partition, account, work.offset, work.ack):
             work.ack()  # read again without a revocation: its first reading stays parked
             return True
