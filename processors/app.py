@@ -29,7 +29,12 @@ from bridge import aiokafka_fixes, kafka_config
 from bridge.settings import Settings
 from bridge.tracing import Tracing, setup_tracing
 from processors.console.directory import OwnerDirectory
-from processors.faust_adapter import bound_final_commit, kafka_consumer, offset_acker
+from processors.faust_adapter import (
+    bound_final_commit,
+    kafka_consumer,
+    offset_acker,
+    seek_uncommitted_to_start,
+)
 from processors.faust_monitor import LeanMonitor
 from processors.fetch_pause import PartitionPauser
 from processors.input_positions import FaustInputPositions
@@ -209,6 +214,7 @@ def create_app(
 
         async def on_start(self) -> None:
             bound_final_commit(app, settings.worker_stop_commit_timeout_s)
+            seek_uncommitted_to_start(app)
             await runtime.start()
             await owners.start()
             self._runner = web.AppRunner(build_web_app(runtime), access_log=None)

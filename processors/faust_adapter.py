@@ -3,7 +3,8 @@
 The worker uses Faust for what it does well (group membership, fetching, committing acked offsets,
 timers, the worker's lifecycle), but a few things it needs have no public call: the aiokafka consumer
 Faust runs on its own thread, the offsets Faust last committed, acking an offset without holding its
-message, a bound on its final commit, and the worker's signal handlers. Each is here, with why, so an
+message, a bound on its final commit, the seek after a rebalance of a partition with no committed
+offset, and the worker's signal handlers. Each is here, with why, so an
 upgrade of faust-streaming or mode means re-checking this module alone:
 tests/processors/test_faust_adapter.py checks each private name still exists with the shape used here
 on the pinned versions (faust-streaming 0.15.3, mode-streaming 0.7.1), and
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
@@ -89,6 +90,32 @@ def bound_final_commit(app: faust.App, timeout_s: float) -> None:
             )
 
     consumer.commit_and_end_transactions = bounded
+
+
+def seek_uncommitted_to_start(app: faust.App) -> None:
+    """Make Faust's seek after each rebalance also rewind the partitions that have no committed offset.
+
+    After every rebalance Faust seeks each assigned partition back to its committed offset
+    (`Consumer.perform_seek`): records fetched before the rebalance but not finished were dropped
+    (their partition was revoked) and must be read again. Faust leaves that seek to aiokafka's
+    `seek_to_committed`, which does nothing for a partition with no committed offset (nothing acked
+    yet: a new input topic, or a new generation's after `topics reshard`). Such a partition kept its
+    fetch position past the dropped records, which were never processed; once a later record was
+    acked, the commit jumped over them. The replacement seeks those partitions to their first offset,
+    as `auto_offset_reset="earliest"` (the worker's setting) would for a fresh consumer; records read
+    again are de-duplicated like any repeat. On this app's consumer only.
+    """
+    consumer: Any = app.consumer  # `perform_seek` calls the consumer's own `seek_to_committed`
+    seek_to_committed = consumer.seek_to_committed
+
+    async def seek_including_uncommitted() -> Mapping[Any, int | None]:
+        committed: Mapping[Any, int | None] = await seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items() if not offset]
+        if uncommitted:
+            await consumer._thread.seek_to_beginning(*uncommitted)
+        return committed
+
+    consumer.seek_to_committed = seek_including_uncommitted
 
 
 class AckedOffset:

@@ -6,15 +6,19 @@ Every downstream read here is `read_committed`, as the downstream consumers must
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bridge.events import InputEvent
 from bridge.statuses import KNOWN_STATUSES
+from processors import faust_adapter
 from testkit.fake_oms import FakeOms, fake_oms
-from testkit.kafka import create_topics, wait_until
+from testkit.kafka import create_topics, unique, wait_until
 from testkit.worker import (
     WorkerConfig,
     WorkerProcess,
@@ -137,3 +141,58 @@ class TestRebalance:
 async def at_least(bootstrap: str, topic: str, n: int) -> bool:
     """Whether `topic` holds `n` committed records yet (a `wait_until` condition)."""
     return await count_records(bootstrap, topic) >= n
+
+
+class TestRebalanceBeforeTheFirstCommit:
+    """After a rebalance, a partition with no committed offset is read again from its first offset.
+
+    Records a worker fetched but had not finished are dropped when their partition is revoked, and Faust
+    seeks back to the committed offset once the partition is assigned again (`perform_seek`). With no
+    committed offset (a new input topic, or a new generation's after a reshard) aiokafka's seek did
+    nothing and the fetch position stayed past the dropped records: they were never processed
+    (`processors.faust_adapter.seek_uncommitted_to_start`). Shown here on a real consumer; the whole
+    path runs in tests/integration/test_reshard.py, where every new generation starts uncommitted.
+    """
+
+    async def test_uncommitted_partitions_rewind_committed_ones_seek_to_their_commit(
+        self, kafka_bootstrap: str
+    ) -> None:
+        topic = unique("seek-uncommitted")
+        await create_topics(kafka_bootstrap, topic, partitions=2)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for partition, offset in itertools.product(range(2), range(5)):
+                await producer.send_and_wait(topic, f"{offset}".encode(), partition=partition)
+        finally:
+            await producer.stop()
+        tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+        kafka = AIOKafkaConsumer(
+            bootstrap_servers=kafka_bootstrap,
+            group_id=unique("seek-group"),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await kafka.start()
+        try:
+            kafka.assign(tps)
+            await kafka.commit({tps[0]: 2})  # partition 0 has a commit, partition 1 none
+            for tp in tps:
+                kafka.seek(tp, 5)  # everything fetched (and then dropped by a revocation)
+
+            async def positions() -> list[int]:
+                return [await kafka.position(tp) for tp in tps]
+
+            assert {tps[0]: 2, tps[1]: None} == await kafka.seek_to_committed()
+            assert [2, 5] == await positions()  # aiokafka alone: partition 1 stays past its records
+            for tp in tps:
+                kafka.seek(tp, 5)
+            faust_consumer = SimpleNamespace(
+                seek_to_committed=kafka.seek_to_committed,
+                _thread=SimpleNamespace(seek_to_beginning=kafka.seek_to_beginning),
+            )
+            faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=faust_consumer))  # type: ignore[arg-type]
+            assert {tps[0]: 2, tps[1]: None} == await faust_consumer.seek_to_committed()
+            assert [2, 0] == await positions()
+        finally:
+            await kafka.stop()

@@ -147,11 +147,16 @@ class TestReshardUnderLoad:
                 for order in range(1, ORDERS, 5):
                     await hooks.send(payload(order, 2, seconds=1.5))  # older than the newest emitted
             expected = len(hooks.accepted)
-            await wait_until(
-                lambda: _at_least(kafka_bootstrap, status_topic, expected),
-                timeout=120,
-                message="every accepted event downstream",
-            )
+            try:
+                await wait_until(
+                    lambda: _at_least(kafka_bootstrap, status_topic, expected),
+                    timeout=120,
+                    message="every accepted event downstream",
+                )
+            except AssertionError as error:
+                where = await _missing_report(kafka_bootstrap, settings, status_topic, hooks.accepted)
+                logs = "\n".join(f"--- worker {w.log_path}\n{w.tail(40)}" for w in workers)
+                raise AssertionError(f"{error}\n{where}\n{logs}") from None
             for worker in workers:
                 await worker.wait_for(lambda h: bool(h.get("partitions")), 60, "serving")
 
@@ -238,6 +243,24 @@ class TestMigratedState:
         # Where a producer of the new input topic puts each order: the real client's partitioner.
         placed = await _placement(kafka_bootstrap, [m.key for m in state])
         assert placed == {m.key: m.partition for m in state}
+
+
+async def _missing_report(
+    bootstrap: str, settings: Settings, status_topic: str, accepted: dict[str, dict[str, Any]]
+) -> str:
+    """Say which accepted events are not downstream and where each sits in the two input topics."""
+    emitted = {r.event_id for r in await read_outputs(bootstrap, status_topic)}
+    missing = sorted(set(accepted) - emitted)
+    places: dict[str, list[str]] = defaultdict(list)
+    for generation in (1, 2):
+        topic = generation_topic(settings, generation)
+        for m in await read_all(bootstrap, topic, timeout=30):
+            body = orjson.loads(m.value)
+            places[str(body.get("event_id"))].append(f"g{generation} p{m.partition}@{m.offset}")
+    lines = [f"{len(missing)} accepted event(s) not downstream:"]
+    for e in missing:
+        lines.append(f"  {e} {accepted[e].get('OrderId')} {accepted[e].get('State')} {places.get(e)}")
+    return "\n".join(lines)
 
 
 async def _placement(bootstrap: str, keys: list[bytes]) -> dict[bytes, int]:

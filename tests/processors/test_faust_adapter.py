@@ -187,6 +187,63 @@ class TestBoundFinalCommit:
         assert "bounded" == bounded.__name__
 
 
+class TestSeekUncommittedToStart:
+    """After a rebalance a partition with no committed offset is read again from its first offset."""
+
+    def test_pin_perform_seek_goes_through_the_consumers_own_attribute(self) -> None:
+        assert "_committed_offsets = await self.seek_to_committed()" in _lines(Consumer.perform_seek)
+        assert ["self", "partitions"] == list(
+            inspect.signature(AIOKafkaConsumerThread.seek_to_beginning).parameters
+        )
+
+    def test_pin_aiokafka_seeks_only_partitions_with_a_committed_offset(self) -> None:
+        """The gap the replacement fills: no committed offset (None, or 0) means no seek at all."""
+        from aiokafka import AIOKafkaConsumer
+
+        lines = _lines(AIOKafkaConsumer.seek_to_committed)
+        assert "if offset and offset > 0:" in lines
+        assert "self._fetcher.seek_to(tp, offset)" in lines
+
+    async def test_uncommitted_partitions_are_sought_to_their_start(self) -> None:
+        committed = {TP("in", 0): 12, TP("in", 1): None, TP("in", 2): 0}
+        rewound: list[TP] = []
+
+        async def seek_to_committed() -> dict[TP, int | None]:
+            return committed
+
+        async def seek_to_beginning(*tps: TP) -> None:
+            rewound.extend(tps)
+
+        consumer = SimpleNamespace(
+            seek_to_committed=seek_to_committed, _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning)
+        )
+        faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=consumer))  # type: ignore[arg-type]
+        assert committed == await consumer.seek_to_committed()  # Faust still gets what it expects
+        assert [TP("in", 1), TP("in", 2)] == rewound
+
+    async def test_nothing_more_when_every_partition_has_a_commit(self) -> None:
+        rewound: list[TP] = []
+
+        async def seek_to_committed() -> dict[TP, int | None]:
+            return {TP("in", 0): 3}
+
+        async def seek_to_beginning(*tps: TP) -> None:
+            rewound.extend(tps)
+
+        consumer = SimpleNamespace(
+            seek_to_committed=seek_to_committed, _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning)
+        )
+        faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=consumer))  # type: ignore[arg-type]
+        await consumer.seek_to_committed()
+        assert [] == rewound
+
+    async def test_the_real_consumers_seek_is_replaced(self, app: faust.App) -> None:
+        faust_adapter.seek_uncommitted_to_start(app)
+        seek = app.consumer.seek_to_committed  # type: ignore[attr-defined]
+        assert inspect.iscoroutinefunction(seek)
+        assert "seek_including_uncommitted" == seek.__name__
+
+
 class TestWorkerClass:
     def test_pin_modes_signal_hooks(self) -> None:
         assert ["self", "signal"] == list(inspect.signature(mode.worker.Worker._schedule_shutdown).parameters)
