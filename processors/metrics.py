@@ -126,6 +126,13 @@ class ProcessorMetrics:
             "Sum over assigned partitions of end - committed",
             registry=r,
         )
+        self.work_lag = Gauge(
+            "vtex_bridge_processor_work_lag",
+            "Events of the assigned input partitions more workers could share: not read yet, plus read and"
+            " in flight; without parked events and finished ones held behind an unfinished one (the"
+            " autoscaling signal)",
+            registry=r,
+        )
         self._partition_lag = _PartitionLag()
         r.register(self._partition_lag)
         self._oldest_unfinished = _PartitionGauge(
@@ -164,11 +171,13 @@ class ProcessorMetrics:
         lanes: Callable[[], float],
         state_keys: Callable[[], float],
         lag: Callable[[], float],
+        work_lag: Callable[[], float],
     ) -> None:
         self.in_flight.set_function(in_flight)
         self.lanes.set_function(lanes)
         self.state_keys.set_function(state_keys)
         self.lag.set_function(lag)
+        self.work_lag.set_function(work_lag)
 
     def bind_scaling(
         self, *, partition_lag: Callable[[], Mapping[int, float]], in_flight_orders_limit: int

@@ -34,7 +34,7 @@ from processors.account_load import AccountLoad
 from processors.budget_share import BudgetShare
 from processors.cpu_load import CpuLoad
 from processors.epochs import Epochs
-from processors.input_positions import NO_CONSUMER, InputPositions
+from processors.input_positions import NO_CONSUMER, InputPositions, unread_events
 from processors.lanes import LaneScheduler, LanesClosed
 from processors.linger import TxnLinger
 from processors.metrics import ProcessorMetrics
@@ -182,6 +182,7 @@ class Runtime:
             lanes=lambda: float(self.lanes.active_lanes),
             state_keys=lambda: float(sum(len(w.state) for w in self.writers.values())),
             lag=lambda: sum(self.positions.partition_lags().values()),
+            work_lag=self.work_lag,
         )
 
     def _account_label_of(self, key: str) -> str:
@@ -320,6 +321,16 @@ class Runtime:
                 "state_kept": [p for p, k in zip(kept, results, strict=False) if k],
             },
         )
+
+    def work_lag(self) -> float:
+        """Events more workers could share: unread ones plus those in the lanes (not the parked ones).
+
+        The consumer lag (end - committed) also counts events a worker holds but no other could take:
+        an account's parked events and the finished ones behind them keep the committed offset back for
+        as long as its OMS is down, and an autoscaler on that lag would add workers that cannot help.
+        """
+        lags = self.positions.partition_lags()
+        return unread_events(lags, self.positions.highwater, self._submitted) + float(self.lanes.pending)
 
     def behind(self, partition: int) -> bool:
         """Whether more than `BEHIND_RECORDS` records of `partition` wait in Kafka beyond those submitted."""

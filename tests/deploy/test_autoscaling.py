@@ -193,9 +193,10 @@ class TestLagHpa:
     def test_metrics_are_exported_by_the_worker(self) -> None:
         exported = {family.name for family in ProcessorMetrics(rate_limit_per_s=10).registry.collect()}
         names = {m["pods"]["metric"]["name"] for m in _load("worker-hpa-lag.yaml")["spec"]["metrics"]}
-        assert {"vtex_bridge_processor_consumer_lag", "vtex_bridge_processor_active_lanes"} == names
+        assert {"vtex_bridge_processor_work_lag", "vtex_bridge_processor_active_lanes"} == names
         assert names <= exported
         assert {
+            "vtex_bridge_processor_consumer_lag",
             "vtex_bridge_processor_partition_lag",
             "vtex_bridge_processor_in_flight_orders_limit",
         } <= exported
