@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.types import TP
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,10 @@ def seek_uncommitted_to_start(app: faust.App) -> None:
         committed: Mapping[Any, int | None] = await seek_to_committed()
         uncommitted = [tp for tp, offset in committed.items() if not offset]
         if uncommitted:
-            await consumer._thread.seek_to_beginning(*uncommitted)
+            try:
+                await consumer._thread.seek_to_beginning(*uncommitted)
+            except IllegalStateError:  # revoked meanwhile: the assignment that follows seeks again
+                log.debug("partition no longer assigned; not rewound", extra={"partitions": len(uncommitted)})
         return committed
 
     consumer.seek_to_committed = seek_including_uncommitted

@@ -237,6 +237,21 @@ class TestSeekUncommittedToStart:
         await consumer.seek_to_committed()
         assert [] == rewound
 
+    async def test_a_partition_revoked_meanwhile_is_left_to_the_next_assignment(self) -> None:
+        from aiokafka.errors import IllegalStateError
+
+        async def seek_to_committed() -> dict[TP, int | None]:
+            return {TP("in", 0): None}
+
+        async def seek_to_beginning(*tps: TP) -> None:
+            raise IllegalStateError("Partitions {TP('in', 0)} are not assigned")
+
+        consumer = SimpleNamespace(
+            seek_to_committed=seek_to_committed, _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning)
+        )
+        faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=consumer))  # type: ignore[arg-type]
+        assert {TP("in", 0): None} == await consumer.seek_to_committed()
+
     async def test_the_real_consumers_seek_is_replaced(self, app: faust.App) -> None:
         faust_adapter.seek_uncommitted_to_start(app)
         seek = app.consumer.seek_to_committed  # type: ignore[attr-defined]
