@@ -253,10 +253,8 @@ async def _missing_report(
     missing = sorted(set(accepted) - emitted)
     places: dict[str, list[str]] = defaultdict(list)
     for generation in (1, 2):
-        topic = generation_topic(settings, generation)
-        for m in await read_all(bootstrap, topic, timeout=30):
-            body = orjson.loads(m.value)
-            places[str(body.get("event_id"))].append(f"g{generation} p{m.partition}@{m.offset}")
+        for r in await read_inputs(bootstrap, generation_topic(settings, generation)):
+            places[r.event_id].append(f"g{generation} p{r.partition}@{r.offset}")
     lines = [f"{len(missing)} accepted event(s) not downstream:"]
     for e in missing:
         lines.append(f"  {e} {accepted[e].get('OrderId')} {accepted[e].get('State')} {places.get(e)}")

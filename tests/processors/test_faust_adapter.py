@@ -20,6 +20,7 @@ import faust
 import mode
 import mode.worker
 import pytest
+from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
@@ -204,52 +205,39 @@ class TestSeekUncommittedToStart:
         assert "if offset and offset > 0:" in lines
         assert "self._fetcher.seek_to(tp, offset)" in lines
 
-    async def test_uncommitted_partitions_are_sought_to_their_start(self) -> None:
-        committed = {TP("in", 0): 12, TP("in", 1): None, TP("in", 2): 0}
-        rewound: list[TP] = []
+    @staticmethod
+    def _replaced(committed: dict[TP, int | None], rewound: list[TP], *, revoked: bool = False) -> Any:
+        """A Faust consumer stand-in answering `committed`, whose rewinds land in `rewound` (or fail as
+        for a partition revoked meanwhile), with its seek replaced."""
 
         async def seek_to_committed() -> dict[TP, int | None]:
             return committed
 
         async def seek_to_beginning(*tps: TP) -> None:
+            if revoked:
+                raise IllegalStateError(f"Partitions {set(tps)} are not assigned")
             rewound.extend(tps)
 
         consumer = SimpleNamespace(
             seek_to_committed=seek_to_committed, _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning)
         )
         faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=consumer))  # type: ignore[arg-type]
+        return consumer
+
+    async def test_uncommitted_partitions_are_sought_to_their_start(self) -> None:
+        committed = {TP("in", 0): 12, TP("in", 1): None, TP("in", 2): 0}
+        rewound: list[TP] = []
+        consumer = self._replaced(committed, rewound)
         assert committed == await consumer.seek_to_committed()  # Faust still gets what it expects
         assert [TP("in", 1), TP("in", 2)] == rewound
 
     async def test_nothing_more_when_every_partition_has_a_commit(self) -> None:
         rewound: list[TP] = []
-
-        async def seek_to_committed() -> dict[TP, int | None]:
-            return {TP("in", 0): 3}
-
-        async def seek_to_beginning(*tps: TP) -> None:
-            rewound.extend(tps)
-
-        consumer = SimpleNamespace(
-            seek_to_committed=seek_to_committed, _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning)
-        )
-        faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=consumer))  # type: ignore[arg-type]
-        await consumer.seek_to_committed()
+        await self._replaced({TP("in", 0): 3}, rewound).seek_to_committed()
         assert [] == rewound
 
     async def test_a_partition_revoked_meanwhile_is_left_to_the_next_assignment(self) -> None:
-        from aiokafka.errors import IllegalStateError
-
-        async def seek_to_committed() -> dict[TP, int | None]:
-            return {TP("in", 0): None}
-
-        async def seek_to_beginning(*tps: TP) -> None:
-            raise IllegalStateError("Partitions {TP('in', 0)} are not assigned")
-
-        consumer = SimpleNamespace(
-            seek_to_committed=seek_to_committed, _thread=SimpleNamespace(seek_to_beginning=seek_to_beginning)
-        )
-        faust_adapter.seek_uncommitted_to_start(SimpleNamespace(consumer=consumer))  # type: ignore[arg-type]
+        consumer = self._replaced({TP("in", 0): None}, [], revoked=True)
         assert {TP("in", 0): None} == await consumer.seek_to_committed()
 
     async def test_the_real_consumers_seek_is_replaced(self, app: faust.App) -> None:
